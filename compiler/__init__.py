@@ -1,0 +1,1 @@
+"""The compiler: specs and candidates to validated task instances."""

@@ -1,0 +1,184 @@
+"""The typed form of a repository spec (what ``spec_loader`` builds from checked YAML).
+
+Each value that came from a file remembers where (``file:line``) through ``RepoSpec.where``,
+so later stages can point back at the spec when something about it fails at run time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import InvalidVersion, Version
+
+SOURCE_KINDS = ("git", "jsonl", "instances", "github")
+VERSION_STRATEGIES = ("file", "command", "git-describe", "fixed")
+DIRECTIVE_STYLES = ("paths", "modules", "none")
+
+
+@dataclass(frozen=True)
+class GitSource:
+    """Pull requests read from the history of a local clone."""
+
+    branch: str | None = None  # history of this ref (default: the clone's HEAD)
+    merges: bool = True  # "Merge pull request #N from ..." merge commits
+    squash: bool = True  # squash-merged commits whose subject ends with "(#N)"
+    issues: Path | None = None  # JSONL of {number, title, body}: text for linked issues
+
+
+@dataclass(frozen=True)
+class GithubSource:
+    """Pull requests mined through the GitHub API (see ``swegc mine``)."""
+
+    api_url: str = "https://api.github.com"
+    per_page: int = 100
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Which candidates to keep; applied to every source."""
+
+    since: str | None = None  # ISO date: created_at >= since
+    until: str | None = None  # ISO date: created_at < until
+    base_branch: str | None = None
+    labels: tuple[str, ...] = ()  # keep only PRs with one of these labels
+    exclude_labels: tuple[str, ...] = ()
+    require_linked_issue: bool = False
+    must_touch_tests: bool = True
+    must_touch_code: bool = True
+    max_files: int | None = None
+    max_lines: int | None = None
+    numbers: tuple[int, ...] = ()  # keep only these pull requests (empty: all)
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    kind: str  # one of SOURCE_KINDS
+    clone: Path | None  # local clone or git bundle of the repository
+    git: GitSource | None = None
+    jsonl: Path | None = None
+    instances: str | None = None  # a JSONL path, a dataset folder, or "hub:org/name[:split]"
+    github: GithubSource | None = None
+    filters: Filters = field(default_factory=Filters)
+
+
+@dataclass(frozen=True)
+class TestsSpec:
+    files: tuple[str, ...]  # gitignore-style globs: changed files that go to test_patch
+    command: str  # run in /testbed with bash; directives are appended
+    parser: str  # a name in swegc.compiler.parsers.PARSERS
+    directives: str = "paths"  # how changed test files are passed: paths | modules | none
+    directive_files: tuple[str, ...] = ("**/test_*.py", "**/*_test.py", "**/tests.py")
+    timeout: int = 900  # seconds for one run of the test command
+    runs: int = 2  # runs per side (before/after) to catch flaky tests
+    network: bool = False  # whether tests may reach the network
+    env: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class VersionSpec:
+    strategy: str  # one of VERSION_STRATEGIES
+    path: str | None = None  # file: the file read at base_commit
+    pattern: str | None = None  # regex whose group "version" (or group 1) is the version
+    command: str | None = None  # command: run in the base image on a checkout of base_commit
+    value: str | None = None  # fixed: the version of every instance
+    python: str | None = None  # command: which base image runs it (default: first environment)
+
+
+@dataclass(frozen=True)
+class EnvironmentSpec:
+    versions: str  # PEP 440 specifier set ("" = every version)
+    python: str  # "3.11"; picks the base image unless base_image is set
+    where: str = ""  # file:line of this entry
+    base_image: str | None = None
+    apt: tuple[str, ...] = ()
+    pre_install: tuple[str, ...] = ()  # shell, env layer, before pip
+    pip: tuple[str, ...] = ()  # requirement strings, env layer
+    install: tuple[str, ...] = ()  # shell in /testbed: env layer (deps) and instance layer
+    post_install: tuple[str, ...] = ()  # shell in /testbed after install (instance layer)
+    env: dict[str, str] = field(default_factory=dict)
+    pip_date: str | None = None  # "commit" or an ISO date: resolve packages as of that date
+    upgrade_pip: bool = True
+
+    def specifier(self) -> SpecifierSet:
+        return SpecifierSet(self.versions)
+
+    def covers(self, version: str) -> bool:
+        if not self.versions.strip():
+            return True
+        try:
+            return Version(version) in self.specifier()
+        except (InvalidVersion, InvalidSpecifier):
+            return False
+
+    def image_inputs(self) -> dict[str, Any]:
+        """What goes into the env image (and so into its content-addressed tag)."""
+        return {"python": self.python, "base_image": self.base_image, "apt": list(self.apt),
+                "pre_install": list(self.pre_install), "pip": list(self.pip),
+                "install": list(self.install), "env": dict(sorted(self.env.items())),
+                "pip_date": self.pip_date, "upgrade_pip": self.upgrade_pip}
+
+
+@dataclass(frozen=True)
+class InstanceOverride:
+    skip: str | None = None  # a reason: the instance is not built
+    version: str | None = None  # force the version (and so the environment)
+    test_command: str | None = None
+    timeout: int | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    where: str = ""
+
+
+@dataclass(frozen=True)
+class BuildSpec:
+    """How images reach package indexes; each value may also come from the environment."""
+
+    ca_bundle: str | None = None  # host path; mounted at build time, never baked into images
+    http_proxy: str | None = None
+    https_proxy: str | None = None
+    no_proxy: str | None = None
+    pip_index_url: str | None = None
+    pip_extra_index_url: str | None = None
+    base_images: dict[str, str] = field(default_factory=dict)  # python version -> image
+
+
+DEFAULT_BASE_IMAGES = {"3.9": "swegc-base:bullseye", "3.11": "swegc-base:bookworm",
+                       "3.13": "swegc-base:trixie"}
+DEBIAN_SUITES = {"3.9": "bullseye", "3.11": "bookworm", "3.13": "trixie"}
+
+
+@dataclass(frozen=True)
+class RepoSpec:
+    path: Path  # the spec file
+    repo: str  # owner/name
+    source: SourceSpec
+    tests: TestsSpec
+    version: VersionSpec
+    environments: tuple[EnvironmentSpec, ...]
+    build: BuildSpec = field(default_factory=BuildSpec)
+    instances: dict[str, InstanceOverride] = field(default_factory=dict)
+    spec_hash: str = ""  # content hash of the merged, checked spec
+    locations: dict[str, str] = field(default_factory=dict)  # "tests.command" -> "file:line"
+
+    def where(self, dotted: str) -> str:
+        """``file:line`` of a spec value by its dotted path, or of the nearest parent."""
+        key = dotted
+        while key:
+            if key in self.locations:
+                return self.locations[key]
+            key = key.rpartition(".")[0]
+        return str(self.path)
+
+    def environment_for(self, version: str) -> EnvironmentSpec | None:
+        for env in self.environments:
+            if env.covers(version):
+                return env
+        return None
+
+    def base_image_for(self, env: EnvironmentSpec) -> str:
+        if env.base_image:
+            return env.base_image
+        images = {**DEFAULT_BASE_IMAGES, **self.build.base_images}
+        return images[env.python]

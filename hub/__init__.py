@@ -1,0 +1,1 @@
+"""The Hub: dataset layout, cards, publishing."""

@@ -1,0 +1,1 @@
+"""The runtime: images, sandboxes, agent rollouts."""

@@ -1,0 +1,1 @@
+"""Specs and the JSON Schema they are checked against (package data)."""

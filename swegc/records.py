@@ -1,0 +1,263 @@
+"""The records that cross stage boundaries: candidates, instances and trajectories.
+
+Each record is a plain frozen dataclass with ``to_json``/``from_json`` so that it can be kept
+in the build store, written as JSONL, and read back by a later stage or another process (a
+worker of the local pool or of a Ray cluster). Every serialized record carries
+``schema_version`` so that a reader can refuse what it does not understand.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from swegc.errors import InputError
+
+CANDIDATE_SCHEMA_VERSION = 1
+INSTANCE_SCHEMA_VERSION = 1
+TRAJECTORY_SCHEMA_VERSION = 1
+
+
+def instance_id_for(repo: str, pull_number: int) -> str:
+    """SWE-bench's instance id: ``owner__name-PR``."""
+    owner, _, name = repo.partition("/")
+    return f"{owner}__{name}-{pull_number}"
+
+
+def _check_keys(kind: str, data: dict[str, Any], cls: type, where: str) -> None:
+    known = {f.name for f in fields(cls)} | {"schema_version"}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise InputError(f"{where}: unknown {kind} field(s) {', '.join(unknown)}; "
+                         f"known fields are {', '.join(sorted(known))}")
+
+
+@dataclass(frozen=True)
+class LinkedIssue:
+    """An issue a pull request resolves; its text becomes the problem statement."""
+
+    number: int
+    title: str
+    body: str
+    url: str | None = None
+    created_at: str | None = None
+
+    @property
+    def text(self) -> str:
+        return f"{self.title}\n{self.body}".rstrip() + "\n"
+
+
+@dataclass(frozen=True)
+class Expected:
+    """What a published dataset said about an instance, kept to compare after re-validation."""
+
+    instance_id: str
+    version: str | None = None
+    environment_setup_commit: str | None = None
+    FAIL_TO_PASS: tuple[str, ...] = ()
+    PASS_TO_PASS: tuple[str, ...] = ()
+    patch: str | None = None
+    test_patch: str | None = None
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A merged pull request that may become a task instance.
+
+    This is also the JSONL record format that ``swegc mine`` writes and that a spec's
+    ``source.jsonl`` reads: ``number`` is the pull request number. Either ``diff`` is given, or
+    ``merge_commit`` is, and the diff is computed from the local clone (first parent of the
+    merge, or ``base_commit``, to ``merge_commit``). When the split into patch and test_patch
+    is already known (a published SWE-bench instance), ``patch``/``test_patch`` are given and
+    kept as they are.
+    """
+
+    repo: str
+    number: int
+    base_commit: str
+    title: str = ""
+    body: str = ""
+    merge_commit: str | None = None
+    diff: str | None = None
+    patch: str | None = None
+    test_patch: str | None = None
+    created_at: str = ""
+    merged_at: str | None = None
+    base_branch: str | None = None
+    labels: tuple[str, ...] = ()
+    issues: tuple[LinkedIssue, ...] = ()
+    hints_text: str = ""
+    commit_messages: tuple[str, ...] = ()
+    source: str = "jsonl"
+    expected: Expected | None = None
+
+    @property
+    def instance_id(self) -> str:
+        return self.expected.instance_id if self.expected else instance_id_for(self.repo, self.number)
+
+    @property
+    def problem_statement(self) -> str:
+        """Linked issues' text when there are any, else the pull request's title and body."""
+        if self.issues:
+            return "".join(issue.text for issue in self.issues)
+        return f"{self.title}\n{self.body}".rstrip() + "\n"
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["labels"] = list(self.labels)
+        data["commit_messages"] = list(self.commit_messages)
+        data["issues"] = [asdict(i) for i in self.issues]
+        if self.expected is not None:
+            exp = asdict(self.expected)
+            exp["FAIL_TO_PASS"] = list(self.expected.FAIL_TO_PASS)
+            exp["PASS_TO_PASS"] = list(self.expected.PASS_TO_PASS)
+            data["expected"] = exp
+        return {"schema_version": CANDIDATE_SCHEMA_VERSION, **data}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], where: str = "candidate") -> Candidate:
+        data = dict(data)
+        version = data.pop("schema_version", CANDIDATE_SCHEMA_VERSION)
+        if version != CANDIDATE_SCHEMA_VERSION:
+            raise InputError(f"{where}: candidate schema_version {version} is not supported "
+                             f"(this swegc reads {CANDIDATE_SCHEMA_VERSION})")
+        _check_keys("candidate", data, cls, where)
+        for required in ("repo", "number", "base_commit"):
+            if data.get(required) in (None, ""):
+                raise InputError(f"{where}: candidate has no {required!r}")
+        if not data.get("diff") and not data.get("merge_commit") and not data.get("patch"):
+            raise InputError(f"{where}: candidate #{data['number']} has neither 'diff' nor "
+                             "'merge_commit' (nor 'patch'); give one so the change can be read")
+        try:
+            data["issues"] = tuple(LinkedIssue(**i) for i in data.get("issues") or ())
+            data["labels"] = tuple(data.get("labels") or ())
+            data["commit_messages"] = tuple(data.get("commit_messages") or ())
+            if data.get("expected"):
+                exp = dict(data["expected"])
+                exp["FAIL_TO_PASS"] = tuple(exp.get("FAIL_TO_PASS") or ())
+                exp["PASS_TO_PASS"] = tuple(exp.get("PASS_TO_PASS") or ())
+                data["expected"] = Expected(**exp)
+            data["number"] = int(data["number"])
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"{where}: malformed candidate: {exc}") from None
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class TestRun:
+    """One run of the test command on one side (before/after) of an instance."""
+
+    side: str  # "before" | "after"
+    attempt: int
+    exit_code: int
+    duration_s: float
+    statuses: dict[str, str]  # test id -> PASSED | FAILED | ERROR | SKIPPED | XFAIL | XPASS
+    log_path: str | None = None
+
+
+@dataclass(frozen=True)
+class Instance:
+    """A validated task instance: SWE-bench's columns with the same names, plus provenance."""
+
+    instance_id: str
+    repo: str
+    base_commit: str
+    patch: str
+    test_patch: str
+    problem_statement: str
+    hints_text: str
+    created_at: str
+    version: str
+    environment_setup_commit: str
+    FAIL_TO_PASS: list[str]
+    PASS_TO_PASS: list[str]
+    pull_number: int
+    issue_numbers: list[str]
+    image: str
+    image_id: str
+    spec_hash: str
+    test_command: str
+    test_directives: list[str]
+    log_parser: str
+    flaky_tests: list[str]
+    validation: dict[str, Any]
+    swegc_version: str
+    schema_version: int = INSTANCE_SCHEMA_VERSION
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], where: str = "instance") -> Instance:
+        _check_keys("instance", data, cls, where)
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    """One agent rollout on one instance; what runtime/ writes and train/ reads.
+
+    ``messages`` are OpenAI chat messages; an assistant message may carry ``tool_calls``
+    (``[{"id", "type": "function", "function": {"name", "arguments"}}]``) whose ``arguments``
+    are kept as a JSON string, and tool results are ``{"role": "tool", "tool_call_id", ...}``.
+    ``policy`` holds the model name, sampling parameters and seed. ``test_report`` maps every
+    FAIL_TO_PASS and PASS_TO_PASS test to its status after the rollout's patch was applied.
+    """
+
+    instance_id: str
+    run_id: str
+    policy: dict[str, Any]
+    messages: list[dict[str, Any]]
+    tools: list[dict[str, Any]] = field(default_factory=list)
+    exit_status: str = "submitted"
+    patch: str = ""
+    n_steps: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    wall_time_s: float = 0.0
+    resolved: bool = False
+    test_report: dict[str, str] = field(default_factory=dict)
+    schema_version: int = TRAJECTORY_SCHEMA_VERSION
+
+    EXIT_STATUSES = ("submitted", "step_limit", "context_limit", "stuck", "format_error",
+                     "timeout", "error")
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], where: str = "trajectory") -> Trajectory:
+        data = dict(data)
+        version = data.get("schema_version", TRAJECTORY_SCHEMA_VERSION)
+        if version != TRAJECTORY_SCHEMA_VERSION:
+            raise InputError(f"{where}: trajectory schema_version {version} is not supported "
+                             f"(this swegc reads {TRAJECTORY_SCHEMA_VERSION})")
+        _check_keys("trajectory", data, cls, where)
+        if data.get("exit_status", "submitted") not in cls.EXIT_STATUSES:
+            raise InputError(f"{where}: exit_status {data.get('exit_status')!r} is not one of "
+                             f"{', '.join(cls.EXIT_STATUSES)}")
+        return cls(**data)
+
+
+def read_jsonl(path: str, what: str) -> list[tuple[str, dict[str, Any]]]:
+    """Rows of a JSONL file, each with its ``file:line`` for error messages."""
+    rows: list[tuple[str, dict[str, Any]]] = []
+    try:
+        handle = open(path, encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read {what}: {exc.strerror}") from None
+    with handle:
+        for lineno, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            where = f"{path}:{lineno}"
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InputError(f"{where}: not valid JSON ({exc.msg}); each line must be one "
+                                 f"{what} record") from None
+            if not isinstance(row, dict):
+                raise InputError(f"{where}: expected a JSON object per line for {what}")
+            rows.append((where, row))
+    return rows

@@ -1,0 +1,1 @@
+"""Training: capped RFT, verifier, reranking, pass@k and best@k."""
