@@ -13,6 +13,8 @@ from typing import Any
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
+from swegc.naming import DEBIAN_SUITES, DEFAULT_BASE_IMAGES  # noqa: F401 - re-exported
+
 SOURCE_KINDS = ("git", "jsonl", "instances", "github")
 VERSION_STRATEGIES = ("file", "command", "git-describe", "fixed")
 DIRECTIVE_STYLES = ("paths", "modules", "none")
@@ -144,9 +146,6 @@ class BuildSpec:
     base_images: dict[str, str] = field(default_factory=dict)  # python version -> image
 
 
-DEFAULT_BASE_IMAGES = {"3.9": "swegc-base:bullseye", "3.11": "swegc-base:bookworm",
-                       "3.13": "swegc-base:trixie"}
-DEBIAN_SUITES = {"3.9": "bullseye", "3.11": "bookworm", "3.13": "trixie"}
 
 
 @dataclass(frozen=True)

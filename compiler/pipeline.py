@@ -1,0 +1,334 @@
+"""`swegc compile`: specs -> candidates -> plans -> env images -> instance images + validation.
+
+Every unit (an env image, an instance's image and validation) is keyed by a hash of all its
+inputs and its result is written to the build store the moment it finishes. So a compile that
+is killed anywhere resumes where it stopped, and a compile of unchanged input finds every
+result, builds and runs nothing, and writes the same bytes again.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from swegc import __version__
+from swegc.compiler.candidates import Rejection, load_candidates
+from swegc.compiler.plan import PlannedInstance, plan_candidate
+from swegc.compiler.spec import RepoSpec
+from swegc.compiler.spec_loader import load_specs
+from swegc.compiler.validate import ValidationPlan, validate
+from swegc.executors import LocalPool
+from swegc.git import GitRepo
+from swegc.hashing import content_hash
+from swegc.records import Instance
+from swegc.runtime.images import BuildFailed, BuiltImage, EnvRecipe, ImageBuilder, InstanceRecipe
+from swegc.runtime.network import BuildNetwork
+from swegc.store import BuildStore
+
+UNIT_FORMAT = 1
+Echo = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class CompileOptions:
+    out: Path
+    jobs: int = 2
+    runs: int | None = None  # override every spec's tests.runs
+    only: tuple[str, ...] = ()  # instance ids to compile (empty: all)
+    limit: int | None = None  # at most this many candidates per spec
+    retry_failed: bool = False  # rebuild envs and rerun units whose stored result is a failure
+    split: str = "train"
+
+
+@dataclass
+class EnvGroup:
+    spec: RepoSpec
+    env_index: int
+    recipe: EnvRecipe
+    key: str
+    instances: list[PlannedInstance] = field(default_factory=list)
+    built: BuiltImage | None = None
+    failure: dict[str, Any] | None = None
+
+
+@dataclass
+class CompileResult:
+    instances: list[dict[str, Any]]  # report rows
+    envs: list[dict[str, Any]]
+    rows: list[dict[str, Any]]  # dataset rows (valid instances)
+    elapsed_s: float
+
+
+def _env_recipe(spec: RepoSpec, env_index: int, repo: GitRepo, members: list[PlannedInstance]) -> EnvRecipe:
+    env = spec.environments[env_index]
+    env_commit = repo.merge_base(*sorted({p.candidate.base_commit for p in members}))
+    pip_date = env.pip_date
+    if pip_date == "commit":
+        pip_date = repo.commit_info(env_commit)[1]
+    return EnvRecipe(repo=spec.repo, base_image=spec.base_image_for(env), env_commit=env_commit,
+                     apt=env.apt, pre_install=env.pre_install, pip=env.pip, install=env.install,
+                     env=tuple(sorted(env.env.items())), pip_date=pip_date,
+                     upgrade_pip=env.upgrade_pip)
+
+
+class Compiler:
+    def __init__(self, options: CompileOptions, echo: Echo = print):
+        self.options = options
+        self.echo = echo
+        self.out = Path(options.out)
+        self.store = BuildStore(self.out / "store.sqlite")
+        self.pool = LocalPool(options.jobs)
+
+    # -- stages ----------------------------------------------------------------------------
+    def run(self, spec_paths: Sequence[str | Path]) -> CompileResult:
+        start = time.monotonic()
+        specs = load_specs(spec_paths)
+        reports: list[dict[str, Any]] = []
+        groups: list[EnvGroup] = []
+        repos: dict[str, GitRepo] = {}
+        builders: dict[str, ImageBuilder] = {}
+        for spec in specs:
+            repo = GitRepo.open(spec.source.clone) if spec.source.clone else None
+            if repo is None:
+                from swegc.errors import SwegcError
+
+                raise SwegcError(f"{spec.where('source')}: source.clone is needed to build images")
+            repos[spec.repo] = repo
+            builders[spec.repo] = ImageBuilder(
+                repo, BuildNetwork.resolve(asdict(spec.build)), self.out / "logs" / "images",
+                labels={"org.swegc.spec_hash": spec.spec_hash})
+            planned = self._plan(spec, repo, reports)
+            groups.extend(self._group(spec, repo, planned))
+        self._build_envs(groups, builders)
+        rows = self._build_and_validate(groups, builders, reports)
+        envs = [self._env_report(g) for g in groups]
+        self._write(rows, reports, envs)
+        return CompileResult(reports, envs, rows, time.monotonic() - start)
+
+    def _plan(self, spec: RepoSpec, repo: GitRepo, reports: list[dict[str, Any]]) -> list[PlannedInstance]:
+        candidates, rejections = load_candidates(spec, self.store)
+        if self.options.only:
+            candidates = [c for c in candidates if c.instance_id in self.options.only]
+            rejections = [r for r in rejections if r.instance_id in self.options.only]
+        if self.options.limit is not None:
+            candidates = candidates[: self.options.limit]
+        self._write_candidates(spec, candidates)
+        planned: list[PlannedInstance] = []
+        for candidate in candidates:
+            result = plan_candidate(spec, repo, candidate, self.store)
+            if isinstance(result, Rejection):
+                rejections.append(result)
+            else:
+                planned.append(result)
+        for rejection in rejections:
+            status = "skipped" if rejection.reason == "skipped" else "rejected"
+            reports.append(self._report(spec, rejection.instance_id, status, rejection.reason,
+                                        rejection.detail))
+        self.echo(f"{spec.repo}: {len(candidates)} candidates, {len(planned)} planned, "
+                  f"{len(rejections)} rejected before building")
+        return planned
+
+    def _group(self, spec: RepoSpec, repo: GitRepo, planned: list[PlannedInstance]) -> list[EnvGroup]:
+        by_env: dict[int, list[PlannedInstance]] = {}
+        for item in planned:
+            by_env.setdefault(item.env_index, []).append(item)
+        groups = []
+        for env_index, members in sorted(by_env.items()):
+            recipe = _env_recipe(spec, env_index, repo, members)
+            groups.append(EnvGroup(spec, env_index, recipe, "", members))
+        return groups
+
+    def _build_envs(self, groups: list[EnvGroup], builders: dict[str, ImageBuilder]) -> None:
+        todo = []
+        for group in groups:
+            builder = builders[group.spec.repo]
+            group.key = group.recipe.key(builder.base_image_id(group.recipe.base_image))
+            stored = self.store.get("env", group.key)
+            if stored and stored.get("failure") and not self.options.retry_failed:
+                group.failure = stored["failure"]
+            elif stored and stored.get("image") and builder.client.images.list(
+                    name=stored["image"]["name"]):
+                group.built = BuiltImage(**{**stored["image"], "reused": True,
+                                            "freeze": tuple(stored["image"]["freeze"])})
+            else:
+                todo.append(group)
+        for n, outcome in enumerate(self.pool.map_unordered(
+                lambda g: self._build_env(g, builders[g.spec.repo]), todo), 1):
+            group = outcome.item
+            if outcome.error is not None:
+                raise outcome.error
+            verb = f"failed: {group.failure['reason']}" if group.failure else \
+                f"built {group.built.name} in {group.built.build_s:.0f}s"
+            self.echo(f"[env {n}/{len(todo)}] {group.spec.repo} "
+                      f"{group.spec.environments[group.env_index].versions or '*'}: {verb}")
+
+    def _build_env(self, group: EnvGroup, builder: ImageBuilder) -> None:
+        lock = tuple(self.store.get("lock", group.key) or ())
+        try:
+            group.built = builder.env_image(group.recipe, lock=lock)
+        except BuildFailed as exc:
+            group.failure = {"reason": exc.reason, "detail": exc.detail, "log": exc.log_path}
+            if exc.reason != "docker_error":
+                self.store.put("env", group.key, {"failure": group.failure})
+            return
+        if group.built.freeze:
+            self.store.put("lock", group.key, list(group.built.freeze))
+        self.store.put("env", group.key, {"image": group.built.to_json()})
+
+    def _unit_key(self, group: EnvGroup, item: PlannedInstance) -> str:
+        return content_hash("unit", UNIT_FORMAT, group.key, item.to_json(),
+                            self._runs(group.spec), group.spec.tests.parser,
+                            group.spec.tests.network)
+
+    def _runs(self, spec: RepoSpec) -> int:
+        return self.options.runs or spec.tests.runs
+
+    def _build_and_validate(self, groups: list[EnvGroup], builders: dict[str, ImageBuilder],
+                            reports: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = []
+        todo: list[tuple[EnvGroup, PlannedInstance, str]] = []
+        for group in groups:
+            for item in group.instances:
+                if group.failure:
+                    reports.append(self._report(group.spec, item.instance_id, "rejected",
+                                                "env_build_failed", group.failure["detail"][:2000],
+                                                version=item.version, env_key=group.key))
+                    continue
+                key = self._unit_key(group, item)
+                stored = self.store.get("unit", key)
+                if stored and not (self.options.retry_failed and stored["verdict"]["status"] == "error"):
+                    self._collect(group, item, stored, rows, reports)
+                else:
+                    todo.append((group, item, key))
+        total = len(todo)
+        for n, outcome in enumerate(self.pool.map_unordered(
+                lambda job: self._unit(builders[job[0].spec.repo], *job), todo), 1):
+            group, item, key = outcome.item
+            if outcome.error is not None:
+                raise outcome.error
+            stored = outcome.result
+            verdict = stored["verdict"]
+            what = verdict["status"] if verdict["status"] == "valid" else \
+                f"{verdict['status']}: {verdict['reason']}"
+            counts = f" F2P={len(verdict['FAIL_TO_PASS'])} P2P={len(verdict['PASS_TO_PASS'])}" \
+                if verdict["status"] == "valid" else ""
+            flaky = f" flaky={len(verdict['flaky_tests'])}" if verdict["flaky_tests"] else ""
+            self.echo(f"[instance {n}/{total}] {item.instance_id}: {what}{counts}{flaky} "
+                      f"({verdict['duration_s']:.1f}s)")
+            self._collect(group, item, stored, rows, reports)
+        return rows
+
+    def _unit(self, builder: ImageBuilder, group: EnvGroup, item: PlannedInstance,
+              key: str) -> dict[str, Any]:
+        env = group.spec.environments[group.env_index]
+        recipe = InstanceRecipe(item.instance_id, item.candidate.base_commit, env.install,
+                                env.post_install)
+        assert group.built is not None
+        try:
+            image = builder.instance_image(recipe, group.built, group.recipe.env_commit)
+        except BuildFailed as exc:
+            verdict = {"status": "error" if exc.reason == "docker_error" else "rejected",
+                       "reason": "install_failed" if exc.reason == "build_failed" else exc.reason,
+                       "detail": exc.detail[-2000:], "FAIL_TO_PASS": [], "PASS_TO_PASS": [],
+                       "PASS_TO_FAIL": [], "flaky_tests": [], "runs": [], "duration_s": 0.0,
+                       "attempts": 1}
+            result = {"verdict": verdict, "image": None}
+        else:
+            plan = ValidationPlan(
+                instance_id=item.instance_id, image=image.name, test_command=item.test_command,
+                test_patch=item.test_patch, patch=item.patch, parser=group.spec.tests.parser,
+                runs=self._runs(group.spec), timeout_s=item.timeout_s,
+                network=group.spec.tests.network, env=dict(item.env))
+            verdict = validate(plan, self.out / "logs").to_json()
+            result = {"verdict": verdict, "image": image.to_json()}
+        if verdict["status"] != "error":  # infrastructure errors are retried on the next run
+            self.store.put("unit", key, result)
+        return result
+
+    # -- results ---------------------------------------------------------------------------
+    def _collect(self, group: EnvGroup, item: PlannedInstance, stored: dict[str, Any],
+                 rows: list[dict[str, Any]], reports: list[dict[str, Any]]) -> None:
+        verdict, image = stored["verdict"], stored["image"]
+        reports.append(self._report(
+            group.spec, item.instance_id, verdict["status"], verdict["reason"], verdict["detail"],
+            version=item.version, env_key=group.key, image=image["name"] if image else None,
+            FAIL_TO_PASS=len(verdict["FAIL_TO_PASS"]), PASS_TO_PASS=len(verdict["PASS_TO_PASS"]),
+            flaky_tests=verdict["flaky_tests"], validation_s=verdict["duration_s"],
+            build_s=image["build_s"] if image else 0.0,
+            layer_bytes=image["layer_bytes"] if image else 0))
+        if verdict["status"] != "valid":
+            return
+        cand = item.candidate
+        instance = Instance(
+            instance_id=item.instance_id, repo=group.spec.repo, base_commit=cand.base_commit,
+            patch=item.patch, test_patch=item.test_patch, problem_statement=cand.problem_statement,
+            hints_text=cand.hints_text, created_at=cand.created_at, version=item.version,
+            environment_setup_commit=group.recipe.env_commit,
+            FAIL_TO_PASS=verdict["FAIL_TO_PASS"], PASS_TO_PASS=verdict["PASS_TO_PASS"],
+            pull_number=cand.number, issue_numbers=[str(i.number) for i in cand.issues],
+            image=image["name"], image_id=image["id"], spec_hash=group.spec.spec_hash,
+            test_command=item.test_command, test_directives=list(item.directives),
+            log_parser=group.spec.tests.parser, flaky_tests=verdict["flaky_tests"],
+            validation={"runs": self._runs(group.spec), "PASS_TO_FAIL": verdict["PASS_TO_FAIL"],
+                        "sides": verdict["runs"], "duration_s": verdict["duration_s"]},
+            swegc_version=__version__)
+        rows.append(instance.to_json())
+
+    def _report(self, spec: RepoSpec, instance_id: str, status: str, reason: str | None,
+                detail: str | None, **extra: Any) -> dict[str, Any]:
+        row = {"instance_id": instance_id, "repo": spec.repo, "status": status, "reason": reason,
+               "detail": detail, "version": None, "env_key": None, "image": None,
+               "FAIL_TO_PASS": 0, "PASS_TO_PASS": 0, "flaky_tests": [], "validation_s": 0.0,
+               "build_s": 0.0}
+        row.update(extra)
+        return row
+
+    def _env_report(self, group: EnvGroup) -> dict[str, Any]:
+        env = group.spec.environments[group.env_index]
+        built = group.built
+        return {"env_key": group.key, "repo": group.spec.repo, "versions": env.versions,
+                "python": env.python, "image": built.name if built else None,
+                "status": "built" if built else "failed",
+                "reason": group.failure["reason"] if group.failure else None,
+                "detail": group.failure["detail"][-2000:] if group.failure else None,
+                "build_s": round(built.build_s, 3) if built and not built.reused else
+                round(self._stored_build_s(group.key), 3),
+                "size_bytes": built.size_bytes if built else 0,
+                "env_commit": group.recipe.env_commit, "instances": len(group.instances)}
+
+    def _stored_build_s(self, key: str) -> float:
+        stored = self.store.get("env", key)
+        return float(stored["image"]["build_s"]) if stored and stored.get("image") else 0.0
+
+    def _write_candidates(self, spec: RepoSpec, candidates: list[Any]) -> None:
+        from swegc.dataset import write_jsonl
+        from swegc.naming import repo_slug
+
+        write_jsonl(self.out / "candidates" / f"{repo_slug(spec.repo)}.jsonl",
+                    [c.to_json() for c in candidates])
+
+    def _write(self, rows: list[dict[str, Any]], reports: list[dict[str, Any]],
+               envs: list[dict[str, Any]]) -> None:
+        from swegc.compiler.report import write_reports
+        from swegc.dataset import write_dataset
+
+        repos = sorted({r["repo"] for r in reports})
+        write_dataset(self.out, rows, split=self.options.split,
+                      pretty_name="swegc: " + ", ".join(repos) if repos else "swegc dataset",
+                      description=f"SWE task instances compiled by swegc {__version__} from "
+                                  f"specs for {', '.join(repos) or 'no repository'}.")
+        write_reports(self.out, reports, envs)
+        locks = self.out / "locks"
+        for env in envs:
+            lock = self.store.get("lock", env["env_key"])
+            if lock:
+                locks.mkdir(exist_ok=True)
+                (locks / f"{env['env_key']}.txt").write_text("\n".join(lock) + "\n")
+
+
+def default_jobs() -> int:
+    return max(1, min(4, os.cpu_count() or 1))

@@ -1,0 +1,123 @@
+"""Planning: a candidate becomes a planned instance (split, versioned, given an environment).
+
+Planning is cheap but not free (a git diff, maybe a version command in a container), so each
+plan is kept in the build store under a hash of the candidate and the parts of the spec it
+depends on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from swegc.compiler.candidates import Rejection
+from swegc.compiler.patches import PatchError, read_diff, split_patch, test_directives
+from swegc.compiler.spec import RepoSpec
+from swegc.compiler.validate import full_test_command
+from swegc.compiler.versioning import VersionError, detect_version
+from swegc.git import GitRepo
+from swegc.hashing import content_hash
+from swegc.records import Candidate
+from swegc.store import BuildStore
+
+PLAN_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class PlannedInstance:
+    instance_id: str
+    candidate: Candidate
+    patch: str
+    test_patch: str
+    test_files: tuple[str, ...]
+    directives: tuple[str, ...]
+    version: str
+    env_index: int  # index into spec.environments
+    test_command: str  # with directives
+    timeout_s: int
+    env: tuple[tuple[str, str], ...]  # test-time environment variables
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["candidate"] = self.candidate.to_json()
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> PlannedInstance:
+        data = dict(data)
+        data["candidate"] = Candidate.from_json(data["candidate"])
+        data["test_files"] = tuple(data["test_files"])
+        data["directives"] = tuple(data["directives"])
+        data["env"] = tuple(tuple(pair) for pair in data["env"])
+        return cls(**data)
+
+
+def plan_key(spec: RepoSpec, candidate: Candidate) -> str:
+    relevant = {"tests": asdict(spec.tests), "version": asdict(spec.version),
+                "environments": [env.image_inputs() | {"versions": env.versions}
+                                 for env in spec.environments],
+                "override": asdict(spec.instances[candidate.instance_id])
+                if candidate.instance_id in spec.instances else None}
+    return content_hash("plan", PLAN_FORMAT, candidate.to_json(), relevant)
+
+
+def plan_candidate(spec: RepoSpec, repo: GitRepo, candidate: Candidate,
+                   store: BuildStore | None = None) -> PlannedInstance | Rejection:
+    key = plan_key(spec, candidate)
+    if store is not None:
+        cached = store.get("plan", key)
+        if cached is not None:
+            if cached.get("rejected"):
+                return Rejection(**cached["rejected"])
+            return PlannedInstance.from_json(cached)
+    result = _plan(spec, repo, candidate)
+    if store is not None:
+        store.put("plan", key, {"rejected": asdict(result)} if isinstance(result, Rejection)
+                  else result.to_json())
+    return result
+
+
+def _plan(spec: RepoSpec, repo: GitRepo, candidate: Candidate) -> PlannedInstance | Rejection:
+    iid = candidate.instance_id
+    override = spec.instances.get(iid)
+    if override and override.skip:
+        return Rejection(iid, "skipped", override.skip)
+    try:
+        if candidate.patch is not None and candidate.test_patch is not None:
+            patch, test_patch = candidate.patch, candidate.test_patch
+            test_files = tuple(split_patch(test_patch, ["**"]).test_files)
+        else:
+            diff = candidate.diff
+            if not diff:
+                head = candidate.merge_commit
+                assert head is not None  # Candidate.from_json guarantees diff or merge_commit
+                diff = read_diff(repo, candidate.base_commit, head)
+            split = split_patch(diff, spec.tests.files)
+            patch, test_patch, test_files = split.patch, split.test_patch, tuple(split.test_files)
+    except PatchError as exc:
+        return Rejection(iid, exc.reason, str(exc))
+    if not patch.strip():
+        return Rejection(iid, "only_tests_changed", "the pull request changes no non-test file")
+    if not test_patch.strip():
+        return Rejection(iid, "no_test_change", "the pull request changes no test file")
+    try:
+        version = (override.version if override and override.version
+                   else detect_version(spec, repo, candidate.base_commit))
+    except VersionError as exc:
+        return Rejection(iid, "version_not_found", str(exc))
+    env_index = next((i for i, env in enumerate(spec.environments) if env.covers(version)), None)
+    if env_index is None:
+        ranges = "; ".join(f"{e.versions or '*'} ({e.where})" for e in spec.environments)
+        return Rejection(iid, "no_environment",
+                         f"version {version} is covered by no environment: {ranges}")
+    directives = tuple(test_directives(test_patch, spec.tests.directives,
+                                       spec.tests.directive_files))
+    command = (override.test_command if override and override.test_command
+               else spec.tests.command)
+    env = {**spec.tests.env, **(override.env if override else {})}
+    return PlannedInstance(
+        instance_id=iid, candidate=candidate, patch=patch, test_patch=test_patch,
+        test_files=test_files, directives=directives, version=version, env_index=env_index,
+        test_command=full_test_command(command, list(directives)),
+        timeout_s=(override.timeout if override and override.timeout else spec.tests.timeout),
+        env=tuple(sorted(env.items())))

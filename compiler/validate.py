@@ -1,0 +1,132 @@
+"""Run an instance's tests before and after its fix in a sandbox and judge the runs."""
+
+from __future__ import annotations
+
+import shlex
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from swegc.compiler.judge import Judgement, ObservedRun, judge
+from swegc.compiler.parsers import get_parser
+from swegc.redact import redact
+from swegc.runtime.sandbox import InfrastructureError, Sandbox
+
+TEST_PATCH_PATH = "/tmp/swegc/test.patch"
+PATCH_PATH = "/tmp/swegc/fix.patch"
+# A fresh interpreter per run must not read bytecode written by the previous side's sources.
+TEST_ENV = {"PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0", "LANG": "C.UTF-8"}
+
+
+@dataclass(frozen=True)
+class ValidationPlan:
+    instance_id: str
+    image: str
+    test_command: str  # the spec's command with the directives appended
+    test_patch: str
+    patch: str
+    parser: str
+    runs: int
+    timeout_s: int
+    network: bool = False
+    env: dict[str, str] = field(default_factory=dict)
+    parser_options: dict[str, Any] | None = None
+
+
+@dataclass
+class Verdict:
+    status: str  # "valid" | "rejected" | "error"
+    reason: str | None
+    detail: str | None
+    judgement: Judgement
+    runs: list[dict[str, Any]]
+    duration_s: float
+    attempts: int
+
+    def to_json(self) -> dict[str, Any]:
+        j = self.judgement
+        return {"status": self.status, "reason": self.reason, "detail": self.detail,
+                "FAIL_TO_PASS": j.FAIL_TO_PASS, "PASS_TO_PASS": j.PASS_TO_PASS,
+                "PASS_TO_FAIL": j.PASS_TO_FAIL, "flaky_tests": j.flaky_tests,
+                "runs": self.runs, "duration_s": round(self.duration_s, 3),
+                "attempts": self.attempts}
+
+
+def full_test_command(command: str, directives: list[str]) -> str:
+    return " ".join([command, *(shlex.quote(d) for d in directives)])
+
+
+def validate(plan: ValidationPlan, log_dir: Path, attempts: int = 3) -> Verdict:
+    """Validate with retries on infrastructure failures (never on test outcomes)."""
+    start = time.monotonic()
+    last_error = ""
+    for attempt in range(1, attempts + 1):
+        try:
+            verdict = _validate_once(plan, log_dir)
+            verdict.duration_s = time.monotonic() - start
+            verdict.attempts = attempt
+            return verdict
+        except InfrastructureError as exc:
+            last_error = str(exc)
+            time.sleep(min(2 ** attempt, 10))
+    return Verdict("error", "infrastructure", f"after {attempts} attempts: {last_error}",
+                   Judgement(reason="infrastructure"), [], time.monotonic() - start, attempts)
+
+
+def _apply(box: Sandbox, path: str, what: str) -> str | None:
+    result = box.run(f"git apply --verbose --whitespace=nowarn {path}", timeout_s=120)
+    if result.exit_code != 0:
+        return f"{what} does not apply: " + "\n".join(result.output.strip().splitlines()[-8:])
+    return None
+
+
+def _validate_once(plan: ValidationPlan, log_dir: Path) -> Verdict:
+    parser = get_parser(plan.parser, plan.parser_options)
+    folder = log_dir / plan.instance_id
+    folder.mkdir(parents=True, exist_ok=True)
+    observed: dict[str, list[ObservedRun]] = {"before": [], "after": []}
+    summaries: list[dict[str, Any]] = []
+
+    def reject(reason: str, detail: str) -> Verdict:
+        return Verdict("rejected", reason, detail, Judgement(reason=reason, detail=detail),
+                       summaries, 0.0, 1)
+
+    with Sandbox(plan.image, network=plan.network, env={**TEST_ENV, **plan.env}) as box:
+        box.put_file(TEST_PATCH_PATH, plan.test_patch.encode("utf-8"))
+        box.put_file(PATCH_PATH, plan.patch.encode("utf-8"))
+        # Both patches must apply before any test time is spent.
+        problem = _apply(box, TEST_PATCH_PATH, "test_patch")
+        if problem:
+            return reject("test_patch_does_not_apply", problem)
+        check = box.run(f"git apply --check {PATCH_PATH}", timeout_s=120)
+        if check.exit_code != 0:
+            return reject("patch_does_not_apply", "patch does not apply: " +
+                          "\n".join(check.output.strip().splitlines()[-8:]))
+        for side in ("before", "after"):
+            if side == "after":
+                problem = _apply(box, PATCH_PATH, "patch")
+                if problem:
+                    return reject("patch_does_not_apply", problem)
+            for attempt in range(1, plan.runs + 1):
+                result = box.run(plan.test_command, timeout_s=plan.timeout_s)
+                log_name = f"{side}-{attempt}.log"
+                (folder / log_name).write_text(redact(
+                    f"# {plan.instance_id} {side} run {attempt}\n# $ {plan.test_command}\n"
+                    f"# exit {result.exit_code} after {result.duration_s:.2f}s\n{result.output}"))
+                parsed = parser.parse(result.output)
+                run = ObservedRun(side, attempt, result.exit_code, result.duration_s, parsed,
+                                  result.timed_out)
+                observed[side].append(run)
+                counts: dict[str, int] = {}
+                for status in parsed.statuses.values():
+                    counts[status] = counts.get(status, 0) + 1
+                summaries.append({"side": side, "attempt": attempt, "exit_code": result.exit_code,
+                                  "duration_s": round(result.duration_s, 3), "counts": counts,
+                                  "collection_errors": list(parsed.collection_errors),
+                                  "log": f"{plan.instance_id}/{log_name}"})
+                if result.timed_out:
+                    return reject("timeout", f"{side} run {attempt} exceeded {plan.timeout_s}s")
+    judgement = judge(observed["before"], observed["after"], parser)
+    status = "valid" if judgement.valid else "rejected"
+    return Verdict(status, judgement.reason, judgement.detail, judgement, summaries, 0.0, 1)

@@ -1,0 +1,64 @@
+"""``swegc images``: local base images, and listing or removing the images swegc built."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.group()
+def images() -> None:
+    """Base images, and the env/instance images swegc built."""
+
+
+@images.command("base")
+@click.option("--python", "pythons", multiple=True, default=("3.11",), show_default=True,
+              help="Python version (3.9, 3.11 or 3.13: Debian bullseye, bookworm, trixie).")
+@click.option("--mirror", default=None, help="Debian mirror URL for debootstrap.")
+@click.option("--force", is_flag=True, help="Rebuild even if the image exists.")
+def base(pythons: tuple[str, ...], mirror: str | None, force: bool) -> None:
+    """Build local base images with debootstrap (needs root), for hosts without Docker Hub."""
+    from swegc.runtime.base_image import build_base_image
+
+    for python in pythons:
+        build_base_image(python, mirror=mirror, force=force, echo=click.echo)
+
+
+@images.command("list")
+@click.option("--kind", type=click.Choice(["base", "env", "instance"]), default=None)
+def list_images(kind: str | None) -> None:
+    """List swegc images with their kind, size and own layer size."""
+    from swegc.runtime.docker_client import LABEL, docker_client
+
+    client = docker_client()
+    filters = {"label": f"{LABEL}.kind" + (f"={kind}" if kind else "")}
+    rows = []
+    for image in client.images.list(filters=filters):
+        labels = image.labels or {}
+        history = client.api.history(image.id)
+        rows.append((labels.get(f"{LABEL}.kind", "?"), ", ".join(image.tags) or image.short_id,
+                     image.attrs.get("Size", 0), history[0]["Size"] if history else 0))
+    for kind_name, name, size, layer in sorted(rows):
+        click.echo(f"{kind_name:9} {size / 1e6:9.1f} MB  own layer {layer / 1e6:8.2f} MB  {name}")
+    click.echo(f"{len(rows)} image(s)")
+
+
+@images.command("rm")
+@click.option("--kind", type=click.Choice(["env", "instance"]), default=None,
+              help="Only this kind (default: env and instance images).")
+@click.option("--yes", is_flag=True, help="Do not ask.")
+def remove(kind: str | None, yes: bool) -> None:
+    """Remove env and instance images swegc built (base images are kept)."""
+    from swegc.runtime.docker_client import LABEL, docker_client
+
+    client = docker_client()
+    kinds = [kind] if kind else ["instance", "env"]
+    doomed = [img for k in kinds for img in client.images.list(filters={"label": f"{LABEL}.kind={k}"})]
+    if not doomed:
+        click.echo("no swegc images to remove")
+        return
+    if not yes:
+        click.confirm(f"remove {len(doomed)} image(s)?", abort=True)
+    for image in doomed:
+        for tag in image.tags or [image.id]:
+            client.images.remove(tag, force=True)
+    click.echo(f"removed {len(doomed)} image(s)")

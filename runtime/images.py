@@ -1,0 +1,297 @@
+"""Env and instance images, content-addressed and built layer by layer.
+
+An env image holds the interpreter's virtualenv, the dependencies and a clone of the
+repository up to the env's commit (an ancestor of every base commit that uses the env). An
+instance image adds one layer: the git objects from the env commit to its base commit (a small
+bundle), the checkout and the install. No object, ref, tag or reflog entry after the base
+commit ever enters an image, so the history cannot reveal the fix.
+
+Each layer is made by running a script in a container with build-only mounts (the repository
+bundle, the CA bundle) and committing the container, rather than with ``docker build``: the
+mounts and the proxy settings never reach a layer or the image config, and the layer holds
+exactly what the script changed.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from swegc import __version__
+from swegc.git import GitRepo
+from swegc.hashing import content_hash
+from swegc.naming import env_image_name, instance_image_name
+from swegc.redact import redact
+from swegc.runtime.docker_client import LABEL, docker_client, image_exists, require_image
+from swegc.runtime.network import BuildNetwork
+
+VENV = "/opt/venv"
+PATH = f"{VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+IMAGE_FORMAT = 1  # bump when the build scripts change what an image contains
+
+
+class BuildFailed(Exception):
+    """An image could not be built; ``reason`` is a short code for reports."""
+
+    def __init__(self, reason: str, detail: str, log_path: str | None = None):
+        super().__init__(f"{reason}: {detail}")
+        self.reason, self.detail, self.log_path = reason, detail, log_path
+
+
+@dataclass(frozen=True)
+class EnvRecipe:
+    """Everything that goes into an env image; its hash is the image tag."""
+
+    repo: str
+    base_image: str
+    env_commit: str
+    apt: tuple[str, ...] = ()
+    pre_install: tuple[str, ...] = ()
+    pip: tuple[str, ...] = ()
+    install: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
+    pip_date: str | None = None  # an ISO date: packages resolved as of then (uv --exclude-newer)
+    upgrade_pip: bool = True
+
+    def key(self, base_image_id: str) -> str:
+        return content_hash("env", IMAGE_FORMAT, asdict(self), base_image_id)
+
+
+@dataclass(frozen=True)
+class InstanceRecipe:
+    instance_id: str
+    base_commit: str
+    install: tuple[str, ...] = ()
+    post_install: tuple[str, ...] = ()
+
+    def key(self, env_key: str) -> str:
+        return content_hash("instance", IMAGE_FORMAT, asdict(self), env_key)
+
+
+@dataclass(frozen=True)
+class BuiltImage:
+    name: str
+    id: str
+    key: str
+    size_bytes: int
+    layer_bytes: int  # the image's own top layer
+    build_s: float
+    reused: bool
+    log_path: str | None = None
+    freeze: tuple[str, ...] = field(default=())
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["freeze"] = list(self.freeze)
+        return data
+
+
+def _run_block(title: str, commands: tuple[str, ...] | list[str]) -> str:
+    if not commands:
+        return ""
+    lines = [f"echo '+++ {title}'"]
+    lines.extend(commands)
+    return "\n".join(lines) + "\n"
+
+
+def _image_sizes(client: Any, image: Any) -> tuple[int, int]:
+    history = client.api.history(image.id)
+    top = history[0]["Size"] if history else 0
+    return int(image.attrs.get("Size", 0)), int(top)
+
+
+class ImageBuilder:
+    """Builds env and instance images for one repository, reusing any whose tag exists."""
+
+    def __init__(self, repo: GitRepo, network: BuildNetwork, log_dir: Path,
+                 timeout_s: int = 3600, labels: dict[str, str] | None = None):
+        self.repo = repo
+        self.network = network
+        self.log_dir = Path(log_dir)
+        self.timeout_s = timeout_s
+        self.labels = labels or {}
+        self.client = docker_client()
+
+    # -- env -------------------------------------------------------------------------------
+    def base_image_id(self, base_image: str) -> str:
+        hint = ("build it with `swegc images base --python X.Y`" if base_image.startswith("swegc-base:")
+                else "pull it or set environments[].base_image to an image you have")
+        return require_image(self.client, base_image, hint).id
+
+    def env_image(self, recipe: EnvRecipe, lock: tuple[str, ...] = ()) -> BuiltImage:
+        """The env image for ``recipe``; ``lock`` (a previous build's freeze) pins packages."""
+        key = recipe.key(self.base_image_id(recipe.base_image))
+        name = env_image_name(recipe.repo, key)
+        existing = image_exists(self.client, name)
+        if existing is not None:
+            size, layer = _image_sizes(self.client, existing)
+            return BuiltImage(name, existing.id, key, size, layer, 0.0, True)
+        with tempfile.TemporaryDirectory(prefix="swegc-env-") as tmp:
+            work = Path(tmp)
+            (work / "in").mkdir()
+            (work / "out").mkdir()
+            tags = self.repo.tags_merged_into(recipe.env_commit)
+            self.repo.create_bundle(work / "in" / "repo.bundle", recipe.env_commit, tags=tags)
+            if lock:
+                (work / "in" / "lock.txt").write_text("\n".join(lock) + "\n")
+            script = self._env_script(recipe, bool(lock))
+            labels = {f"{LABEL}.kind": "env", f"{LABEL}.repo": recipe.repo,
+                      f"{LABEL}.key": key, f"{LABEL}.env_commit": recipe.env_commit}
+            changes = [f"ENV PATH={PATH}", f"ENV VIRTUAL_ENV={VENV}", "ENV LANG=C.UTF-8",
+                       *(f"ENV {k}={json.dumps(v)}" for k, v in recipe.env), "WORKDIR /testbed"]
+            image, build_s, log_path = self._run_and_commit(
+                recipe.base_image, script, work, name, labels, changes, f"env-{key}")
+            freeze_file = work / "out" / "freeze.txt"
+            freeze = tuple(line for line in freeze_file.read_text().splitlines()
+                           if line and not line.startswith("-e ") and " @ file://" not in line) \
+                if freeze_file.exists() else ()
+        size, layer = _image_sizes(self.client, image)
+        return BuiltImage(name, image.id, key, size, layer, build_s, False, log_path, freeze)
+
+    def _env_script(self, recipe: EnvRecipe, locked: bool) -> str:
+        script = "set -euo pipefail\nexport DEBIAN_FRONTEND=noninteractive\n"
+        if recipe.apt:
+            pkgs = " ".join(shlex.quote(p) for p in recipe.apt)
+            script += _run_block("apt", [
+                "apt-get update -qq",
+                f"apt-get install -y -qq --no-install-recommends {pkgs}",
+                "rm -rf /var/lib/apt/lists/*"])
+        script += _run_block("venv", [f"python3 -m venv {VENV}",
+                                      f"export PATH={PATH} VIRTUAL_ENV={VENV}"])
+        for key, value in recipe.env:
+            script += f"export {key}={shlex.quote(value)}\n"
+        if recipe.upgrade_pip:
+            script += _run_block("upgrade pip", ["pip install --disable-pip-version-check -U pip"])
+        if recipe.pip_date:
+            # pip cannot resolve "as of a date"; uv can. A build-only shim sends every
+            # `pip install` of this build (the spec's install commands too) through uv.
+            script += _run_block(f"resolve packages as of {recipe.pip_date}", [
+                "pip install --disable-pip-version-check --target /swegc/tools uv",
+                "mkdir -p /swegc/shim",
+                "printf '#!/bin/sh\\nif [ \"$1\" = install ] || [ \"$1\" = uninstall ]; then "
+                f"exec env PYTHONPATH=/swegc/tools /swegc/tools/bin/uv pip \"$@\" --python {VENV}/bin/python; "
+                f"fi\\nexec {VENV}/bin/python -m pip \"$@\"\\n' > /swegc/shim/pip",
+                "chmod +x /swegc/shim/pip",
+                f"export PATH=/swegc/shim:$PATH UV_EXCLUDE_NEWER={shlex.quote(recipe.pip_date)}"])
+        script += _run_block("pre_install", recipe.pre_install)
+        script += _run_block("repository", [
+            "git init -q /testbed", "cd /testbed",
+            "git fetch -q /swegc/in/repo.bundle 'refs/swegc/tip:refs/swegc/tip' "
+            "'refs/tags/*:refs/tags/*'",
+            f"git checkout -q --detach {recipe.env_commit}",
+            "git update-ref -d refs/swegc/tip"])
+        if locked:
+            script += _run_block("locked packages", ["pip install -r /swegc/in/lock.txt"])
+        if recipe.pip:
+            script += _run_block("pip", ["pip install " + " ".join(shlex.quote(p) for p in recipe.pip)])
+        script += _run_block("install (dependencies)", ["cd /testbed", *recipe.install])
+        script += _run_block("record", [
+            f"{VENV}/bin/python -m pip freeze --exclude-editable --disable-pip-version-check "
+            "> /swegc/out/freeze.txt",
+            "cd /testbed && git reset -q --hard && git clean -q -fdx",
+            "rm -rf /root/.cache"])
+        return script
+
+    # -- instance --------------------------------------------------------------------------
+    def instance_image(self, recipe: InstanceRecipe, env: BuiltImage,
+                       env_commit: str) -> BuiltImage:
+        key = recipe.key(env.key)
+        name = instance_image_name(recipe.instance_id, key)
+        existing = image_exists(self.client, name)
+        if existing is not None:
+            size, layer = _image_sizes(self.client, existing)
+            return BuiltImage(name, existing.id, key, size, layer, 0.0, True)
+        with tempfile.TemporaryDirectory(prefix="swegc-inst-") as tmp:
+            work = Path(tmp)
+            (work / "in").mkdir()
+            (work / "out").mkdir()
+            if recipe.base_commit != env_commit:
+                env_tags = self.repo.tags_merged_into(env_commit)
+                tags = {t: s for t, s in self.repo.tags_merged_into(recipe.base_commit).items()
+                        if t not in env_tags}
+                self.repo.create_bundle(work / "in" / "delta.bundle", recipe.base_commit,
+                                        exclude=[env_commit], tags=tags)
+            script = self._instance_script(recipe)
+            labels = {f"{LABEL}.kind": "instance", f"{LABEL}.instance": recipe.instance_id,
+                      f"{LABEL}.key": key, f"{LABEL}.env": env.name,
+                      f"{LABEL}.base_commit": recipe.base_commit}
+            image, build_s, log_path = self._run_and_commit(
+                env.name, script, work, name, labels, [], f"instance-{recipe.instance_id}")
+        size, layer = _image_sizes(self.client, image)
+        return BuiltImage(name, image.id, key, size, layer, build_s, False, log_path)
+
+    def _instance_script(self, recipe: InstanceRecipe) -> str:
+        base = recipe.base_commit
+        script = "set -euo pipefail\ncd /testbed\n"
+        script += _run_block("checkout", [
+            "if [ -f /swegc/in/delta.bundle ]; then git fetch -q /swegc/in/delta.bundle "
+            "'refs/swegc/tip:refs/swegc/tip' 'refs/tags/*:refs/tags/*'; fi",
+            f"git checkout -q --detach -f {base}",
+            "git clean -q -fdx",
+            # Nothing may point past the base commit: no branch, remote, stash or reflog.
+            "git for-each-ref --format='%(refname)' refs/swegc refs/heads refs/remotes refs/stash "
+            "| while read -r ref; do git update-ref -d \"$ref\"; done",
+            "for r in $(git remote); do git remote remove \"$r\"; done",
+        ])
+        script += _run_block("install", [*recipe.install])
+        script += _run_block("post_install", [*recipe.post_install])
+        script += _run_block("seal history", [
+            "cd /testbed",
+            "git reflog expire --expire=now --all",
+            "rm -rf .git/logs .git/FETCH_HEAD .git/ORIG_HEAD",
+            f'test "$(git rev-parse HEAD)" = {base}',
+            "rm -rf /root/.cache"])
+        return script
+
+    # -- shared ----------------------------------------------------------------------------
+    def _run_and_commit(self, parent: str, script: str, work: Path, name: str,
+                        labels: dict[str, str], changes: list[str],
+                        log_name: str) -> tuple[Any, float, str]:
+        import docker
+        import requests
+
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log_path = self.log_dir / f"{log_name}.log"
+        (work / "in" / "build.sh").write_text(script)
+        volumes = {str(work / "in"): {"bind": "/swegc/in", "mode": "ro"},
+                   str(work / "out"): {"bind": "/swegc/out", "mode": "rw"},
+                   **self.network.volumes()}
+        all_labels = {f"{LABEL}.version": __version__, **self.labels, **labels}
+        start = time.monotonic()
+        container = self.client.containers.create(
+            parent, ["bash", "/swegc/in/build.sh"], volumes=volumes,
+            environment=self.network.environment(), working_dir="/",
+            labels={f"{LABEL}.building": name})
+        try:
+            container.start()
+            try:
+                exit_code = container.wait(timeout=self.timeout_s)["StatusCode"]
+            except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
+                container.kill()
+                exit_code = -1
+            output = container.logs().decode("utf-8", errors="replace")
+            log_path.write_text(redact(f"# build of {name}\n# script:\n{script}\n# output:\n{output}",
+                                       self.network.secrets()))
+            if exit_code != 0:
+                tail = redact("\n".join(output.splitlines()[-20:]), self.network.secrets())
+                reason = "build_timeout" if exit_code == -1 else "build_failed"
+                raise BuildFailed(reason, f"{name} (exit {exit_code}):\n{tail}", str(log_path))
+            repository, _, tag = name.rpartition(":")
+            label_changes = ["LABEL " + " ".join(f"{k}={json.dumps(v)}"
+                                                 for k, v in sorted(all_labels.items()))]
+            container.commit(repository=repository, tag=tag, changes=[*changes, *label_changes])
+            image = self.client.images.get(name)
+        except docker.errors.APIError as exc:
+            raise BuildFailed("docker_error", redact(str(exc), self.network.secrets()),
+                              str(log_path)) from exc
+        finally:
+            try:
+                container.remove(force=True)
+            except docker.errors.APIError:
+                pass
+        return image, time.monotonic() - start, str(log_path)
