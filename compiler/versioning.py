@@ -1,0 +1,178 @@
+"""Which version of the repository a base commit is, so that it gets the right environment.
+
+SWE-bench groups instances by version ("major.minor") and builds one environment per version;
+swegc does the same through ``spec.environments[*].versions``. A strategy from the spec's
+``version`` block finds the version; every failure says what was tried, so that a user can fix
+the pattern or the path rather than guess.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import tarfile
+from collections.abc import Callable
+
+from swegc.compiler.spec import RepoSpec, VersionSpec
+from swegc.errors import SwegcError
+from swegc.git import GitError, GitRepo
+
+COMMAND_TIMEOUT_S = 120
+
+
+class VersionError(SwegcError):
+    """The version of a commit could not be found; the message says what was tried."""
+
+
+def _apply_pattern(pattern: str | None, text: str, what: str) -> str:
+    """The match of ``pattern`` in ``text``: group "version", else group 1, else the match."""
+    if not pattern:
+        return text.strip()
+    try:
+        match = re.search(pattern, text, re.MULTILINE)
+    except re.error as exc:
+        raise VersionError(f"version.pattern {pattern!r} is not a valid regex: {exc}") from None
+    if match is None:
+        shown = text.strip()
+        shown = shown if len(shown) <= 200 else shown[:200] + "..."
+        raise VersionError(f"version.pattern {pattern!r} does not match {what} ({shown!r})")
+    if "version" in match.re.groupindex:
+        value = match.group("version")
+    elif match.re.groups:
+        value = match.group(1)
+    else:
+        value = match.group(0)
+    if not value:
+        raise VersionError(f"version.pattern {pattern!r} matched {what} but captured nothing")
+    return value.strip()
+
+
+def _from_file(spec: RepoSpec, repo: GitRepo, commit: str) -> str:
+    path = spec.version.path
+    if not path:
+        raise VersionError("version.from is 'file' but version.path is not set")
+    data = repo.show_file(commit, path)
+    if data is None:
+        raise VersionError(f"{path} does not exist at {commit[:12]} in {repo.name}")
+    return _apply_pattern(spec.version.pattern or r"(\d+\.\d+)",
+                          data.decode("utf-8", "replace"), f"{path} at {commit[:12]}")
+
+
+def _from_describe(spec: RepoSpec, repo: GitRepo, commit: str) -> str:
+    try:
+        tag = repo.run("describe", "--tags", "--abbrev=0", commit).strip()
+    except GitError as exc:
+        raise VersionError(f"`git describe --tags --abbrev=0 {commit[:12]}` found no tag: "
+                           f"{exc}") from None
+    return _apply_pattern(spec.version.pattern, tag, f"tag {tag!r}")
+
+
+def _fixed(spec: RepoSpec, repo: GitRepo, commit: str) -> str:
+    if not spec.version.value:
+        raise VersionError("version.from is 'fixed' but version.value is not set")
+    return spec.version.value
+
+
+def _command_image(spec: RepoSpec) -> str:
+    version: VersionSpec = spec.version
+    if version.python:
+        env = next((e for e in spec.environments if e.python == version.python), None)
+        if env is not None:
+            return spec.base_image_for(env)
+        from swegc.compiler.spec import DEFAULT_BASE_IMAGES
+        images = {**DEFAULT_BASE_IMAGES, **spec.build.base_images}
+        if version.python not in images:
+            raise VersionError(f"version.python {version.python!r} names no base image "
+                               f"(known: {', '.join(sorted(images))})")
+        return images[version.python]
+    if not spec.environments:
+        raise VersionError("version.from is 'command' but the spec has no environment")
+    return spec.base_image_for(spec.environments[0])
+
+
+def _from_command(spec: RepoSpec, repo: GitRepo, commit: str) -> str:
+    command = spec.version.command
+    if not command:
+        raise VersionError("version.from is 'command' but version.command is not set")
+    output = run_in_checkout(_command_image(spec), repo, commit, command)
+    return _apply_pattern(spec.version.pattern, output, f"the output of {command!r}")
+
+
+def run_in_checkout(image: str, repo: GitRepo, commit: str, command: str,
+                    timeout_s: int = COMMAND_TIMEOUT_S) -> str:
+    """Run ``command`` (bash) in a throwaway container of ``image`` with the commit at /testbed.
+
+    No network, a time limit, and the container removed whatever happens.
+    """
+    import docker  # lazy: docker is only needed for this strategy
+    import docker.errors
+    import requests.exceptions
+
+    try:
+        client = docker.from_env()
+        client.images.get(image)
+    except docker.errors.ImageNotFound:
+        raise VersionError(f"version.command needs the base image {image}, which is not "
+                           "built (run `swegc base-image` or build it)") from None
+    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+        raise VersionError(f"version.command needs Docker, which does not answer: {exc}") from None
+    archive = repo.archive(commit)
+    script = f"mkdir -p /testbed && cd /testbed && {command}"
+    container = client.containers.create(
+        image, ["timeout", str(timeout_s), "bash", "-c", script], network_mode="none",
+        working_dir="/", detach=True)
+    try:
+        container.put_archive("/", _prefixed_tar(archive, "testbed/"))
+        container.start()
+        try:
+            result = container.wait(timeout=timeout_s + 30)
+        except requests.exceptions.RequestException:
+            raise VersionError(f"version.command {command!r} ran over {timeout_s}s") from None
+        stdout = container.logs(stdout=True, stderr=False).decode("utf-8", "replace")
+        stderr = container.logs(stdout=False, stderr=True).decode("utf-8", "replace")
+        code = result.get("StatusCode", -1)
+        if code == 124:
+            raise VersionError(f"version.command {command!r} ran over {timeout_s}s")
+        if code != 0:
+            tail = "; ".join(stderr.strip().splitlines()[-3:])
+            raise VersionError(f"version.command {command!r} exited {code} at {commit[:12]}: "
+                               f"{tail}")
+        return stdout.strip()
+    finally:
+        container.remove(force=True)
+
+
+def _prefixed_tar(archive: bytes, prefix: str) -> bytes:
+    """The tar of ``git archive`` with every member moved under ``prefix``."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=io.BytesIO(archive)) as src, \
+            tarfile.open(fileobj=out, mode="w") as dst:
+        root = tarfile.TarInfo(prefix.rstrip("/"))
+        root.type = tarfile.DIRTYPE
+        root.mode = 0o755
+        dst.addfile(root)
+        for member in src.getmembers():
+            data = src.extractfile(member) if member.isfile() else None
+            member.name = prefix + member.name
+            dst.addfile(member, data)
+    return out.getvalue()
+
+
+STRATEGIES: dict[str, Callable[[RepoSpec, GitRepo, str], str]] = {
+    "file": _from_file, "git-describe": _from_describe, "fixed": _fixed,
+    "command": _from_command,
+}
+
+
+def detect_version(spec: RepoSpec, repo: GitRepo, commit: str) -> str:
+    """The version of ``commit`` by the spec's strategy (e.g. "1.2")."""
+    strategy = STRATEGIES.get(spec.version.strategy)
+    if strategy is None:
+        raise VersionError(f"{spec.where('version')}: unknown version strategy "
+                           f"{spec.version.strategy!r}; known: {', '.join(sorted(STRATEGIES))}")
+    try:
+        return strategy(spec, repo, commit)
+    except VersionError as exc:
+        raise VersionError(f"{spec.where('version')}: {exc}") from None
+    except GitError as exc:
+        raise VersionError(f"{spec.where('version')}: {exc}") from None
