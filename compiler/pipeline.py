@@ -65,10 +65,18 @@ class CompileResult:
 
 def _env_recipe(spec: RepoSpec, env_index: int, repo: GitRepo, members: list[PlannedInstance]) -> EnvRecipe:
     env = spec.environments[env_index]
-    env_commit = repo.merge_base(*sorted({p.candidate.base_commit for p in members}))
+    bases = sorted({p.candidate.base_commit for p in members})
+    # The env holds history up to a common ancestor of all its instances' base commits, so
+    # that no instance image carries a commit from after its own base.
+    env_commit = bases[0] if len(bases) == 1 else repo.merge_base(*bases)
+    if env_commit is None:
+        from swegc.errors import SwegcError
+
+        raise SwegcError(f"{spec.repo}: base commits of environments[{env_index}] share no "
+                         "common ancestor (unrelated histories in the clone?)")
     pip_date = env.pip_date
     if pip_date == "commit":
-        pip_date = repo.commit_info(env_commit)[1]
+        pip_date = repo.commit_info(env_commit).committer_date
     return EnvRecipe(repo=spec.repo, base_image=spec.base_image_for(env), env_commit=env_commit,
                      apt=env.apt, pre_install=env.pre_install, pip=env.pip, install=env.install,
                      env=tuple(sorted(env.env.items())), pip_date=pip_date,

@@ -18,6 +18,7 @@ import json
 import shlex
 import tempfile
 import time
+import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from swegc.hashing import content_hash
 from swegc.naming import env_image_name, instance_image_name
 from swegc.redact import redact
 from swegc.runtime.docker_client import LABEL, docker_client, image_exists, require_image
-from swegc.runtime.network import BuildNetwork
+from swegc.runtime.network import CA_MOUNT, BuildNetwork
 
 VENV = "/opt/venv"
 PATH = f"{VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -143,7 +144,7 @@ class ImageBuilder:
             labels = {f"{LABEL}.kind": "env", f"{LABEL}.repo": recipe.repo,
                       f"{LABEL}.key": key, f"{LABEL}.env_commit": recipe.env_commit}
             changes = [f"ENV PATH={PATH}", f"ENV VIRTUAL_ENV={VENV}", "ENV LANG=C.UTF-8",
-                       *(f"ENV {k}={json.dumps(v)}" for k, v in recipe.env), "WORKDIR /testbed"]
+                       *(f"ENV {k}={json.dumps(v)}" for k, v in recipe.env)]
             image, build_s, log_path = self._run_and_commit(
                 recipe.base_image, script, work, name, labels, changes, f"env-{key}")
             freeze_file = work / "out" / "freeze.txt"
@@ -242,6 +243,10 @@ class ImageBuilder:
         script += _run_block("post_install", [*recipe.post_install])
         script += _run_block("seal history", [
             "cd /testbed",
+            # What the install left in the tree (egg-info, build outputs) and bytecode caches
+            # are not the agent's changes: keep them out of `git status` and `git add -A`.
+            "{ echo '__pycache__/'; echo '*.py[co]'; git ls-files --others --exclude-standard "
+            "--directory | sed 's|^|/|'; } >> .git/info/exclude",
             "git reflog expire --expire=now --all",
             "rm -rf .git/logs .git/FETCH_HEAD .git/ORIG_HEAD",
             f'test "$(git rev-parse HEAD)" = {base}',
@@ -254,19 +259,25 @@ class ImageBuilder:
                         log_name: str) -> tuple[Any, float, str]:
         import docker
         import requests
+        from docker.types import Mount
 
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.log_dir / f"{log_name}.log"
-        (work / "in" / "build.sh").write_text(script)
-        volumes = {str(work / "in"): {"bind": "/swegc/in", "mode": "ro"},
-                   str(work / "out"): {"bind": "/swegc/out", "mode": "rw"},
-                   **self.network.volumes()}
+        # Build settings reach the script through a mounted file, not the container's Env:
+        # `docker commit` copies a container's Env, Cmd and Volumes into the image.
+        exports = "".join(f"export {k}={shlex.quote(v)}\n"
+                          for k, v in sorted(self.network.environment().items()))
+        (work / "in" / "build.sh").write_text(exports + script)
+        mounts = [Mount("/swegc/in", str(work / "in"), type="bind", read_only=True),
+                  Mount("/swegc/out", str(work / "out"), type="bind")]
+        ca = self.network.ca_source()
+        if ca:
+            mounts.append(Mount(CA_MOUNT, ca, type="bind", read_only=True))
         all_labels = {f"{LABEL}.version": __version__, **self.labels, **labels}
         start = time.monotonic()
         container = self.client.containers.create(
-            parent, ["bash", "/swegc/in/build.sh"], volumes=volumes,
-            environment=self.network.environment(), working_dir="/",
-            labels={f"{LABEL}.building": name})
+            parent, ["bash", "/swegc/in/build.sh"], mounts=mounts, working_dir="/",
+            name=f"swegc-build-{log_name}-{uuid.uuid4().hex[:8]}")
         try:
             container.start()
             try:
@@ -284,7 +295,8 @@ class ImageBuilder:
             repository, _, tag = name.rpartition(":")
             label_changes = ["LABEL " + " ".join(f"{k}={json.dumps(v)}"
                                                  for k, v in sorted(all_labels.items()))]
-            container.commit(repository=repository, tag=tag, changes=[*changes, *label_changes])
+            container.commit(repository=repository, tag=tag, changes=[
+                *changes, 'CMD ["bash"]', "WORKDIR /testbed", *label_changes])
             image = self.client.images.get(name)
         except docker.errors.APIError as exc:
             raise BuildFailed("docker_error", redact(str(exc), self.network.secrets()),

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-CA_MOUNT = "/etc/swegc/ca.crt"
+CA_MOUNT = "/swegc/ca.crt"
 HOST_CA_CANDIDATES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt")
 
 # setting -> environment variables read (first set wins) when the spec does not give it
@@ -52,14 +52,14 @@ class BuildNetwork:
             values["ca_bundle"] = next((p for p in HOST_CA_CANDIDATES if Path(p).is_file()), None)
         return cls(**values)
 
-    def volumes(self) -> dict[str, dict[str, str]]:
+    def ca_source(self) -> str | None:
         if self.ca_bundle and Path(self.ca_bundle).is_file():
-            return {str(Path(self.ca_bundle).resolve()): {"bind": CA_MOUNT, "mode": "ro"}}
-        return {}
+            return str(Path(self.ca_bundle).resolve())
+        return None
 
     def environment(self) -> dict[str, str]:
         env: dict[str, str] = {}
-        if self.volumes():
+        if self.ca_source():
             for var in ("PIP_CERT", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "GIT_SSL_CAINFO",
                         "UV_NATIVE_TLS_CERT"):
                 env[var] = CA_MOUNT

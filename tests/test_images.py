@@ -1,0 +1,104 @@
+"""Env and instance images on the real Docker engine."""
+
+from __future__ import annotations
+
+import pytest
+
+from swegc.git import GitRepo
+from swegc.runtime.images import BuildFailed, EnvRecipe, ImageBuilder, InstanceRecipe
+from swegc.runtime.network import BuildNetwork
+from swegc.runtime.sandbox import Sandbox
+
+pytestmark = pytest.mark.docker
+
+
+@pytest.fixture
+def history(git_builder):
+    """main: c1 (tag v1.0) -> c2 -> c3 (the "fix", tag v1.1) with a side branch."""
+    g = git_builder
+    c1 = g.commit("first", {"pkg/__init__.py": "VALUE = 1\n", "setup.py":
+                            "from setuptools import setup\nsetup(name='pkg', version='1.0', packages=['pkg'])\n"})
+    g.git("tag", "v1.0")
+    c2 = g.commit("second", {"pkg/__init__.py": "VALUE = 2\n"})
+    c3 = g.commit("the fix: secret-marker", {"pkg/__init__.py": "VALUE = 3\n"})
+    g.git("tag", "-a", "v1.1", "-m", "release")
+    g.git("checkout", "-q", "-b", "feature", c1)
+    g.commit("unmerged side work", {"side.txt": "x\n"})
+    g.git("checkout", "-q", "main")
+    return {"repo": GitRepo.open(g.path), "c1": c1, "c2": c2, "c3": c3}
+
+
+@pytest.fixture
+def builder(history, tmp_path, docker_engine):
+    return ImageBuilder(history["repo"], BuildNetwork.resolve({}), tmp_path / "logs")
+
+
+def _cleanup(client, *images):
+    for image in images:
+        try:
+            client.images.remove(image.name, force=True)
+        except Exception:
+            pass
+
+
+def test_instance_image_holds_the_base_commit_and_nothing_after_it(history, builder, docker_engine):
+    env = builder.env_image(EnvRecipe(repo="acme/pkg", base_image="swegc-base:bookworm",
+                                      env_commit=history["c1"], install=("pip install -e .",)))
+    inst = builder.instance_image(InstanceRecipe("acme__pkg-7", history["c2"],
+                                                 install=("pip install -e .",)), env, history["c1"])
+    try:
+        with Sandbox(inst.name) as box:
+            head = box.run("git rev-parse HEAD").output.strip()
+            assert head == history["c2"]
+            assert box.run("python -c 'import pkg; print(pkg.VALUE)'").output.strip() == "2"
+            # The fix commit and the unmerged side commit are not in the object store at all.
+            assert box.run(f"git cat-file -e {history['c3']}").exit_code != 0
+            assert "secret-marker" not in box.run("git log --all --format=%s").output
+            assert box.run("git tag").output.split() == ["v1.0"]
+            assert box.run("git remote").output.strip() == ""
+            assert box.run("git reflog --all").output.strip() == ""
+            assert box.run("git for-each-ref refs/heads refs/remotes refs/swegc").output.strip() == ""
+            assert box.run("git status --porcelain").output.strip() == ""
+        # The instance adds one small layer on top of the env.
+        assert inst.layer_bytes < 5_000_000
+        assert env.size_bytes > 100_000_000
+        labels = docker_engine.images.get(inst.name).labels
+        assert labels["org.swegc.kind"] == "instance"
+        assert labels["org.swegc.instance"] == "acme__pkg-7"
+        assert labels["org.swegc.version"]
+    finally:
+        _cleanup(docker_engine, inst, env)
+
+
+def test_an_unchanged_recipe_reuses_the_image_and_a_changed_one_gets_a_new_tag(history, tmp_path, docker_engine):
+    # A proxy with credentials reaches the build script but never the image or the log.
+    network = BuildNetwork.resolve({"no_proxy": "*", "https_proxy": "http://bob:s3cr3tpw@127.0.0.1:9"})
+    builder = ImageBuilder(history["repo"], network, tmp_path / "logs")
+    recipe = EnvRecipe(repo="acme/pkg", base_image="swegc-base:bookworm", env_commit=history["c1"],
+                       upgrade_pip=False)
+    first = builder.env_image(recipe)
+    again = builder.env_image(recipe)
+    changed = builder.env_image(EnvRecipe(**{**recipe.__dict__, "env": (("FOO", "bar baz"),)}))
+    try:
+        assert not first.reused and again.reused
+        assert again.id == first.id and again.name == first.name
+        assert changed.name != first.name
+        env = docker_engine.images.get(changed.name).attrs["Config"]["Env"]
+        assert "FOO=bar baz" in env
+        assert not any(e.startswith(("PIP_CERT", "SSL_CERT_FILE", "HTTP_PROXY")) for e in env)
+        assert first.freeze == ()  # nothing installed beyond the bare venv
+        assert not any("s3cr3tpw" in e for e in env)
+        assert "s3cr3tpw" not in open(first.log_path).read()
+    finally:
+        _cleanup(docker_engine, first, changed)
+
+
+def test_a_failing_install_raises_build_failed_with_the_log_tail(history, builder, docker_engine):
+    recipe = EnvRecipe(repo="acme/pkg", base_image="swegc-base:bookworm", env_commit=history["c1"],
+                       upgrade_pip=False, install=("echo about to fail; exit 3",))
+    with pytest.raises(BuildFailed) as info:
+        builder.env_image(recipe)
+    assert info.value.reason == "build_failed"
+    assert "about to fail" in info.value.detail
+    assert "exit 3" in info.value.detail
+    assert "about to fail" in open(info.value.log_path).read()
