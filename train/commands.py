@@ -1,0 +1,210 @@
+"""Click commands: ``swegc train rft``, ``swegc train verifier``, ``swegc rerank``, ``swegc eval``.
+
+torch, transformers and trl are imported inside the commands, so ``swegc --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from swegc.train.config import Hyper, RFTConfig, VerifierConfig
+
+_DEFAULT = Hyper()
+
+
+def _hyper_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option("--base-model", required=True, help="Model id or local folder to fine-tune."),
+        click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+                     help="Output folder for the checkpoint, card and reports."),
+        click.option("--chat-template", type=click.Path(dir_okay=False, exists=True), default=None,
+                     help="Jinja chat template file to train with (default: resolved automatically)."),
+        click.option("--lr", "learning_rate", type=float, default=_DEFAULT.learning_rate, show_default=True,
+                     help="Peak learning rate."),
+        click.option("--epochs", "num_epochs", type=float, default=_DEFAULT.num_epochs, show_default=True,
+                     help="Passes over the training set."),
+        click.option("--batch-size", "effective_batch_size", type=int, default=_DEFAULT.effective_batch_size,
+                     show_default=True, help="Effective batch size (sequences per optimiser step)."),
+        click.option("--per-device-batch-size", type=int, default=_DEFAULT.per_device_batch_size,
+                     show_default=True, help="Sequences per device per forward pass."),
+        click.option("--max-length", type=int, default=_DEFAULT.max_length, show_default=True,
+                     help="Context length in tokens."),
+        click.option("--lr-scheduler", default=_DEFAULT.lr_scheduler, show_default=True,
+                     help="Learning-rate schedule (transformers name)."),
+        click.option("--warmup-ratio", type=float, default=_DEFAULT.warmup_ratio, show_default=True,
+                     help="Fraction of steps for warm-up."),
+        click.option("--weight-decay", type=float, default=_DEFAULT.weight_decay, show_default=True,
+                     help="AdamW weight decay."),
+        click.option("--max-steps", type=int, default=_DEFAULT.max_steps, show_default=True,
+                     help="Stop after this many optimiser steps (-1: all epochs)."),
+        click.option("--seed", type=int, default=_DEFAULT.seed, show_default=True, help="Random seed."),
+        click.option("--precision", type=click.Choice(["auto", "bf16", "fp32"]), default="auto",
+                     show_default=True, help="bf16 on a capable GPU when auto."),
+        click.option("--gradient-checkpointing/--no-gradient-checkpointing", default=None,
+                     help="Recompute activations (default: on with a GPU)."),
+        click.option("--lora/--full", default=False, show_default=True,
+                     help="Train LoRA adapters (peft) or all weights."),
+        click.option("--lora-r", type=int, default=_DEFAULT.lora_r, show_default=True, help="LoRA rank."),
+        click.option("--lora-alpha", type=int, default=_DEFAULT.lora_alpha, show_default=True, help="LoRA alpha."),
+        click.option("--lora-dropout", type=float, default=_DEFAULT.lora_dropout, show_default=True,
+                     help="LoRA dropout."),
+        click.option("--lora-target-modules", default=_DEFAULT.lora_target_modules, show_default=True,
+                     help='"all-linear" or comma-separated module names.'),
+        click.option("--merge-lora/--no-merge-lora", default=True, show_default=True,
+                     help="With --lora, also write merged weights (adapter goes to OUT/adapter)."),
+        click.option("--attn-implementation", default=None, help="sdpa, flash_attention_2 or eager."),
+        click.option("--logging-steps", type=int, default=_DEFAULT.logging_steps, show_default=True,
+                     help="Log the loss every N steps."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _hyper(kw: dict[str, Any]) -> Hyper:
+    fields = set(Hyper.__dataclass_fields__)
+    values = {k: kw.pop(k) for k in list(kw) if k in fields}
+    values["lora"] = kw.pop("lora")
+    return Hyper(**values)
+
+
+def _runs(paths: tuple[str, ...]) -> list[Any]:
+    from swegc.train.runs import read_runs
+
+    runs = read_runs(list(paths))
+    click.echo(f"read {len(runs)} trajectories from {len(paths)} run(s)")
+    return runs
+
+
+@click.group()
+def train() -> None:
+    """Fine-tune a policy (capped RFT) or a verifier on trajectories."""
+
+
+@train.command("rft")
+@click.argument("runs", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--cap", type=int, default=2, show_default=True, help="Most trajectories kept per instance.")
+@click.option("--dry-run", is_flag=True, help="Select and report only; do not train.")
+@_hyper_options
+def rft(runs: tuple[str, ...], cap: int, dry_run: bool, **kw: Any) -> None:
+    """Capped rejection-sampling fine-tuning on the resolved trajectories of RUNS."""
+    from swegc.train.errors import TrainSetupError
+
+    if cap < 1:
+        raise TrainSetupError("--cap must be at least 1")
+    hyper = _hyper(kw)
+    config = RFTConfig(base_model=kw["base_model"], out_dir=kw["out_dir"], cap=cap,
+                       chat_template=kw["chat_template"], hyper=hyper)
+    located = _runs(runs)
+    if dry_run:
+        from swegc.train.rft import prepare, write_selection
+        from swegc.train.sft import load_tokenizer
+
+        hyper.check()
+        data = prepare(located, config, load_tokenizer(config.base_model))
+        report = write_selection(config.out_dir, data.selection)
+        click.echo(f"selection: {data.selection.summary()} (every decision in {report})")
+        return
+    from swegc.train.rft import run_rft
+
+    _, result = run_rft(located, config, echo=click.echo)
+    click.echo(f"trained {result.steps} steps, loss {result.train_loss:.4f}, "
+               f"{result.tokens_per_second:.0f} tokens/s; checkpoint in {config.out_dir}")
+
+
+@train.command("verifier")
+@click.argument("runs", nargs=-1, type=click.Path(exists=True))
+@click.option("--on-policy", "on_policy", multiple=True, type=click.Path(exists=True),
+              help="A run sampled from the policy the verifier will rerank (repeatable); RUNS are off-policy.")
+@click.option("--on-policy-ratio", type=float, default=None,
+              help="Share of on-policy examples in each class (default: as the runs give them).")
+@click.option("--balance/--no-balance", default=True, show_default=True,
+              help="Downsample the larger class so YES and NO are equally many.")
+@click.option("--yes", default="YES", show_default=True, help="Answer text for resolved.")
+@click.option("--no", default="NO", show_default=True, help="Answer text for unresolved.")
+@click.option("--instances", type=click.Path(exists=True), default=None,
+              help="Instance dataset with problem statements (default: first user message).")
+@_hyper_options
+def verifier(runs: tuple[str, ...], on_policy: tuple[str, ...], on_policy_ratio: float | None, balance: bool,
+             yes: str, no: str, instances: str | None, **kw: Any) -> None:
+    """Train a YES/NO outcome verifier on resolved and unresolved trajectories."""
+    from swegc.train.errors import TrainSetupError
+    from swegc.train.runs import read_problem_statements
+    from swegc.train.verifier import run_verifier
+
+    if not runs and not on_policy:
+        raise TrainSetupError("give at least one run (RUNS or --on-policy)")
+    hyper = _hyper(kw)
+    config = VerifierConfig(base_model=kw["base_model"], out_dir=kw["out_dir"], yes=yes, no=no,
+                            balance=balance, on_policy_ratio=on_policy_ratio, statements=instances,
+                            chat_template=kw["chat_template"], hyper=hyper)
+    located = _runs(runs + on_policy)
+    statements = read_problem_statements(instances) if instances else None
+    _, result = run_verifier(located, config, set(on_policy), statements, echo=click.echo)
+    click.echo(f"trained {result.steps} steps, loss {result.train_loss:.4f}; verifier in {config.out_dir}")
+
+
+@click.command("rerank")
+@click.argument("runs", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--verifier", "verifier_dir", required=True, type=click.Path(exists=True, file_okay=False),
+              help="Folder written by 'swegc train verifier'.")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Folder for scores.jsonl and best.jsonl.")
+@click.option("--instances", type=click.Path(exists=True), default=None,
+              help="Instance dataset with problem statements (default: first user message).")
+@click.option("--batch-size", type=int, default=4, show_default=True, help="Trajectories per forward pass.")
+@click.option("--max-length", type=int, default=None, help="Cap the prompt length (default: the verifier's).")
+@click.option("--device", default=None, help="torch device (default: cuda if available, else cpu).")
+def rerank(runs: tuple[str, ...], verifier_dir: str, out_dir: str, instances: str | None, batch_size: int,
+           max_length: int | None, device: str | None) -> None:
+    """Score every trajectory with a verifier and pick the best per instance."""
+    from swegc.train.rerank import Scored, pick_best, write_outputs
+    from swegc.train.runs import read_problem_statements
+    from swegc.train.scoring import Verifier
+
+    located = _runs(runs)
+    statements = read_problem_statements(instances) if instances else None
+    model = Verifier.load(verifier_dir, device=device, max_length=max_length)
+    scores = model.score([loc.trajectory for loc in located], statements, batch_size=batch_size)
+    scored = [Scored(loc, s) for loc, s in zip(located, scores, strict=True)]
+    best = pick_best(scored)
+    scores_path, best_path = write_outputs(out_dir, scored, best)
+    picked = sum(s.loc.trajectory.resolved for s in best.values()) / max(len(best), 1)
+    click.echo(f"{len(best)} instances: picked trajectories resolve {picked:.1%}; "
+               f"scores in {scores_path}, best in {best_path}")
+
+
+@click.command("eval")
+@click.argument("runs", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--scores", type=click.Path(exists=True), default=None,
+              help="scores.jsonl (or a rerank folder) to compute best@k.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="Folder for eval.json and curves.png.")
+@click.option("--loop-repeats", type=int, default=3, show_default=True,
+              help="Identical consecutive assistant actions that count as a loop.")
+@click.option("--title", default="swegc eval", show_default=True, help="Plot title.")
+def eval_cmd(runs: tuple[str, ...], scores: str | None, out_dir: str | None, loop_repeats: int, title: str) -> None:
+    """Resolve rate, exact pass@k and best@k curves, loop and empty-patch rates."""
+    from swegc.train.metrics import evaluate
+    from swegc.train.rerank import read_scores
+
+    located = _runs(runs)
+    score_map = read_scores(scores) if scores else None
+    report = evaluate([loc.trajectory for loc in located], score_map, loop_repeats)
+    if score_map is not None and not report.best_at:
+        click.echo(f"warning: only {report.scored} of {report.trajectories} trajectories have a score; "
+                   "best@k left out", err=True)
+    click.echo(report.table())
+    if out_dir:
+        from swegc.train.plot import plot_curves
+
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "eval.json").write_text(json.dumps(report.to_json(), indent=2) + "\n", encoding="utf-8")
+        png = plot_curves(report, out / "curves.png", title)
+        click.echo(f"wrote {out / 'eval.json'} and {png}")

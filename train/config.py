@@ -1,0 +1,127 @@
+"""Typed configuration of RFT and verifier training; every field documented.
+
+Defaults follow SWE-Gym's RFT setup (learning rate 1e-4, 5 epochs, effective batch size 8,
+32k-token context). The verifier uses the same defaults unless told otherwise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from swegc.train.errors import TrainSetupError
+
+
+@dataclass(frozen=True)
+class Hyper:
+    """Optimisation settings shared by RFT and the verifier."""
+
+    learning_rate: float = 1e-4
+    """Peak learning rate (SWE-Gym: 1e-4)."""
+    num_epochs: float = 5.0
+    """Passes over the training set (SWE-Gym: 5)."""
+    effective_batch_size: int = 8
+    """Sequences per optimiser step, over all devices (SWE-Gym: 8)."""
+    per_device_batch_size: int = 1
+    """Sequences per device per forward pass; gradient accumulation makes up the rest."""
+    max_length: int = 32768
+    """Context length in tokens (SWE-Gym: 32k); longer RFT trajectories are dropped, not cut."""
+    lr_scheduler: str = "cosine"
+    """transformers scheduler name (cosine, linear, constant, ...)."""
+    warmup_ratio: float = 0.03
+    """Fraction of steps spent warming the learning rate up."""
+    weight_decay: float = 0.0
+    """AdamW weight decay."""
+    max_steps: int = -1
+    """Stop after this many optimiser steps (-1: run all epochs); for smoke tests and benchmarks."""
+    seed: int = 0
+    """Seed of data order and initialisation of new weights."""
+    precision: str = "auto"
+    """bf16, fp32, or auto (bf16 on a GPU that supports it, else fp32)."""
+    gradient_checkpointing: bool | None = None
+    """Recompute activations to save memory; None: on when a GPU is used."""
+    lora: bool = False
+    """Train LoRA adapters (peft) instead of all weights."""
+    lora_r: int = 64
+    """LoRA rank."""
+    lora_alpha: int = 128
+    """LoRA scaling numerator (scale = alpha / r)."""
+    lora_dropout: float = 0.05
+    """Dropout on the LoRA branch."""
+    lora_target_modules: str = "all-linear"
+    """Modules that get adapters: "all-linear" or a comma-separated list of module names."""
+    merge_lora: bool = True
+    """With LoRA, also write merged full weights (out/) next to the adapter (out/adapter/)."""
+    logging_steps: int = 1
+    """Log the loss every this many optimiser steps."""
+    attn_implementation: str | None = None
+    """Attention kernel passed to from_pretrained (sdpa, flash_attention_2, eager); None: default."""
+
+    def gradient_accumulation(self, world_size: int = 1) -> int:
+        per_step = self.per_device_batch_size * world_size
+        if self.effective_batch_size % per_step:
+            raise TrainSetupError(f"effective batch size {self.effective_batch_size} is not a multiple of "
+                                  f"per-device batch size x devices ({per_step}); change one of them")
+        return self.effective_batch_size // per_step
+
+    def check(self) -> None:
+        problems = []
+        if self.learning_rate <= 0:
+            problems.append("--lr must be positive")
+        if self.num_epochs <= 0:
+            problems.append("--epochs must be positive")
+        if self.max_length < 16:
+            problems.append("--max-length must be at least 16 tokens")
+        if self.precision not in ("auto", "bf16", "fp32"):
+            problems.append("--precision must be auto, bf16 or fp32")
+        if self.effective_batch_size < 1 or self.per_device_batch_size < 1:
+            problems.append("batch sizes must be at least 1")
+        if problems:
+            raise TrainSetupError("; ".join(problems))
+        self.gradient_accumulation()
+
+
+@dataclass(frozen=True)
+class RFTConfig:
+    """``swegc train rft``: capped rejection-sampling fine-tuning."""
+
+    base_model: str
+    """Hugging Face model id or local folder of the policy to fine-tune."""
+    out_dir: str
+    """Folder for the checkpoint, its tokenizer, model card and selection report."""
+    cap: int = 2
+    """Most trajectories kept per instance (SWE-Gym caps at 2)."""
+    chat_template: str | None = None
+    """A Jinja chat template file with {% generation %} markers; None: resolved automatically."""
+    hyper: Hyper = field(default_factory=Hyper)
+    """Optimisation settings."""
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class VerifierConfig:
+    """``swegc train verifier``: a YES/NO outcome verifier trained as prompt-completion SFT."""
+
+    base_model: str
+    """Hugging Face model id or local folder of the judge model to fine-tune."""
+    out_dir: str
+    """Folder for the verifier checkpoint, swegc_verifier.json and model card."""
+    yes: str = "YES"
+    """Answer text for a resolved trajectory; must start with a token distinct from ``no``'s."""
+    no: str = "NO"
+    """Answer text for an unresolved trajectory."""
+    balance: bool = True
+    """Downsample the larger class so YES and NO examples are equally many."""
+    on_policy_ratio: float | None = None
+    """Share of examples taken from on-policy runs (in each class); None: as the runs give them."""
+    statements: str | None = None
+    """Instance dataset giving problem statements; None: each trajectory's first user message."""
+    chat_template: str | None = None
+    """Chat template for the judge prompt; None: the tokenizer's own (plain text if it has none)."""
+    hyper: Hyper = field(default_factory=Hyper)
+    """Optimisation settings."""
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
