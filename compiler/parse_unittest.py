@@ -26,7 +26,7 @@ import re
 from swegc.compiler.parsers import (ERROR, FAILED, PASSED, SKIPPED, XFAIL, XPASS, ParseResult,
                                     log_lines, shell_broken_exit)
 
-_NAME = r"(?P<name>[A-Za-z_]\w*) \((?P<target>[A-Za-z_][\w]*(?:\.\w+)+)\)(?P<sub> \(.*?\))?"
+_NAME = r"(?P<name>[A-Za-z_][\w.]*) \((?P<target>[A-Za-z_][\w]*(?:\.\w+)+)\)(?P<sub> \(.*?\))?"
 _PROGRESS = re.compile(rf"^(?P<indent>\s*){_NAME}(?: \.\.\. ?(?P<rest>.*)|$)")
 _SECTION = re.compile(rf"^(?P<kind>ERROR|FAIL|UNEXPECTED SUCCESS): {_NAME}$")
 _RESULT = re.compile(r"^(?:ok|FAIL|ERROR|skipped(?: .*)?|expected failure|unexpected success)$")
