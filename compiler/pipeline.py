@@ -25,6 +25,8 @@ from swegc.executors import LocalPool
 from swegc.git import GitRepo
 from swegc.hashing import content_hash
 from swegc.records import Instance
+from swegc.runtime.docker_client import docker_client
+from swegc.runtime.orphans import remove_orphans
 from swegc.runtime.images import BuildFailed, BuiltImage, EnvRecipe, ImageBuilder, InstanceRecipe
 from swegc.runtime.network import BuildNetwork
 from swegc.store import BuildStore
@@ -95,6 +97,9 @@ class Compiler:
     def run(self, spec_paths: Sequence[str | Path]) -> CompileResult:
         start = time.monotonic()
         specs = load_specs(spec_paths)
+        orphans = remove_orphans(docker_client())
+        if orphans:
+            self.echo(f"removed {orphans} container(s) left by an interrupted run")
         reports: list[dict[str, Any]] = []
         groups: list[EnvGroup] = []
         repos: dict[str, GitRepo] = {}

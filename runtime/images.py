@@ -18,7 +18,6 @@ import json
 import shlex
 import tempfile
 import time
-import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from swegc.naming import env_image_name, instance_image_name
 from swegc.redact import redact
 from swegc.runtime.docker_client import LABEL, docker_client, image_exists, require_image
 from swegc.runtime.network import CA_MOUNT, BuildNetwork
+from swegc.runtime.orphans import container_name
 
 VENV = "/opt/venv"
 PATH = f"{VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -277,7 +277,7 @@ class ImageBuilder:
         start = time.monotonic()
         container = self.client.containers.create(
             parent, ["bash", "/swegc/in/build.sh"], mounts=mounts, working_dir="/",
-            name=f"swegc-build-{log_name}-{uuid.uuid4().hex[:8]}")
+            name=container_name("build"))
         try:
             container.start()
             try:

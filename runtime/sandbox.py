@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from swegc.runtime.docker_client import LABEL, docker_client
+from swegc.runtime.orphans import container_name
 
 TIMEOUT_EXIT = 124  # coreutils `timeout` exit code; also what a timed-out command reports
 
@@ -55,7 +56,8 @@ class Sandbox:
             self.container = docker_client().containers.run(
                 self.image, ["sleep", "infinity"], detach=True, init=True,
                 network_mode="bridge" if self.network else "none",
-                environment=self.env, working_dir=self.workdir, labels=self.labels)
+                environment=self.env, working_dir=self.workdir, labels=self.labels,
+                name=container_name("run"))
         except docker.errors.APIError as exc:
             raise InfrastructureError(f"cannot start a container of {self.image}: {exc}") from exc
 

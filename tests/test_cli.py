@@ -1,0 +1,50 @@
+"""The command line as a user meets it: fast start, clear errors, exit codes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+SWEGC = [sys.executable, "-m", "swegc.cli"]
+
+
+def swegc(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*SWEGC, *args], capture_output=True, text=True, cwd=cwd)
+
+
+def test_importing_the_cli_does_not_import_heavy_libraries():
+    code = ("import sys, swegc.cli; heavy = {'docker', 'datasets', 'torch', 'trl', 'pyarrow', "
+            "'github', 'ray', 'transformers'} & set(sys.modules); print(sorted(heavy))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_help_lists_every_command():
+    result = swegc("--help")
+    assert result.returncode == 0
+    for command in ("check", "compile", "status", "images", "mine", "train", "rerank", "eval"):
+        assert command in result.stdout
+
+
+def test_check_reports_a_bad_spec_with_file_and_line_and_no_traceback(tmp_path):
+    spec = tmp_path / "bad.yaml"
+    spec.write_text("repo: acme/calc\nsource: {clone: ., git: {}}\ntests:\n  comand: pytest\n")
+    result = swegc("check", str(spec))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert f"{spec}:4: tests: unknown key 'comand' (did you mean 'command'?)" in result.stderr
+
+
+def test_check_of_a_missing_path_is_a_clear_error(tmp_path):
+    result = swegc("check", str(tmp_path / "nope"))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "nope" in result.stderr
+
+
+def test_status_of_a_folder_that_is_not_a_build_says_how_to_make_one(tmp_path):
+    result = swegc("status", str(tmp_path))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "swegc compile" in result.stderr
