@@ -1,0 +1,281 @@
+"""The dataset on disk in Hugging Face Hub layout: Parquet shards under ``data/`` and a card.
+
+The layout is what ``datasets.load_dataset`` and the Hub viewer read without a loading script:
+``data/{split}-00000-of-00001.parquet`` plus ``README.md`` whose YAML front matter declares the
+configs, features and split sizes. The files are written deterministically (rows sorted by
+instance id, an explicit schema, no timestamps, no statistics) so that an unchanged build gives
+byte-identical files: a rebuild then shows up as "nothing changed" in git, on the Hub and in
+content hashes.
+
+Column types are fixed rather than inferred, so that an empty list or a missing value can never
+change the schema between two builds. The nested ``validation`` column (its keys vary with the
+runs) is stored as a JSON string, marked as such in the field's metadata, and decoded again by
+``read_dataset``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from swegc.errors import InputError
+
+INSTANCE_COLUMNS = (
+    "instance_id", "repo", "base_commit", "patch", "test_patch", "problem_statement", "hints_text",
+    "created_at", "version", "environment_setup_commit", "FAIL_TO_PASS", "PASS_TO_PASS",
+    "pull_number", "issue_numbers", "image", "image_id", "spec_hash", "test_command",
+    "test_directives", "log_parser", "flaky_tests", "validation", "swegc_version", "schema_version",
+)
+LIST_COLUMNS = frozenset({"FAIL_TO_PASS", "PASS_TO_PASS", "issue_numbers", "flaky_tests", "test_directives"})
+INT_COLUMNS = frozenset({"pull_number", "schema_version"})
+JSON_COLUMNS = frozenset({"validation"})
+_JSON_MARK = {b"swegc.encoding": b"json"}
+
+COLUMN_DOCS = {
+    "instance_id": "`owner__repo-PR`, unique per row (SWE-bench's id).",
+    "repo": "`owner/name` of the GitHub repository.",
+    "base_commit": "Commit the pull request was based on; the task starts from it.",
+    "patch": "The gold patch: the pull request's changes outside test files.",
+    "test_patch": "The pull request's changes to test files, applied before the tests run.",
+    "problem_statement": "Text of the linked issue(s), or the pull request's title and body.",
+    "hints_text": "Issue comments made before the fix was first committed.",
+    "created_at": "When the pull request was created (ISO 8601).",
+    "version": "The repository's version at base_commit, as the spec derives it.",
+    "environment_setup_commit": "Commit whose dependencies the environment image installs.",
+    "FAIL_TO_PASS": "Tests that fail before the patch and pass after it, in every run.",
+    "PASS_TO_PASS": "Tests that pass both before and after the patch, in every run.",
+    "pull_number": "The pull request's number.",
+    "issue_numbers": "Numbers of the issues the pull request resolves.",
+    "image": "Docker image (name@digest) in which the instance was validated.",
+    "image_id": "Local image id of that image.",
+    "spec_hash": "Hash of the repository spec the instance was compiled from.",
+    "test_command": "The command that runs the tests (test_directives appended).",
+    "test_directives": "The test files or modules passed to test_command.",
+    "log_parser": "Parser that reads the test log: pytest, unittest, django or regex.",
+    "flaky_tests": "Tests whose status differed between repeated runs; in neither list above.",
+    "validation": "JSON: the validation runs (statuses, durations, exit codes) behind the lists.",
+    "swegc_version": "Version of swegc that compiled the instance.",
+    "schema_version": "Version of this row format.",
+}
+
+
+def _arrow_type(column: str, values: list[Any]) -> Any:
+    """The Parquet type of a column: fixed for known columns, inferred only for extra ones."""
+    import pyarrow as pa
+
+    if column in LIST_COLUMNS:
+        return pa.list_(pa.string())
+    if column in INT_COLUMNS:
+        return pa.int64()
+    if column in JSON_COLUMNS:
+        return pa.string()
+    sample = next((v for v in values if v is not None), "")
+    if isinstance(sample, bool):
+        return pa.bool_()
+    if isinstance(sample, int):
+        return pa.int64()
+    if isinstance(sample, float):
+        return pa.float64()
+    if isinstance(sample, (list, tuple)):
+        return pa.list_(pa.string())
+    return pa.string()
+
+
+def _json_column(column: str, values: list[Any]) -> bool:
+    return column in JSON_COLUMNS or any(isinstance(v, dict) for v in values)
+
+
+def _columns(rows: list[dict[str, Any]], features_order: list[str] | None) -> list[str]:
+    columns = list(features_order or INSTANCE_COLUMNS)
+    for index, row in enumerate(rows):
+        unknown = sorted(set(row) - set(columns))
+        missing = [c for c in columns if c not in row]
+        if unknown or missing:
+            where = f"row {index} ({row.get('instance_id', '?')})"
+            raise InputError(f"{where}: " + "; ".join(filter(None, [
+                f"unknown column(s) {', '.join(unknown)}" if unknown else "",
+                f"missing column(s) {', '.join(missing)}" if missing else ""]))
+                + "; every row must have exactly the dataset's columns")
+    return columns
+
+
+def _table(rows: list[dict[str, Any]], columns: list[str]) -> Any:
+    import pyarrow as pa
+
+    arrays, fields = [], []
+    for column in columns:
+        values = [row[column] for row in rows]
+        if _json_column(column, values):
+            values = [None if v is None else json.dumps(v, sort_keys=True, ensure_ascii=False)
+                      for v in values]
+            field = pa.field(column, pa.string(), metadata=_JSON_MARK)
+        else:
+            field = pa.field(column, _arrow_type(column, values))
+            if pa.types.is_list(field.type):
+                values = [None if v is None else [str(x) for x in v] for v in values]
+        arrays.append(pa.array(values, type=field.type))
+        fields.append(field)
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+
+
+def _atomic_write(path: Path, write: Any) -> None:
+    """Writes through a temporary file in the same folder, so a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = str(path.with_name(f".{path.name}.{os.getpid()}.tmp"))  # normal permissions, unlike mkstemp
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def shard_path(out_dir: Path, split: str) -> Path:
+    return Path(out_dir) / "data" / f"{split}-00000-of-00001.parquet"
+
+
+def write_dataset(out_dir: Path, rows: list[dict[str, Any]], *, split: str = "train", pretty_name: str,
+                  description: str, features_order: list[str] | None = None, license: str = "other",
+                  tags: list[str] | None = None) -> Path:
+    """Writes ``rows`` as split ``split`` of the dataset in ``out_dir``; returns the Parquet path.
+
+    Splits already in ``out_dir/data`` are kept and listed in the card beside this one.
+    """
+    import pyarrow.parquet as pq
+
+    if not split.replace("_", "").isalnum():
+        raise InputError(f"split name {split!r}: use letters, digits and underscores only")
+    columns = _columns(rows, features_order)
+    ordered = sorted(rows, key=lambda r: str(r.get("instance_id", "")))
+    table = _table(ordered, columns)
+    path = shard_path(out_dir, split)
+    _atomic_write(path, lambda tmp: pq.write_table(
+        table, tmp, compression="zstd", write_statistics=False, use_dictionary=False,
+        row_group_size=max(1, len(ordered)), write_page_index=False))
+    card = dataset_card(out_dir, table.schema, pretty_name=pretty_name, description=description,
+                        license=license, tags=tags)
+    _atomic_write(Path(out_dir) / "README.md", lambda tmp: Path(tmp).write_text(card, encoding="utf-8"))
+    return path
+
+
+def _splits(out_dir: Path) -> list[tuple[str, int, int, int]]:
+    """(name, rows, bytes in memory, bytes on disk) of each split in ``out_dir/data``."""
+    import pyarrow.parquet as pq
+
+    found = []
+    for shard in sorted((Path(out_dir) / "data").glob("*-00000-of-00001.parquet")):
+        table = pq.read_table(shard)
+        found.append((shard.name.split("-00000-of-00001")[0], table.num_rows, table.nbytes,
+                      shard.stat().st_size))
+    return found
+
+
+def _feature(field: Any) -> dict[str, Any]:
+    import pyarrow as pa
+
+    if pa.types.is_list(field.type):
+        return {"name": field.name, "list": "string"}
+    dtype = {pa.int64(): "int64", pa.float64(): "float64", pa.bool_(): "bool"}.get(field.type, "string")
+    return {"name": field.name, "dtype": dtype}
+
+
+def dataset_card(out_dir: Path, schema: Any, *, pretty_name: str, description: str, license: str = "other",
+                 tags: list[str] | None = None) -> str:
+    """The README.md: YAML front matter the Hub and ``datasets`` read, then a human description."""
+    splits = _splits(out_dir)
+    meta = {
+        "pretty_name": pretty_name,
+        "license": license,
+        "task_categories": ["text-generation"],
+        "tags": tags or ["code", "software-engineering", "swe-bench", "swegc"],
+        "configs": [{"config_name": "default",
+                     "data_files": [{"split": name, "path": f"data/{name}-*"} for name, *_ in splits]}],
+        "dataset_info": {"features": [_feature(f) for f in schema],
+                         "splits": [{"name": name, "num_bytes": size, "num_examples": n}
+                                    for name, n, size, _ in splits],
+                         "download_size": sum(s[3] for s in splits),
+                         "dataset_size": sum(s[2] for s in splits)},
+    }
+    front = yaml.safe_dump(meta, sort_keys=False, allow_unicode=True, width=1000)
+    rows = "\n".join(f"| `{f.name}` | {_type_name(f)} | {COLUMN_DOCS.get(f.name, '')} |" for f in schema)
+    split_lines = "\n".join(f"- `{name}`: {n} instance{'s' if n != 1 else ''}" for name, n, *_ in splits)
+    first = splits[0][0] if splits else "train"
+    return f"""---
+{front}---
+
+# {pretty_name}
+
+{description}
+
+Each row is a software-engineering task: a repository at `base_commit`, a problem statement,
+and tests that decide whether a candidate patch resolves it. The columns are SWE-bench's, with the
+same names and meaning, so SWE-bench-style harnesses use the dataset as it is; the extra columns
+record where each instance came from and how it was validated.
+
+## Splits
+
+{split_lines}
+
+## Columns
+
+| column | type | meaning |
+|---|---|---|
+{rows}
+
+`FAIL_TO_PASS` and `PASS_TO_PASS` are lists of test ids in the form the `log_parser` gives them.
+`validation` is a JSON string: `json.loads(row["validation"])`.
+
+## Loading
+
+```python
+from datasets import load_dataset
+
+ds = load_dataset("path/or/org-name", split="{first}")
+print(ds[0]["instance_id"], ds[0]["FAIL_TO_PASS"])
+```
+
+Each instance's `image` holds its environment; run `test_command` with `test_directives` in it
+after applying `test_patch` and a candidate patch, then read the log with `log_parser`.
+
+Compiled with swegc from declarative repository specs.
+"""
+
+
+def _type_name(field: Any) -> str:
+    import pyarrow as pa
+
+    if field.metadata and field.metadata.get(b"swegc.encoding") == b"json":
+        return "string (JSON)"
+    if pa.types.is_list(field.type):
+        return "list of strings"
+    return str(field.type)
+
+
+def read_dataset(out_dir: Path, split: str = "train") -> list[dict[str, Any]]:
+    """The rows of ``split`` as written, JSON columns decoded back into objects."""
+    import pyarrow.parquet as pq
+
+    path = shard_path(out_dir, split)
+    if not path.exists():
+        raise InputError(f"{path}: no such dataset shard; write it with swegc compile")
+    table = pq.read_table(path)
+    json_columns = [f.name for f in table.schema
+                    if f.metadata and f.metadata.get(b"swegc.encoding") == b"json"]
+    rows = table.to_pylist()
+    for row in rows:
+        for column in json_columns:
+            if row[column] is not None:
+                row[column] = json.loads(row[column])
+    return rows
+
+
+def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
+    """Writes one JSON object per line, keys sorted, UTF-8 kept as is: the same rows, the same bytes."""
+    text = "".join(json.dumps(row, sort_keys=True, ensure_ascii=False) + "\n" for row in rows)
+    path = Path(path)
+    _atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    return path
