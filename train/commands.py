@@ -69,7 +69,6 @@ def _hyper_options(func: Callable[..., Any]) -> Callable[..., Any]:
 def _hyper(kw: dict[str, Any]) -> Hyper:
     fields = set(Hyper.__dataclass_fields__)
     values = {k: kw.pop(k) for k in list(kw) if k in fields}
-    values["lora"] = kw.pop("lora")
     return Hyper(**values)
 
 

@@ -101,7 +101,7 @@ def sft_config(hyper: Hyper, out_dir: str, completion_only: bool) -> Any:
         gradient_accumulation_steps=hyper.gradient_accumulation(),
         lr_scheduler_type=hyper.lr_scheduler, warmup_steps=hyper.warmup_ratio,
         weight_decay=hyper.weight_decay, seed=hyper.seed, bf16=_use_bf16(hyper),
-        gradient_checkpointing=checkpointing, max_length=hyper.max_length,
+        activation_checkpointing=checkpointing, max_length=hyper.max_length,
         completion_only_loss=completion_only, assistant_only_loss=False, packing=False,
         logging_steps=hyper.logging_steps, save_strategy="no", report_to="none",
         use_cpu=not gpu, dataloader_pin_memory=gpu, disable_tqdm=not sys.stderr.isatty(),
@@ -116,33 +116,39 @@ def _peak_memory_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
-def train(model: Any, tokenizer: Any, examples: list[dict[str, list[int]]], hyper: Hyper,
-          out_dir: str, completion_only: bool) -> tuple[Any, TrainResult]:
-    """Fine-tune ``model`` on pre-tokenized ``examples``; returns the trained model and figures."""
-    import torch
+def make_trainer(model: Any, tokenizer: Any, examples: list[dict[str, list[int]]], hyper: Hyper,
+                 out_dir: str, completion_only: bool) -> Any:
+    """An SFTTrainer over pre-tokenized ``examples`` (trl builds the labels from their masks)."""
     from datasets import Dataset
     from trl import SFTTrainer
 
     if not examples:
         raise NoTrainingDataError("no training examples are left; see the selection report")
-    dataset = Dataset.from_list(examples)
-    trainer = SFTTrainer(model=model, args=sft_config(hyper, out_dir, completion_only),
-                         train_dataset=dataset, processing_class=tokenizer,
-                         peft_config=_peft_config(hyper))
+    return SFTTrainer(model=model, args=sft_config(hyper, out_dir, completion_only),
+                      train_dataset=Dataset.from_list(examples), processing_class=tokenizer,
+                      peft_config=_peft_config(hyper))
+
+
+def train(model: Any, tokenizer: Any, examples: list[dict[str, list[int]]], hyper: Hyper,
+          out_dir: str, completion_only: bool) -> tuple[Any, TrainResult]:
+    """Fine-tune ``model`` on pre-tokenized ``examples``; returns the trained model and figures."""
+    import torch
+
+    trainer = make_trainer(model, tokenizer, examples, hyper, out_dir, completion_only)
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
     start = time.perf_counter()
     output = trainer.train()
     seconds = time.perf_counter() - start
+    scratch = Path(out_dir) / "trainer"
+    if scratch.is_dir() and not any(scratch.iterdir()):
+        scratch.rmdir()
     steps = int(output.global_step)
-    per_step = hyper.effective_batch_size
-    seen = min(len(examples), steps * per_step) if hyper.max_steps > 0 else None
-    epochs = hyper.num_epochs if seen is None else 1.0
     lengths = [len(e["input_ids"]) for e in examples]
-    if seen is None:
-        tokens = int(sum(lengths) * epochs)
+    if hyper.max_steps > 0:  # steps x sequences per step x mean length
+        tokens = int(sum(lengths) / len(lengths) * steps * hyper.effective_batch_size)
     else:
-        tokens = int(sum(lengths) / len(lengths) * steps * per_step)
+        tokens = int(sum(lengths) * hyper.num_epochs)
     result = TrainResult(examples=len(examples), steps=steps, train_loss=float(output.training_loss),
                          seconds=seconds, tokens=tokens, tokens_per_second=tokens / max(seconds, 1e-9),
                          peak_memory_mb=_peak_memory_mb(),
