@@ -1,0 +1,392 @@
+"""Where candidates come from (a spec's ``source``) and which of them the filters keep.
+
+Four sources give the same ``Candidate`` records: a local clone's history (``git``), records
+written earlier by ``swegc mine`` or by hand (``jsonl``), published SWE-bench-style instances
+(``instances``: re-validate a dataset), and the GitHub API (``github``, in ``mining``). Then the
+spec's filters run; a candidate a filter drops is returned as a ``Rejection`` with a short
+reason code and a detail, never silently lost, so that the build report can say why a pull
+request did not become an instance.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from swegc.compiler.mining_links import keyword_references
+from swegc.compiler.patches import PatchError, Split, read_diff, split_patch
+from swegc.compiler.spec import Filters, RepoSpec
+from swegc.errors import InputError
+from swegc.git import GitError, GitRepo, LogEntry
+from swegc.records import Candidate, Expected, LinkedIssue, read_jsonl
+from swegc.store import BuildStore
+
+log = logging.getLogger(__name__)
+
+# Reason codes of rejections made here (the planner and validator add their own).
+REASONS = {
+    "not_selected": "not in source.filters.numbers",
+    "outside_dates": "created_at outside source.filters.since/until",
+    "other_base_branch": "merged into a branch other than source.filters.base_branch",
+    "label_not_selected": "has none of source.filters.labels",
+    "excluded_label": "has one of source.filters.exclude_labels",
+    "no_linked_issue": "resolves no issue whose text is known (require_linked_issue)",
+    "commit_missing": "a commit of the pull request is not in the clone",
+    "patch_not_representable": "the diff cannot be kept as UTF-8 text",
+    "unparseable_diff": "git and unidiff disagree on the files of the diff",
+    "empty_patch": "the diff changes no file",
+    "too_large": "changes more files or lines than source.filters.max_files/max_lines",
+    "no_test_change": "changes no test file (must_touch_tests)",
+    "only_tests_changed": "changes only test files (must_touch_code)",
+}
+
+_MERGE_SUBJECT = re.compile(r"^Merge pull request #(\d+) from (\S+)")
+_SQUASH_SUBJECT = re.compile(r"^(.*\S)\s+\(#(\d+)\)$")
+_INSTANCE_NUMBER = re.compile(r"-(\d+)$")
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A candidate that will not become an instance: which, a reason code, and why."""
+
+    instance_id: str
+    reason: str
+    detail: str = ""
+
+
+def load_candidates(spec: RepoSpec,
+                    store: BuildStore | None = None) -> tuple[list[Candidate], list[Rejection]]:
+    """The spec's candidates that pass its filters, sorted by number, and the rejected ones."""
+    repo_cache: list[GitRepo] = []
+
+    def repo() -> GitRepo:
+        if not repo_cache:
+            if spec.source.clone is None:
+                raise InputError(f"{spec.where('source')}: source.clone is needed to read the "
+                                 "pull requests' commits, and it is not set")
+            try:
+                repo_cache.append(GitRepo.open(_local(spec, spec.source.clone)))
+            except GitError as exc:
+                raise InputError(f"{spec.where('source.clone')}: {exc}") from None
+        return repo_cache[0]
+
+    kind = spec.source.kind
+    if kind == "git":
+        candidates, warnings = git_candidates(spec, repo())
+        for warning in warnings:
+            log.warning("%s", warning)
+    elif kind == "jsonl":
+        candidates = jsonl_candidates(spec)
+    elif kind == "instances":
+        candidates = instance_candidates(spec)
+    elif kind == "github":
+        from swegc.compiler.mining import mine_candidates  # lazy: PyGithub and the network
+        candidates = list(mine_candidates(spec, store))
+    else:
+        raise InputError(f"{spec.where('source')}: unknown source kind {kind!r}")
+    return apply_filters(spec, candidates, repo)
+
+
+def _local(spec: RepoSpec, path: Path | str) -> Path:
+    """A path from the spec, relative to the spec file's folder unless absolute."""
+    path = Path(path).expanduser()
+    return path if path.is_absolute() else spec.path.parent / path
+
+
+# -- git -------------------------------------------------------------------------------------
+
+def git_candidates(spec: RepoSpec, repo: GitRepo) -> tuple[list[Candidate], list[str]]:
+    """Merged pull requests in the first-parent history of a local clone, and warnings."""
+    source = spec.source.git
+    if source is None:
+        raise InputError(f"{spec.where('source.git')}: source kind is git but source.git is "
+                         "not set")
+    ref = source.branch or "HEAD"
+    branch = source.branch or _current_branch(repo)
+    issues = _read_issues(_local(spec, source.issues)) if source.issues else None
+    warnings: list[str] = []
+    found: dict[int, Candidate] = {}
+    for entry in repo.first_parent_log(ref):
+        candidate = None
+        if source.merges and len(entry.parents) >= 2:
+            candidate = _from_merge(spec.repo, repo, entry, branch)
+        elif source.squash and len(entry.parents) == 1:
+            candidate = _from_squash(spec.repo, entry, branch)
+        if candidate is None:
+            continue
+        if candidate.number in found:  # newest first: a later re-merge wins, say so
+            warnings.append(f"{repo.name}: pull request #{candidate.number} appears twice in "
+                            f"the history of {ref}; keeping {found[candidate.number].merge_commit}")
+            continue
+        linked = keyword_references(spec.repo, [candidate.title, candidate.body,
+                                                *candidate.commit_messages])
+        texts = []
+        for number in linked:
+            issue = issues.get(number) if issues is not None else None
+            if issue is None:
+                where = (f"not in {source.issues}" if issues is not None
+                         else "source.git.issues is not set")
+                warnings.append(f"pull request #{candidate.number} resolves #{number}, whose "
+                                f"text is unknown ({where}); the issue is dropped")
+                continue
+            texts.append(issue)
+        found[candidate.number] = replace(candidate, issues=tuple(texts))
+    return [found[n] for n in sorted(found)], warnings
+
+
+def _current_branch(repo: GitRepo) -> str | None:
+    try:
+        return repo.run("symbolic-ref", "--quiet", "--short", "HEAD").strip() or None
+    except GitError:
+        return None
+
+
+def _from_merge(slug: str, repo: GitRepo, entry: LogEntry, branch: str | None) -> Candidate | None:
+    match = _MERGE_SUBJECT.match(entry.subject)
+    if match is None:
+        return None
+    base, head = entry.parents[0], entry.parents[1]
+    commits = list(reversed(repo.log(f"{base}..{head}")))  # oldest first
+    title, _, body = entry.body.partition("\n")
+    created = min((c.author_date for c in commits), default=entry.author_date)
+    return Candidate(repo=slug, number=int(match.group(1)), base_commit=base, title=title.strip(),
+                     body=body.strip("\n").rstrip(), merge_commit=entry.sha,
+                     created_at=created, merged_at=entry.committer_date, base_branch=branch,
+                     commit_messages=tuple(c.message for c in commits), source="git")
+
+
+def _from_squash(slug: str, entry: LogEntry, branch: str | None) -> Candidate | None:
+    match = _SQUASH_SUBJECT.match(entry.subject)
+    if match is None:
+        return None
+    return Candidate(repo=slug, number=int(match.group(2)), base_commit=entry.parents[0],
+                     title=match.group(1), body=entry.body, merge_commit=entry.sha,
+                     created_at=entry.author_date, merged_at=entry.committer_date,
+                     base_branch=branch, commit_messages=(entry.message,), source="git")
+
+
+def _read_issues(path: Path) -> dict[int, LinkedIssue]:
+    """``{number, title, body}`` rows (url, created_at optional; other keys ignored)."""
+    issues: dict[int, LinkedIssue] = {}
+    for where, row in read_jsonl(str(path), "issue"):
+        try:
+            number = int(row["number"])
+        except (KeyError, TypeError, ValueError):
+            raise InputError(f"{where}: an issue needs an integer 'number'") from None
+        issues[number] = LinkedIssue(number=number, title=str(row.get("title") or ""),
+                                     body=str(row.get("body") or ""), url=row.get("url"),
+                                     created_at=row.get("created_at"))
+    return issues
+
+
+# -- jsonl -----------------------------------------------------------------------------------
+
+def jsonl_candidates(spec: RepoSpec) -> list[Candidate]:
+    """Candidate records (``swegc mine`` output, or written by hand), checked row by row."""
+    if spec.source.jsonl is None:
+        raise InputError(f"{spec.where('source')}: source kind is jsonl but no file is given")
+    candidates = []
+    for where, row in read_jsonl(str(_local(spec, spec.source.jsonl)), "candidate"):
+        candidate = Candidate.from_json(row, where)
+        if candidate.repo.lower() != spec.repo.lower():
+            raise InputError(f"{where}: candidate #{candidate.number} is for {candidate.repo}, "
+                             f"but the spec {spec.path} is for {spec.repo}")
+        candidates.append(candidate)
+    return candidates
+
+
+# -- instances -------------------------------------------------------------------------------
+
+def instance_candidates(spec: RepoSpec) -> list[Candidate]:
+    """SWE-bench-style rows of this spec's repository, with their patches and expectations.
+
+    The problem statement goes to ``body`` (``title`` stays empty): published instances keep
+    only the statement, not the pull request's title or the issue's number.
+    """
+    location = spec.source.instances
+    if not location:
+        raise InputError(f"{spec.where('source')}: source kind is instances but none are given")
+    rows = list(_instance_rows(spec, location))
+    candidates = [candidate_from_instance(row, where) for where, row in rows
+                  if str(row.get("repo", "")).lower() == spec.repo.lower()]
+    if rows and not candidates:
+        repos = sorted({str(row.get("repo")) for _, row in rows})
+        raise InputError(f"{spec.where('source.instances')}: no instance of {spec.repo} in "
+                         f"{location} (it has {', '.join(repos[:10])})")
+    return candidates
+
+
+def _instance_rows(spec: RepoSpec, location: str) -> Iterable[tuple[str, dict[str, Any]]]:
+    if location.startswith("hub:"):
+        name, _, split = location[4:].partition(":")
+        import datasets  # lazy: heavy
+        dataset = datasets.load_dataset(name, split=split or "test")
+        return ((f"{location}[{i}]", dict(row)) for i, row in enumerate(dataset))
+    path = _local(spec, location)
+    if path.is_file() and path.suffix in (".jsonl", ".json"):
+        return read_jsonl(str(path), "instance")
+    if not path.exists():
+        raise InputError(f"{spec.where('source.instances')}: {path} does not exist")
+    import datasets  # lazy: heavy
+    if path.is_file():
+        loaded: Any = datasets.load_dataset(path.suffix.lstrip("."), data_files=str(path))
+    elif (path / "dataset_dict.json").exists() or (path / "state.json").exists():
+        loaded = datasets.load_from_disk(str(path))
+    else:
+        loaded = datasets.load_dataset(str(path))
+    if isinstance(loaded, datasets.DatasetDict):
+        splits = list(loaded)
+        split = "test" if "test" in loaded else splits[0] if len(splits) == 1 else None
+        if split is None:
+            raise InputError(f"{path}: several splits ({', '.join(splits)}) and none is 'test'; "
+                             "give one file or folder per split")
+        loaded = loaded[split]
+    return ((f"{path}[{i}]", dict(row)) for i, row in enumerate(loaded))
+
+
+def _test_list(value: Any, where: str, column: str) -> tuple[str, ...]:
+    """SWE-bench stores test lists as JSON strings; other datasets as native lists."""
+    if value is None or value == "":
+        return ()
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            raise InputError(f"{where}: {column} is neither a list nor a JSON list") from None
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise InputError(f"{where}: {column} must be a list of test ids")
+    return tuple(value)
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    return str(value)
+
+
+def candidate_from_instance(row: dict[str, Any], where: str) -> Candidate:
+    """One SWE-bench-format row as a candidate whose patches and expectations are preset."""
+    for column in ("instance_id", "repo", "base_commit", "patch"):
+        if not row.get(column):
+            raise InputError(f"{where}: instance has no {column!r}")
+    instance_id = str(row["instance_id"])
+    match = _INSTANCE_NUMBER.search(instance_id)
+    number = row.get("pull_number") or (match.group(1) if match else None)
+    if number is None:
+        raise InputError(f"{where}: cannot read a pull request number from instance_id "
+                         f"{instance_id!r} (expected owner__name-NUMBER)")
+    expected = Expected(
+        instance_id=instance_id, version=_text(row.get("version")) or None,
+        environment_setup_commit=row.get("environment_setup_commit") or None,
+        FAIL_TO_PASS=_test_list(row.get("FAIL_TO_PASS"), where, "FAIL_TO_PASS"),
+        PASS_TO_PASS=_test_list(row.get("PASS_TO_PASS"), where, "PASS_TO_PASS"),
+        patch=row["patch"], test_patch=row.get("test_patch") or "")
+    return Candidate(repo=str(row["repo"]), number=int(number), base_commit=str(row["base_commit"]),
+                     title="", body=_text(row.get("problem_statement")), patch=row["patch"],
+                     test_patch=row.get("test_patch") or "",
+                     created_at=_text(row.get("created_at")),
+                     hints_text=_text(row.get("hints_text")), source="instances",
+                     expected=expected)
+
+
+# -- filters ---------------------------------------------------------------------------------
+
+def _instant(value: str | date | None) -> datetime | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, date):
+        moment = datetime(value.year, value.month, value.day)
+    else:
+        try:
+            moment = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _cheap_rejection(filters: Filters, c: Candidate) -> tuple[str, str] | None:
+    """Filters that need no diff: checked first, so that no diff is read for nothing."""
+    if filters.numbers and c.number not in filters.numbers:
+        return "not_selected", f"#{c.number} is not in source.filters.numbers"
+    if filters.since or filters.until:
+        created = _instant(c.created_at)
+        since, until = _instant(filters.since), _instant(filters.until)
+        if created is None:
+            return "outside_dates", f"created_at {c.created_at!r} is not a date"
+        if since and created < since:
+            return "outside_dates", f"created {c.created_at}, before {filters.since}"
+        if until and created >= until:
+            return "outside_dates", f"created {c.created_at}, not before {filters.until}"
+    if filters.base_branch and c.base_branch != filters.base_branch:
+        return "other_base_branch", f"merged into {c.base_branch or 'an unknown branch'}"
+    if filters.labels and not set(c.labels) & set(filters.labels):
+        return "label_not_selected", f"labels {list(c.labels)} include none of {list(filters.labels)}"
+    excluded = sorted(set(c.labels) & set(filters.exclude_labels))
+    if excluded:
+        return "excluded_label", f"labelled {', '.join(excluded)}"
+    if filters.require_linked_issue and not c.issues:
+        return "no_linked_issue", "resolves no issue whose text is known"
+    return None
+
+
+def candidate_split(spec: RepoSpec, c: Candidate, repo: Callable[[], GitRepo]) -> Split:
+    """The candidate's change cut into code and tests (preset patches are taken as they are)."""
+    if c.patch is not None and c.test_patch is not None:
+        code = split_patch(c.patch, ["!*"]) if c.patch.strip() else Split("", "", (), ())
+        tests = (split_patch(c.test_patch, ["*"]) if c.test_patch.strip()
+                 else Split("", "", (), ()))
+        return Split(c.patch, c.test_patch, tests.test_files, code.code_files,
+                     code.code_lines, tests.test_lines)
+    diff = c.diff
+    if not diff:
+        assert c.merge_commit is not None  # Candidate.from_json guarantees diff or merge_commit
+        diff = read_diff(repo(), c.base_commit, c.merge_commit)
+    return split_patch(diff, spec.tests.files)
+
+
+def _diff_rejection(filters: Filters, split: Split) -> tuple[str, str] | None:
+    files = len(split.code_files) + len(split.test_files)
+    lines = split.code_lines + split.test_lines
+    if filters.max_files is not None and files > filters.max_files:
+        return "too_large", f"{files} files changed (max_files {filters.max_files})"
+    if filters.max_lines is not None and lines > filters.max_lines:
+        return "too_large", f"{lines} lines changed (max_lines {filters.max_lines})"
+    if filters.must_touch_tests and not split.test_files:
+        return "no_test_change", f"changes no test file ({', '.join(split.code_files)})"
+    if filters.must_touch_code and not split.code_files:
+        return "only_tests_changed", f"changes only test files ({', '.join(split.test_files)})"
+    return None
+
+
+def apply_filters(spec: RepoSpec, candidates: Iterable[Candidate],
+                  repo: Callable[[], GitRepo]) -> tuple[list[Candidate], list[Rejection]]:
+    """Candidates that pass ``spec.source.filters`` and, for the rest, why not."""
+    filters = spec.source.filters
+    kept: list[Candidate] = []
+    rejected: list[tuple[int, Rejection]] = []
+    for c in candidates:
+        verdict = _cheap_rejection(filters, c)
+        if verdict is None:
+            try:
+                verdict = _diff_rejection(filters, candidate_split(spec, c, repo))
+            except PatchError as exc:
+                verdict = exc.reason, exc.detail or str(exc)
+            except GitError as exc:
+                verdict = "commit_missing", str(exc)
+        if verdict is None:
+            kept.append(c)
+        else:
+            rejected.append((c.number, Rejection(c.instance_id, *verdict)))
+    kept.sort(key=lambda c: (c.number, c.instance_id))
+    rejected.sort(key=lambda item: (item[0], item[1].instance_id))
+    return kept, [r for _, r in rejected]
