@@ -1,0 +1,212 @@
+"""Build reports (what happened to every instance and environment) and the ``swegc status`` text.
+
+The dataset only holds the valid instances; the reports hold all of them, with the reason each
+one was rejected, skipped or failed, so a user can see what the spec cost (time, disk) and what
+to fix. They are JSONL under ``reports/``, sorted and written deterministically, so that an
+unchanged rebuild leaves them byte-identical and two builds can be diffed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+from swegc.errors import InputError, SwegcError
+
+REPORT_SCHEMA_VERSION = 1
+INSTANCE_STATUSES = ("valid", "rejected", "skipped", "error")
+ENV_STATUSES = ("built", "failed")
+MAX_FLAKY_SHOWN = 5  # tests listed per instance in the summary; the report has them all
+
+INSTANCE_FIELDS: dict[str, Any] = {
+    "instance_id": None, "repo": None, "status": None, "reason": None, "detail": None, "version": None,
+    "env_key": None, "image": None, "FAIL_TO_PASS": 0, "PASS_TO_PASS": 0, "flaky_tests": [],
+    "validation_s": 0.0, "build_s": 0.0,
+}
+ENV_FIELDS: dict[str, Any] = {
+    "env_key": None, "repo": None, "versions": None, "python": None, "image": None, "status": None,
+    "reason": None, "detail": None, "build_s": 0.0, "size_bytes": 0, "instances": 0,
+}
+
+
+def _normalize(row: dict[str, Any], defaults: dict[str, Any], key: str, statuses: tuple[str, ...],
+               what: str) -> dict[str, Any]:
+    """The row with every documented field present (extra fields kept) and its status checked."""
+    if not row.get(key):
+        raise InputError(f"{what} report row has no {key!r}: {row!r}")
+    if row.get("status") not in statuses:
+        raise InputError(f"{what} report {row[key]}: status {row.get('status')!r} is not one of "
+                         f"{', '.join(statuses)}")
+    return {**defaults, **row, "schema_version": REPORT_SCHEMA_VERSION}
+
+
+def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
+    from swegc.dataset import write_jsonl
+
+    write_jsonl(path, rows)
+
+
+def write_reports(out_dir: Path, instances: list[dict[str, Any]], envs: list[dict[str, Any]]) -> None:
+    """Writes ``reports/instances.jsonl`` and ``reports/envs.jsonl``, sorted by id.
+
+    Instance rows: instance_id, repo, status (valid | rejected | skipped | error), reason
+    (snake_case code), detail, version, env_key, image, FAIL_TO_PASS and PASS_TO_PASS (counts),
+    flaky_tests, validation_s, build_s, and optionally layer_bytes (the instance image's own
+    layer). Env rows: env_key, repo, versions, python, image, status (built | failed), reason,
+    detail, build_s, size_bytes, instances. Extra fields are kept; every row gets schema_version.
+    """
+    reports = Path(out_dir) / "reports"
+    inst = [_normalize(r, INSTANCE_FIELDS, "instance_id", INSTANCE_STATUSES, "instance") for r in instances]
+    env = [_normalize(r, ENV_FIELDS, "env_key", ENV_STATUSES, "environment") for r in envs]
+    _write_jsonl(reports / "instances.jsonl", sorted(inst, key=lambda r: str(r["instance_id"])))
+    _write_jsonl(reports / "envs.jsonl", sorted(env, key=lambda r: str(r["env_key"])))
+
+
+def read_reports(out_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Instance and env report rows of a build folder; a SwegcError if it is not one."""
+    reports = Path(out_dir) / "reports"
+    path = reports / "instances.jsonl"
+    if not path.is_file():
+        raise SwegcError(f"{out_dir} is not a swegc build folder (no {path.relative_to(out_dir)}); "
+                         f"make one with `swegc compile SPECS --out {out_dir}`")
+
+    def load(file: Path) -> list[dict[str, Any]]:
+        if not file.is_file():
+            return []
+        rows = []
+        for lineno, line in enumerate(file.read_text(encoding="utf-8").splitlines(), 1):
+            if line.strip():
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError as exc:
+                    raise InputError(f"{file}:{lineno}: not valid JSON ({exc.msg}); rerun "
+                                     "`swegc compile` to rewrite the reports") from None
+        return rows
+
+    return load(path), load(reports / "envs.jsonl")
+
+
+def human_bytes(size: float) -> str:
+    """Decimal units, as ``docker images`` shows them."""
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if abs(size) < 1000 or unit == "TB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    raise AssertionError("unreachable")
+
+
+def human_seconds(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def table(headers: list[str], rows: list[list[Any]], indent: str = "  ", left: int = 1) -> list[str]:
+    """Aligned columns: the first ``left`` (text) left-aligned, the others (numbers) right-aligned."""
+    cells = [[str(c) for c in row] for row in [headers, *rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    lines = []
+    for row in cells:
+        parts = [c.ljust(w) if i < left else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))]
+        lines.append((indent + "  ".join(parts)).rstrip())
+    return lines
+
+
+def _dataset_lines(out_dir: Path) -> list[str]:
+    shards = sorted((Path(out_dir) / "data").glob("*.parquet"))
+    if not shards:
+        return ["dataset: none written yet"]
+    import pyarrow.parquet as pq
+
+    card = Path(out_dir) / "README.md"
+    size = sum(s.stat().st_size for s in shards) + (card.stat().st_size if card.is_file() else 0)
+    splits = ", ".join(f"{s.name.split('-')[0]} {pq.read_metadata(s).num_rows}" for s in shards)
+    rows = sum(pq.read_metadata(s).num_rows for s in shards)
+    return [f"dataset: {rows} row{'s' if rows != 1 else ''} ({splits}), {human_bytes(size)} on disk "
+            f"in {out_dir}/data and README.md"]
+
+
+def _repo_lines(instances: list[dict[str, Any]]) -> list[str]:
+    counts: dict[str, Counter[str]] = defaultdict(Counter)
+    for row in instances:
+        counts[row.get("repo") or "?"][row["status"]] += 1
+    total: Counter[str] = Counter()
+    rows = []
+    for repo in sorted(counts):
+        total.update(counts[repo])
+        rows.append([repo, *(counts[repo][s] for s in INSTANCE_STATUSES), sum(counts[repo].values())])
+    if len(counts) > 1:
+        rows.append(["total", *(total[s] for s in INSTANCE_STATUSES), sum(total.values())])
+    return table(["repo", *INSTANCE_STATUSES, "total"], rows)
+
+
+def _reason_lines(instances: list[dict[str, Any]]) -> list[str]:
+    lines: list[str] = []
+    for status in INSTANCE_STATUSES[1:]:
+        reasons = Counter(r.get("reason") or "unknown" for r in instances if r["status"] == status)
+        if reasons:
+            lines += ["", f"{status} by reason"]
+            lines += table(["reason", "instances"], [[k, v] for k, v in sorted(reasons.items(),
+                                                                               key=lambda kv: (-kv[1], kv[0]))])
+    return lines
+
+
+def _flaky_lines(instances: list[dict[str, Any]]) -> list[str]:
+    flaky = [(r["instance_id"], r.get("flaky_tests") or []) for r in instances if r.get("flaky_tests")]
+    if not flaky:
+        return ["", "flaky tests: none"]
+    total = sum(len(tests) for _, tests in flaky)
+    lines = ["", f"flaky tests: {total} in {len(flaky)} instance{'s' if len(flaky) != 1 else ''} "
+                 "(kept out of FAIL_TO_PASS and PASS_TO_PASS)"]
+    for instance_id, tests in flaky:
+        lines.append(f"  {instance_id}")
+        lines += [f"    {test}" for test in tests[:MAX_FLAKY_SHOWN]]
+        if len(tests) > MAX_FLAKY_SHOWN:
+            lines.append(f"    ... and {len(tests) - MAX_FLAKY_SHOWN} more (reports/instances.jsonl)")
+    return lines
+
+
+def _env_lines(envs: list[dict[str, Any]]) -> list[str]:
+    built = [e for e in envs if e["status"] == "built"]
+    failed = [e for e in envs if e["status"] == "failed"]
+    lines = ["", f"environments: {len(built)} built, {len(failed)} failed"]
+    if envs:
+        lines += table(["env", "repo", "python", "status", "instances", "build", "size"],
+                       [[e["env_key"], e.get("repo") or "?", e.get("python") or "?", e["status"],
+                         e.get("instances") or 0, human_seconds(float(e.get("build_s") or 0)),
+                         human_bytes(int(e.get("size_bytes") or 0))] for e in envs], left=4)
+    for env in failed:
+        detail = (env.get("detail") or "").strip().splitlines()
+        lines.append(f"  failed {env['env_key']}: {env.get('reason') or 'unknown'}"
+                     + (f": {detail[-1][:120]}" if detail else ""))
+    return lines
+
+
+def summarize(out_dir: Path) -> str:
+    """The text a user reads after ``swegc compile`` (and with ``swegc status``)."""
+    out_dir = Path(out_dir)
+    instances, envs = read_reports(out_dir)
+    envs = sorted(envs, key=lambda e: str(e["env_key"]))
+    instances = sorted(instances, key=lambda r: str(r["instance_id"]))
+    validation_s = sum(float(r.get("validation_s") or 0) for r in instances)
+    build_s = sum(float(e.get("build_s") or 0) for e in envs) + sum(float(r.get("build_s") or 0)
+                                                                   for r in instances)
+    env_bytes = sum(int(e.get("size_bytes") or 0) for e in envs)
+    layer_bytes = sum(int(r.get("layer_bytes") or 0) for r in instances)
+    lines = [f"swegc build {out_dir}", ""]
+    lines += _repo_lines(instances) if instances else ["  no instances"]
+    lines += _reason_lines(instances)
+    lines += _flaky_lines(instances)
+    lines += _env_lines(envs)
+    lines += ["",
+              f"time: validation {human_seconds(validation_s)}, image builds {human_seconds(build_s)}",
+              f"images: {human_bytes(env_bytes + layer_bytes)} (environments {human_bytes(env_bytes)}, "
+              f"instance layers {human_bytes(layer_bytes)})"]
+    lines += _dataset_lines(out_dir)
+    return "\n".join(lines)
