@@ -31,9 +31,9 @@ _FINAL = re.compile(rf"^(?:=+ )?(?:no tests ran|{_COUNT}(?:, {_COUNT})*) in [\d.
 _SKIP_LOCATION = re.compile(r"^(?:\[\d+\] )?(?P<rest>.*)$")
 _FILE_LINE = re.compile(r"^[^:]+:\d+: ")
 _RANK = {PASSED: 0, XFAIL: 0, SKIPPED: 0, XPASS: 1, FAILED: 2, ERROR: 2}
-_BROKEN = {3: "pytest hit an internal error (exit 3)",
-           4: "pytest was called wrongly: usage error or a test path that does not exist (exit 4)",
-           5: "pytest collected no tests (exit 5)"}
+_BROKEN = {3: "pytest hit an internal error",
+           4: "pytest was called wrongly: usage error or a test path that does not exist",
+           5: "pytest collected no tests"}
 
 
 def split_node_id(rest: str, known: set[str] | frozenset[str] = frozenset(), sep: str = " - ") -> str:

@@ -159,9 +159,9 @@ class UnittestParser:
 
     def broken_exit(self, exit_code: int) -> str | None:
         if exit_code == 2:
-            return "the test runner was called wrongly or its file was not found (exit 2)"
+            return "the test runner was called wrongly or its file was not found"
         if exit_code == 5:
-            return "no tests ran (exit 5)"
+            return "no tests ran"
         return shell_broken_exit(exit_code)
 
 
@@ -178,5 +178,5 @@ class DjangoParser(UnittestParser):
 
     def broken_exit(self, exit_code: int) -> str | None:
         if exit_code == 2:
-            return "runtests.py was called wrongly or was not found (exit 2)"
+            return "runtests.py was called wrongly or was not found"
         return shell_broken_exit(exit_code)

@@ -59,7 +59,10 @@ class LogParser(Protocol):
         ...
 
     def broken_exit(self, exit_code: int) -> str | None:
-        """A reason when ``exit_code`` says the runner itself failed (not the tests), else None."""
+        """A reason when ``exit_code`` says the runner itself failed (not the tests), else None.
+
+        The reason does not repeat the exit code: callers add it where they report the reason.
+        """
         ...
 
 
@@ -76,9 +79,9 @@ def log_lines(log: str) -> list[str]:
 def shell_broken_exit(exit_code: int) -> str | None:
     """Exit codes that mean the shell could not start the command at all (any runner)."""
     if exit_code == 126:
-        return "the test command is not executable (exit 126)"
+        return "the test command is not executable"
     if exit_code == 127:
-        return "the test command was not found (exit 127)"
+        return "the test command was not found"
     return None
 
 
