@@ -19,3 +19,11 @@ def toy_runs(instances: int = 4, samples: int = 3) -> list[Trajectory]:
     """Per instance, samples alternate resolved / unresolved, with 2.. steps."""
     return [toy_trajectory(f"o__r-{i}", f"s{j}", resolved=(i + j) % 2 == 0, steps=2 + j)
             for i in range(instances) for j in range(samples)]
+
+
+def build_tiny_base(folder: Path, trajectories: list[Trajectory]) -> Path:
+    """Save a tiny Qwen2 model and a tokenizer trained on ``trajectories``' text to ``folder``."""
+    from swegc.train.tiny import save_tiny
+    from swegc.train.toy import corpus
+
+    return save_tiny(folder, corpus(trajectories))
