@@ -76,7 +76,8 @@ class GithubClient:
         self._tokens = list(tokens if tokens is not None else tokens_from_env())
         auths: list[Any] = [Auth.Token(t) for t in self._tokens] or [None]
         self._clients = [Github(auth=a, base_url=self.api_url, retry=None, timeout=timeout,
-                                seconds_between_requests=seconds_between_requests)
+                                seconds_between_requests=seconds_between_requests,
+                                seconds_between_writes=None)  # GraphQL queries are reads
                          for a in auths]
         self.budgets = [TokenBudget() for _ in self._clients]
         self._current = 0
