@@ -325,7 +325,8 @@ class History:
         if resolved:
             self.write(resolved)
             self.git("add", "-A")
-        message = f"Merge pull request #{number} from ada/{branch}\n\n{title}"
+        # GitHub's merge message with "pull request title and description" chosen.
+        message = f"Merge pull request #{number} from ada/{branch}\n\n{title}\n\n{body}"
         self.git("commit", "-q", "--no-verify", "-m", message, author=(MAINTAINER, MAINTAINER_EMAIL))
         self.git("branch", "-q", "-D", branch)
         return self.git("rev-parse", "HEAD")
