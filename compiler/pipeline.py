@@ -124,6 +124,7 @@ class Compiler:
 
     def _plan(self, spec: RepoSpec, repo: GitRepo, reports: list[dict[str, Any]]) -> list[PlannedInstance]:
         candidates, rejections = load_candidates(spec, self.store)
+        filtered = list(rejections)
         if self.options.only:
             candidates = [c for c in candidates if c.instance_id in self.options.only]
             rejections = [r for r in rejections if r.instance_id in self.options.only]
@@ -141,8 +142,9 @@ class Compiler:
             status = "skipped" if rejection.reason == "skipped" else "rejected"
             reports.append(self._report(spec, rejection.instance_id, status, rejection.reason,
                                         rejection.detail))
-        self.echo(f"{spec.repo}: {len(candidates)} candidates, {len(planned)} planned, "
-                  f"{len(rejections)} rejected before building")
+        self.echo(f"{spec.repo}: {len(candidates) + len(filtered)} pull requests: "
+                  f"{len(planned)} to build and validate, {len(rejections)} rejected before "
+                  "building")
         return planned
 
     def _group(self, spec: RepoSpec, repo: GitRepo, planned: list[PlannedInstance]) -> list[EnvGroup]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from swegc.compiler.judge import ObservedRun, judge
-from swegc.compiler.parsers import ERROR, FAILED, PASSED, SKIPPED, XFAIL, ParseResult, get_parser
+from swegc.compiler.parsers import ERROR, FAILED, PASSED, SKIPPED, XFAIL, XPASS, ParseResult, get_parser
 
 PYTEST = get_parser("pytest")
 
@@ -86,3 +86,12 @@ def test_an_exit_code_that_disagrees_with_the_parsed_results_is_rejected():
     assert judge(before, crashed_after, PYTEST).reason == "exit_code_mismatch"
     lying_before = [run("before", 1, {"t::a": FAILED}, exit_code=0)]
     assert judge(lying_before, [run("after", 1, {"t::a": PASSED})], PYTEST).reason == "exit_code_mismatch"
+
+
+def test_a_non_strict_xpass_with_exit_code_zero_is_not_a_mismatch_and_not_passing():
+    before = [run("before", 1, {"t::a": FAILED, "t::x": XPASS}, exit_code=1)]
+    after = [run("after", 1, {"t::a": PASSED, "t::x": XPASS}, exit_code=0)]
+    result = judge(before, after, PYTEST)
+    assert result.valid
+    assert result.FAIL_TO_PASS == ["t::a"]
+    assert "t::x" not in result.PASS_TO_PASS

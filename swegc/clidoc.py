@@ -1,0 +1,49 @@
+"""The README's CLI reference, generated from the click commands so it cannot drift.
+
+``python -m swegc.clidoc README.md`` rewrites the part between the markers; a test checks
+that the README is up to date.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+START, END = "<!-- cli-reference:start -->", "<!-- cli-reference:end -->"
+
+
+def _walk(command: click.Command, path: list[str], ctx: click.Context) -> list[str]:
+    sub = click.Context(command, info_name=path[-1], parent=ctx)
+    blocks = [f"### `{' '.join(path)}`\n", "```text", command.get_help(sub).rstrip(), "```\n"]
+    if isinstance(command, click.Group):
+        for name in command.list_commands(sub):
+            child = command.get_command(sub, name)
+            if child is not None and not child.hidden:
+                blocks.extend(_walk(child, [*path, name], sub))
+    return blocks
+
+
+def render() -> str:
+    from swegc.cli import cli
+
+    root = click.Context(cli, info_name="swegc", terminal_width=100, max_content_width=100)
+    return "\n".join(_walk(cli, ["swegc"], root)).rstrip() + "\n"
+
+
+def update(readme: Path) -> bool:
+    """Rewrite the reference in ``readme``; returns whether anything changed."""
+    text = readme.read_text()
+    head, _, rest = text.partition(START)
+    _, _, tail = rest.partition(END)
+    new = f"{head}{START}\n{render()}{END}{tail}"
+    if new != text:
+        readme.write_text(new)
+        return True
+    return False
+
+
+if __name__ == "__main__":
+    changed = update(Path(sys.argv[1] if len(sys.argv) > 1 else "README.md"))
+    print("updated" if changed else "up to date")
