@@ -330,7 +330,8 @@ def _cheap_rejection(filters: Filters, c: Candidate) -> tuple[str, str] | None:
     if filters.base_branch and c.base_branch != filters.base_branch:
         return "other_base_branch", f"merged into {c.base_branch or 'an unknown branch'}"
     if filters.labels and not set(c.labels) & set(filters.labels):
-        return "label_not_selected", f"labels {list(c.labels)} include none of {list(filters.labels)}"
+        return ("label_not_selected",
+                f"labels {list(c.labels)} include none of {list(filters.labels)}")
     excluded = sorted(set(c.labels) & set(filters.exclude_labels))
     if excluded:
         return "excluded_label", f"labelled {', '.join(excluded)}"

@@ -210,7 +210,8 @@ class GitRepo:
         """The best common ancestor of all ``commits`` (octopus for more than two), or None."""
         if len(commits) < 2:
             raise ValueError("merge_base needs at least two commits")
-        args = ["merge-base", "--octopus", *commits] if len(commits) > 2 else ["merge-base", *commits]
+        octopus = ["--octopus"] if len(commits) > 2 else []
+        args = ["merge-base", *octopus, *commits]
         proc = self._status(*args, ok_codes=(0, 1))
         out = proc.stdout.decode().strip()
         return out.splitlines()[0] if proc.returncode == 0 and out else None
