@@ -101,6 +101,8 @@ class Candidate:
         """Linked issues' text when there are any, else the pull request's title and body."""
         if self.issues:
             return "".join(issue.text for issue in self.issues)
+        if not self.title:  # a published instance's statement, kept as it was
+            return self.body
         return f"{self.title}\n{self.body}".rstrip() + "\n"
 
     def to_json(self) -> dict[str, Any]:
