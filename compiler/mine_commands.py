@@ -62,22 +62,31 @@ def _adhoc_spec(repo: str, api_url: str, clone: Path | None, test_globs: tuple[s
 def mine_spec(spec: Any, out: Path, *, since: str | None, until: str | None,
               limit: int | None, store: Any) -> dict[str, int]:
     """Mine one spec's repository and write its four files; returns their row counts."""
+    from swegc.compiler.candidates import apply_filters
     from swegc.compiler.mining import mine_candidates
-    from swegc.compiler.mining_filters import apply_filters, is_lite
+    from swegc.compiler.mining_filters import is_lite
+    from swegc.git import GitRepo
 
     raw = mine_candidates(spec, store, since=since, until=until, limit=limit,
                           progress=_progress)
     if sys.stderr.isatty():
         click.echo("", err=True)
     globs = spec.tests.files
-    kept, rejected = apply_filters(raw, spec.source.filters, globs)
+
+    def clone() -> GitRepo:
+        if spec.source.clone is None:
+            raise SwegcError(f"{spec.repo}: a candidate has no diff and the spec has no "
+                             "source.clone to compute it from")
+        return GitRepo.open(spec.source.clone)
+
+    kept, rejected = apply_filters(spec, raw, clone)
     stem = spec.repo.replace("/", "__")
     return {
         "raw": _write_jsonl(out / "raw" / f"{stem}.jsonl", (c.to_json() for c in raw)),
         "kept": _write_jsonl(out / "candidates" / f"{stem}.jsonl", (c.to_json() for c in kept)),
         "rejected": _write_jsonl(out / "candidates" / f"{stem}.rejected.jsonl",
-                                 ({"instance_id": c.instance_id, "number": c.number,
-                                   "reason": reason} for c, reason in rejected)),
+                                 ({"instance_id": r.instance_id, "reason": r.reason,
+                                   "detail": r.detail} for r in rejected)),
         "lite": _write_jsonl(out / "lite" / f"{stem}.jsonl",
                              (c.to_json() for c in kept if is_lite(c, globs))),
     }

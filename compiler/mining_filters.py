@@ -1,9 +1,5 @@
-"""Which mined candidates to keep (the spec's ``source.filters``), and which are "lite".
-
-``apply_filters`` returns the kept candidates and, for every other one, the first reason it
-failed, in the order the checks are listed in ``Filters``. Checks on files need the change:
-``diff`` (or ``patch`` + ``test_patch``); a candidate with neither skips those checks, since a
-later stage computes the diff from the clone.
+"""Which candidates are "lite" (SWE-bench Lite style). The spec's ``source.filters`` are
+applied by ``swegc.compiler.candidates.apply_filters``, the same code ``swegc compile`` uses.
 
 ``is_lite`` follows SWE-bench Lite's published selection (https://www.swebench.com/lite.html):
 a problem statement of at least 40 words with no images, no links, no commit SHAs and no
@@ -15,15 +11,13 @@ instances whose tests check error messages; that needs the tests' text and is no
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pathspec
 from unidiff import PatchSet
 from unidiff.errors import UnidiffParseError
 
-from swegc.compiler.mining import instant
-from swegc.compiler.spec import Filters
 from swegc.records import Candidate
 
 
@@ -67,53 +61,6 @@ def changed_files(candidate: Candidate, test_globs: Sequence[str]) -> list[Chang
                                  removed=f.removed, hunks=len(f), created=f.is_added_file,
                                  deleted=f.is_removed_file))
     return files
-
-
-def rejection(candidate: Candidate, filters: Filters, test_globs: Sequence[str]) -> str | None:
-    """Why ``filters`` drop the candidate, or None when it is kept."""
-    created = instant(candidate.created_at)
-    if filters.numbers and candidate.number not in filters.numbers:
-        return "not among source.filters.numbers"
-    if filters.since and created and created < instant(filters.since):
-        return f"created {candidate.created_at}, before since {filters.since}"
-    if filters.until and created and created >= instant(filters.until):
-        return f"created {candidate.created_at}, not before until {filters.until}"
-    if filters.base_branch and candidate.base_branch != filters.base_branch:
-        return f"base branch {candidate.base_branch!r} is not {filters.base_branch!r}"
-    if filters.labels and not set(filters.labels) & set(candidate.labels):
-        return f"has none of the labels {', '.join(filters.labels)}"
-    excluded = sorted(set(filters.exclude_labels) & set(candidate.labels))
-    if excluded:
-        return f"has the excluded label(s) {', '.join(excluded)}"
-    if filters.require_linked_issue and not candidate.issues:
-        return "no linked issue"
-    files = changed_files(candidate, test_globs)
-    if files is None:
-        return None
-    if filters.must_touch_tests and not any(f.is_test for f in files):
-        return "touches no test files"
-    if filters.must_touch_code and not any(not f.is_test for f in files):
-        return "touches no non-test files"
-    if filters.max_files is not None and len(files) > filters.max_files:
-        return f"changes {len(files)} files (max_files {filters.max_files})"
-    lines = sum(f.added + f.removed for f in files)
-    if filters.max_lines is not None and lines > filters.max_lines:
-        return f"changes {lines} lines (max_lines {filters.max_lines})"
-    return None
-
-
-def apply_filters(candidates: Iterable[Candidate], filters: Filters, test_globs: Sequence[str],
-                  ) -> tuple[list[Candidate], list[tuple[Candidate, str]]]:
-    """``(kept, [(rejected candidate, reason), ...])``, both in the input's order."""
-    kept: list[Candidate] = []
-    rejected: list[tuple[Candidate, str]] = []
-    for candidate in candidates:
-        reason = rejection(candidate, filters, test_globs)
-        if reason is None:
-            kept.append(candidate)
-        else:
-            rejected.append((candidate, reason))
-    return kept, rejected
 
 
 _IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)|<img\b|\.(?:png|jpe?g|gif|svg)\b", re.I)

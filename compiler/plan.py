@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from swegc.compiler.candidates import Rejection
-from swegc.compiler.patches import PatchError, read_diff, split_patch, test_directives
+from swegc.compiler.candidates import Rejection, candidate_split
+from swegc.compiler.patches import PatchError, test_directives
 from swegc.compiler.spec import RepoSpec
 from swegc.compiler.validate import full_test_command
 from swegc.compiler.versioning import VersionError, detect_version
@@ -83,17 +83,8 @@ def _plan(spec: RepoSpec, repo: GitRepo, candidate: Candidate) -> PlannedInstanc
     if override and override.skip:
         return Rejection(iid, "skipped", override.skip)
     try:
-        if candidate.patch is not None and candidate.test_patch is not None:
-            patch, test_patch = candidate.patch, candidate.test_patch
-            test_files = tuple(split_patch(test_patch, ["**"]).test_files)
-        else:
-            diff = candidate.diff
-            if not diff:
-                head = candidate.merge_commit
-                assert head is not None  # Candidate.from_json guarantees diff or merge_commit
-                diff = read_diff(repo, candidate.base_commit, head)
-            split = split_patch(diff, spec.tests.files)
-            patch, test_patch, test_files = split.patch, split.test_patch, tuple(split.test_files)
+        split = candidate_split(spec, candidate, lambda: repo)
+        patch, test_patch, test_files = split.patch, split.test_patch, tuple(split.test_files)
     except PatchError as exc:
         return Rejection(iid, exc.reason, str(exc))
     if not patch.strip():

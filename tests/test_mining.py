@@ -11,7 +11,9 @@ import pytest
 
 from swegc.compiler.github_client import GithubClient
 from swegc.compiler.mining import mine_candidates
-from swegc.compiler.mining_filters import apply_filters, is_lite, lite_reasons
+from swegc.compiler.candidates import apply_filters
+from swegc.compiler.mining_filters import is_lite, lite_reasons
+from swegc.git import GitRepo
 from swegc.compiler.mining_links import Comment, hints_for_issue, keyword_references
 from swegc.compiler import spec as specs
 from swegc.compiler.spec import Filters, GithubSource, RepoSpec, SourceSpec, VersionSpec
@@ -126,11 +128,18 @@ def test_since_until_and_limit_choose_which_pull_requests_are_mined(sample: Samp
 
 
 def test_filters_keep_and_reject_with_reasons(sample: Sample) -> None:
+    """`swegc mine` filters with the same code as `swegc compile` (candidates.apply_filters)."""
     with GithubStandin(sample.repo, sample.git_dir, sample.pulls, sample.issues) as gh:
         raw = mine(sample, gh)
-    kept, rejected = apply_filters(raw, Filters(require_linked_issue=True), TESTS)
+        api = gh.base_url
+
+    def kept_and_rejected(filters: Filters):
+        spec = spec_for(sample, api, filters=filters)
+        return apply_filters(spec, raw, lambda: GitRepo.open(sample.git_dir))
+
+    kept, rejected = kept_and_rejected(Filters(require_linked_issue=True))
     assert [c.number for c in kept] == [1, 2, 3]
-    assert [(c.number, why) for c, why in rejected] == [(5, "no linked issue")]
+    assert [(r.instance_id, r.reason) for r in rejected] == [(raw[-1].instance_id, "no_linked_issue")]
     cases = {
         Filters(labels=("bug",)): [1],
         Filters(exclude_labels=("docs",), must_touch_tests=False): [1, 2, 3],
@@ -142,11 +151,12 @@ def test_filters_keep_and_reject_with_reasons(sample: Sample) -> None:
         Filters(since="2024-01-09", until="2024-01-11"): [3],
     }
     for filters, numbers in cases.items():
-        assert [c.number for c in apply_filters(raw, filters, TESTS)[0]] == numbers, filters
-    reasons = dict((c.number, why) for c, why in apply_filters(raw, Filters(max_lines=4),
-                                                                TESTS)[1])
-    assert reasons == {2: "changes 9 lines (max_lines 4)", 3: "changes 9 lines (max_lines 4)",
-                       5: "touches no test files"}
+        assert [c.number for c in kept_and_rejected(filters)[0]] == numbers, filters
+    reasons = {r.instance_id.rsplit("-", 1)[1]: (r.reason, r.detail)
+               for r in kept_and_rejected(Filters(max_lines=4))[1]}
+    assert reasons == {"2": ("too_large", "9 lines changed (max_lines 4)"),
+                       "3": ("too_large", "9 lines changed (max_lines 4)"),
+                       "5": ("no_test_change", reasons["5"][1])}
 
 
 def test_lite_needs_a_long_self_contained_statement_and_a_one_file_patch(
