@@ -274,7 +274,9 @@ class Compiler:
             FAIL_TO_PASS=len(verdict["FAIL_TO_PASS"]), PASS_TO_PASS=len(verdict["PASS_TO_PASS"]),
             flaky_tests=verdict["flaky_tests"], validation_s=verdict["duration_s"],
             build_s=image["build_s"] if image else 0.0,
-            layer_bytes=image["layer_bytes"] if image else 0))
+            layer_bytes=image["layer_bytes"] if image else 0,
+            **({"published": compare_with_published(item.candidate.expected, verdict)}
+               if item.candidate.expected else {})))
         if verdict["status"] != "valid":
             return
         cand = item.candidate
@@ -343,6 +345,23 @@ class Compiler:
             if lock:
                 locks.mkdir(exist_ok=True)
                 (locks / f"{env['env_key']}.txt").write_text("\n".join(lock) + "\n")
+
+
+def compare_with_published(expected: Any, verdict: dict[str, Any]) -> dict[str, Any]:
+    """How a re-validated instance compares with what its published dataset said."""
+    ours_f2p, ours_p2p = set(verdict["FAIL_TO_PASS"]), set(verdict["PASS_TO_PASS"])
+    theirs_f2p, theirs_p2p = set(expected.FAIL_TO_PASS), set(expected.PASS_TO_PASS)
+    if verdict["status"] != "valid":
+        agreement = "no_longer_valid"
+    elif ours_f2p == theirs_f2p and (not theirs_p2p or ours_p2p == theirs_p2p):
+        agreement = "same"
+    else:
+        agreement = "differs"
+    return {"agreement": agreement,
+            "FAIL_TO_PASS_missing": sorted(theirs_f2p - ours_f2p),
+            "FAIL_TO_PASS_extra": sorted(ours_f2p - theirs_f2p),
+            "PASS_TO_PASS_missing": sorted(theirs_p2p - ours_p2p) if theirs_p2p else [],
+            "PASS_TO_PASS_extra": sorted(ours_p2p - theirs_p2p) if theirs_p2p else []}
 
 
 def default_jobs() -> int:

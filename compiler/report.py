@@ -188,6 +188,28 @@ def _env_lines(envs: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _published_lines(instances: list[dict[str, Any]]) -> list[str]:
+    """For re-validated published instances: which still hold as published."""
+    compared = [r for r in instances if r.get("published")]
+    if not compared:
+        return []
+    counts: dict[str, int] = {}
+    for row in compared:
+        counts[row["published"]["agreement"]] = counts.get(row["published"]["agreement"], 0) + 1
+    lines = ["", f"published instances re-validated: {len(compared)} "
+                 f"({', '.join(f'{n} {k}' for k, n in sorted(counts.items()))})"]
+    for row in compared:
+        pub = row["published"]
+        if pub["agreement"] == "same":
+            continue
+        missing = pub["FAIL_TO_PASS_missing"] + pub["PASS_TO_PASS_missing"]
+        extra = pub["FAIL_TO_PASS_extra"] + pub["PASS_TO_PASS_extra"]
+        why = row.get("reason") if pub["agreement"] == "no_longer_valid" else \
+            f"{len(missing)} published test(s) not confirmed, {len(extra)} new"
+        lines.append(f"  {row['instance_id']}: {pub['agreement']} ({why})")
+    return lines
+
+
 def summarize(out_dir: Path) -> str:
     """The text a user reads after ``swegc compile`` (and with ``swegc status``)."""
     out_dir = Path(out_dir)
@@ -203,6 +225,7 @@ def summarize(out_dir: Path) -> str:
     lines += _repo_lines(instances) if instances else ["  no instances"]
     lines += _reason_lines(instances)
     lines += _flaky_lines(instances)
+    lines += _published_lines(instances)
     lines += _env_lines(envs)
     lines += ["",
               f"time: validation {human_seconds(validation_s)}, image builds {human_seconds(build_s)}",
