@@ -33,7 +33,10 @@ from swegc.runtime.orphans import container_name
 
 VENV = "/opt/venv"
 PATH = f"{VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-IMAGE_FORMAT = 1  # bump when the build scripts change what an image contains
+IMAGE_FORMAT = 2  # bump when the build scripts change what an image contains
+# Under pip_date, build tools resolve no older than this: setuptools 64+ (2022) is needed for
+# PEP 660 editable installs, which uv requires, and 67.x still ships pkg_resources.
+BUILD_TOOLS_FLOOR = "2023-06-01T00:00:00Z"
 
 
 class BuildFailed(Exception):
@@ -171,11 +174,14 @@ class ImageBuilder:
         if recipe.pip_date:
             # pip cannot resolve "as of a date"; uv can. A build-only shim sends every
             # `pip install` of this build (the spec's install commands too) through uv.
+            floor = max(recipe.pip_date, BUILD_TOOLS_FLOOR)
+            tools = " ".join(f"--exclude-newer-package {name}={floor}"
+                             for name in ("setuptools", "wheel"))
             script += _run_block(f"resolve packages as of {recipe.pip_date}", [
                 "pip install --disable-pip-version-check --target /swegc/tools uv",
                 "mkdir -p /swegc/shim",
                 "printf '#!/bin/sh\\nif [ \"$1\" = install ] || [ \"$1\" = uninstall ]; then "
-                f"exec env PYTHONPATH=/swegc/tools /swegc/tools/bin/uv pip \"$@\" --python {VENV}/bin/python; "
+                f"exec env PYTHONPATH=/swegc/tools /swegc/tools/bin/uv pip \"$@\" --python {VENV}/bin/python {tools}; "
                 f"fi\\nexec {VENV}/bin/python -m pip \"$@\"\\n' > /swegc/shim/pip",
                 "chmod +x /swegc/shim/pip",
                 f"export PATH=/swegc/shim:$PATH UV_EXCLUDE_NEWER={shlex.quote(recipe.pip_date)}"])
