@@ -95,14 +95,14 @@ def _validate_once(plan: ValidationPlan, log_dir: Path) -> Verdict:
     with Sandbox(plan.image, network=plan.network, env={**TEST_ENV, **plan.env}) as box:
         box.put_file(TEST_PATCH_PATH, plan.test_patch.encode("utf-8"))
         box.put_file(PATCH_PATH, plan.patch.encode("utf-8"))
-        # Both patches must apply before any test time is spent.
-        problem = _apply(box, TEST_PATCH_PATH, "test_patch")
-        if problem:
-            return reject("test_patch_does_not_apply", problem)
-        check = box.run(f"git apply --check {PATCH_PATH}", timeout_s=120)
-        if check.exit_code != 0:
-            return reject("patch_does_not_apply", "patch does not apply: " +
-                          "\n".join(check.output.strip().splitlines()[-8:]))
+        # Both patches must apply before any test time is spent (one exec: 3 = the fix).
+        applied = box.run(f"git apply --verbose --whitespace=nowarn {TEST_PATCH_PATH} || exit 2; "
+                          f"git apply --check {PATCH_PATH} || exit 3", timeout_s=120)
+        tail = "\n".join(applied.output.strip().splitlines()[-8:])
+        if applied.exit_code == 2:
+            return reject("test_patch_does_not_apply", f"test_patch does not apply: {tail}")
+        if applied.exit_code != 0:
+            return reject("patch_does_not_apply", f"patch does not apply: {tail}")
         for side in ("before", "after"):
             if side == "after":
                 problem = _apply(box, PATCH_PATH, "patch")

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from swegc import __version__
-from swegc.git import GitRepo
+from swegc.git import GitRepo, cache_root
 from swegc.hashing import content_hash
 from swegc.naming import env_image_name, instance_image_name
 from swegc.redact import redact
@@ -119,6 +119,7 @@ class ImageBuilder:
         self.log_dir = Path(log_dir)
         self.timeout_s = timeout_s
         self.labels = labels or {}
+        self.package_cache = cache_root() / "packages"
         self.client = docker_client()
 
     # -- env -------------------------------------------------------------------------------
@@ -200,8 +201,7 @@ class ImageBuilder:
         script += _run_block("record", [
             f"{VENV}/bin/python -m pip freeze --exclude-editable --disable-pip-version-check "
             "> /swegc/out/freeze.txt",
-            "cd /testbed && git reset -q --hard && git clean -q -fdx",
-            "rm -rf /root/.cache"])
+            "cd /testbed && git reset -q --hard && git clean -q -fdx"])
         return script
 
     # -- instance --------------------------------------------------------------------------
@@ -255,8 +255,7 @@ class ImageBuilder:
             "--directory | sed 's|^|/|'; } >> .git/info/exclude",
             "git reflog expire --expire=now --all",
             "rm -rf .git/logs .git/FETCH_HEAD .git/ORIG_HEAD",
-            f'test "$(git rev-parse HEAD)" = {base}',
-            "rm -rf /root/.cache"])
+            f'test "$(git rev-parse HEAD)" = {base}'])
         return script
 
     # -- shared ----------------------------------------------------------------------------
@@ -279,6 +278,10 @@ class ImageBuilder:
         ca = self.network.ca_source()
         if ca:
             mounts.append(Mount(CA_MOUNT, ca, type="bind", read_only=True))
+        # pip's and uv's caches live on the host, shared by every build and never in a layer
+        # (what a BuildKit cache mount does): packages are downloaded once per machine.
+        self.package_cache.mkdir(parents=True, exist_ok=True)
+        mounts.append(Mount("/root/.cache", str(self.package_cache), type="bind"))
         all_labels = {f"{LABEL}.version": __version__, **self.labels, **labels}
         start = time.monotonic()
         container = self.client.containers.create(

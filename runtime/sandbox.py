@@ -79,16 +79,28 @@ class Sandbox:
         return ExecResult(int(exit_code if exit_code is not None else -1), text, duration)
 
     def put_file(self, path: str, data: bytes) -> None:
-        """Write ``data`` to ``path`` (absolute) inside the container."""
-        folder, _, name = path.rpartition("/")
+        """Write ``data`` to ``path`` inside the container, making folders below its top one.
+
+        The archive is extracted in the path's top folder (``/tmp`` for ``/tmp/a/b``), which
+        must exist, so that no existing folder (``/tmp`` itself) gets its mode rewritten.
+        """
+        top, *parts = path.strip("/").split("/")
+        if not parts:
+            raise ValueError(f"put_file needs a path below a top folder, not {path!r}")
         buffer = io.BytesIO()
         with tarfile.open(fileobj=buffer, mode="w") as tar:
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            info.mtime = int(time.time())
+            for depth in range(1, len(parts)):
+                folder = tarfile.TarInfo("/".join(parts[:depth]))
+                folder.type, folder.mode = tarfile.DIRTYPE, 0o755
+                tar.addfile(folder)
+            info = tarfile.TarInfo("/".join(parts))
+            info.size, info.mtime = len(data), int(time.time())
             tar.addfile(info, io.BytesIO(data))
-        self.run(f"mkdir -p {shlex.quote(folder or '/')}", timeout_s=30)
-        if not self.container.put_archive(folder or "/", buffer.getvalue()):
+        try:
+            ok = self.container.put_archive(f"/{top}", buffer.getvalue())
+        except Exception as exc:  # noqa: BLE001 - any engine failure is infrastructure
+            raise InfrastructureError(f"could not copy {path} into the container: {exc}") from exc
+        if not ok:
             raise InfrastructureError(f"could not copy {path} into the container")
 
     def _oom_killed(self) -> bool:

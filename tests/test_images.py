@@ -102,3 +102,15 @@ def test_a_failing_install_raises_build_failed_with_the_log_tail(history, builde
     assert "about to fail" in info.value.detail
     assert "exit 3" in info.value.detail
     assert "about to fail" in open(info.value.log_path).read()
+
+
+def test_files_put_into_a_sandbox_keep_the_modes_of_existing_folders(history, builder, docker_engine):
+    env = builder.env_image(EnvRecipe(repo="acme/pkg", base_image="swegc-base:bookworm",
+                                      env_commit=history["c1"], upgrade_pip=False))
+    try:
+        with Sandbox(env.name) as box:
+            box.put_file("/tmp/swegc/deep/x.patch", b"hello\n")
+            assert box.run("cat /tmp/swegc/deep/x.patch").output == "hello\n"
+            assert box.run("stat -c %a /tmp").output.strip() == "1777"
+    finally:
+        _cleanup(docker_engine, env)
