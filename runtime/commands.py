@@ -45,16 +45,27 @@ def list_images(kind: str | None) -> None:
 @images.command("rm")
 @click.option("--kind", type=click.Choice(["env", "instance"]), default=None,
               help="Only this kind (default: env and instance images).")
+@click.option("--unused-by", "builds", multiple=True, type=click.Path(exists=True, file_okay=False),
+              help="Keep the images this build folder uses; remove the other (stale) ones. "
+                   "Repeatable.")
+@click.option("--dry-run", is_flag=True, help="List what would be removed; remove nothing.")
 @click.option("--yes", is_flag=True, help="Do not ask.")
-def remove(kind: str | None, yes: bool) -> None:
+def remove(kind: str | None, builds: tuple[str, ...], dry_run: bool, yes: bool) -> None:
     """Remove env and instance images swegc built (base images are kept)."""
     from swegc.runtime.docker_client import LABEL, docker_client
 
     client = docker_client()
+    keep = _images_used_by(builds)
     kinds = [kind] if kind else ["instance", "env"]
-    doomed = [img for k in kinds for img in client.images.list(filters={"label": f"{LABEL}.kind={k}"})]
+    doomed = [img for k in kinds
+              for img in client.images.list(filters={"label": f"{LABEL}.kind={k}"})
+              if not keep & set(img.tags)]
     if not doomed:
         click.echo("no swegc images to remove")
+        return
+    if dry_run:
+        for image in doomed:
+            click.echo(f"would remove {', '.join(image.tags) or image.short_id}")
         return
     if not yes:
         click.confirm(f"remove {len(doomed)} image(s)?", abort=True)
@@ -62,3 +73,22 @@ def remove(kind: str | None, yes: bool) -> None:
         for tag in image.tags or [image.id]:
             client.images.remove(tag, force=True)
     click.echo(f"removed {len(doomed)} image(s)")
+
+
+def _images_used_by(builds: tuple[str, ...]) -> set[str]:
+    """Image names in the reports of these build folders (instances and envs)."""
+    from pathlib import Path
+
+    from swegc.errors import SwegcError
+    from swegc.records import read_jsonl
+
+    used: set[str] = set()
+    for build in builds:
+        reports = Path(build) / "reports"
+        if not (reports / "instances.jsonl").is_file():
+            raise SwegcError(f"{build} is not a swegc build (no reports/instances.jsonl)")
+        for name in ("instances.jsonl", "envs.jsonl"):
+            if (reports / name).is_file():
+                used |= {row["image"] for _, row in read_jsonl(str(reports / name), "report")
+                         if row.get("image")}
+    return used

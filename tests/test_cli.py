@@ -48,3 +48,33 @@ def test_status_of_a_folder_that_is_not_a_build_says_how_to_make_one(tmp_path):
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert "swegc compile" in result.stderr
+
+
+def test_images_rm_unused_by_a_build_keeps_exactly_the_images_the_build_uses(tmp_path, docker_engine):
+    import json
+
+    from swegc.runtime.docker_client import LABEL
+
+    base = docker_engine.images.get("swegc-base:bookworm")
+    made = []
+    for name in ("swegc-env/acme__keep:1", "swegc-env/acme__stale:1"):
+        repo, tag = name.split(":")
+        container = docker_engine.containers.create(base.id, ["true"])
+        container.commit(repository=repo, tag=tag, changes=[f"LABEL {LABEL}.kind=env"])
+        container.remove()
+        made.append(name)
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports" / "instances.jsonl").write_text("")
+    (tmp_path / "reports" / "envs.jsonl").write_text(json.dumps({"image": made[0]}) + "\n")
+    try:
+        result = swegc("images", "rm", "--unused-by", str(tmp_path), "--kind", "env", "--dry-run")
+        assert result.returncode == 0, result.stderr
+        assert f"would remove {made[1]}" in result.stdout
+        assert made[0] not in result.stdout
+        assert docker_engine.images.get(made[1])  # a dry run removes nothing
+    finally:
+        for name in made:
+            try:
+                docker_engine.images.remove(name, force=True)
+            except Exception:
+                pass
