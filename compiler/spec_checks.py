@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from packaging.specifiers import InvalidSpecifier, Specifier, SpecifierSet
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from swegc.compiler.spec import DEFAULT_BASE_IMAGES, SOURCE_KINDS
@@ -135,8 +135,8 @@ def _check_environments(envs: Sequence[Mapping[str, Any]], build: Mapping[str, A
         if not env.get("base_image") and env["python"] not in images:
             built_in = ", ".join(sorted(images, key=_version_key))
             problems.append(_problem(where, ("environments", index, "python"),
-                                     f'no base image for Python "{env["python"]}": images exist for '
-                                     f"{built_in}; set environments[{index}].base_image, or "
+                                     f'no base image for Python "{env["python"]}": images exist '
+                                     f"for {built_in}; set environments[{index}].base_image, or "
                                      f'build.base_images["{env["python"]}"]'))
     if len(specifiers) == len(envs):
         problems += _check_coverage(specifiers, envs, where)
@@ -166,9 +166,10 @@ def _check_coverage(specifiers: list[tuple[int, SpecifierSet]], envs: Sequence[M
         for a, b in zip(covering, covering[1:]):
             if (a, b) not in reported:
                 reported.add((a, b))
+                other = where(("environments", a))
                 problems.append(_problem(where, ("environments", b, "versions"),
-                                         f"overlaps environments[{a}] ({where(('environments', a))})"
-                                         f": both serve version {probe}"))
+                                         f"overlaps environments[{a}] ({other}): both serve "
+                                         f"version {probe}"))
     holes = [v for v in unserved if served and served[0] < v < served[-1]]
     if holes:
         example = min(holes, key=lambda v: (v not in bounds, v))
@@ -265,7 +266,8 @@ def shell_fragments(doc: Mapping[str, Any], where: Where,
         found.append((("version", "command"), doc["version"]["command"]))
     for i, env in enumerate(doc["environments"] if ok("environments") else []):
         for key in ("pre_install", "install", "post_install"):
-            found += [(("environments", i, key, j), text) for j, text in enumerate(env.get(key, []))]
+            found += [(("environments", i, key, j), text)
+                      for j, text in enumerate(env.get(key, []))]
     for key, override in (doc["instances"] if ok("instances") else {}).items():
         if "test_command" in override:
             found.append((("instances", key, "test_command"), override["test_command"]))
