@@ -54,6 +54,9 @@ def check_document(doc: Mapping[str, Any], where: Where,
         problems += _check_parser(doc["tests"]["parser"], where)
     if ok("version"):
         problems += _check_version(doc["version"], where)
+        if "python" in doc["version"] and "build" not in broken:
+            problems += _check_version_python(doc["version"]["python"], doc.get("build", {}),
+                                              where)
     if ok("environments") and "build" not in broken:
         problems += _check_environments(doc["environments"], doc.get("build", {}), where)
     if ok("repo", "environments") and "instances" not in broken:
@@ -117,6 +120,16 @@ def _check_version(version: Mapping[str, Any], where: Where) -> list[Problem]:
                 problems.append(_problem(where, ("version", "pattern"), "needs a group that "
                                          r"captures the version, like (?P<version>\d+\.\d+)"))
     return problems
+
+
+def _check_version_python(python: str, build: Mapping[str, Any], where: Where) -> list[Problem]:
+    images = {**DEFAULT_BASE_IMAGES, **build.get("base_images", {})}
+    if python in images:
+        return []
+    known = ", ".join(sorted(images, key=_version_key))
+    return [_problem(where, ("version", "python"), f'no base image for Python "{python}" to '
+                     f'run the version command: images exist for {known}; add '
+                     f'build.base_images["{python}"]')]
 
 
 def _check_environments(envs: Sequence[Mapping[str, Any]], build: Mapping[str, Any],

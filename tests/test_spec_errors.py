@@ -330,3 +330,11 @@ def test_problems_in_several_files_are_all_reported_at_once(tmp_path: Path) -> N
     wheres = [p.where for p in info.value.problems]
     assert wheres == ["missing", "specs/a.yaml:8", "specs/b.yaml:7", "specs/b.yaml:19",
                       "specs/c.yaml:2"]
+
+
+def test_a_version_command_needs_a_base_image_for_its_python(tmp_path: Path) -> None:
+    name = spec_with(tmp_path, "  from: file\n  path: widgets/__init__.py",
+                     "  from: command\n  command: python setup.py --version\n  python: '3.7'")
+    assert problems(name) == [
+        'w.yaml:13: version.python: no base image for Python "3.7" to run the version command: '
+        'images exist for 3.9, 3.11, 3.13; add build.base_images["3.7"]']
