@@ -14,8 +14,9 @@ import click
 START, END = "<!-- cli-reference:start -->", "<!-- cli-reference:end -->"
 
 
-def _walk(command: click.Command, path: list[str], ctx: click.Context) -> list[str]:
-    sub = click.Context(command, info_name=path[-1], parent=ctx)
+def _walk(command: click.Command, path: list[str], parent: click.Context | None) -> list[str]:
+    sub = click.Context(command, info_name=path[-1], parent=parent, terminal_width=100,
+                        max_content_width=100)
     blocks = [f"### `{' '.join(path)}`\n", "```text", command.get_help(sub).rstrip(), "```\n"]
     if isinstance(command, click.Group):
         for name in command.list_commands(sub):
@@ -28,8 +29,7 @@ def _walk(command: click.Command, path: list[str], ctx: click.Context) -> list[s
 def render() -> str:
     from swegc.cli import cli
 
-    root = click.Context(cli, info_name="swegc", terminal_width=100, max_content_width=100)
-    return "\n".join(_walk(cli, ["swegc"], root)).rstrip() + "\n"
+    return "\n".join(_walk(cli, ["swegc"], None)).rstrip() + "\n"
 
 
 def update(readme: Path) -> bool:
