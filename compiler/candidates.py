@@ -15,13 +15,14 @@ import logging
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from swegc.compiler.mining_links import keyword_references
 from swegc.compiler.patches import PatchError, Split, read_diff, split_patch
 from swegc.compiler.spec import Filters, RepoSpec
+from swegc.dates import instant
 from swegc.errors import InputError
 from swegc.git import GitError, GitRepo, LogEntry
 from swegc.records import Candidate, Expected, LinkedIssue, read_jsonl
@@ -300,18 +301,11 @@ def candidate_from_instance(row: dict[str, Any], where: str) -> Candidate:
 # -- filters ---------------------------------------------------------------------------------
 
 def _instant(value: str | date | None) -> datetime | None:
-    if value is None or value == "":
+    """Like ``swegc.dates.instant``, but a value that is not a date reads as unknown (None)."""
+    try:
+        return instant(value)
+    except ValueError:
         return None
-    if isinstance(value, datetime):
-        moment = value
-    elif isinstance(value, date):
-        moment = datetime(value.year, value.month, value.day)
-    else:
-        try:
-            moment = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
-        except ValueError:
-            return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def _cheap_rejection(filters: Filters, c: Candidate) -> tuple[str, str] | None:

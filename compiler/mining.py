@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from typing import Any, Protocol
 
 from swegc.compiler.github_client import GithubClient, ProgressFn
@@ -32,6 +32,7 @@ from swegc.compiler.mining_graphql import (IssueData, PullDetails, comments_quer
                                            pulls_query)
 from swegc.compiler.mining_links import hints_text, keyword_references
 from swegc.compiler.spec import RepoSpec
+from swegc.dates import instant as parse_instant
 from swegc.errors import SwegcError
 from swegc.records import Candidate, LinkedIssue
 
@@ -66,20 +67,12 @@ class _MemoryStore:
 
 
 def instant(value: str | date | None) -> datetime | None:
-    """An ISO date or timestamp as an aware UTC datetime (a bare date is its midnight UTC)."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        moment = value
-    elif isinstance(value, date):
-        moment = datetime(value.year, value.month, value.day)
-    else:
-        try:
-            moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-        except ValueError:
-            raise SwegcError(f"{value!r} is not an ISO date or timestamp "
-                             "(use 2024-01-31 or 2024-01-31T12:00:00Z)") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    """An ISO date or timestamp as an aware UTC datetime; a SwegcError saying how to write it."""
+    try:
+        return parse_instant(value)
+    except ValueError:
+        raise SwegcError(f"{value!r} is not an ISO date or timestamp "
+                         "(use 2024-01-31 or 2024-01-31T12:00:00Z)") from None
 
 
 @dataclass

@@ -132,10 +132,9 @@ class ImageBuilder:
         """The env image for ``recipe``; ``lock`` (a previous build's freeze) pins packages."""
         key = recipe.key(self.base_image_id(recipe.base_image))
         name = env_image_name(recipe.repo, key)
-        existing = image_exists(self.client, name)
+        existing = self._existing(name, key)
         if existing is not None:
-            size, layer = _image_sizes(self.client, existing)
-            return BuiltImage(name, existing.id, key, size, layer, 0.0, True)
+            return existing
         with tempfile.TemporaryDirectory(prefix="swegc-env-") as tmp:
             work = Path(tmp)
             (work / "in").mkdir()
@@ -209,10 +208,9 @@ class ImageBuilder:
                        env_commit: str) -> BuiltImage:
         key = recipe.key(env.key)
         name = instance_image_name(recipe.instance_id, key)
-        existing = image_exists(self.client, name)
+        existing = self._existing(name, key)
         if existing is not None:
-            size, layer = _image_sizes(self.client, existing)
-            return BuiltImage(name, existing.id, key, size, layer, 0.0, True)
+            return existing
         with tempfile.TemporaryDirectory(prefix="swegc-inst-") as tmp:
             work = Path(tmp)
             (work / "in").mkdir()
@@ -259,6 +257,14 @@ class ImageBuilder:
         return script
 
     # -- shared ----------------------------------------------------------------------------
+    def _existing(self, name: str, key: str) -> BuiltImage | None:
+        """The image already built under this content-addressed name, if there is one."""
+        image = image_exists(self.client, name)
+        if image is None:
+            return None
+        size, layer = _image_sizes(self.client, image)
+        return BuiltImage(name, image.id, key, size, layer, 0.0, True)
+
     def _run_and_commit(self, parent: str, script: str, work: Path, name: str,
                         labels: dict[str, str], changes: list[str],
                         log_name: str) -> tuple[Any, float, str]:
