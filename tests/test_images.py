@@ -114,3 +114,18 @@ def test_files_put_into_a_sandbox_keep_the_modes_of_existing_folders(history, bu
             assert box.run("stat -c %a /tmp").output.strip() == "1777"
     finally:
         _cleanup(docker_engine, env)
+
+
+def test_a_rebuilt_env_installs_the_package_set_recorded_by_the_first_build(history, builder, docker_engine):
+    recipe = EnvRecipe(repo="acme/pkg", base_image="swegc-base:bookworm", env_commit=history["c1"],
+                       upgrade_pip=False, pip=("six",))
+    first = builder.env_image(recipe)
+    assert any(line.startswith("six==") for line in first.freeze)
+    docker_engine.images.remove(first.name, force=True)
+    rebuilt = builder.env_image(recipe, lock=first.freeze)
+    try:
+        assert not rebuilt.reused and rebuilt.name == first.name  # same inputs, same tag
+        assert rebuilt.freeze == first.freeze
+        assert "+++ locked packages" in open(rebuilt.log_path).read()
+    finally:
+        _cleanup(docker_engine, rebuilt)

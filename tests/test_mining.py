@@ -198,3 +198,35 @@ def test_tokens_never_reach_errors(sample: Sample) -> None:
                             client=client(gh.base_url, [secret]))
     assert "401" in str(caught.value) and "Bad credentials" in str(caught.value)
     assert secret not in str(caught.value) and secret not in repr(caught.value.args)
+
+
+def test_mine_and_compile_read_a_github_spec_file_the_same_way(sample: Sample, tmp_path: Path) -> None:
+    """`swegc mine specs/` and compile's candidate loading agree on the spec's filters."""
+    from click.testing import CliRunner
+
+    from swegc.cli import cli
+    from swegc.compiler.candidates import load_candidates
+    from swegc.compiler.spec_loader import load_specs
+
+    with GithubStandin(sample.repo, sample.git_dir, sample.pulls, sample.issues) as gh:
+        specs = tmp_path / "specs"
+        specs.mkdir()
+        (specs / "widgets.yaml").write_text(
+            "extends: swegc:pytest\n"
+            f"repo: {sample.repo}\n"
+            "source:\n"
+            f"  clone: {sample.git_dir}\n"
+            f"  github: {{api_url: {gh.base_url}, per_page: 2}}\n"
+            "  filters: {require_linked_issue: true, must_touch_tests: false}\n"
+            "tests: {files: ['tests/**']}\n"
+            "version: {from: fixed, value: '1.0'}\n"
+            "environments: [{python: '3.11'}]\n")
+        result = CliRunner().invoke(cli, ["mine", str(specs), "--out", str(tmp_path / "out")])
+        assert result.exit_code == 0, result.output
+        kept, rejected = load_candidates(load_specs([specs])[0], None)
+    mined = [json.loads(line)["number"]
+             for line in (tmp_path / "out" / "candidates" / "acme__widgets.jsonl").open()]
+    assert mined == [c.number for c in kept] == [1, 2, 3]
+    assert [r.reason for r in rejected] == ["no_linked_issue"]
+    rejected_file = (tmp_path / "out" / "candidates" / "acme__widgets.rejected.jsonl").read_text()
+    assert json.loads(rejected_file)["reason"] == "no_linked_issue"
