@@ -1,0 +1,96 @@
+"""Validation in real containers: time limits, runners that do not run, unittest suites."""
+
+from __future__ import annotations
+
+import pytest
+
+from swegc.compiler.validate import ValidationPlan, validate
+from swegc.git import GitRepo
+from swegc.runtime.images import EnvRecipe, ImageBuilder, InstanceRecipe
+from swegc.runtime.network import BuildNetwork
+
+pytestmark = pytest.mark.docker
+
+TEST_PATCH = """\
+diff --git a/test_calc.py b/test_calc.py
+new file mode 100644
+--- /dev/null
++++ b/test_calc.py
+@@ -0,0 +1,13 @@
++import os
++import time
++import unittest
++
++from calc import double
++
++
++class TestDouble(unittest.TestCase):
++    def test_double(self):
++        if os.environ.get("HANG"):
++            time.sleep(60)
++        self.assertEqual(double(2), 4)
++
+"""
+PATCH = """\
+diff --git a/calc.py b/calc.py
+--- a/calc.py
++++ b/calc.py
+@@ -1,2 +1,2 @@
+ def double(x):
+-    return x + 1
++    return x * 2
+"""
+
+
+@pytest.fixture(scope="module")
+def image(tmp_path_factory, docker_engine):
+    from conftest import GitBuilder
+
+    g = GitBuilder(tmp_path_factory.mktemp("v") / "repo")
+    base = g.commit("calc", {"calc.py": "def double(x):\n    return x + 1\n"})
+    builder = ImageBuilder(GitRepo.open(g.path), BuildNetwork.resolve({}),
+                           tmp_path_factory.mktemp("logs"))
+    env = builder.env_image(EnvRecipe(repo="acme/calc", base_image="swegc-base:bookworm",
+                                      env_commit=base, upgrade_pip=False))
+    inst = builder.instance_image(InstanceRecipe("acme__calc-1", base), env, base)
+    yield inst.name
+    for name in (inst.name, env.name):
+        docker_engine.images.remove(name, force=True)
+
+
+def plan(image, command="python -m unittest -v test_calc", **extra):
+    values = {"instance_id": "acme__calc-1", "image": image, "test_command": command,
+              "test_patch": TEST_PATCH, "patch": PATCH, "parser": "unittest", "runs": 2,
+              "timeout_s": 60}
+    values.update(extra)
+    return ValidationPlan(**values)
+
+
+def test_a_unittest_suite_is_validated_with_its_dotted_test_ids(image, tmp_path):
+    verdict = validate(plan(image), tmp_path)
+    assert verdict.status == "valid", verdict.detail
+    assert verdict.judgement.FAIL_TO_PASS == ["test_calc.TestDouble.test_double"]
+    assert [r["side"] for r in verdict.runs] == ["before", "before", "after", "after"]
+    assert (tmp_path / "acme__calc-1" / "after-2.log").is_file()
+
+
+def test_a_run_past_the_time_limit_is_rejected_as_a_timeout(image, tmp_path):
+    verdict = validate(plan(image, timeout_s=3, env={"HANG": "1"}), tmp_path)
+    assert verdict.status == "rejected" and verdict.reason == "timeout"
+    assert sum(r["duration_s"] for r in verdict.runs) < 30  # killed, not waited for
+
+
+def test_a_test_command_whose_runner_is_missing_is_a_suite_that_did_not_run(image, tmp_path):
+    # pytest is not installed in this env: the command fails before any test runs.
+    verdict = validate(plan(image, command="python -m pytest -rA", parser="pytest"), tmp_path)
+    assert verdict.status == "rejected"
+    assert verdict.reason == "suite_did_not_run"
+    assert "No module named pytest" in (tmp_path / "acme__calc-1" / "before-1.log").read_text()
+
+
+def test_a_test_patch_that_does_not_apply_is_rejected_before_any_test_runs(image, tmp_path):
+    broken = TEST_PATCH.replace("+++ b/test_calc.py", "+++ b/test_calc.py").replace(
+        "--- /dev/null", "--- a/test_calc.py").replace("new file mode 100644\n", "")
+    verdict = validate(plan(image, test_patch=broken), tmp_path)
+    assert verdict.reason == "test_patch_does_not_apply"
+    assert verdict.runs == []
