@@ -26,6 +26,7 @@ from swegc.dates import instant
 from swegc.errors import InputError
 from swegc.git import GitError, GitRepo, LogEntry
 from swegc.records import Candidate, Expected, LinkedIssue, read_jsonl
+from swegc.redact import redact
 from swegc.store import BuildStore
 
 log = logging.getLogger(__name__)
@@ -226,8 +227,7 @@ def instance_candidates(spec: RepoSpec) -> list[Candidate]:
 def _instance_rows(spec: RepoSpec, location: str) -> Iterable[tuple[str, dict[str, Any]]]:
     if location.startswith("hub:"):
         name, _, split = location[4:].partition(":")
-        import datasets  # lazy: heavy
-        dataset = datasets.load_dataset(name, split=split or "test")
+        dataset = _load_hub_dataset(spec, name.strip(), split.strip() or "test")
         return ((f"{location}[{i}]", dict(row)) for i, row in enumerate(dataset))
     path = _local(spec, location)
     if path.is_file() and path.suffix in (".jsonl", ".json"):
@@ -249,6 +249,49 @@ def _instance_rows(spec: RepoSpec, location: str) -> Iterable[tuple[str, dict[st
                              "give one file or folder per split")
         loaded = loaded[split]
     return ((f"{path}[{i}]", dict(row)) for i, row in enumerate(loaded))
+
+
+def _load_hub_dataset(spec: RepoSpec, name: str, split: str) -> Any:
+    """``load_dataset(name, split=split)``, with the client's failures said as what to fix.
+
+    A wrong name, a missing split, a private dataset without a token or an unreachable Hub are
+    the user's to fix, so they become an ``InputError`` naming the spec line and the dataset
+    (never a traceback); anything else is a bug and keeps its traceback. The message is redacted:
+    the endpoint may carry credentials and client messages may echo a token.
+    """
+    where = spec.where("source.instances")
+    if not name:
+        raise InputError(f"{where}: no dataset id after 'hub:'; write hub:org/name or hub:org/name:split")
+    import datasets  # lazy: heavy
+    from datasets.exceptions import DatasetNotFoundError, DatasetsError
+    from huggingface_hub.errors import HfHubHTTPError, HFValidationError, LocalEntryNotFoundError
+    from huggingface_hub.utils import httpx as hub_httpx  # huggingface_hub's HTTP client
+
+    endpoint = re.sub(r"//[^/@]*@", "//", datasets.config.HF_ENDPOINT)  # no user:password@
+    head = f"{where}: cannot load dataset {name!r} (split {split!r}) from the Hub at {endpoint}"
+    private = ("for a private or gated dataset set HF_TOKEN to a token that can read it, and for a "
+               "mirror or a private Hub set HF_ENDPOINT")
+    try:
+        return datasets.load_dataset(name, split=split)
+    except HFValidationError as exc:
+        advice = f"{exc}; write hub:org/name or hub:org/name:split"
+    except DatasetNotFoundError as exc:
+        advice = f"{exc} Check the dataset id; {private}"
+    except (ConnectionError, LocalEntryNotFoundError, hub_httpx.TransportError) as exc:
+        advice = (f"the Hub could not be reached ({exc}). Check the network, or set HF_ENDPOINT to "
+                  "a Hub or mirror that can be reached (HF_HUB_OFFLINE=1 uses only the local cache)")
+    except HfHubHTTPError as exc:
+        status = exc.response.status_code if exc.response is not None else None
+        advice = f"the Hub answered HTTP {status}: {str(exc).splitlines()[0]}"
+        if status in (401, 403):
+            advice += f"; {private}"
+    except ValueError as exc:
+        if "Unknown split" not in str(exc):
+            raise
+        advice = f"{exc} Give the split after the name: hub:{name}:<split>"
+    except (DatasetsError, FileNotFoundError) as exc:
+        advice = f"{exc} Check the dataset id; {private}"
+    raise InputError(redact(f"{head}: {advice}")) from None
 
 
 def _test_list(value: Any, where: str, column: str) -> tuple[str, ...]:
