@@ -92,7 +92,32 @@ def load_candidates(spec: RepoSpec,
         candidates = list(mine_candidates(spec, store))
     else:
         raise InputError(f"{spec.where('source')}: unknown source kind {kind!r}")
-    return apply_filters(spec, candidates, repo)
+    return apply_filters(spec, _first_of_each_id(candidates), repo)
+
+
+def _first_of_each_id(candidates: list[Candidate]) -> list[Candidate]:
+    """One candidate per instance id. Record files refuse duplicates when read; a history can
+    hold a pull request twice (reverted and landed again): the first met, the newest, wins."""
+    seen: set[str] = set()
+    kept = []
+    for candidate in candidates:
+        if candidate.instance_id in seen:
+            log.warning("%s appears more than once; keeping the most recent", candidate.instance_id)
+            continue
+        seen.add(candidate.instance_id)
+        kept.append(candidate)
+    return kept
+
+
+def _refuse_duplicates(rows: list[tuple[str, Candidate]]) -> list[Candidate]:
+    """The candidates, or an InputError naming both places of a repeated instance id."""
+    first: dict[str, str] = {}
+    for where, candidate in rows:
+        if candidate.instance_id in first:
+            raise InputError(f"{where}: {candidate.instance_id} is already at "
+                             f"{first[candidate.instance_id]}; each instance may appear once")
+        first[candidate.instance_id] = where
+    return [candidate for _, candidate in rows]
 
 
 def _local(spec: RepoSpec, path: Path | str) -> Path:
@@ -199,8 +224,8 @@ def jsonl_candidates(spec: RepoSpec) -> list[Candidate]:
         if candidate.repo.lower() != spec.repo.lower():
             raise InputError(f"{where}: candidate #{candidate.number} is for {candidate.repo}, "
                              f"but the spec {spec.path} is for {spec.repo}")
-        candidates.append(candidate)
-    return candidates
+        candidates.append((where, candidate))
+    return _refuse_duplicates(candidates)
 
 
 # -- instances -------------------------------------------------------------------------------
@@ -215,8 +240,9 @@ def instance_candidates(spec: RepoSpec) -> list[Candidate]:
     if not location:
         raise InputError(f"{spec.where('source')}: source kind is instances but none are given")
     rows = list(_instance_rows(spec, location))
-    candidates = [candidate_from_instance(row, where) for where, row in rows
-                  if str(row.get("repo", "")).lower() == spec.repo.lower()]
+    candidates = _refuse_duplicates([(where, candidate_from_instance(row, where))
+                                     for where, row in rows
+                                     if str(row.get("repo", "")).lower() == spec.repo.lower()])
     if rows and not candidates:
         repos = sorted({str(row.get("repo")) for _, row in rows})
         raise InputError(f"{spec.where('source.instances')}: no instance of {spec.repo} in "

@@ -37,7 +37,8 @@ def check(paths: tuple[Path, ...]) -> None:
 @click.option("--limit", type=click.IntRange(1), default=None,
               help="At most this many candidates per spec (the first by PR number).")
 @click.option("--retry-failed", is_flag=True,
-              help="Rebuild failed envs and rerun units that failed on infrastructure.")
+              help="Build again envs whose build failed and plan again rejected candidates "
+                   "(infrastructure failures are always retried).")
 @click.option("--split", default="train", show_default=True, help="Dataset split name.")
 def compile_cmd(paths: tuple[Path, ...], out: Path, jobs: int | None, runs: int | None,
                 only: tuple[str, ...], limit: int | None, retry_failed: bool, split: str) -> None:

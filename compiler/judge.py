@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from swegc.compiler.parsers import ERROR, FAILED, PASSING, SKIPPED, LogParser, ParseResult
+from swegc.compiler.parsers import ERROR, FAILED, PASSING, SKIPPED, XPASS, LogParser, ParseResult
 
 PASS, FAIL, SKIP, ABSENT = "pass", "fail", "skip", "absent"
 
@@ -39,6 +39,8 @@ class Judgement:
     PASS_TO_PASS: list[str] = field(default_factory=list)
     PASS_TO_FAIL: list[str] = field(default_factory=list)
     flaky_tests: list[str] = field(default_factory=list)
+    # Absent before only because another file's collection error stopped the session.
+    unknown_before: list[str] = field(default_factory=list)
     reason: str | None = None
     detail: str | None = None
 
@@ -76,17 +78,38 @@ def check_run(run: ObservedRun, parser: LogParser) -> RunProblem | None:
         return RunProblem("after_collection_error",
                           f"{where}: could not collect {', '.join(parsed.collection_errors)}; "
                           "the error hides the tests in it")
-    # XPASS is "not passing" for F2P, but a non-strict XPASS leaves pytest's exit code at 0.
+    # XPASS is "not passing" for F2P, and runners disagree on its exit code: pytest exits 0 on a
+    # non-strict XPASS, unittest exits 1 on an unexpected success. It decides neither way.
     failing = [t for t, s in parsed.statuses.items() if s in (FAILED, ERROR)]
+    unexpected = [t for t, s in parsed.statuses.items() if s == XPASS]
     if run.exit_code == 0 and (failing or parsed.collection_errors):
         return RunProblem("exit_code_mismatch",
                           f"{where}: exit code 0 but {len(failing)} failing test(s) were parsed, "
                           f"e.g. {failing[:1]}")
-    if run.exit_code != 0 and not failing and not parsed.collection_errors:
+    if run.exit_code != 0 and not failing and not unexpected and not parsed.collection_errors:
         return RunProblem("exit_code_mismatch",
                           f"{where}: exit code {run.exit_code} but every parsed test passed "
                           "(a crash, a plugin error or a coverage threshold?)")
     return None
+
+
+def _in_module(test: str, module: str) -> bool:
+    """Whether a test id belongs to a file or module that failed to collect."""
+    return (test == module or test.startswith(module + "::") or test.startswith(module + ".")
+            or f"({module}." in test)
+
+
+def _unknown_before(test: str, before: list[ObservedRun]) -> bool:
+    """A test absent from a before-run that collected nothing at all (pytest stops the whole
+    session on a collection error) is not known to fail: only its own file's error says so."""
+    for run in before:
+        parsed = run.parsed
+        if test in parsed.statuses or not parsed.collection_errors:
+            continue
+        ran = [t for t in parsed.statuses if not any(t == m for m in parsed.collection_errors)]
+        if not ran and not any(_in_module(test, m) for m in parsed.collection_errors):
+            return True
+    return False
 
 
 def judge(before: list[ObservedRun], after: list[ObservedRun], parser: LogParser) -> Judgement:
@@ -97,6 +120,9 @@ def judge(before: list[ObservedRun], after: list[ObservedRun], parser: LogParser
     tests = sorted({t for run in [*before, *after] for t in run.parsed.statuses})
     result = Judgement()
     for test in tests:
+        if _unknown_before(test, before):
+            result.unknown_before.append(test)
+            continue
         before_outcomes = {outcome(r.parsed.statuses.get(test)) for r in before}
         after_outcomes = {outcome(r.parsed.statuses.get(test)) for r in after}
         if len(before_outcomes) > 1 or len(after_outcomes) > 1:
@@ -112,5 +138,8 @@ def judge(before: list[ObservedRun], after: list[ObservedRun], parser: LogParser
     if not result.FAIL_TO_PASS:
         result.reason = "no_fail_to_pass"
         flaky = f" ({len(result.flaky_tests)} flaky test(s) excluded)" if result.flaky_tests else ""
+        if result.unknown_before:
+            flaky += (f" ({len(result.unknown_before)} test(s) never ran before the fix: a "
+                      "collection error stopped the session)")
         result.detail = f"no test fails before the fix and passes after it{flaky}"
     return result

@@ -8,6 +8,7 @@ result, builds and runs nothing, and writes the same bytes again.
 
 from __future__ import annotations
 
+import difflib
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -20,7 +21,8 @@ from swegc.compiler.candidates import Rejection, load_candidates
 from swegc.compiler.plan import PlannedInstance, plan_candidate
 from swegc.compiler.spec import RepoSpec
 from swegc.compiler.spec_loader import load_specs
-from swegc.compiler.validate import ValidationPlan, validate
+from swegc.compiler.validate import TEST_ENV, ValidationPlan, validate
+from swegc.errors import SwegcError
 from swegc.executors import LocalPool
 from swegc.git import GitRepo
 from swegc.hashing import content_hash
@@ -31,7 +33,9 @@ from swegc.runtime.images import BuildFailed, BuiltImage, EnvRecipe, ImageBuilde
 from swegc.runtime.network import BuildNetwork
 from swegc.store import BuildStore
 
-UNIT_FORMAT = 1
+UNIT_FORMAT = 2
+# Build failures worth another try on the next compile rather than a stored verdict.
+TRANSIENT_BUILD_FAILURES = ("docker_error", "build_timeout")
 Echo = Callable[[str], None]
 
 
@@ -72,8 +76,6 @@ def _env_recipe(spec: RepoSpec, env_index: int, repo: GitRepo, members: list[Pla
     # that no instance image carries a commit from after its own base.
     env_commit = bases[0] if len(bases) == 1 else repo.merge_base(*bases)
     if env_commit is None:
-        from swegc.errors import SwegcError
-
         raise SwegcError(f"{spec.repo}: base commits of environments[{env_index}] share no "
                          "common ancestor (unrelated histories in the clone?)")
     pip_date = env.pip_date
@@ -90,6 +92,8 @@ class Compiler:
         self.options = options
         self.echo = echo
         self.out = Path(options.out)
+        if self.out.exists() and not self.out.is_dir():
+            raise SwegcError(f"--out {self.out} is a file; give a folder for the build")
         self.store = BuildStore(self.out / "store.sqlite")
         self.pool = LocalPool(options.jobs)
 
@@ -105,40 +109,80 @@ class Compiler:
         repos: dict[str, GitRepo] = {}
         builders: dict[str, ImageBuilder] = {}
         for spec in specs:
-            repo = GitRepo.open(spec.source.clone) if spec.source.clone else None
-            if repo is None:
-                from swegc.errors import SwegcError
-
-                raise SwegcError(f"{spec.where('source')}: source.clone is needed to build images")
+            if spec.source.clone is None:
+                raise SwegcError(f"{spec.where('source')}: source.clone is needed to build images "
+                                 "(a local clone or git bundle of the repository)")
+            if not spec.source.clone.exists():
+                raise SwegcError(f"{spec.where('source.clone')}: {spec.source.clone} does not exist; "
+                                 f"clone {spec.repo} there or correct the path")
+            repo = GitRepo.open(spec.source.clone)
             repos[spec.repo] = repo
             builders[spec.repo] = ImageBuilder(
                 repo, BuildNetwork.resolve(asdict(spec.build)), self.out / "logs" / "images",
                 labels={"org.swegc.spec_hash": spec.spec_hash})
             planned = self._plan(spec, repo, reports)
             groups.extend(self._group(spec, repo, planned))
+        self._check_selection(groups, reports)
+        groups = self._selected(groups)
         self._build_envs(groups, builders)
         rows = self._build_and_validate(groups, builders, reports)
         envs = [self._env_report(g) for g in groups]
         self._write(rows, reports, envs)
         return CompileResult(reports, envs, rows, time.monotonic() - start)
 
+    @property
+    def partial(self) -> bool:
+        """A compile of some instances only (--instance, --limit) writes to ``out/partial``,
+        leaving the full dataset and reports of the build folder as they are."""
+        return bool(self.options.only) or self.options.limit is not None
+
+    @property
+    def outputs(self) -> Path:
+        return self.out / "partial" if self.partial else self.out
+
+    def _check_selection(self, groups: list[EnvGroup], reports: list[dict[str, Any]]) -> None:
+        if not self.options.only:
+            return
+        known = {i.instance_id for g in groups for i in g.instances} | \
+            {r["instance_id"] for r in reports}
+        unknown = sorted(set(self.options.only) - known)
+        if unknown:
+            hints = []
+            for iid in unknown:
+                close = difflib.get_close_matches(iid, sorted(known), n=1)
+                hints.append(f"{iid}" + (f" (did you mean {close[0]}?)" if close else ""))
+            raise SwegcError(f"--instance: no candidate has the id {', '.join(hints)}")
+
+    def _selected(self, groups: list[EnvGroup]) -> list[EnvGroup]:
+        """Groups with only the selected instances; env commits stay those of all candidates,
+        so that a compile of a few instances builds the same images a full compile uses."""
+        if not self.options.only:
+            return groups
+        chosen = set(self.options.only)
+        for group in groups:
+            group.instances = [i for i in group.instances if i.instance_id in chosen]
+        return [g for g in groups if g.instances]
+
     def _plan(self, spec: RepoSpec, repo: GitRepo, reports: list[dict[str, Any]]) -> list[PlannedInstance]:
         candidates, rejections = load_candidates(spec, self.store)
         filtered = list(rejections)
+        self._warn_unmatched_overrides(spec, candidates, rejections)
         if self.options.only:
-            candidates = [c for c in candidates if c.instance_id in self.options.only]
             rejections = [r for r in rejections if r.instance_id in self.options.only]
         if self.options.limit is not None:
             candidates = candidates[: self.options.limit]
         self._write_candidates(spec, candidates)
         planned: list[PlannedInstance] = []
         for candidate in candidates:
-            result = plan_candidate(spec, repo, candidate, self.store)
+            result = plan_candidate(spec, repo, candidate, self.store,
+                                    retry_rejected=self.options.retry_failed)
             if isinstance(result, Rejection):
                 rejections.append(result)
             else:
                 planned.append(result)
         for rejection in rejections:
+            if self.options.only and rejection.instance_id not in self.options.only:
+                continue
             status = "skipped" if rejection.reason == "skipped" else "rejected"
             reports.append(self._report(spec, rejection.instance_id, status, rejection.reason,
                                         rejection.detail))
@@ -146,6 +190,15 @@ class Compiler:
                   f"{len(planned)} to build and validate, {len(rejections)} rejected before "
                   "building")
         return planned
+
+    def _warn_unmatched_overrides(self, spec: RepoSpec, candidates: list[Any],
+                                  rejections: list[Rejection]) -> None:
+        ids = {c.instance_id for c in candidates} | {r.instance_id for r in rejections}
+        for iid in sorted(set(spec.instances) - ids):
+            close = difflib.get_close_matches(iid, sorted(ids), n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            self.echo(f"warning: {spec.where(f'instances.{iid}')}: the override for {iid} "
+                      f"matches no candidate{hint}")
 
     def _group(self, spec: RepoSpec, repo: GitRepo, planned: list[PlannedInstance]) -> list[EnvGroup]:
         by_env: dict[int, list[PlannedInstance]] = {}
@@ -187,17 +240,27 @@ class Compiler:
             group.built = builder.env_image(group.recipe, lock=lock)
         except BuildFailed as exc:
             group.failure = {"reason": exc.reason, "detail": exc.detail, "log": exc.log_path}
-            if exc.reason != "docker_error":
+            if exc.reason not in TRANSIENT_BUILD_FAILURES:
                 self.store.put("env", group.key, {"failure": group.failure})
             return
-        if group.built.freeze:
+        if group.built.freeze and not self.store.get("lock", group.key):
             self.store.put("lock", group.key, list(group.built.freeze))
         self.store.put("env", group.key, {"image": group.built.to_json()})
 
+    def _instance_recipe(self, group: EnvGroup, item: PlannedInstance) -> InstanceRecipe:
+        env = group.spec.environments[group.env_index]
+        return InstanceRecipe(item.instance_id, item.candidate.base_commit, env.install,
+                              env.post_install, env=tuple(sorted({**TEST_ENV, **dict(item.env)}.items())))
+
     def _unit_key(self, group: EnvGroup, item: PlannedInstance) -> str:
-        return content_hash("unit", UNIT_FORMAT, group.key, item.to_json(),
-                            self._runs(group.spec), group.spec.tests.parser,
-                            group.spec.tests.network)
+        """Everything the unit's result depends on: the instance image (and through it the
+        env and base images) and what validation reads. Not the problem statement or hints:
+        editing those changes the dataset row, not the validation."""
+        tests = group.spec.tests
+        return content_hash("unit", UNIT_FORMAT, self._instance_recipe(group, item).key(group.key),
+                            item.patch, item.test_patch, item.test_command, item.timeout_s,
+                            self._runs(group.spec), tests.parser, tests.parser_options,
+                            tests.network)
 
     def _runs(self, spec: RepoSpec) -> int:
         return self.options.runs or spec.tests.runs
@@ -206,6 +269,8 @@ class Compiler:
                             reports: list[dict[str, Any]]) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = []
         todo: list[tuple[EnvGroup, PlannedInstance, str]] = []
+        images = {tag for builder in builders.values() for image in builder.client.images.list(
+            filters={"label": "org.swegc.kind=instance"}) for tag in image.tags}
         for group in groups:
             for item in group.instances:
                 if group.failure:
@@ -215,7 +280,8 @@ class Compiler:
                     continue
                 key = self._unit_key(group, item)
                 stored = self.store.get("unit", key)
-                if stored and not (self.options.retry_failed and stored["verdict"]["status"] == "error"):
+                image_gone = bool(stored and stored["image"] and stored["image"]["name"] not in images)
+                if stored and not image_gone:
                     self._collect(group, item, stored, rows, reports)
                 else:
                     todo.append((group, item, key))
@@ -239,14 +305,12 @@ class Compiler:
 
     def _unit(self, builder: ImageBuilder, group: EnvGroup, item: PlannedInstance,
               key: str) -> dict[str, Any]:
-        env = group.spec.environments[group.env_index]
-        recipe = InstanceRecipe(item.instance_id, item.candidate.base_commit, env.install,
-                                env.post_install)
+        recipe = self._instance_recipe(group, item)
         assert group.built is not None
         try:
             image = builder.instance_image(recipe, group.built, group.recipe.env_commit)
         except BuildFailed as exc:
-            verdict = {"status": "error" if exc.reason == "docker_error" else "rejected",
+            verdict = {"status": "error" if exc.reason in TRANSIENT_BUILD_FAILURES else "rejected",
                        "reason": "install_failed" if exc.reason == "build_failed" else exc.reason,
                        "detail": exc.detail[-2000:], "FAIL_TO_PASS": [], "PASS_TO_PASS": [],
                        "PASS_TO_FAIL": [], "flaky_tests": [], "runs": [], "duration_s": 0.0,
@@ -257,7 +321,8 @@ class Compiler:
                 instance_id=item.instance_id, image=image.name, test_command=item.test_command,
                 test_patch=item.test_patch, patch=item.patch, parser=group.spec.tests.parser,
                 runs=self._runs(group.spec), timeout_s=item.timeout_s,
-                network=group.spec.tests.network, env=dict(item.env))
+                network=group.spec.tests.network, env=dict(recipe.env),
+                parser_options=group.spec.tests.parser_options)
             verdict = validate(plan, self.out / "logs").to_json()
             result = {"verdict": verdict, "image": image.to_json()}
         if verdict["status"] != "error":  # infrastructure errors are retried on the next run
@@ -325,7 +390,7 @@ class Compiler:
         from swegc.dataset import write_jsonl
         from swegc.naming import repo_slug
 
-        write_jsonl(self.out / "candidates" / f"{repo_slug(spec.repo)}.jsonl",
+        write_jsonl(self.outputs / "candidates" / f"{repo_slug(spec.repo)}.jsonl",
                     [c.to_json() for c in candidates])
 
     def _write(self, rows: list[dict[str, Any]], reports: list[dict[str, Any]],
@@ -334,12 +399,12 @@ class Compiler:
         from swegc.dataset import write_dataset
 
         repos = sorted({r["repo"] for r in reports})
-        write_dataset(self.out, rows, split=self.options.split,
+        write_dataset(self.outputs, rows, split=self.options.split,
                       pretty_name="swegc: " + ", ".join(repos) if repos else "swegc dataset",
                       description=f"SWE task instances compiled by swegc {__version__} from "
                                   f"specs for {', '.join(repos) or 'no repository'}.")
-        write_reports(self.out, reports, envs)
-        locks = self.out / "locks"
+        write_reports(self.outputs, reports, envs)
+        locks = self.outputs / "locks"
         for env in envs:
             lock = self.store.get("lock", env["env_key"])
             if lock:

@@ -62,19 +62,30 @@ def plan_key(spec: RepoSpec, candidate: Candidate) -> str:
 
 
 def plan_candidate(spec: RepoSpec, repo: GitRepo, candidate: Candidate,
-                   store: BuildStore | None = None) -> PlannedInstance | Rejection:
+                   store: BuildStore | None = None,
+                   retry_rejected: bool = False) -> PlannedInstance | Rejection:
+    """The plan, from the store when it was made before (``retry_rejected``: plan again
+    candidates whose stored plan is a rejection)."""
     key = plan_key(spec, candidate)
     if store is not None:
         cached = store.get("plan", key)
-        if cached is not None:
+        if cached is not None and not (retry_rejected and cached.get("rejected")):
             if cached.get("rejected"):
                 return Rejection(**cached["rejected"])
             return PlannedInstance.from_json(cached)
-    result = _plan(spec, repo, candidate)
+    try:
+        result = _plan(spec, repo, candidate)
+    except _TransientVersionError as exc:  # not the commit's answer: plan again next time
+        return Rejection(candidate.instance_id, "version_not_found", str(exc.error))
     if store is not None:
         store.put("plan", key, {"rejected": asdict(result)} if isinstance(result, Rejection)
                   else result.to_json())
     return result
+
+
+class _TransientVersionError(Exception):
+    def __init__(self, error: VersionError):
+        self.error = error
 
 
 def _plan(spec: RepoSpec, repo: GitRepo, candidate: Candidate) -> PlannedInstance | Rejection:
@@ -82,6 +93,14 @@ def _plan(spec: RepoSpec, repo: GitRepo, candidate: Candidate) -> PlannedInstanc
     override = spec.instances.get(iid)
     if override and override.skip:
         return Rejection(iid, "skipped", override.skip)
+    needed = [candidate.base_commit]  # images check it out; the merge gives the diff if none
+    if not (candidate.diff or candidate.patch) and candidate.merge_commit:
+        needed.append(candidate.merge_commit)
+    for commit in needed:
+        if not repo.has_commit(commit):
+            return Rejection(iid, "commit_missing",
+                             f"commit {commit[:12]} is not in the clone {repo.path} "
+                             "(fetch it, or the pull request's branch was rewritten)")
     try:
         split = candidate_split(spec, candidate, lambda: repo)
         patch, test_patch, test_files = split.patch, split.test_patch, tuple(split.test_files)
@@ -95,6 +114,8 @@ def _plan(spec: RepoSpec, repo: GitRepo, candidate: Candidate) -> PlannedInstanc
         version = (override.version if override and override.version
                    else detect_version(spec, repo, candidate.base_commit))
     except VersionError as exc:
+        if exc.transient:
+            raise _TransientVersionError(exc) from exc
         return Rejection(iid, "version_not_found", str(exc))
     env_index = next((i for i, env in enumerate(spec.environments) if env.covers(version)), None)
     if env_index is None:

@@ -72,20 +72,27 @@ def read_reports(out_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str, An
         raise SwegcError(f"{out_dir} is not a swegc build folder (no {path.relative_to(out_dir)}); "
                          f"make one with `swegc compile SPECS --out {out_dir}`")
 
-    def load(file: Path) -> list[dict[str, Any]]:
+    def load(file: Path, required: tuple[str, ...]) -> list[dict[str, Any]]:
         if not file.is_file():
             return []
         rows = []
         for lineno, line in enumerate(file.read_text(encoding="utf-8").splitlines(), 1):
             if line.strip():
                 try:
-                    rows.append(json.loads(line))
+                    row = json.loads(line)
                 except json.JSONDecodeError as exc:
                     raise InputError(f"{file}:{lineno}: not valid JSON ({exc.msg}); rerun "
                                      "`swegc compile` to rewrite the reports") from None
+                missing = [k for k in required if not isinstance(row, dict) or k not in row]
+                if missing:
+                    raise InputError(f"{file}:{lineno}: a report row without "
+                                     f"{', '.join(missing)}; rerun `swegc compile` to rewrite "
+                                     "the reports")
+                rows.append(row)
         return rows
 
-    return load(path), load(reports / "envs.jsonl")
+    return (load(path, ("instance_id", "repo", "status")),
+            load(reports / "envs.jsonl", ("env_key", "repo", "status")))
 
 
 def human_bytes(size: float) -> str:

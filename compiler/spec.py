@@ -71,6 +71,7 @@ class TestsSpec:
     files: tuple[str, ...]  # gitignore-style globs: changed files that go to test_patch
     command: str  # run in /testbed with bash; directives are appended
     parser: str  # a name in swegc.compiler.parsers.PARSERS
+    parser_options: dict[str, Any] | None = None  # what the parser needs (regex: pattern, ...)
     directives: str = "paths"  # how changed test files are passed: paths | modules | none
     directive_files: tuple[str, ...] = ("**/test_*.py", "**/*_test.py", "**/tests.py")
     timeout: int = 900  # seconds for one run of the test command

@@ -51,7 +51,7 @@ def check_document(doc: Mapping[str, Any], where: Where,
     if ok("source"):
         problems += _check_source(doc["source"], where)
     if ok("tests"):
-        problems += _check_parser(doc["tests"]["parser"], where)
+        problems += _check_parser(doc["tests"]["parser"], where, doc["tests"].get("parser_options"))
     if ok("version"):
         problems += _check_version(doc["version"], where)
         if "python" in doc["version"] and "build" not in broken:
@@ -90,10 +90,16 @@ def _check_source(source: Mapping[str, Any], where: Where) -> list[Problem]:
     return problems
 
 
-def _check_parser(name: str, where: Where) -> list[Problem]:
-    from swegc.compiler.parsers import PARSERS  # imported here: the registry may be heavy
+def _check_parser(name: str, where: Where, options: Mapping[str, Any] | None = None) -> list[Problem]:
+    from swegc.compiler.parsers import PARSERS, get_parser  # imported here: the registry may be heavy
+    from swegc.errors import SwegcError
 
     if name in PARSERS:
+        try:  # the parser itself says what its options need (regex: a pattern, a status map)
+            get_parser(name, dict(options) if options is not None else None)
+        except SwegcError as exc:
+            return [_problem(where, ("tests", "parser_options") if options is not None
+                             else ("tests", "parser"), str(exc))]
         return []
     known = ", ".join(sorted(PARSERS))
     return [_problem(where, ("tests", "parser"),

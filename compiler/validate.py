@@ -15,8 +15,10 @@ from swegc.runtime.sandbox import InfrastructureError, Sandbox
 
 TEST_PATCH_PATH = "/tmp/swegc/test.patch"
 PATCH_PATH = "/tmp/swegc/fix.patch"
-# A fresh interpreter per run must not read bytecode written by the previous side's sources.
-TEST_ENV = {"PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0", "LANG": "C.UTF-8"}
+# Baked into every instance image (with tests.env and the instance's env), so a harness that
+# runs test_command in the image gets what validation got: no bytecode left from the other
+# side's sources, and a fixed hash seed.
+TEST_ENV = {"PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"}
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,7 @@ def _validate_once(plan: ValidationPlan, log_dir: Path) -> Verdict:
         return Verdict("rejected", reason, detail, Judgement(reason=reason, detail=detail),
                        summaries, 0.0, 1)
 
-    with Sandbox(plan.image, network=plan.network, env={**TEST_ENV, **plan.env}) as box:
+    with Sandbox(plan.image, network=plan.network, env=plan.env) as box:
         box.put_file(TEST_PATCH_PATH, plan.test_patch.encode("utf-8"))
         box.put_file(PATCH_PATH, plan.patch.encode("utf-8"))
         # Both patches must apply before any test time is spent (one exec: 3 = the fix).

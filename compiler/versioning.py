@@ -16,12 +16,21 @@ from collections.abc import Callable
 from swegc.compiler.spec import RepoSpec, VersionSpec
 from swegc.errors import SwegcError
 from swegc.git import GitError, GitRepo
+from swegc.runtime.orphans import container_name
 
 COMMAND_TIMEOUT_S = 120
 
 
 class VersionError(SwegcError):
-    """The version of a commit could not be found; the message says what was tried."""
+    """The version of a commit could not be found; the message says what was tried.
+
+    ``transient`` marks a failure of the machinery (Docker not answering, a slow container)
+    rather than of the commit: it is not kept as the commit's answer.
+    """
+
+    def __init__(self, message: str, transient: bool = False):
+        super().__init__(message)
+        self.transient = transient
 
 
 def _apply_pattern(pattern: str | None, text: str, what: str) -> str:
@@ -113,21 +122,23 @@ def run_in_checkout(image: str, repo: GitRepo, commit: str, command: str,
         client.images.get(image)
     except docker.errors.ImageNotFound:
         raise VersionError(f"version.command needs the base image {image}, which is not "
-                           "built (run `swegc base-image` or build it)") from None
+                           "built (run `swegc images base --python X.Y` or build it)") from None
     except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
-        raise VersionError(f"version.command needs Docker, which does not answer: {exc}") from None
+        raise VersionError(f"version.command needs Docker, which does not answer: {exc}",
+                           transient=True) from None
     archive = repo.archive(commit)
     script = f"mkdir -p /testbed && cd /testbed && {command}"
     container = client.containers.create(
         image, ["timeout", str(timeout_s), "bash", "-c", script], network_mode="none",
-        working_dir="/", detach=True)
+        working_dir="/", detach=True, name=container_name("version"))
     try:
         container.put_archive("/", _prefixed_tar(archive, "testbed/"))
         container.start()
         try:
             result = container.wait(timeout=timeout_s + 30)
         except requests.exceptions.RequestException:
-            raise VersionError(f"version.command {command!r} ran over {timeout_s}s") from None
+            raise VersionError(f"version.command {command!r} ran over {timeout_s}s",
+                               transient=True) from None
         stdout = container.logs(stdout=True, stderr=False).decode("utf-8", "replace")
         stderr = container.logs(stdout=False, stderr=True).decode("utf-8", "replace")
         code = result.get("StatusCode", -1)

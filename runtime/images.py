@@ -72,6 +72,7 @@ class InstanceRecipe:
     base_commit: str
     install: tuple[str, ...] = ()
     post_install: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()  # the tests' environment, baked into the image config
 
     def key(self, env_key: str) -> str:
         return content_hash("instance", IMAGE_FORMAT, asdict(self), env_key)
@@ -101,6 +102,25 @@ def _run_block(title: str, commands: tuple[str, ...] | list[str]) -> str:
     lines = [f"echo '+++ {title}'"]
     lines.extend(commands)
     return "\n".join(lines) + "\n"
+
+
+FREEZE_LABEL = f"{LABEL}.env_freeze"
+
+
+def _read_freeze(work: Path) -> tuple[str, ...]:
+    """The env's resolved packages (pip freeze), without the repository's own package."""
+    freeze_file = work / "out" / "freeze.txt"
+    if not freeze_file.exists():
+        return ()
+    return tuple(line for line in freeze_file.read_text().splitlines()
+                 if line and not line.startswith("-e ") and " @ file://" not in line)
+
+
+def _freeze_label(labels: dict[str, str]) -> tuple[str, ...]:
+    try:
+        return tuple(json.loads(labels.get(FREEZE_LABEL) or "[]"))
+    except ValueError:
+        return ()
 
 
 def _image_sizes(client: Any, image: Any) -> tuple[int, int]:
@@ -150,10 +170,7 @@ class ImageBuilder:
                        *(f"ENV {k}={json.dumps(v)}" for k, v in recipe.env)]
             image, build_s, log_path = self._run_and_commit(
                 recipe.base_image, script, work, name, labels, changes, f"env-{key}")
-            freeze_file = work / "out" / "freeze.txt"
-            freeze = tuple(line for line in freeze_file.read_text().splitlines()
-                           if line and not line.startswith("-e ") and " @ file://" not in line) \
-                if freeze_file.exists() else ()
+            freeze = _read_freeze(work)
         size, layer = _image_sizes(self.client, image)
         return BuiltImage(name, image.id, key, size, layer, build_s, False, log_path, freeze)
 
@@ -225,8 +242,9 @@ class ImageBuilder:
             labels = {f"{LABEL}.kind": "instance", f"{LABEL}.instance": recipe.instance_id,
                       f"{LABEL}.key": key, f"{LABEL}.env": env.name,
                       f"{LABEL}.base_commit": recipe.base_commit}
+            changes = [f"ENV {k}={json.dumps(v)}" for k, v in recipe.env]
             image, build_s, log_path = self._run_and_commit(
-                env.name, script, work, name, labels, [], f"instance-{recipe.instance_id}")
+                env.name, script, work, name, labels, changes, f"instance-{recipe.instance_id}")
         size, layer = _image_sizes(self.client, image)
         return BuiltImage(name, image.id, key, size, layer, build_s, False, log_path)
 
@@ -263,7 +281,8 @@ class ImageBuilder:
         if image is None:
             return None
         size, layer = _image_sizes(self.client, image)
-        return BuiltImage(name, image.id, key, size, layer, 0.0, True)
+        return BuiltImage(name, image.id, key, size, layer, 0.0, True,
+                          freeze=_freeze_label(image.labels or {}))
 
     def _run_and_commit(self, parent: str, script: str, work: Path, name: str,
                         labels: dict[str, str], changes: list[str],
@@ -308,6 +327,9 @@ class ImageBuilder:
                 reason = "build_timeout" if exit_code == -1 else "build_failed"
                 raise BuildFailed(reason, f"{name} (exit {exit_code}):\n{tail}", str(log_path))
             repository, _, tag = name.rpartition(":")
+            freeze = _read_freeze(work)
+            if freeze:  # the lock travels with the image, for builds that only find it
+                all_labels[FREEZE_LABEL] = json.dumps(list(freeze))
             label_changes = ["LABEL " + " ".join(f"{k}={json.dumps(v)}"
                                                  for k, v in sorted(all_labels.items()))]
             container.commit(repository=repository, tag=tag, changes=[

@@ -129,3 +129,15 @@ def test_a_rebuilt_env_installs_the_package_set_recorded_by_the_first_build(hist
         assert "+++ locked packages" in open(rebuilt.log_path).read()
     finally:
         _cleanup(docker_engine, rebuilt)
+
+
+def test_an_env_image_found_already_built_still_gives_its_package_lock(history, builder, docker_engine):
+    recipe = EnvRecipe(repo="acme/pkg", base_image="swegc-base:bookworm", env_commit=history["c1"],
+                       upgrade_pip=False, pip=("six",))
+    first = builder.env_image(recipe)
+    try:
+        found = builder.env_image(recipe)
+        assert found.reused and found.freeze == first.freeze
+        assert any(line.startswith("six==") for line in found.freeze)
+    finally:
+        _cleanup(docker_engine, first)

@@ -95,3 +95,32 @@ def test_a_non_strict_xpass_with_exit_code_zero_is_not_a_mismatch_and_not_passin
     assert result.valid
     assert result.FAIL_TO_PASS == ["t::a"]
     assert "t::x" not in result.PASS_TO_PASS
+
+
+def test_an_unexpected_success_makes_a_non_zero_exit_legitimate_as_unittest_does():
+    before = [run("before", 1, {"m.T.test_a": FAILED, "m.T.test_x": XPASS}, exit_code=1)]
+    after = [run("after", 1, {"m.T.test_a": PASSED, "m.T.test_x": XPASS}, exit_code=1)]
+    result = judge(before, after, get_parser("unittest"))
+    assert result.valid and result.FAIL_TO_PASS == ["m.T.test_a"]
+
+
+def test_tests_of_other_files_do_not_become_fail_to_pass_when_a_collection_error_stopped_the_session():
+    # before: pytest stops the whole session on test_a.py's import error; nothing ran.
+    before = [run("before", 1, {"tests/test_a.py": ERROR}, exit_code=2,
+                  collection_errors=("tests/test_a.py",))]
+    after = [run("after", 1, {"tests/test_a.py::test_new": PASSED,
+                              "tests/test_b.py::test_old": PASSED})]
+    result = judge(before, after, PYTEST)
+    assert result.FAIL_TO_PASS == ["tests/test_a.py::test_new"]
+    assert result.PASS_TO_PASS == []
+    assert result.unknown_before == ["tests/test_b.py::test_old"]
+
+
+def test_a_collection_error_in_one_file_while_others_ran_keeps_fail_to_pass_for_its_tests():
+    before = [run("before", 1, {"tests/test_a.py": ERROR, "tests/test_b.py::test_old": PASSED},
+                  exit_code=1, collection_errors=("tests/test_a.py",))]
+    after = [run("after", 1, {"tests/test_a.py::test_new": PASSED,
+                              "tests/test_b.py::test_old": PASSED})]
+    result = judge(before, after, PYTEST)
+    assert result.FAIL_TO_PASS == ["tests/test_a.py::test_new"]
+    assert result.PASS_TO_PASS == ["tests/test_b.py::test_old"]
