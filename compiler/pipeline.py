@@ -356,6 +356,7 @@ class Compiler:
             test_command=item.test_command, test_directives=list(item.directives),
             log_parser=group.spec.tests.parser, flaky_tests=verdict["flaky_tests"],
             validation={"runs": self._runs(group.spec), "PASS_TO_FAIL": verdict["PASS_TO_FAIL"],
+                        "unknown_before": verdict.get("unknown_before", []),
                         "sides": verdict["runs"], "duration_s": verdict["duration_s"]},
             swegc_version=__version__)
         rows.append(instance.to_json())

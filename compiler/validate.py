@@ -51,6 +51,7 @@ class Verdict:
         return {"status": self.status, "reason": self.reason, "detail": self.detail,
                 "FAIL_TO_PASS": j.FAIL_TO_PASS, "PASS_TO_PASS": j.PASS_TO_PASS,
                 "PASS_TO_FAIL": j.PASS_TO_FAIL, "flaky_tests": j.flaky_tests,
+                "unknown_before": j.unknown_before,
                 "runs": self.runs, "duration_s": round(self.duration_s, 3),
                 "attempts": self.attempts}
 
