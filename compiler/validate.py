@@ -95,7 +95,9 @@ def _validate_once(plan: ValidationPlan, log_dir: Path) -> Verdict:
         return Verdict("rejected", reason, detail, Judgement(reason=reason, detail=detail),
                        summaries, 0.0, 1)
 
-    with Sandbox(plan.image, network=plan.network, env=plan.env) as box:
+    # TEST_ENV again, whatever the image says: a stale .pyc from the before side (same size,
+    # same second) would make the after side run the old code.
+    with Sandbox(plan.image, network=plan.network, env={**TEST_ENV, **plan.env}) as box:
         box.put_file(TEST_PATCH_PATH, plan.test_patch.encode("utf-8"))
         box.put_file(PATCH_PATH, plan.patch.encode("utf-8"))
         # Both patches must apply before any test time is spent (one exec: 3 = the fix).

@@ -67,6 +67,8 @@ def plan(image, command="python -m unittest -v test_calc", **extra):
 
 
 def test_a_unittest_suite_is_validated_with_its_dotted_test_ids(image, tmp_path):
+    # The fix keeps calc.py's size; applied within the second of the before runs, only
+    # PYTHONDONTWRITEBYTECODE (set by validate, whatever the image) keeps the old .pyc away.
     verdict = validate(plan(image), tmp_path)
     assert verdict.status == "valid", verdict.detail
     assert verdict.judgement.FAIL_TO_PASS == ["test_calc.TestDouble.test_double"]
