@@ -269,8 +269,9 @@ class Compiler:
                             reports: list[dict[str, Any]]) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = []
         todo: list[tuple[EnvGroup, PlannedInstance, str]] = []
-        images = {tag for builder in builders.values() for image in builder.client.images.list(
-            filters={"label": "org.swegc.kind=instance"}) for tag in image.tags}
+        # One listing per compile (not per unit): which images the stored units still have.
+        images = {tag for image in docker_client().images.list(filters={"label": "org.swegc.kind"})
+                  for tag in image.tags}
         for group in groups:
             for item in group.instances:
                 if group.failure:
