@@ -15,8 +15,6 @@ to stderr; tokens come from ``GITHUB_TOKENS`` (comma separated) or ``GITHUB_TOKE
 
 from __future__ import annotations
 
-import json
-import os
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -28,15 +26,12 @@ from swegc.errors import SwegcError
 
 
 def _write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> int:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    count = 0
-    with open(tmp, "w", encoding="utf-8") as handle:
-        for row in rows:
-            handle.write(json.dumps(row, sort_keys=True, ensure_ascii=False) + "\n")
-            count += 1
-    os.replace(tmp, path)
-    return count
+    """Write rows with the dataset's JSONL writer; returns how many."""
+    from swegc.dataset import write_jsonl
+
+    rows = list(rows)
+    write_jsonl(path, rows)
+    return len(rows)
 
 
 def _progress(line: str) -> None:
