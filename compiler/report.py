@@ -8,12 +8,12 @@ unchanged rebuild leaves them byte-identical and two builds can be diffed.
 
 from __future__ import annotations
 
-import json
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
-from swegc.errors import InputError, SwegcError
+from swegc.build_reports import read_reports  # noqa: F401 - part of this module's API
+from swegc.errors import InputError
 
 REPORT_SCHEMA_VERSION = 1
 INSTANCE_STATUSES = ("valid", "rejected", "skipped", "error")
@@ -62,37 +62,6 @@ def write_reports(out_dir: Path, instances: list[dict[str, Any]], envs: list[dic
     env = [_normalize(r, ENV_FIELDS, "env_key", ENV_STATUSES, "environment") for r in envs]
     _write_jsonl(reports / "instances.jsonl", sorted(inst, key=lambda r: str(r["instance_id"])))
     _write_jsonl(reports / "envs.jsonl", sorted(env, key=lambda r: str(r["env_key"])))
-
-
-def read_reports(out_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Instance and env report rows of a build folder; a SwegcError if it is not one."""
-    reports = Path(out_dir) / "reports"
-    path = reports / "instances.jsonl"
-    if not path.is_file():
-        raise SwegcError(f"{out_dir} is not a swegc build folder (no {path.relative_to(out_dir)}); "
-                         f"make one with `swegc compile SPECS --out {out_dir}`")
-
-    def load(file: Path, required: tuple[str, ...]) -> list[dict[str, Any]]:
-        if not file.is_file():
-            return []
-        rows = []
-        for lineno, line in enumerate(file.read_text(encoding="utf-8").splitlines(), 1):
-            if line.strip():
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise InputError(f"{file}:{lineno}: not valid JSON ({exc.msg}); rerun "
-                                     "`swegc compile` to rewrite the reports") from None
-                missing = [k for k in required if not isinstance(row, dict) or k not in row]
-                if missing:
-                    raise InputError(f"{file}:{lineno}: a report row without "
-                                     f"{', '.join(missing)}; rerun `swegc compile` to rewrite "
-                                     "the reports")
-                rows.append(row)
-        return rows
-
-    return (load(path, ("instance_id", "repo", "status")),
-            load(reports / "envs.jsonl", ("env_key", "repo", "status")))
 
 
 def human_bytes(size: float) -> str:

@@ -79,16 +79,10 @@ def _images_used_by(builds: tuple[str, ...]) -> set[str]:
     """Image names in the reports of these build folders (instances and envs)."""
     from pathlib import Path
 
-    from swegc.errors import SwegcError
-    from swegc.records import read_jsonl
+    from swegc.build_reports import read_reports
 
     used: set[str] = set()
     for build in builds:
-        reports = Path(build) / "reports"
-        if not (reports / "instances.jsonl").is_file():
-            raise SwegcError(f"{build} is not a swegc build (no reports/instances.jsonl)")
-        for name in ("instances.jsonl", "envs.jsonl"):
-            if (reports / name).is_file():
-                used |= {row["image"] for _, row in read_jsonl(str(reports / name), "report")
-                         if row.get("image")}
+        instances, envs = read_reports(Path(build))
+        used |= {row["image"] for row in [*instances, *envs] if row.get("image")}
     return used

@@ -65,7 +65,8 @@ def test_images_rm_unused_by_a_build_keeps_exactly_the_images_the_build_uses(tmp
         made.append(name)
     (tmp_path / "reports").mkdir()
     (tmp_path / "reports" / "instances.jsonl").write_text("")
-    (tmp_path / "reports" / "envs.jsonl").write_text(json.dumps({"image": made[0]}) + "\n")
+    (tmp_path / "reports" / "envs.jsonl").write_text(json.dumps(
+        {"env_key": "k", "repo": "acme/keep", "status": "built", "image": made[0]}) + "\n")
     try:
         result = swegc("images", "rm", "--unused-by", str(tmp_path), "--kind", "env", "--dry-run")
         assert result.returncode == 0, result.stderr

@@ -1,0 +1,44 @@
+"""Reading a build folder's reports: shared by `swegc status` and `swegc images rm`.
+
+The compiler writes ``reports/instances.jsonl`` and ``reports/envs.jsonl``; this reader lives in
+the core so that the runtime's commands can read them without importing the compiler.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from swegc.errors import InputError, SwegcError
+
+
+def read_reports(out_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Instance and env report rows of a build folder; a SwegcError if it is not one."""
+    reports = Path(out_dir) / "reports"
+    path = reports / "instances.jsonl"
+    if not path.is_file():
+        raise SwegcError(f"{out_dir} is not a swegc build folder (no {path.relative_to(out_dir)}); "
+                         f"make one with `swegc compile SPECS --out {out_dir}`")
+
+    def load(file: Path, required: tuple[str, ...]) -> list[dict[str, Any]]:
+        if not file.is_file():
+            return []
+        rows = []
+        for lineno, line in enumerate(file.read_text(encoding="utf-8").splitlines(), 1):
+            if line.strip():
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise InputError(f"{file}:{lineno}: not valid JSON ({exc.msg}); rerun "
+                                     "`swegc compile` to rewrite the reports") from None
+                missing = [k for k in required if not isinstance(row, dict) or k not in row]
+                if missing:
+                    raise InputError(f"{file}:{lineno}: a report row without "
+                                     f"{', '.join(missing)}; rerun `swegc compile` to rewrite "
+                                     "the reports")
+                rows.append(row)
+        return rows
+
+    return (load(path, ("instance_id", "repo", "status")),
+            load(reports / "envs.jsonl", ("env_key", "repo", "status")))
