@@ -59,7 +59,7 @@ def remove_instance_images(prefix: str) -> None:
 
 def bare_test_time(row: dict, runs: int) -> float:
     """Seconds the test command itself takes, 2 x runs times, timed inside one container."""
-    from swegc.runtime.sandbox import Sandbox
+    from swegc.runtime.sandbox.docker_exec import DockerExecSandbox as Sandbox
 
     with Sandbox(row["image"], env={"PYTHONDONTWRITEBYTECODE": "1"}) as box:
         box.put_file("/tmp/t.patch", row["test_patch"].encode())

@@ -14,9 +14,9 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from swegc.compiler import spec as specs
-from swegc.compiler.github_client import GithubClient
-from swegc.compiler.mining import mine_candidates
+from swegc.compiler.spec import model as specs
+from swegc.compiler.mining.github_client import GithubClient
+from swegc.compiler.mining.miner import mine_candidates
 from swegc.store import BuildStore
 from swegc.testing.github_standin import GithubStandin, make_sample
 

@@ -19,9 +19,9 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from swegc.compiler.mining_links import keyword_references
+from swegc.compiler.mining.links import keyword_references
 from swegc.compiler.patches import PatchError, Split, read_diff, split_patch
-from swegc.compiler.spec import Filters, RepoSpec
+from swegc.compiler.spec.model import Filters, RepoSpec
 from swegc.dates import instant
 from swegc.errors import InputError
 from swegc.git import GitError, GitRepo, LogEntry
@@ -88,7 +88,7 @@ def load_candidates(spec: RepoSpec,
     elif kind == "instances":
         candidates = instance_candidates(spec)
     elif kind == "github":
-        from swegc.compiler.mining import mine_candidates  # lazy: PyGithub and the network
+        from swegc.compiler.mining.miner import mine_candidates  # lazy: PyGithub and the network
         candidates = list(mine_candidates(spec, store))
     else:
         raise InputError(f"{spec.where('source')}: unknown source kind {kind!r}")

@@ -14,7 +14,7 @@ def check(paths: tuple[Path, ...]) -> None:
 
     Exits 1 when there is any problem; nothing is built.
     """
-    from swegc.compiler.spec_loader import load_specs
+    from swegc.compiler.spec.loader import load_specs
 
     specs = load_specs(paths)
     for spec in specs:

@@ -19,9 +19,9 @@ from typing import Any
 from swegc import __version__
 from swegc.compiler.candidates import Rejection, load_candidates
 from swegc.compiler.plan import PlannedInstance, plan_candidate
-from swegc.compiler.spec import RepoSpec
-from swegc.compiler.spec_loader import load_specs
-from swegc.compiler.validate import TEST_ENV, ValidationPlan, validate
+from swegc.compiler.spec.model import RepoSpec
+from swegc.compiler.spec.loader import load_specs
+from swegc.runtime.harness.validation import TEST_ENV, ValidationPlan, validate
 from swegc.errors import SwegcError
 from swegc.executors import LocalPool
 from swegc.git import GitRepo

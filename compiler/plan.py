@@ -12,8 +12,8 @@ from typing import Any
 
 from swegc.compiler.candidates import Rejection, candidate_split
 from swegc.compiler.patches import PatchError, test_directives
-from swegc.compiler.spec import RepoSpec
-from swegc.compiler.validate import full_test_command
+from swegc.compiler.spec.model import RepoSpec
+from swegc.runtime.harness.validation import full_test_command
 from swegc.compiler.versioning import VersionError, detect_version
 from swegc.git import GitRepo
 from swegc.hashing import content_hash

@@ -13,7 +13,7 @@ import re
 import tarfile
 from collections.abc import Callable
 
-from swegc.compiler.spec import RepoSpec, VersionSpec
+from swegc.compiler.spec.model import RepoSpec, VersionSpec
 from swegc.errors import SwegcError
 from swegc.git import GitError, GitRepo
 from swegc.runtime.orphans import container_name
@@ -88,7 +88,7 @@ def _command_image(spec: RepoSpec) -> str:
         env = next((e for e in spec.environments if e.python == version.python), None)
         if env is not None:
             return spec.base_image_for(env)
-        from swegc.compiler.spec import DEFAULT_BASE_IMAGES
+        from swegc.compiler.spec.model import DEFAULT_BASE_IMAGES
         images = {**DEFAULT_BASE_IMAGES, **spec.build.base_images}
         if version.python not in images:
             raise VersionError(f"version.python {version.python!r} names no base image "

@@ -20,7 +20,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "compile": ("swegc.compiler.commands", "compile_cmd", "Compile specs into validated task instances."),
     "status": ("swegc.compiler.commands", "status", "Summarize a build folder."),
     "images": ("swegc.runtime.commands", "images", "Build base images, list or remove swegc images."),
-    "mine": ("swegc.compiler.mine_commands", "mine", "Mine a repository's pull requests into candidates."),
+    "mine": ("swegc.compiler.mining.commands", "mine", "Mine a repository's pull requests into candidates."),
     "train": ("swegc.train.commands", "train", "Fine-tune a policy (RFT) or a verifier on trajectories."),
     "rerank": ("swegc.train.commands", "rerank", "Score trajectories with a verifier and pick the best."),
     "eval": ("swegc.train.commands", "eval_cmd", "Resolve rate, pass@k and best@k of rollouts."),

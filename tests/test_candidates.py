@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from swegc.compiler import spec as specs
+from swegc.compiler.spec import model as specs
 from swegc.compiler.candidates import Rejection, git_candidates, load_candidates
-from swegc.compiler.spec import (EnvironmentSpec, Filters, GitSource, RepoSpec, SourceSpec,
+from swegc.compiler.spec.model import (EnvironmentSpec, Filters, GitSource, RepoSpec, SourceSpec,
                                  VersionSpec)
 from swegc.errors import InputError
 from swegc.git import GitRepo, git_env

@@ -37,7 +37,7 @@ def regenerated(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def spec():
-    from swegc.compiler.spec_loader import load_specs
+    from swegc.compiler.spec.loader import load_specs
     return load_specs([EXAMPLES / "specs" / "calc.yaml"])[0]
 
 
@@ -60,7 +60,7 @@ def test_the_example_spec_keeps_five_pull_requests_and_says_why_three_are_reject
 def test_reading_the_history_itself_finds_the_same_pull_requests(spec):
     from dataclasses import replace
 
-    from swegc.compiler.spec import GitSource, SourceSpec
+    from swegc.compiler.spec.model import GitSource, SourceSpec
     source = SourceSpec(kind="git", clone=spec.source.clone,
                         git=GitSource(issues=EXAMPLES / "issues.jsonl"))
     git_spec = replace(spec, source=source)

@@ -7,7 +7,7 @@ import pytest
 from swegc.git import GitRepo
 from swegc.runtime.images import BuildFailed, EnvRecipe, ImageBuilder, InstanceRecipe
 from swegc.runtime.network import BuildNetwork
-from swegc.runtime.sandbox import Sandbox
+from swegc.runtime.sandbox.docker_exec import DockerExecSandbox as Sandbox
 
 pytestmark = pytest.mark.docker
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from swegc.compiler.judge import ObservedRun, judge
-from swegc.compiler.parsers import ERROR, FAILED, PASSED, SKIPPED, XFAIL, XPASS, ParseResult, get_parser
+from swegc.runtime.harness.judging import ObservedRun, judge
+from swegc.runtime.harness.parsers import ERROR, FAILED, PASSED, SKIPPED, XFAIL, XPASS, ParseResult, get_parser
 
 PYTEST = get_parser("pytest")
 

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from swegc.compiler.github_client import GithubClient
-from swegc.compiler.mining import mine_candidates
+from swegc.compiler.mining.github_client import GithubClient
+from swegc.compiler.mining.miner import mine_candidates
 from swegc.compiler.candidates import apply_filters
-from swegc.compiler.mining_filters import is_lite, lite_reasons
+from swegc.compiler.mining.filters import is_lite, lite_reasons
 from swegc.git import GitRepo
-from swegc.compiler.mining_links import Comment, hints_for_issue, keyword_references
-from swegc.compiler import spec as specs
-from swegc.compiler.spec import Filters, GithubSource, RepoSpec, SourceSpec, VersionSpec
+from swegc.compiler.mining.links import Comment, hints_for_issue, keyword_references
+from swegc.compiler.spec import model as specs
+from swegc.compiler.spec.model import Filters, GithubSource, RepoSpec, SourceSpec, VersionSpec
 from swegc.records import Candidate
 from swegc.testing.github_standin import GithubStandin, Sample, make_sample
 
@@ -206,7 +206,7 @@ def test_mine_and_compile_read_a_github_spec_file_the_same_way(sample: Sample, t
 
     from swegc.cli import cli
     from swegc.compiler.candidates import load_candidates
-    from swegc.compiler.spec_loader import load_specs
+    from swegc.compiler.spec.loader import load_specs
 
     with GithubStandin(sample.repo, sample.git_dir, sample.pulls, sample.issues) as gh:
         specs = tmp_path / "specs"

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from swegc.compiler import spec as specs
-from swegc.compiler.github_client import GithubClient
-from swegc.compiler.mining import mine_candidates
-from swegc.compiler.spec import GithubSource, RepoSpec, SourceSpec, VersionSpec
+from swegc.compiler.spec import model as specs
+from swegc.compiler.mining.github_client import GithubClient
+from swegc.compiler.mining.miner import mine_candidates
+from swegc.compiler.spec.model import GithubSource, RepoSpec, SourceSpec, VersionSpec
 from swegc.store import BuildStore
 from swegc.testing.github_standin import GithubStandin, Sample, make_sample
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from swegc.compiler.parse_pytest import split_node_id
-from swegc.compiler.parsers import PARSERS, PASSING, ParseResult, get_parser
+from swegc.runtime.harness.parsers.pytest_log import split_node_id
+from swegc.runtime.harness.parsers import PARSERS, PASSING, ParseResult, get_parser
 from swegc.errors import SwegcError
 
 PYTEST_TESTS = '''

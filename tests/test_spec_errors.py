@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from swegc.compiler.spec_checks import ShellFragment, check_shell
-from swegc.compiler.spec_loader import load_specs
+from swegc.compiler.spec.checks import ShellFragment, check_shell
+from swegc.compiler.spec.loader import load_specs
 from swegc.errors import SpecError
 
 # Line numbers matter: tests below point at them.

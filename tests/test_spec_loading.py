@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from swegc.compiler.spec_loader import builtin_defaults, load_specs
-from swegc.compiler.yaml_lines import label, load_yaml
+from swegc.compiler.spec.loader import builtin_defaults, load_specs
+from swegc.compiler.spec.yaml_lines import label, load_yaml
 
 # Line numbers matter: tests below point at them.
 VALID = r"""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from swegc.compiler.validate import ValidationPlan, validate
+from swegc.runtime.harness.validation import ValidationPlan, validate
 from swegc.git import GitRepo
 from swegc.runtime.images import EnvRecipe, ImageBuilder, InstanceRecipe
 from swegc.runtime.network import BuildNetwork

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from swegc.compiler import spec as specs
-from swegc.compiler.spec import EnvironmentSpec, RepoSpec, SourceSpec, VersionSpec
+from swegc.compiler.spec import model as specs
+from swegc.compiler.spec.model import EnvironmentSpec, RepoSpec, SourceSpec, VersionSpec
 from swegc.compiler.versioning import VersionError, detect_version, run_in_checkout
 from swegc.git import GitRepo, git_env
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from swegc.compiler.parsers import ERROR, FAILED, PASSING, SKIPPED, XPASS, LogParser, ParseResult
+from swegc.runtime.harness.parsers import ERROR, FAILED, PASSING, SKIPPED, XPASS, LogParser, ParseResult
 
 PASS, FAIL, SKIP, ABSENT = "pass", "fail", "skip", "absent"
 

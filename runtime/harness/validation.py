@@ -8,10 +8,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from swegc.compiler.judge import Judgement, ObservedRun, judge
-from swegc.compiler.parsers import get_parser
+from swegc.runtime.harness.judging import Judgement, ObservedRun, judge
+from swegc.runtime.harness.parsers import get_parser
 from swegc.redact import redact
-from swegc.runtime.sandbox import InfrastructureError, Sandbox
+from swegc.runtime.sandbox import InfrastructureError
+from swegc.runtime.sandbox.docker_exec import DockerExecSandbox as Sandbox
 
 TEST_PATCH_PATH = "/tmp/swegc/test.patch"
 PATCH_PATH = "/tmp/swegc/fix.patch"

@@ -25,13 +25,13 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol
 
-from swegc.compiler.github_client import GithubClient, ProgressFn
-from swegc.compiler.mining_diff import local_diff
-from swegc.compiler.mining_graphql import (IssueData, PullDetails, comments_query, issues_query,
+from swegc.compiler.mining.github_client import GithubClient, ProgressFn
+from swegc.compiler.mining.diff import local_diff
+from swegc.compiler.mining.graphql import (IssueData, PullDetails, comments_query, issues_query,
                                            parse_issues, parse_more_comments, parse_pulls,
                                            pulls_query)
-from swegc.compiler.mining_links import hints_text, keyword_references
-from swegc.compiler.spec import RepoSpec
+from swegc.compiler.mining.links import hints_text, keyword_references
+from swegc.compiler.spec.model import RepoSpec
 from swegc.dates import instant as parse_instant
 from swegc.errors import SwegcError
 from swegc.records import Candidate, LinkedIssue

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-from swegc.compiler.parsers import (ERROR, FAILED, PASSED, SKIPPED, STATUSES, XFAIL, XPASS,
+from swegc.runtime.harness.parsers import (ERROR, FAILED, PASSED, SKIPPED, STATUSES, XFAIL, XPASS,
                                     ParseResult, log_lines, shell_broken_exit)
 
 _STATUS = "|".join(STATUSES)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from swegc.compiler.parsers import STATUSES, ParseResult, log_lines, shell_broken_exit
+from swegc.runtime.harness.parsers import STATUSES, ParseResult, log_lines, shell_broken_exit
 from swegc.errors import SwegcError
 
 _KEYS = ("pattern", "status_map", "summary", "collection_error", "directive_style", "broken_exit")

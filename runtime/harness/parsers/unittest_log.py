@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 
-from swegc.compiler.parsers import (ERROR, FAILED, PASSED, SKIPPED, XFAIL, XPASS, ParseResult,
+from swegc.runtime.harness.parsers import (ERROR, FAILED, PASSED, SKIPPED, XFAIL, XPASS, ParseResult,
                                     log_lines, shell_broken_exit)
 
 _NAME = r"(?P<name>[A-Za-z_][\w.]*) \((?P<target>[A-Za-z_][\w]*(?:\.\w+)+)\)(?P<sub> \(.*?\))?"

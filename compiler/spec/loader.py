@@ -2,7 +2,7 @@
 
 Stages, each on all files before anything is raised: read and parse YAML (keeping lines),
 merge ``extends`` layers under each file, validate the merged document against
-``specs/schema.json``, run the semantic checks (``spec_checks``), then build the dataclasses
+``specs/schema.json``, run the semantic checks (``spec.checks``), then build the dataclasses
 of ``spec.py``. One ``SpecError`` lists every problem of every file, because fixing specs one
 error per run is slow and the user wants to see them all.
 """
@@ -19,11 +19,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from swegc.compiler import spec_checks
-from swegc.compiler.spec import (BuildSpec, EnvironmentSpec, Filters, GithubSource, GitSource,
+from swegc.compiler.spec import checks as spec_checks
+from swegc.compiler.spec.model import (BuildSpec, EnvironmentSpec, Filters, GithubSource, GitSource,
                                  InstanceOverride, RepoSpec, SourceSpec, TestsSpec, VersionSpec)
-from swegc.compiler.spec_checks import ShellFragment, did_you_mean
-from swegc.compiler.yaml_lines import YamlSyntaxError, dotted, join, label, load_yaml
+from swegc.compiler.spec.checks import ShellFragment, did_you_mean
+from swegc.compiler.spec.yaml_lines import YamlSyntaxError, dotted, join, label, load_yaml
 from swegc.errors import Problem, SpecError
 from swegc.hashing import content_hash
 

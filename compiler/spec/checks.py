@@ -19,8 +19,8 @@ from typing import Any
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
-from swegc.compiler.spec import DEFAULT_BASE_IMAGES, SOURCE_KINDS
-from swegc.compiler.yaml_lines import label
+from swegc.compiler.spec.model import DEFAULT_BASE_IMAGES, SOURCE_KINDS
+from swegc.compiler.spec.yaml_lines import label
 from swegc.errors import Problem
 
 Path_ = tuple[str | int, ...]
@@ -91,7 +91,7 @@ def _check_source(source: Mapping[str, Any], where: Where) -> list[Problem]:
 
 
 def _check_parser(name: str, where: Where, options: Mapping[str, Any] | None = None) -> list[Problem]:
-    from swegc.compiler.parsers import PARSERS, get_parser  # imported here: the registry may be heavy
+    from swegc.runtime.harness.parsers import PARSERS, get_parser  # imported here: the registry may be heavy
     from swegc.errors import SwegcError
 
     if name in PARSERS:

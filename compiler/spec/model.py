@@ -1,4 +1,4 @@
-"""The typed form of a repository spec (what ``spec_loader`` builds from checked YAML).
+"""The typed form of a repository spec (what ``spec.loader`` builds from checked YAML).
 
 Each value that came from a file remembers where (``file:line``) through ``RepoSpec.where``,
 so later stages can point back at the spec when something about it fails at run time.
@@ -70,7 +70,7 @@ class SourceSpec:
 class TestsSpec:
     files: tuple[str, ...]  # gitignore-style globs: changed files that go to test_patch
     command: str  # run in /testbed with bash; directives are appended
-    parser: str  # a name in swegc.compiler.parsers.PARSERS
+    parser: str  # a name in swegc.runtime.harness.parsers.PARSERS
     parser_options: dict[str, Any] | None = None  # what the parser needs (regex: pattern, ...)
     directives: str = "paths"  # how changed test files are passed: paths | modules | none
     directive_files: tuple[str, ...] = ("**/test_*.py", "**/*_test.py", "**/tests.py")

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from swegc.compiler.mining_links import Comment
+from swegc.compiler.mining.links import Comment
 
 COMMENTS_PAGE = 100
 COMMITS_PAGE = 100

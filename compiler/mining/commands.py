@@ -42,7 +42,7 @@ def _progress(line: str) -> None:
 
 
 def _adhoc_spec(repo: str, api_url: str, clone: Path | None, test_globs: tuple[str, ...]) -> Any:
-    from swegc.compiler.spec import (Filters, GithubSource, RepoSpec, SourceSpec, TestsSpec,
+    from swegc.compiler.spec.model import (Filters, GithubSource, RepoSpec, SourceSpec, TestsSpec,
                                      VersionSpec)
     if repo.count("/") != 1 or not all(repo.split("/")):
         raise SwegcError(f"--repo {repo!r}: expected owner/name")
@@ -58,8 +58,8 @@ def mine_spec(spec: Any, out: Path, *, since: str | None, until: str | None,
               limit: int | None, store: Any) -> dict[str, int]:
     """Mine one spec's repository and write its four files; returns their row counts."""
     from swegc.compiler.candidates import apply_filters
-    from swegc.compiler.mining import mine_candidates
-    from swegc.compiler.mining_filters import is_lite
+    from swegc.compiler.mining.miner import mine_candidates
+    from swegc.compiler.mining.filters import is_lite
     from swegc.git import GitRepo
 
     raw = mine_candidates(spec, store, since=since, until=until, limit=limit,
@@ -113,7 +113,7 @@ def mine(specs: tuple[Path, ...], out: Path, since: str | None, until: str | Non
     if repo:
         chosen = [_adhoc_spec(repo, api_url, clone, test_globs)]
     else:
-        from swegc.compiler.spec_loader import load_specs
+        from swegc.compiler.spec.loader import load_specs
         loaded = load_specs(list(specs))
         chosen = [s for s in loaded if s.source.kind == "github"]
         for skipped in (s for s in loaded if s.source.kind != "github"):

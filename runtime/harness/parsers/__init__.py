@@ -9,7 +9,7 @@ Besides statuses, a parser says whether the runner reached its closing summary (
 half-way must not look like a run where the missing tests "failed") and which files or modules
 could not even be collected (such an error hides tests that have nothing to do with the patch).
 
-Each parser lives in its own module (``parse_pytest``, ``parse_unittest``, ``parse_regex``);
+Each parser lives in its own module (``pytest_log``, ``unittest_log``, ``regex_log``);
 this module holds what they share. ``PARSERS`` is built on first use (PEP 562 module
 ``__getattr__``) so that the parser modules can import the shared names from here without an
 import cycle.
@@ -86,9 +86,9 @@ def shell_broken_exit(exit_code: int) -> str | None:
 
 
 def _registry() -> dict[str, LogParser]:
-    from swegc.compiler.parse_pytest import PytestParser
-    from swegc.compiler.parse_regex import RegexParser
-    from swegc.compiler.parse_unittest import DjangoParser, UnittestParser
+    from swegc.runtime.harness.parsers.pytest_log import PytestParser
+    from swegc.runtime.harness.parsers.regex_log import RegexParser
+    from swegc.runtime.harness.parsers.unittest_log import DjangoParser, UnittestParser
 
     parsers: list[LogParser] = [PytestParser(), UnittestParser(), DjangoParser(), RegexParser()]
     return {parser.name: parser for parser in parsers}
@@ -117,7 +117,7 @@ def get_parser(name: str, options: dict[str, Any] | None = None) -> LogParser:
     if name not in registry:
         raise SwegcError(f"unknown log parser {name!r}; valid parsers are {', '.join(sorted(registry))}")
     if name == "regex":
-        from swegc.compiler.parse_regex import RegexParser
+        from swegc.runtime.harness.parsers.regex_log import RegexParser
 
         return RegexParser.from_options(options)
     if options:

@@ -1,0 +1,1 @@
+"""Mining pull requests into candidates: GitHub (REST + GraphQL) or a local clone."""

@@ -1,0 +1,1 @@
+"""Spec loading and checks: YAML with file:line for every value -> a typed, checked RepoSpec."""

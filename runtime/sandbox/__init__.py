@@ -1,0 +1,92 @@
+"""One sandbox interface for everything that runs inside an instance image.
+
+Image builds, compile validation, agent rollouts and grading all run commands in a container
+of an image through this interface, so that limits, isolation, output capping and cleanup
+live in one place. ``open_sandbox`` starts the default implementation.
+
+    with open_sandbox("swegc-inst/x:abc", limits=SandboxLimits(network=False)) as box:
+        result = box.execute("pytest -q", timeout_s=60)
+        patch = box.diff()
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+TIMEOUT_EXIT = 124  # coreutils `timeout` exit code; also what a timed-out command reports
+
+
+class InfrastructureError(Exception):
+    """The engine or the container failed (not the code under test); worth a retry."""
+
+
+class SandboxGone(InfrastructureError):
+    """The sandbox died under the command (out of memory, a fork bomb, the disk limit)."""
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    exit_code: int
+    output: str  # stdout and stderr merged, capped
+    duration_s: float
+    truncated: bool = False  # output was longer than the cap; the note in ``output`` says so
+
+    @property
+    def timed_out(self) -> bool:
+        return self.exit_code in (TIMEOUT_EXIT, 137)
+
+
+@dataclass(frozen=True)
+class SandboxLimits:
+    """Resource limits of one sandbox; every field has a default a rollout can live with."""
+
+    network: bool = False  # no network unless the instance says so
+    cpus: float = 1.0
+    memory: str = "4g"
+    pids: int = 1024
+    disk: str = "4g"  # writable space the sandbox may fill
+    output_bytes: int = 64 * 1024  # cap on one command's output kept
+    env: dict[str, str] = field(default_factory=dict)
+
+
+class Sandbox(Protocol):
+    """A running container of an image in which commands run with a time limit."""
+
+    image: str
+    workdir: str
+
+    def execute(self, command: str, timeout_s: float = 600, cwd: str | None = None) -> ExecResult:
+        """Run ``command`` with bash; a timeout kills the command (exit 124), not the sandbox."""
+        ...
+
+    def read_file(self, path: str) -> bytes:
+        ...
+
+    def write_file(self, path: str, data: bytes) -> None:
+        ...
+
+    def diff(self) -> str:
+        """The working tree's change against HEAD as a git patch (new files included)."""
+        ...
+
+    def close(self) -> None:
+        ...
+
+    def __enter__(self) -> Sandbox:
+        ...
+
+    def __exit__(self, *exc: object) -> None:
+        ...
+
+
+def open_sandbox(image: str, limits: SandboxLimits | None = None, *, workdir: str = "/testbed",
+                 labels: dict[str, str] | None = None) -> Sandbox:
+    """Start a sandbox of ``image`` with the default implementation."""
+    from swegc.runtime.sandbox.docker_exec import DockerExecSandbox
+
+    limits = limits or SandboxLimits()
+    box = DockerExecSandbox(image, network=limits.network, env=limits.env, workdir=workdir,
+                            labels=labels)
+    box.start()
+    return box
