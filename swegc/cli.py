@@ -23,7 +23,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "mine": ("swegc.compiler.mining.commands", "mine", "Mine a repository's pull requests into candidates."),
     "train": ("swegc.train.commands", "train", "Fine-tune a policy (RFT) or a verifier on trajectories."),
     "rerank": ("swegc.train.commands", "rerank", "Score trajectories with a verifier and pick the best."),
-    "eval": ("swegc.train.commands", "eval_cmd", "Resolve rate, pass@k and best@k of rollouts."),
+    "metrics": ("swegc.train.commands", "metrics", "Resolve rate, pass@k and best@k of rollouts."),
 }
 
 

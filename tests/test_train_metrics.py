@@ -87,7 +87,7 @@ def test_eval_command_prints_the_table_and_writes_the_plot(tmp_path: Path):
     scores = tmp_path / "scores.jsonl"
     scores.write_text("".join(json.dumps({"instance_id": t.instance_id, "run_id": t.run_id,
                                           "score": float(t.resolved)}) + "\n" for t in trajs))
-    result = CliRunner().invoke(cli, ["eval", str(run), "--scores", str(scores), "--out", str(tmp_path / "ev")])
+    result = CliRunner().invoke(cli, ["metrics", str(run), "--scores", str(scores), "--out", str(tmp_path / "ev")])
     assert result.exit_code == 0, result.output
     assert "pass@k   best@k" in result.output
     png = tmp_path / "ev" / "curves.png"

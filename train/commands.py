@@ -1,4 +1,4 @@
-"""Click commands: ``swegc train rft``, ``swegc train verifier``, ``swegc rerank``, ``swegc eval``.
+"""Click commands: ``swegc train rft``, ``swegc train verifier``, ``swegc rerank``, ``swegc metrics``.
 
 torch, transformers and trl are imported inside the commands, so ``swegc --help`` stays fast.
 """
@@ -178,7 +178,7 @@ def rerank(runs: tuple[str, ...], verifier_dir: str, out_dir: str, instances: st
                f"scores in {scores_path}, best in {best_path}")
 
 
-@click.command("eval")
+@click.command("metrics")
 @click.argument("runs", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("--scores", type=click.Path(exists=True), default=None,
               help="scores.jsonl (or a rerank folder) to compute best@k.")
@@ -186,8 +186,8 @@ def rerank(runs: tuple[str, ...], verifier_dir: str, out_dir: str, instances: st
               help="Folder for eval.json and curves.png.")
 @click.option("--loop-repeats", type=int, default=3, show_default=True,
               help="Identical consecutive assistant actions that count as a loop.")
-@click.option("--title", default="swegc eval", show_default=True, help="Plot title.")
-def eval_cmd(runs: tuple[str, ...], scores: str | None, out_dir: str | None, loop_repeats: int, title: str) -> None:
+@click.option("--title", default="swegc metrics", show_default=True, help="Plot title.")
+def metrics(runs: tuple[str, ...], scores: str | None, out_dir: str | None, loop_repeats: int, title: str) -> None:
     """Resolve rate, exact pass@k and best@k curves, loop and empty-patch rates."""
     from swegc.train.metrics import evaluate
     from swegc.train.rerank import read_scores

@@ -7,7 +7,7 @@ from pathlib import Path
 from swegc.train.metrics import EvalReport
 
 
-def plot_curves(report: EvalReport, path: str | Path, title: str = "swegc eval") -> Path:
+def plot_curves(report: EvalReport, path: str | Path, title: str = "swegc metrics") -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
