@@ -85,8 +85,8 @@ def _arrow_type(column: str, values: list[Any]) -> Any:
     return pa.string()
 
 
-def _json_column(column: str, values: list[Any]) -> bool:
-    return column in JSON_COLUMNS or any(isinstance(v, dict) for v in values)
+def _json_column(column: str, values: list[Any], json_columns: frozenset[str] = JSON_COLUMNS) -> bool:
+    return column in json_columns or any(isinstance(v, dict) for v in values)
 
 
 def _columns(rows: list[dict[str, Any]], features_order: list[str] | None) -> list[str]:
@@ -103,13 +103,14 @@ def _columns(rows: list[dict[str, Any]], features_order: list[str] | None) -> li
     return columns
 
 
-def _table(rows: list[dict[str, Any]], columns: list[str]) -> Any:
+def _table(rows: list[dict[str, Any]], columns: list[str],
+           json_columns: frozenset[str] = JSON_COLUMNS) -> Any:
     import pyarrow as pa
 
     arrays, fields = [], []
     for column in columns:
         values = [row[column] for row in rows]
-        if _json_column(column, values):
+        if _json_column(column, values, json_columns):
             values = [None if v is None else json.dumps(v, sort_keys=True, ensure_ascii=False)
                       for v in values]
             field = pa.field(column, pa.string(), metadata=_JSON_MARK)
@@ -140,24 +141,29 @@ def shard_path(out_dir: Path, split: str) -> Path:
 
 def write_dataset(out_dir: Path, rows: list[dict[str, Any]], *, split: str = "train", pretty_name: str,
                   description: str, features_order: list[str] | None = None, license: str = "other",
-                  tags: list[str] | None = None) -> Path:
+                  tags: list[str] | None = None, json_columns: frozenset[str] = JSON_COLUMNS,
+                  column_docs: dict[str, str] | None = None, about: str | None = None,
+                  sort_key: Any = None) -> Path:
     """Writes ``rows`` as split ``split`` of the dataset in ``out_dir``; returns the Parquet path.
 
-    Splits already in ``out_dir/data`` are kept and listed in the card beside this one.
+    Splits already in ``out_dir/data`` are kept and listed in the card beside this one. The
+    defaults describe instance datasets; a trajectory dataset passes its own ``json_columns``
+    (nested columns kept as JSON strings), ``column_docs``, ``about`` (the card's body) and
+    ``sort_key``.
     """
     import pyarrow.parquet as pq
 
     if not split.replace("_", "").isalnum():
         raise InputError(f"split name {split!r}: use letters, digits and underscores only")
     columns = _columns(rows, features_order)
-    ordered = sorted(rows, key=lambda r: str(r.get("instance_id", "")))
-    table = _table(ordered, columns)
+    ordered = sorted(rows, key=sort_key or (lambda r: str(r.get("instance_id", ""))))
+    table = _table(ordered, columns, json_columns)
     path = shard_path(out_dir, split)
     _atomic_write(path, lambda tmp: pq.write_table(
         table, tmp, compression="zstd", write_statistics=False, use_dictionary=False,
         row_group_size=max(1, len(ordered)), write_page_index=False))
     card = dataset_card(out_dir, table.schema, pretty_name=pretty_name, description=description,
-                        license=license, tags=tags)
+                        license=license, tags=tags, column_docs=column_docs, about=about)
     _atomic_write(Path(out_dir) / "README.md", lambda tmp: Path(tmp).write_text(card, encoding="utf-8"))
     return path
 
@@ -184,7 +190,8 @@ def _feature(field: Any) -> dict[str, Any]:
 
 
 def dataset_card(out_dir: Path, schema: Any, *, pretty_name: str, description: str, license: str = "other",
-                 tags: list[str] | None = None) -> str:
+                 tags: list[str] | None = None, column_docs: dict[str, str] | None = None,
+                 about: str | None = None) -> str:
     """The README.md: YAML front matter the Hub and ``datasets`` read, then a human description."""
     splits = _splits(out_dir)
     meta = {
@@ -201,9 +208,13 @@ def dataset_card(out_dir: Path, schema: Any, *, pretty_name: str, description: s
                          "dataset_size": sum(s[2] for s in splits)},
     }
     front = yaml.safe_dump(meta, sort_keys=False, allow_unicode=True, width=1000)
-    rows = "\n".join(f"| `{f.name}` | {_type_name(f)} | {COLUMN_DOCS.get(f.name, '')} |" for f in schema)
+    docs = COLUMN_DOCS if column_docs is None else column_docs
+    rows = "\n".join(f"| `{f.name}` | {_type_name(f)} | {docs.get(f.name, '')} |" for f in schema)
     split_lines = "\n".join(f"- `{name}`: {n} instance{'s' if n != 1 else ''}" for name, n, *_ in splits)
     first = splits[0][0] if splits else "train"
+    if about is not None:
+        return f"---\n{front}---\n\n# {pretty_name}\n\n{description}\n\n## Splits\n\n{split_lines}\n\n" \
+            f"## Columns\n\n| column | type | meaning |\n|---|---|---|\n{rows}\n\n{about}"
     return f"""---
 {front}---
 
@@ -279,3 +290,36 @@ def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
     path = Path(path)
     _atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
     return path
+
+
+def read_rows(source: str | Path, split: str = "train") -> list[dict[str, Any]]:
+    """Instance rows from a build or Hub-layout folder, a Parquet file or a JSONL file.
+
+    JSON columns written by swegc are decoded; rows of other tools are returned as they are.
+    """
+    import pyarrow.parquet as pq
+
+    from swegc.records import read_jsonl
+
+    path = Path(source)
+    if path.is_dir():
+        return read_dataset(path, split)
+    if path.suffix == ".jsonl":
+        return [row for _, row in read_jsonl(str(path), "instance")]
+    if path.suffix == ".parquet":
+        try:
+            table = pq.read_table(path)
+        except Exception as exc:  # pyarrow raises several types for unreadable files
+            raise InputError(f"{path}: cannot read parquet: {exc}") from None
+        json_columns = [f.name for f in table.schema
+                        if f.metadata and f.metadata.get(b"swegc.encoding") == b"json"]
+        rows = table.to_pylist()
+        for row in rows:
+            for column in json_columns:
+                if row[column] is not None:
+                    row[column] = json.loads(row[column])
+        return rows
+    if not path.exists():
+        raise InputError(f"{path}: no such dataset; give a build folder (swegc compile --out), "
+                         "a Hub-layout folder, or a .jsonl or .parquet file of instance rows")
+    raise InputError(f"{path}: not a dataset; expected a folder, a .jsonl or a .parquet file")

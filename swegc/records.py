@@ -16,7 +16,9 @@ from swegc.errors import InputError
 
 CANDIDATE_SCHEMA_VERSION = 1
 INSTANCE_SCHEMA_VERSION = 1
-TRAJECTORY_SCHEMA_VERSION = 1
+TRAJECTORY_SCHEMA_VERSION = 2
+# Version 1 rows (no image, sample, cost, error, grade or swegc_version) are still read.
+READABLE_TRAJECTORY_VERSIONS = (1, 2)
 
 
 def instance_id_for(repo: str, pull_number: int) -> str:
@@ -205,6 +207,9 @@ class Trajectory:
     are kept as a JSON string, and tool results are ``{"role": "tool", "tool_call_id", ...}``.
     ``policy`` holds the model name, sampling parameters and seed. ``test_report`` maps every
     FAIL_TO_PASS and PASS_TO_PASS test to its status after the rollout's patch was applied.
+    ``image`` is the reference the rollout ran in; ``sample`` is its index among the samples of
+    the instance; ``grade`` is SWE-bench's FULL / PARTIAL / NO (empty when not graded) and
+    ``error`` says what failed when exit_status is ``error`` or grading could not run.
     """
 
     instance_id: str
@@ -220,6 +225,12 @@ class Trajectory:
     wall_time_s: float = 0.0
     resolved: bool = False
     test_report: dict[str, str] = field(default_factory=dict)
+    image: str = ""
+    sample: int = 0
+    cost: float = 0.0
+    grade: str = ""
+    error: str | None = None
+    swegc_version: str = ""
     schema_version: int = TRAJECTORY_SCHEMA_VERSION
 
     EXIT_STATUSES = ("submitted", "step_limit", "context_limit", "stuck", "format_error",
@@ -232,7 +243,7 @@ class Trajectory:
     def from_json(cls, data: dict[str, Any], where: str = "trajectory") -> Trajectory:
         data = dict(data)
         version = data.get("schema_version", TRAJECTORY_SCHEMA_VERSION)
-        if version != TRAJECTORY_SCHEMA_VERSION:
+        if version not in READABLE_TRAJECTORY_VERSIONS:
             raise InputError(f"{where}: trajectory schema_version {version} is not supported "
                              f"(this swegc reads {TRAJECTORY_SCHEMA_VERSION})")
         _check_keys("trajectory", data, cls, where)

@@ -1,0 +1,253 @@
+"""`swegc rollout`: instances x samples as resumable units -> a trajectory dataset (RUNS).
+
+A unit is one sample of one instance: start a sandbox of the instance image, let the policy
+work through the tools until it submits or hits a limit, take the diff, and grade it in a fresh
+container with the one harness (files the test_patch touches reset first). Each unit is keyed
+by a hash of everything its result depends on (the row's image and texts, the tests that grade
+it, the policy and its sampling settings, the sample index, the limits), and its result is
+stored the moment it is known, in two steps: the agent's result, then the graded trajectory.
+So a run killed anywhere resumes where it stopped: finished rollouts are never redone, and a
+rollout whose grading failed on the infrastructure is graded again without rerunning the agent.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from swegc import __version__
+from swegc.errors import SwegcError
+from swegc.executors import LocalPool
+from swegc.hashing import content_hash
+from swegc.records import Trajectory
+from swegc.redact import redact
+from swegc.store import BuildStore
+
+ROLLOUT_FORMAT = 1
+Echo = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class RolloutOptions:
+    out: Path
+    policy: str
+    policy_options: Any  # swegc.runtime.policies.PolicyOptions
+    limits: Any = None  # swegc.runtime.agent.AgentLimits (defaults when None)
+    sandbox: Any = None  # swegc.runtime.sandbox.SandboxLimits for the agent's sandbox
+    samples: int = 1
+    jobs: int = 2
+    only: tuple[str, ...] = ()
+    limit: int | None = None
+    split: str = "train"
+
+
+@dataclass(frozen=True)
+class RolloutUnit:
+    row: Mapping[str, Any]
+    sample: int
+    key: str
+
+    @property
+    def instance_id(self) -> str:
+        return str(self.row["instance_id"])
+
+    @property
+    def run_id(self) -> str:
+        return f"{self.instance_id}.s{self.sample}.{self.key[:10]}"
+
+
+@dataclass
+class RolloutSummary:
+    trajectories: list[Trajectory] = field(default_factory=list)
+    reused: int = 0
+    ran: int = 0
+    errors: list[str] = field(default_factory=list)
+    path: Path | None = None
+
+    @property
+    def resolved(self) -> int:
+        return sum(t.resolved for t in self.trajectories)
+
+
+class Rollouts:
+    """Runs the units of a rollout and writes the trajectory dataset; see the module doc."""
+
+    def __init__(self, options: RolloutOptions, echo: Echo = print):
+        from swegc.runtime.agent import AgentLimits
+        from swegc.runtime.sandbox import SandboxLimits
+
+        self.options = options
+        self.limits = options.limits or AgentLimits()
+        self.sandbox_limits = options.sandbox or SandboxLimits()
+        self.echo = echo
+        self.out = Path(options.out)
+        if self.out.exists() and not self.out.is_dir():
+            raise SwegcError(f"--out {self.out} is a file; give a folder for the runs")
+        self.store = BuildStore(self.out / "store.sqlite")
+        self.pool = LocalPool(options.jobs)
+
+    # -- planning --------------------------------------------------------------------------
+    def units(self, rows: list[Mapping[str, Any]]) -> list[RolloutUnit]:
+        from swegc.runtime.policies import get_policy
+
+        rows = sorted(rows, key=lambda r: str(r["instance_id"]))
+        if self.options.only:
+            known = {str(r["instance_id"]) for r in rows}
+            unknown = sorted(set(self.options.only) - known)
+            if unknown:
+                raise SwegcError(f"--instance: the dataset has no instance {', '.join(unknown)}")
+            rows = [r for r in rows if r["instance_id"] in self.options.only]
+        if self.options.limit is not None:
+            rows = rows[: self.options.limit]
+        units = []
+        for row in rows:
+            for sample in range(self.options.samples):
+                # The policy is made here once so that a bad name or option fails before any work.
+                settings = get_policy(self.options.policy, self.options.policy_options, row,
+                                      sample).settings()
+                key = content_hash("rollout", ROLLOUT_FORMAT, _row_identity(row), settings,
+                                   sample, asdict(self.limits), _sandbox_identity(self.sandbox_limits))
+                units.append(RolloutUnit(row, sample, key))
+        return units
+
+    # -- running ---------------------------------------------------------------------------
+    def run(self, rows: list[Mapping[str, Any]]) -> RolloutSummary:
+        from swegc.runtime.docker_client import docker_client
+        from swegc.runtime.orphans import remove_orphans
+
+        units = self.units(rows)
+        orphans = remove_orphans(docker_client())
+        if orphans:
+            self.echo(f"removed {orphans} container(s) left by an interrupted run")
+        summary = RolloutSummary()
+        done: dict[str, Trajectory] = {}
+        todo = []
+        for unit in units:
+            stored = self.store.get("trajectory", unit.key)
+            if stored is not None:
+                done[unit.key] = Trajectory.from_json(stored, where=f"store: {unit.run_id}")
+            else:
+                todo.append(unit)
+        summary.reused = len(done)
+        if done:
+            self.echo(f"{len(done)} of {len(units)} rollouts already finished; "
+                      f"{len(todo)} to run")
+        resolved = sum(t.resolved for t in done.values())
+        try:
+            for n, outcome in enumerate(self.pool.map_unordered(self._unit, todo), 1):
+                unit = outcome.item
+                if outcome.error is not None:
+                    if not isinstance(outcome.error, _Retry):
+                        raise outcome.error
+                    summary.errors.append(f"{unit.run_id}: {outcome.error}")
+                    self.echo(f"[rollout {n}/{len(todo)}] {unit.instance_id} sample {unit.sample}: "
+                              f"error (not stored; the next run retries it): {outcome.error}")
+                    continue
+                traj: Trajectory = outcome.result
+                done[unit.key] = traj
+                summary.ran += 1
+                resolved += traj.resolved
+                verdict = "resolved" if traj.resolved else ("unresolved" if traj.patch.strip()
+                                                            else "empty patch")
+                self.echo(f"[rollout {n}/{len(todo)}] {unit.instance_id} sample {unit.sample}: "
+                          f"{traj.exit_status}, {verdict} ({traj.n_steps} steps, "
+                          f"{traj.wall_time_s:.1f}s); resolved so far {resolved}/{len(done)} "
+                          f"({100.0 * resolved / len(done):.1f}%)")
+        finally:
+            # Whatever finished is written, also when the run is interrupted.
+            summary.trajectories = [done[u.key] for u in units if u.key in done]
+            summary.path = self._write(summary.trajectories)
+        return summary
+
+    def _unit(self, unit: RolloutUnit) -> Trajectory:
+        from swegc.runtime.harness.test_spec import TestSpec
+
+        start = time.monotonic()
+        agent = self.store.get("agent", unit.key)
+        if agent is None:
+            agent = self._run_agent(unit)
+            self.store.put("agent", unit.key, agent)
+        patch = agent["patch"]
+        grade: dict[str, Any] = {"resolved": False, "status": "", "test_report": {}, "error": None}
+        if patch.strip():
+            report = self._grade(TestSpec.from_row(unit.row, where=unit.instance_id), patch, unit)
+            if report.error:
+                # Infrastructure, not the patch: never stored as unresolved; retried next run.
+                raise _Retry(f"grading failed on the infrastructure: {report.error}")
+            grade = {"resolved": report.resolved, "status": report.status,
+                     "test_report": dict(report.test_report), "error": None}
+        traj = Trajectory(
+            instance_id=unit.instance_id, run_id=unit.run_id, policy=agent["policy"],
+            messages=agent["messages"], tools=agent["tools"], exit_status=agent["exit_status"],
+            patch=patch, n_steps=agent["n_steps"], prompt_tokens=agent["prompt_tokens"],
+            completion_tokens=agent["completion_tokens"],
+            wall_time_s=round(float(agent["wall_time_s"]) + time.monotonic() - start, 3),
+            resolved=bool(grade["resolved"]), test_report=grade["test_report"],
+            image=str(unit.row["image"]), sample=unit.sample, cost=float(agent["cost"]),
+            grade=grade["status"], error=agent["error"], swegc_version=__version__)
+        self.store.put("trajectory", unit.key, traj.to_json())
+        return traj
+
+    def _run_agent(self, unit: RolloutUnit) -> dict[str, Any]:
+        from swegc.runtime.agent import run_agent
+        from swegc.runtime.policies import get_policy
+        from swegc.runtime.sandbox import InfrastructureError, open_sandbox
+
+        policy = get_policy(self.options.policy, self.options.policy_options, unit.row, unit.sample)
+        last = ""
+        for attempt in range(1, 4):
+            try:
+                box = open_sandbox(str(unit.row["image"]), self.sandbox_limits,
+                                   labels={"org.swegc.instance": unit.instance_id})
+            except InfrastructureError as exc:  # the sandbox did not start: nothing ran yet
+                last = str(exc)
+                time.sleep(min(2 ** attempt, 10))
+                continue
+            with box:
+                result = run_agent(policy, box, str(unit.row["problem_statement"]), self.limits)
+            return {"policy": policy.settings(), "messages": result.messages,
+                    "tools": result.tools, "exit_status": result.exit_status,
+                    "patch": result.patch, "n_steps": result.n_steps,
+                    "prompt_tokens": result.prompt_tokens,
+                    "completion_tokens": result.completion_tokens, "cost": result.cost,
+                    "wall_time_s": result.wall_time_s,
+                    "error": redact(result.error) if result.error else None}
+        raise _Retry(f"the sandbox did not start after 3 attempts: {last}")
+
+    def _grade(self, spec: Any, patch: str, unit: RolloutUnit) -> Any:
+        from swegc.runtime.harness.grading import grade_patch
+
+        log = self.out / "logs" / unit.instance_id / f"{unit.run_id}.grade.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        return grade_patch(spec, patch, log_path=log)
+
+    def _write(self, trajectories: list[Trajectory]) -> Path:
+        from swegc.trajectory_dataset import write_trajectories
+
+        name = self.options.policy_options
+        model = getattr(name, "model", None) or self.options.policy
+        return write_trajectories(
+            self.out, trajectories, split=self.options.split,
+            pretty_name=f"swegc rollouts: {model}",
+            description=f"Agent rollouts by swegc {__version__} with the `{self.options.policy}` "
+                        f"policy ({model}): {len(trajectories)} trajectories.")
+
+
+class _Retry(Exception):
+    """A unit that failed on the infrastructure: reported, not stored, retried next run."""
+
+
+def _row_identity(row: Mapping[str, Any]) -> dict[str, Any]:
+    """What a rollout's result depends on in its row (not, e.g., its validation details)."""
+    keys = ("instance_id", "image", "base_commit", "problem_statement", "patch", "test_patch",
+            "test_command", "FAIL_TO_PASS", "PASS_TO_PASS", "log_parser")
+    return {k: row.get(k) for k in keys}
+
+
+def _sandbox_identity(limits: Any) -> dict[str, Any]:
+    data = asdict(limits)
+    data.pop("env", None)  # the env may hold secrets; the values never enter a key
+    return data
