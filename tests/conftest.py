@@ -80,3 +80,17 @@ class GitBuilder:
 @pytest.fixture
 def git_builder(tmp_path):
     return GitBuilder(tmp_path / "repo")
+
+
+@pytest.fixture(scope="session")
+def example_build(tmp_path_factory, docker_engine) -> Path:
+    """The bundled example compiled once per test session (its images are reused by hash)."""
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path_factory.mktemp("example-build")
+    result = subprocess.run([sys.executable, "-m", "swegc.cli", "compile",
+                             str(root / "examples" / "specs"), "--out", str(out)],
+                            capture_output=True, text=True, timeout=1200)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return out
