@@ -42,9 +42,8 @@ def _apply_pattern(pattern: str | None, text: str, what: str) -> str:
     except re.error as exc:
         raise VersionError(f"version.pattern {pattern!r} is not a valid regex: {exc}") from None
     if match is None:
-        shown = text.strip()
-        shown = shown if len(shown) <= 200 else shown[:200] + "..."
-        raise VersionError(f"version.pattern {pattern!r} does not match {what} ({shown!r})")
+        raise VersionError(f"version.pattern {pattern!r} does not match {what}; "
+                           f"{_lines_near(pattern, text)}")
     if "version" in match.re.groupindex:
         value = match.group("version")
     elif match.re.groups:
@@ -54,6 +53,27 @@ def _apply_pattern(pattern: str | None, text: str, what: str) -> str:
     if not value:
         raise VersionError(f"version.pattern {pattern!r} matched {what} but captured nothing")
     return value.strip()
+
+
+def _lines_near(pattern: str, text: str, most: int = 3) -> str:
+    """The lines of ``text`` that the pattern was probably meant for, with their numbers.
+
+    A pattern's literal words (``__version__`` in ``__version__ = "(\\d+)"``) find the lines it
+    was written for, so that a near miss such as single against double quotes is visible.
+    """
+    literal = re.sub(r"\(\?P<\w+>|\\[a-zA-Z]|\[[^\]]*\]", " ", pattern)
+    words = [w for w in re.findall(r"[A-Za-z_][A-Za-z0-9_]{2,}", literal)]
+    lines = text.splitlines()
+    near = [(n, line) for n, line in enumerate(lines, 1) if any(w in line for w in words)][:most]
+    if not near:
+        near = [(n, line) for n, line in enumerate(lines, 1) if line.strip()][:most]
+        label = "no line has the pattern's words; the first lines are"
+    else:
+        label = "the lines with the pattern's words are"
+    if not near:
+        return "the file is empty"
+    shown = "; ".join(f"line {n}: {line.strip()[:160]!r}" for n, line in near)
+    return f"{label} {shown}"
 
 
 def _from_file(spec: RepoSpec, repo: GitRepo, commit: str) -> str:

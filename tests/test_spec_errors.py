@@ -338,3 +338,15 @@ def test_a_version_command_needs_a_base_image_for_its_python(tmp_path: Path) -> 
     assert problems(name) == [
         'w.yaml:13: version.python: no base image for Python "3.7" to run the version command: '
         'images exist for 3.9, 3.11, 3.13; add build.base_images["3.7"]']
+
+
+def test_a_yaml_alias_bomb_is_refused_quickly_with_its_line(tmp_path: Path) -> None:
+    lines = ['a: &a ["x", "x", "x", "x", "x", "x", "x", "x", "x"]']
+    for i in range(8):
+        prev, name = chr(97 + i), chr(98 + i)
+        lines.append(f"{name}: &{name} [" + ", ".join([f"*{prev}"] * 9) + "]")
+    (tmp_path / "bomb.yaml").write_text("\n".join(lines) + "\n")
+    start = time.monotonic()
+    [problem] = problems("bomb.yaml")
+    assert time.monotonic() - start < 1.0
+    assert problem.startswith("bomb.yaml:") and "alias bomb" in problem

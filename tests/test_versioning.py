@@ -100,3 +100,17 @@ def test_command_strategy_runs_in_the_base_image_on_a_checkout_without_network(r
     failing = make_spec(replace(spec.version, command="exit 3"))
     with pytest.raises(VersionError, match="exited 3"):
         detect_version(failing, git_repo, first)
+
+
+def test_a_near_miss_of_the_version_pattern_shows_the_line_it_was_meant_for(tmp_path):
+    root = tmp_path / "quotes"
+    root.mkdir()
+    git(root, "init", "-q", "-b", "main")
+    (root / "pkg").mkdir()
+    (root / "pkg" / "__init__.py").write_text("# a long header\n" * 30 + "__version__ = '2.20.0'\n")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "one")
+    spec = make_spec(VersionSpec("file", path="pkg/__init__.py",
+                                 pattern=r'__version__ = "(?P<version>\d+\.\d+)'))
+    with pytest.raises(VersionError, match=r"line 31: \"__version__ = '2.20.0'\""):
+        detect_version(spec, GitRepo.open(root), git(root, "rev-parse", "HEAD"))

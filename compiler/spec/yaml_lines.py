@@ -23,6 +23,9 @@ from typing import Any
 import yaml
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+# Aliases are expanded into values; nested anchors can make a few hundred bytes expand into
+# billions of values (a "billion laughs" alias bomb). No spec comes near this many.
+MAX_VALUES = 100_000
 
 
 class YamlSyntaxError(ValueError):
@@ -81,8 +84,15 @@ class _Builder:
         self.loader = loader
         self.out = out
         self.active: set[int] = set()  # node ids on the current path (recursive aliases)
+        self.values = 0
 
     def build(self, node: yaml.Node, path: str) -> Any:
+        self.values += 1
+        if self.values > MAX_VALUES:
+            raise yaml.MarkedYAMLError(
+                problem=f"aliases expand to more than {MAX_VALUES:,} values (nested anchors "
+                        "used as an alias bomb?); write the values out or use fewer aliases",
+                problem_mark=node.start_mark)
         if id(node) in self.active:
             raise yaml.MarkedYAMLError(problem="a recursive alias", problem_mark=node.start_mark)
         self.active.add(id(node))
