@@ -20,6 +20,7 @@ from typing import Any
 from swegc import __version__
 from swegc.build_layout import BuildLayout, ImageEntry, Manifest, SpecEntry, write_manifest
 from swegc.compiler.candidates import Rejection, load_candidates
+from swegc.compiler.patches import Split
 from swegc.compiler.plan import PlannedInstance, plan_candidate
 from swegc.compiler.spec.model import RepoSpec
 from swegc.compiler.spec.loader import load_specs
@@ -167,7 +168,8 @@ class Compiler:
         return [g for g in groups if g.instances]
 
     def _plan(self, spec: RepoSpec, repo: GitRepo, reports: list[dict[str, Any]]) -> list[PlannedInstance]:
-        candidates, rejections = load_candidates(spec, self.store)
+        splits: dict[str, Split] = {}  # each diff read and split once, by the filters
+        candidates, rejections = load_candidates(spec, self.store, splits)
         filtered = list(rejections)
         self._warn_unmatched_overrides(spec, candidates, rejections)
         if self.options.only:
@@ -178,7 +180,8 @@ class Compiler:
         planned: list[PlannedInstance] = []
         for candidate in candidates:
             result = plan_candidate(spec, repo, candidate, self.store,
-                                    retry_rejected=self.options.retry_failed)
+                                    retry_rejected=self.options.retry_failed,
+                                    split=splits.get(candidate.instance_id))
             if isinstance(result, Rejection):
                 rejections.append(result)
             else:
