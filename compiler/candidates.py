@@ -372,21 +372,14 @@ def candidate_from_instance(row: dict[str, Any], where: str) -> Candidate:
 
 # -- filters ---------------------------------------------------------------------------------
 
-def _instant(value: str | date | None) -> datetime | None:
-    """Like ``swegc.dates.instant``, but a value that is not a date reads as unknown (None)."""
-    try:
-        return instant(value)
-    except ValueError:
-        return None
-
-
 def _cheap_rejection(filters: Filters, c: Candidate) -> tuple[str, str] | None:
     """Filters that need no diff: checked first, so that no diff is read for nothing."""
     if filters.numbers and c.number not in filters.numbers:
         return "not_selected", f"#{c.number} is not in source.filters.numbers"
     if filters.since or filters.until:
-        created = _instant(c.created_at)
-        since, until = _instant(filters.since), _instant(filters.until)
+        created = instant(c.created_at, lenient=True)
+        since = instant(filters.since, lenient=True)
+        until = instant(filters.until, lenient=True)
         if created is None:
             return "outside_dates", f"created_at {c.created_at!r} is not a date"
         if since and created < since:
