@@ -78,7 +78,10 @@ def instance_rows(out: Path) -> list[dict]:
 
 
 def validated_count(out: Path) -> int:
-    rows = [json.loads(x) for x in (out / "reports" / "instances.jsonl").read_text().splitlines()]
+    from swegc.build_layout import BuildLayout
+
+    report = BuildLayout(out).instances_report
+    rows = [json.loads(x) for x in report.read_text().splitlines()]
     return sum(1 for r in rows if r.get("image"))
 
 

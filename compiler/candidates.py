@@ -62,9 +62,12 @@ class Rejection:
     detail: str = ""
 
 
-def load_candidates(spec: RepoSpec,
-                    store: BuildStore | None = None) -> tuple[list[Candidate], list[Rejection]]:
-    """The spec's candidates that pass its filters, sorted by number, and the rejected ones."""
+def load_candidates(spec: RepoSpec, store: BuildStore | None = None,
+                    splits: dict[str, Split] | None = None) -> tuple[list[Candidate], list[Rejection]]:
+    """The spec's candidates that pass its filters, sorted by number, and the rejected ones.
+
+    ``splits``, when given, receives each kept candidate's split diff (see ``apply_filters``).
+    """
     repo_cache: list[GitRepo] = []
 
     def repo() -> GitRepo:
@@ -92,7 +95,7 @@ def load_candidates(spec: RepoSpec,
         candidates = list(mine_candidates(spec, store))
     else:
         raise InputError(f"{spec.where('source')}: unknown source kind {kind!r}")
-    return apply_filters(spec, _first_of_each_id(candidates), repo)
+    return apply_filters(spec, _first_of_each_id(candidates), repo, splits)
 
 
 def _first_of_each_id(candidates: list[Candidate]) -> list[Candidate]:
@@ -369,21 +372,14 @@ def candidate_from_instance(row: dict[str, Any], where: str) -> Candidate:
 
 # -- filters ---------------------------------------------------------------------------------
 
-def _instant(value: str | date | None) -> datetime | None:
-    """Like ``swegc.dates.instant``, but a value that is not a date reads as unknown (None)."""
-    try:
-        return instant(value)
-    except ValueError:
-        return None
-
-
 def _cheap_rejection(filters: Filters, c: Candidate) -> tuple[str, str] | None:
     """Filters that need no diff: checked first, so that no diff is read for nothing."""
     if filters.numbers and c.number not in filters.numbers:
         return "not_selected", f"#{c.number} is not in source.filters.numbers"
     if filters.since or filters.until:
-        created = _instant(c.created_at)
-        since, until = _instant(filters.since), _instant(filters.until)
+        created = instant(c.created_at, lenient=True)
+        since = instant(filters.since, lenient=True)
+        until = instant(filters.until, lenient=True)
         if created is None:
             return "outside_dates", f"created_at {c.created_at!r} is not a date"
         if since and created < since:
@@ -432,9 +428,14 @@ def _diff_rejection(filters: Filters, split: Split) -> tuple[str, str] | None:
     return None
 
 
-def apply_filters(spec: RepoSpec, candidates: Iterable[Candidate],
-                  repo: Callable[[], GitRepo]) -> tuple[list[Candidate], list[Rejection]]:
-    """Candidates that pass ``spec.source.filters`` and, for the rest, why not."""
+def apply_filters(spec: RepoSpec, candidates: Iterable[Candidate], repo: Callable[[], GitRepo],
+                  splits: dict[str, Split] | None = None) -> tuple[list[Candidate], list[Rejection]]:
+    """Candidates that pass ``spec.source.filters`` and, for the rest, why not.
+
+    Filtering reads and splits each diff the cheap filters leave; ``splits``, when given,
+    receives those splits by instance id, so that planning (``plan_candidate(split=...)``)
+    uses them instead of reading and splitting the same diff again.
+    """
     filters = spec.source.filters
     kept: list[Candidate] = []
     rejected: list[tuple[int, Rejection]] = []
@@ -442,7 +443,10 @@ def apply_filters(spec: RepoSpec, candidates: Iterable[Candidate],
         verdict = _cheap_rejection(filters, c)
         if verdict is None:
             try:
-                verdict = _diff_rejection(filters, candidate_split(spec, c, repo))
+                split = candidate_split(spec, c, repo)
+                verdict = _diff_rejection(filters, split)
+                if verdict is None and splits is not None:
+                    splits[c.instance_id] = split
             except PatchError as exc:
                 verdict = exc.reason, exc.detail or str(exc)
             except GitError as exc:

@@ -11,13 +11,16 @@ from __future__ import annotations
 import difflib
 import os
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from swegc import __version__
+from swegc.build_layout import BuildLayout, ImageEntry, Manifest, SpecEntry, write_manifest
 from swegc.compiler.candidates import Rejection, load_candidates
+from swegc.compiler.patches import Split
 from swegc.compiler.plan import PlannedInstance, plan_candidate
 from swegc.compiler.spec.model import RepoSpec
 from swegc.compiler.spec.loader import load_specs
@@ -94,7 +97,8 @@ class Compiler:
         self.out = Path(options.out)
         if self.out.exists() and not self.out.is_dir():
             raise SwegcError(f"--out {self.out} is a file; give a folder for the build")
-        self.store = BuildStore(self.out / "store.sqlite")
+        self.layout = BuildLayout(self.out)
+        self.store = BuildStore(self.layout.store)
         self.pool = LocalPool(options.jobs)
 
     # -- stages ----------------------------------------------------------------------------
@@ -118,7 +122,7 @@ class Compiler:
             repo = GitRepo.open(spec.source.clone)
             repos[spec.repo] = repo
             builders[spec.repo] = ImageBuilder(
-                repo, BuildNetwork.resolve(asdict(spec.build)), self.out / "logs" / "images",
+                repo, BuildNetwork.resolve(asdict(spec.build)), self.layout.image_logs,
                 labels={"org.swegc.spec_hash": spec.spec_hash})
             planned = self._plan(spec, repo, reports)
             groups.extend(self._group(spec, repo, planned))
@@ -127,7 +131,7 @@ class Compiler:
         self._build_envs(groups, builders)
         rows = self._build_and_validate(groups, builders, reports)
         envs = [self._env_report(g) for g in groups]
-        self._write(rows, reports, envs)
+        self._write(specs, rows, reports, envs)
         return CompileResult(reports, envs, rows, time.monotonic() - start)
 
     @property
@@ -137,8 +141,8 @@ class Compiler:
         return bool(self.options.only) or self.options.limit is not None
 
     @property
-    def outputs(self) -> Path:
-        return self.out / "partial" if self.partial else self.out
+    def outputs(self) -> BuildLayout:
+        return self.layout.partial if self.partial else self.layout
 
     def _check_selection(self, groups: list[EnvGroup], reports: list[dict[str, Any]]) -> None:
         if not self.options.only:
@@ -164,7 +168,8 @@ class Compiler:
         return [g for g in groups if g.instances]
 
     def _plan(self, spec: RepoSpec, repo: GitRepo, reports: list[dict[str, Any]]) -> list[PlannedInstance]:
-        candidates, rejections = load_candidates(spec, self.store)
+        splits: dict[str, Split] = {}  # each diff read and split once, by the filters
+        candidates, rejections = load_candidates(spec, self.store, splits)
         filtered = list(rejections)
         self._warn_unmatched_overrides(spec, candidates, rejections)
         if self.options.only:
@@ -175,7 +180,8 @@ class Compiler:
         planned: list[PlannedInstance] = []
         for candidate in candidates:
             result = plan_candidate(spec, repo, candidate, self.store,
-                                    retry_rejected=self.options.retry_failed)
+                                    retry_rejected=self.options.retry_failed,
+                                    split=splits.get(candidate.instance_id))
             if isinstance(result, Rejection):
                 rejections.append(result)
             else:
@@ -324,7 +330,7 @@ class Compiler:
                 runs=self._runs(group.spec), timeout_s=item.timeout_s,
                 network=group.spec.tests.network, env=dict(recipe.env),
                 parser_options=group.spec.tests.parser_options)
-            verdict = validate(plan, self.out / "logs").to_json()
+            verdict = validate(plan, self.layout.logs_dir).to_json()
             result = {"verdict": verdict, "image": image.to_json()}
         if verdict["status"] != "error":  # infrastructure errors are retried on the next run
             self.store.put("unit", key, result)
@@ -390,28 +396,38 @@ class Compiler:
 
     def _write_candidates(self, spec: RepoSpec, candidates: list[Any]) -> None:
         from swegc.dataset import write_jsonl
-        from swegc.naming import repo_slug
 
-        write_jsonl(self.outputs / "candidates" / f"{repo_slug(spec.repo)}.jsonl",
-                    [c.to_json() for c in candidates])
+        write_jsonl(self.outputs.candidates(spec.repo), [c.to_json() for c in candidates])
 
-    def _write(self, rows: list[dict[str, Any]], reports: list[dict[str, Any]],
-               envs: list[dict[str, Any]]) -> None:
+    def _write(self, specs: Sequence[RepoSpec], rows: list[dict[str, Any]],
+               reports: list[dict[str, Any]], envs: list[dict[str, Any]]) -> None:
         from swegc.compiler.report import write_reports
         from swegc.dataset import write_dataset
 
         repos = sorted({r["repo"] for r in reports})
-        write_dataset(self.outputs, rows, split=self.options.split,
+        write_dataset(self.outputs.dataset_dir, rows, split=self.options.split,
                       pretty_name="swegc: " + ", ".join(repos) if repos else "swegc dataset",
                       description=f"SWE task instances compiled by swegc {__version__} from "
                                   f"specs for {', '.join(repos) or 'no repository'}.")
-        write_reports(self.outputs, reports, envs)
-        locks = self.outputs / "locks"
+        write_reports(self.outputs.root, reports, envs)
         for env in envs:
             lock = self.store.get("lock", env["env_key"])
             if lock:
-                locks.mkdir(exist_ok=True)
-                (locks / f"{env['env_key']}.txt").write_text("\n".join(lock) + "\n")
+                path = self.outputs.lock(env["env_key"])
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text("\n".join(lock) + "\n")
+        # Last: a manifest describes a compile that finished.
+        write_manifest(self.outputs, self._manifest(specs, rows, reports, envs))
+
+    def _manifest(self, specs: Sequence[RepoSpec], rows: list[dict[str, Any]],
+                  reports: list[dict[str, Any]], envs: list[dict[str, Any]]) -> Manifest:
+        counts = Counter(r["status"] for r in reports)
+        counts.update(rows=len(rows), envs=len(envs))
+        return Manifest(
+            swegc_version=__version__, split=self.options.split,
+            specs=tuple(SpecEntry(str(s.path), s.spec_hash) for s in specs),
+            images={r["instance_id"]: ImageEntry(r["image"], r["image_id"]) for r in rows},
+            counts=dict(counts))
 
 
 def compare_with_published(expected: Any, verdict: dict[str, Any]) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from swegc.compiler.candidates import Rejection, candidate_split
-from swegc.compiler.patches import PatchError, test_directives
+from swegc.compiler.patches import PatchError, Split, test_directives
 from swegc.compiler.spec.model import RepoSpec
 from swegc.runtime.harness.validation import full_test_command
 from swegc.compiler.versioning import VersionError, detect_version
@@ -62,10 +62,11 @@ def plan_key(spec: RepoSpec, candidate: Candidate) -> str:
 
 
 def plan_candidate(spec: RepoSpec, repo: GitRepo, candidate: Candidate,
-                   store: BuildStore | None = None,
-                   retry_rejected: bool = False) -> PlannedInstance | Rejection:
+                   store: BuildStore | None = None, retry_rejected: bool = False,
+                   split: Split | None = None) -> PlannedInstance | Rejection:
     """The plan, from the store when it was made before (``retry_rejected``: plan again
-    candidates whose stored plan is a rejection)."""
+    candidates whose stored plan is a rejection). ``split``: the candidate's diff as the
+    filters already split it (``apply_filters(splits=...)``); read and split here if None."""
     key = plan_key(spec, candidate)
     if store is not None:
         cached = store.get("plan", key)
@@ -74,7 +75,7 @@ def plan_candidate(spec: RepoSpec, repo: GitRepo, candidate: Candidate,
                 return Rejection(**cached["rejected"])
             return PlannedInstance.from_json(cached)
     try:
-        result = _plan(spec, repo, candidate)
+        result = _plan(spec, repo, candidate, split)
     except _TransientVersionError as exc:  # not the commit's answer: plan again next time
         return Rejection(candidate.instance_id, "version_not_found", str(exc.error))
     if store is not None:
@@ -88,7 +89,8 @@ class _TransientVersionError(Exception):
         self.error = error
 
 
-def _plan(spec: RepoSpec, repo: GitRepo, candidate: Candidate) -> PlannedInstance | Rejection:
+def _plan(spec: RepoSpec, repo: GitRepo, candidate: Candidate,
+          split: Split | None) -> PlannedInstance | Rejection:
     iid = candidate.instance_id
     override = spec.instances.get(iid)
     if override and override.skip:
@@ -102,7 +104,8 @@ def _plan(spec: RepoSpec, repo: GitRepo, candidate: Candidate) -> PlannedInstanc
                              f"commit {commit[:12]} is not in the clone {repo.path} "
                              "(fetch it, or the pull request's branch was rewritten)")
     try:
-        split = candidate_split(spec, candidate, lambda: repo)
+        if split is None:
+            split = candidate_split(spec, candidate, lambda: repo)
         patch, test_patch, test_files = split.patch, split.test_patch, tuple(split.test_files)
     except PatchError as exc:
         return Rejection(iid, exc.reason, str(exc))

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from swegc.build_reports import read_reports  # noqa: F401 - part of this module's API
+from swegc.build_layout import BuildLayout
 from swegc.errors import InputError
 
 REPORT_SCHEMA_VERSION = 1
@@ -57,11 +58,11 @@ def write_reports(out_dir: Path, instances: list[dict[str, Any]], envs: list[dic
     layer). Env rows: env_key, repo, versions, python, image, status (built | failed), reason,
     detail, build_s, size_bytes, instances. Extra fields are kept; every row gets schema_version.
     """
-    reports = Path(out_dir) / "reports"
+    layout = BuildLayout(out_dir)
     inst = [_normalize(r, INSTANCE_FIELDS, "instance_id", INSTANCE_STATUSES, "instance") for r in instances]
     env = [_normalize(r, ENV_FIELDS, "env_key", ENV_STATUSES, "environment") for r in envs]
-    _write_jsonl(reports / "instances.jsonl", sorted(inst, key=lambda r: str(r["instance_id"])))
-    _write_jsonl(reports / "envs.jsonl", sorted(env, key=lambda r: str(r["env_key"])))
+    _write_jsonl(layout.instances_report, sorted(inst, key=lambda r: str(r["instance_id"])))
+    _write_jsonl(layout.envs_report, sorted(env, key=lambda r: str(r["env_key"])))
 
 
 def human_bytes(size: float) -> str:
@@ -95,12 +96,13 @@ def table(headers: list[str], rows: list[list[Any]], indent: str = "  ", left: i
 
 
 def _dataset_lines(out_dir: Path) -> list[str]:
-    shards = sorted((Path(out_dir) / "data").glob("*.parquet"))
+    layout = BuildLayout(out_dir)
+    shards = sorted(layout.data_dir.glob("*.parquet"))
     if not shards:
         return ["dataset: none written yet"]
     import pyarrow.parquet as pq
 
-    card = Path(out_dir) / "README.md"
+    card = layout.card
     size = sum(s.stat().st_size for s in shards) + (card.stat().st_size if card.is_file() else 0)
     splits = ", ".join(f"{s.name.split('-')[0]} {pq.read_metadata(s).num_rows}" for s in shards)
     rows = sum(pq.read_metadata(s).num_rows for s in shards)

@@ -10,13 +10,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+from swegc.build_layout import BuildLayout
 from swegc.errors import InputError, SwegcError
 
 
 def read_reports(out_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Instance and env report rows of a build folder; a SwegcError if it is not one."""
-    reports = Path(out_dir) / "reports"
-    path = reports / "instances.jsonl"
+    layout = BuildLayout(out_dir)
+    path = layout.instances_report
     if not path.is_file():
         raise SwegcError(f"{out_dir} is not a swegc build folder (no {path.relative_to(out_dir)}); "
                          f"make one with `swegc compile SPECS --out {out_dir}`")
@@ -41,4 +42,4 @@ def read_reports(out_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str, An
         return rows
 
     return (load(path, ("instance_id", "repo", "status")),
-            load(reports / "envs.jsonl", ("env_key", "repo", "status")))
+            load(layout.envs_report, ("env_key", "repo", "status")))

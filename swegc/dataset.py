@@ -22,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from swegc.build_layout import BuildLayout
 from swegc.errors import InputError
 
 INSTANCE_COLUMNS = (
@@ -123,7 +124,7 @@ def _table(rows: list[dict[str, Any]], columns: list[str],
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
 
 
-def _atomic_write(path: Path, write: Any) -> None:
+def atomic_write(path: Path, write: Any) -> None:
     """Writes through a temporary file in the same folder, so a reader never sees half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = str(path.with_name(f".{path.name}.{os.getpid()}.tmp"))  # normal permissions, unlike mkstemp
@@ -136,7 +137,7 @@ def _atomic_write(path: Path, write: Any) -> None:
 
 
 def shard_path(out_dir: Path, split: str) -> Path:
-    return Path(out_dir) / "data" / f"{split}-00000-of-00001.parquet"
+    return BuildLayout(out_dir).shard(split)
 
 
 def write_dataset(out_dir: Path, rows: list[dict[str, Any]], *, split: str = "train", pretty_name: str,
@@ -159,12 +160,12 @@ def write_dataset(out_dir: Path, rows: list[dict[str, Any]], *, split: str = "tr
     ordered = sorted(rows, key=sort_key or (lambda r: str(r.get("instance_id", ""))))
     table = _table(ordered, columns, json_columns)
     path = shard_path(out_dir, split)
-    _atomic_write(path, lambda tmp: pq.write_table(
+    atomic_write(path, lambda tmp: pq.write_table(
         table, tmp, compression="zstd", write_statistics=False, use_dictionary=False,
         row_group_size=max(1, len(ordered)), write_page_index=False))
     card = dataset_card(out_dir, table.schema, pretty_name=pretty_name, description=description,
                         license=license, tags=tags, column_docs=column_docs, about=about)
-    _atomic_write(Path(out_dir) / "README.md", lambda tmp: Path(tmp).write_text(card, encoding="utf-8"))
+    atomic_write(BuildLayout(out_dir).card, lambda tmp: Path(tmp).write_text(card, encoding="utf-8"))
     return path
 
 
@@ -173,7 +174,7 @@ def _splits(out_dir: Path) -> list[tuple[str, int, int, int]]:
     import pyarrow.parquet as pq
 
     found = []
-    for shard in sorted((Path(out_dir) / "data").glob("*-00000-of-00001.parquet")):
+    for shard in sorted(BuildLayout(out_dir).data_dir.glob("*-00000-of-00001.parquet")):
         table = pq.read_table(shard)
         found.append((shard.name.split("-00000-of-00001")[0], table.num_rows, table.nbytes,
                       shard.stat().st_size))
@@ -288,7 +289,7 @@ def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
     """Writes one JSON object per line, keys sorted, UTF-8 kept as is: the same rows, the same bytes."""
     text = "".join(json.dumps(row, sort_keys=True, ensure_ascii=False) + "\n" for row in rows)
     path = Path(path)
-    _atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
     return path
 
 

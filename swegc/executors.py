@@ -1,8 +1,9 @@
-"""Executors run independent units of work: a local worker pool by default, or Ray.
+"""Executors run independent units of work; the one there is is a local pool of threads.
 
-A unit is a picklable callable and its argument; results come back as they finish, each with
-its argument, so the caller can record it in the build store at once (resume needs that) and
-show progress.
+A unit is a callable and its argument; results come back as they finish, each with its
+argument, so the caller can record it in the build store at once (resume needs that) and show
+progress. ``Executor`` is the interface another backend (a cluster) would implement; none
+exists yet, and ``make_executor`` says so for any other name.
 """
 
 from __future__ import annotations

@@ -110,6 +110,20 @@ def test_instance_images_add_only_a_small_layer_and_logs_are_kept(build, docker_
                 assert (out / "logs" / row["instance_id"] / f"{side}-{attempt}.log").is_file()
 
 
+def test_the_manifest_names_the_specs_and_each_valid_instances_image(build):
+    out, _ = build
+    from swegc.build_layout import BuildLayout, read_manifest
+    from swegc.dataset import read_dataset
+
+    manifest = read_manifest(BuildLayout(out))
+    rows = read_dataset(out)
+    assert {iid: (i.name, i.id) for iid, i in manifest.images.items()} == \
+        {r["instance_id"]: (r["image"], r["image_id"]) for r in rows}
+    assert {s.spec_hash for s in manifest.specs} == {r["spec_hash"] for r in rows}
+    assert manifest.counts["valid"] == manifest.counts["rows"] == len(EXPECTED_VALID)
+    assert manifest.counts["rejected"] == len(EXPECTED_REJECTED)
+
+
 def test_a_rerun_on_unchanged_input_runs_nothing_and_writes_identical_bytes(build):
     out, _ = build
     before = digest_outputs(out)

@@ -93,3 +93,25 @@ def test_versions_are_1_0_before_the_release_and_1_1_after(spec):
     versions = {c.number: detect_version(spec, repo, c.base_commit) for c in kept}
     assert versions == {2: "1.0", 5: "1.0", 8: "1.1", 10: "1.1", 12: "1.1"}
     assert spec.environment_for("1.1").pip == ("pytest==8.3.3", "more-itertools==10.2.0")
+
+
+def test_planning_reuses_the_diffs_the_filters_read_and_plans_the_same(spec, monkeypatch):
+    """Each pull request's diff is read from git and split once per compile, not twice."""
+    from dataclasses import replace
+
+    from swegc.compiler.plan import plan_candidate
+    from swegc.compiler.spec.model import GitSource, SourceSpec
+    git_spec = replace(spec, source=SourceSpec(kind="git", clone=spec.source.clone,
+                                               git=GitSource(issues=EXAMPLES / "issues.jsonl")))
+    repo = GitRepo.open(spec.source.clone)
+    fresh = {c.instance_id: plan_candidate(git_spec, repo, c) for c in load_candidates(git_spec)[0]}
+    reads: list[tuple[str, str]] = []
+    diff = GitRepo.diff
+    monkeypatch.setattr(GitRepo, "diff", lambda self, base, head, **kw: (
+        reads.append((base, head)), diff(self, base, head, **kw))[1])
+    splits: dict = {}
+    kept, _ = load_candidates(git_spec, splits=splits)
+    planned = {c.instance_id: plan_candidate(git_spec, repo, c, split=splits[c.instance_id])
+               for c in kept}
+    assert len(reads) == len(set(reads)) == 8  # every pull request's diff, once
+    assert planned == fresh

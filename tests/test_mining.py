@@ -18,7 +18,7 @@ from swegc.compiler.mining.links import Comment, hints_for_issue, keyword_refere
 from swegc.compiler.spec import model as specs
 from swegc.compiler.spec.model import Filters, GithubSource, RepoSpec, SourceSpec, VersionSpec
 from swegc.records import Candidate
-from swegc.testing.github_standin import GithubStandin, Sample, make_sample
+from swegc.testing.github_standin import GithubStandin, PullFixture, Sample, make_sample
 
 TESTS = ("tests/**",)
 
@@ -61,7 +61,8 @@ def test_a_merge_commit_pull_request_becomes_this_exact_candidate(sample: Sample
         "schema_version": 1, "repo": "acme/widgets", "number": 1,
         "base_commit": pull.base_sha, "title": "Make add() accept strings",
         "body": "Parses both operands first.", "merge_commit": pull.merge_commit_sha,
-        "diff": git(sample, "diff", f"{pull.base_sha}", f"{pull.merge_commit_sha}"),
+        "diff": git(sample, "diff", "--binary", "--full-index", "-M", f"{pull.base_sha}",
+                    f"{pull.merge_commit_sha}"),
         "patch": None, "test_patch": None,
         "created_at": "2024-01-05T12:00:00Z", "merged_at": "2024-01-07T00:00:00Z",
         "base_branch": "main", "labels": ["bug"],
@@ -116,8 +117,48 @@ def test_diffs_from_the_clone_match_the_apis_for_each_merge_style(sample: Sample
         assert gh.count("pull-diff") == 0
         remote = {c.number: c for c in mine(sample, gh, clone=False)}
         assert gh.count("pull-diff") == 4
-    assert local == remote  # merge commit, squash and rebase alike
+    # The same changes, merge commit, squash and rebase alike; the clone's diff names full blob
+    # ids (``--full-index``, which ``git apply`` needs for binary patches), the API's short ones.
+    assert {n: replace(c, diff=_without_index_lines(c.diff)) for n, c in local.items()} == \
+        {n: replace(c, diff=_without_index_lines(c.diff)) for n, c in remote.items()}
     assert "tests/test_mul.py" in local[3].diff and "src/calc.py" in local[3].diff
+
+
+def _without_index_lines(diff: str | None) -> str:
+    return "".join(line for line in (diff or "").splitlines(keepends=True)
+                   if not line.startswith("index "))
+
+
+def test_a_mined_pull_request_with_a_binary_change_applies_with_git_apply(
+        git_builder, tmp_path: Path) -> None:
+    base = git_builder.commit("Initial commit", {"src/logo.png": bytes(range(256)) * 4,
+                                                  "src/calc.py": "x = 1\n"})
+    git_builder.git("checkout", "-q", "-b", "logo")
+    head = git_builder.commit("New logo", {"src/logo.png": bytes(range(255, -1, -1)) * 4,
+                                           "src/calc.py": "x = 2\n",
+                                           "src/icon.bin": b"\x00\xff\xfe" * 100})
+    git_builder.git("checkout", "-q", "main")
+    git_builder.git("merge", "-q", "--no-ff", "-m", "Merge pull request #7", "logo")
+    merge = git_builder.git("rev-parse", "HEAD")
+    pull = PullFixture(7, "New logo", "", "2024-02-01T00:00:00Z", "2024-02-02T00:00:00Z", base,
+                       head, [head], merge_commit_sha=merge, merged_at="2024-02-02T00:00:00Z")
+    sample = Sample(git_builder.path, [pull], [])
+    with GithubStandin(sample.repo, sample.git_dir, sample.pulls, sample.issues) as gh:
+        mined = mine(sample, gh)
+        assert gh.count("pull-diff") == 0  # read from the clone
+    assert "GIT binary patch" in mined[0].diff
+    work = tmp_path / "work"
+    subprocess.run(["git", "clone", "-q", str(git_builder.path), str(work)], check=True)
+    subprocess.run(["git", "-C", str(work), "checkout", "-q", base], check=True)
+    subprocess.run(["git", "-C", str(work), "apply", "-"], input=mined[0].diff.encode(),
+                   check=True)
+    for name in ("src/logo.png", "src/icon.bin", "src/calc.py"):
+        assert (work / name).read_bytes() == _show(sample, merge, name), name
+
+
+def _show(sample: Sample, commit: str, path: str) -> bytes:
+    return subprocess.run(["git", "-C", str(sample.git_dir), "show", f"{commit}:{path}"],
+                          capture_output=True, check=True).stdout
 
 
 def test_since_until_and_limit_choose_which_pull_requests_are_mined(sample: Sample) -> None:

@@ -12,9 +12,9 @@ pytest.importorskip("trl", reason="the train tests need trl (pip install 'swegc[
 
 from swegc.train.config import Hyper, VerifierConfig  # noqa: E402
 from swegc.train.errors import VerifierError  # noqa: E402
-from swegc.train.judge import judge_prompt  # noqa: E402
+from swegc.train.verifier_prompt import verifier_prompt  # noqa: E402
 from swegc.train.runs import Located  # noqa: E402
-from swegc.train.scoring import Verifier  # noqa: E402
+from swegc.train.scoring import VerifierScorer  # noqa: E402
 from swegc.train.sft import load_tokenizer  # noqa: E402
 from swegc.train.toy import toy_trajectory  # noqa: E402
 from swegc.train.verifier import check_answers, choose_examples, run_verifier  # noqa: E402
@@ -49,20 +49,20 @@ def test_examples_are_balanced_and_mix_on_policy_runs_as_asked():
 
 def test_answer_tokens_are_derived_and_checked_not_assumed(base: str):
     tokenizer = load_tokenizer(base)
-    prompt = judge_prompt(tokenizer, toy_runs()[0], tokenizer.chat_template, 1000)
+    prompt = verifier_prompt(tokenizer, toy_runs()[0], tokenizer.chat_template, 1000)
     yes_id, no_id = check_answers(tokenizer, prompt.text, prompt.ids, "YES", "NO")
     assert tokenizer.convert_ids_to_tokens([yes_id, no_id]) == ["YES", "NO"]
     with pytest.raises(VerifierError, match="start with the same token"):
         check_answers(tokenizer, prompt.text, prompt.ids, "YES", "YES please")
     frame = prompt.text + "Y"  # "Y" + "ES" tokenizes as the single token "YES"
-    with pytest.raises(VerifierError, match="merges with the end of the judge prompt"):
+    with pytest.raises(VerifierError, match="merges with the end of the verifier prompt"):
         check_answers(tokenizer, frame, tokenizer(frame)["input_ids"], "ES", "NO")
 
 
-def test_a_long_trajectory_is_cut_in_the_middle_to_fit_the_judge_prompt(base: str):
+def test_a_long_trajectory_is_cut_in_the_middle_to_fit_the_verifier_prompt(base: str):
     tokenizer = load_tokenizer(base)
     long = toy_trajectory("o__r-1", "long", True, steps=3, filler=400)
-    prompt = judge_prompt(tokenizer, long, tokenizer.chat_template, 600)
+    prompt = verifier_prompt(tokenizer, long, tokenizer.chat_template, 600)
     assert len(prompt.ids) <= 600 and prompt.truncated
     assert "tokens left out" in prompt.text and prompt.text.endswith("<|im_start|>assistant\n")
     assert "+    return value + 1" in prompt.text  # the diff survives
@@ -83,7 +83,7 @@ def test_a_verifier_trained_on_a_separable_set_ranks_resolved_above_unresolved(b
     meta = json.loads((tmp_path / "ver" / "swegc_verifier.json").read_text())
     assert meta["yes"] == "YES" and meta["yes_token_id"] != meta["no_token_id"]
 
-    verifier = Verifier.load(str(tmp_path / "ver"), device="cpu")
+    verifier = VerifierScorer.load(str(tmp_path / "ver"), device="cpu")
     scores = verifier.score(trajs, batch_size=3)
     resolved = [s for s, t in zip(scores, trajs, strict=True) if t.resolved]
     failed = [s for s, t in zip(scores, trajs, strict=True) if not t.resolved]
@@ -104,4 +104,4 @@ def test_a_verifier_whose_tokenizer_changed_is_refused(base: str, tmp_path: Path
     folder = tmp_path / "ver"
     folder.mkdir()
     with pytest.raises(VerifierError, match="not a swegc verifier"):
-        Verifier.load(str(folder))
+        VerifierScorer.load(str(folder))

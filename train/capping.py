@@ -30,7 +30,9 @@ def llm_calls(traj: Trajectory) -> int:
     return sum(1 for m in traj.messages if m.get("role") == "assistant")
 
 
-def content_hash(traj: Trajectory) -> str:
+def trajectory_digest(traj: Trajectory) -> str:
+    """sha256 of the whole trajectory: the last tie-breaker between two equal candidates (not
+    ``swegc.hashing.content_hash``, the short key of a unit of work)."""
     return hashlib.sha256(json.dumps(traj.to_json(), sort_keys=True).encode()).hexdigest()
 
 
@@ -106,7 +108,7 @@ def select(runs: list[Located], cap: int, max_length: int,
             tokens = t.prompt_tokens + t.completion_tokens
             if tokens <= 0:
                 tokens = lengths.setdefault(id(loc), length_of(t))
-            return (llm_calls(t), tokens, t.run_id, content_hash(t))
+            return (llm_calls(t), tokens, t.run_id, trajectory_digest(t))
 
         ranked = sorted(by_instance[instance_id], key=key)
         taken = 0

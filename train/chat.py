@@ -123,7 +123,7 @@ def encode_conversation(tokenizer: Any, messages: list[dict[str, Any]], tools: l
 
 
 def render_prompt(tokenizer: Any, messages: list[dict[str, Any]], chat_template: str | None) -> str:
-    """Text of ``messages`` followed by the generation prompt (the judge prompt's frame)."""
+    """Text of ``messages`` followed by the generation prompt (the verifier prompt's frame)."""
     if chat_template is None:
         return "".join(f"{m['role']}:\n{m['content']}\n\n" for m in messages) + "assistant:\n"
     return tokenizer.apply_chat_template(messages, chat_template=chat_template, tokenize=False,

@@ -164,11 +164,11 @@ def rerank(runs: tuple[str, ...], verifier_dir: str, out_dir: str, instances: st
     """Score every trajectory with a verifier and pick the best per instance."""
     from swegc.train.rerank import Scored, pick_best, write_outputs
     from swegc.train.runs import read_problem_statements
-    from swegc.train.scoring import Verifier
+    from swegc.train.scoring import VerifierScorer
 
     located = _runs(runs)
     statements = read_problem_statements(instances) if instances else None
-    model = Verifier.load(verifier_dir, device=device, max_length=max_length)
+    model = VerifierScorer.load(verifier_dir, device=device, max_length=max_length)
     scores = model.score([loc.trajectory for loc in located], statements, batch_size=batch_size)
     scored = [Scored(loc, s) for loc, s in zip(located, scores, strict=True)]
     best = pick_best(scored)

@@ -105,7 +105,7 @@ class VerifierConfig:
     """``swegc train verifier``: a YES/NO outcome verifier trained as prompt-completion SFT."""
 
     base_model: str
-    """Hugging Face model id or local folder of the judge model to fine-tune."""
+    """Hugging Face model id or local folder of the verifier model to fine-tune."""
     out_dir: str
     """Folder for the verifier checkpoint, swegc_verifier.json and model card."""
     yes: str = "YES"
@@ -119,7 +119,7 @@ class VerifierConfig:
     statements: str | None = None
     """Instance dataset giving problem statements; None: each trajectory's first user message."""
     chat_template: str | None = None
-    """Chat template for the judge prompt; None: the tokenizer's own (plain text if it has none)."""
+    """Chat template for the verifier prompt; None: the tokenizer's own (plain text if it has none)."""
     hyper: Hyper = field(default_factory=Hyper)
     """Optimisation settings."""
 

@@ -12,7 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from swegc.train.capping import content_hash
+from swegc.train.capping import trajectory_digest
 from swegc.train.runs import Located
 
 SCORES_FILE = "scores.jsonl"
@@ -31,7 +31,7 @@ def pick_best(scored: list[Scored]) -> dict[str, Scored]:
     groups: dict[str, list[Scored]] = defaultdict(list)
     for s in scored:
         groups[s.loc.trajectory.instance_id].append(s)
-    return {iid: min(items, key=lambda s: (-s.score, s.loc.trajectory.run_id, content_hash(s.loc.trajectory)))
+    return {iid: min(items, key=lambda s: (-s.score, s.loc.trajectory.run_id, trajectory_digest(s.loc.trajectory)))
             for iid, items in sorted(groups.items())}
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from swegc.build_layout import BuildLayout
 from swegc.errors import InputError
 from swegc.records import Trajectory, read_jsonl
 
@@ -35,7 +36,8 @@ def _files(path: Path) -> list[Path]:
     if not path.exists():
         raise InputError(f"{path}: no such file or folder; give a JSONL file of trajectories or "
                          "a folder in Hub layout")
-    root = path / "data" if (path / "data").is_dir() else path
+    hub = BuildLayout(path).data_dir
+    root = hub if hub.is_dir() else path
     found = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in _SUFFIXES)
     if not found:
         raise InputError(f"{path}: no .jsonl or .parquet trajectory files found in {root}")

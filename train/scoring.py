@@ -15,12 +15,12 @@ from typing import Any
 
 from swegc.records import Trajectory
 from swegc.train.errors import VerifierError
-from swegc.train.judge import PROMPT_VERSION, judge_prompt
+from swegc.train.verifier_prompt import PROMPT_VERSION, verifier_prompt
 from swegc.train.verifier import VERIFIER_META_FILE, VERIFIER_SCHEMA_VERSION, check_answers
 
 
 @dataclass
-class Verifier:
+class VerifierScorer:
     """A loaded verifier: model, tokenizer, template and checked answer token ids."""
 
     model: Any
@@ -34,7 +34,7 @@ class Verifier:
     checked: bool = False
 
     @classmethod
-    def load(cls, path: str, device: str | None = None, max_length: int | None = None) -> Verifier:
+    def load(cls, path: str, device: str | None = None, max_length: int | None = None) -> VerifierScorer:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -79,7 +79,7 @@ class Verifier:
 
         prompts = []
         for traj in trajectories:
-            prompt = judge_prompt(self.tokenizer, traj, self.chat_template, self.max_prompt, statements)
+            prompt = verifier_prompt(self.tokenizer, traj, self.chat_template, self.max_prompt, statements)
             if not self.checked:
                 self._check(prompt.text, prompt.ids)
             prompts.append(prompt.ids)

@@ -16,7 +16,7 @@ from typing import Any
 from swegc.train.chat import builtin_chat_template
 
 SPECIAL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>")
-# Words the chat template, the judge prompt and tool calls always produce: trained in so that
+# Words the chat template, the verifier prompt and tool calls always produce: trained in so that
 # they are short in tokens (and YES / NO are single tokens, which the verifier checks).
 _SEED_TEXTS = (
     "system user assistant tool YES NO <tool_call> </tool_call> <tool_response> </tool_response>",

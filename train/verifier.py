@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from swegc.train.capping import content_hash
+from swegc.train.capping import trajectory_digest
 from swegc.train.cards import model_card, write_card, write_meta
 from swegc.train.config import Hyper, VerifierConfig
 from swegc.train.errors import NoTrainingDataError, VerifierError
-from swegc.train.judge import PROMPT_VERSION, judge_prompt
+from swegc.train.verifier_prompt import PROMPT_VERSION, verifier_prompt
 from swegc.train.runs import Located
 from swegc.train.sft import TrainResult, load_model, load_tokenizer, save_checkpoint, train
 
@@ -38,7 +38,7 @@ def answer_ids(tokenizer: Any, prompt_text: str, prompt_ids: list[int], answer: 
     """Ids of ``answer`` right after the prompt; the prompt's ids must be a prefix."""
     full = list(tokenizer(prompt_text + answer, add_special_tokens=False)["input_ids"])
     if full[: len(prompt_ids)] != prompt_ids or len(full) == len(prompt_ids):
-        raise VerifierError(f"the answer {answer!r} merges with the end of the judge prompt when "
+        raise VerifierError(f"the answer {answer!r} merges with the end of the verifier prompt when "
                             "tokenized; use a chat template whose generation prompt ends on a token "
                             "boundary (a newline), or other --yes/--no texts")
     return full[len(prompt_ids):]
@@ -75,7 +75,7 @@ def choose_examples(runs: list[Located], on_policy_sources: set[str], balance: b
     """Balanced (and on/off-policy mixed) examples, in a deterministic order."""
     rng = random.Random(seed)
     ordered = sorted(runs, key=lambda loc: (loc.trajectory.instance_id, loc.trajectory.run_id,
-                                            content_hash(loc.trajectory)))
+                                            trajectory_digest(loc.trajectory)))
     classes: dict[bool, dict[bool, list[Example]]] = {True: {True: [], False: []}, False: {True: [], False: []}}
     for loc in ordered:
         ex = Example(loc, bool(loc.trajectory.resolved), loc.source in on_policy_sources)
@@ -119,7 +119,7 @@ def run_verifier(runs: list[Located], config: VerifierConfig, on_policy_sources:
     if config.on_policy_ratio is not None and not 0 <= config.on_policy_ratio <= 1:
         raise VerifierError("--on-policy-ratio must be between 0 and 1")
     tokenizer = load_tokenizer(config.base_model)
-    template = _judge_template(tokenizer, config.chat_template)
+    template = _verifier_template(tokenizer, config.chat_template)
     examples = choose_examples(runs, on_policy_sources, config.balance, config.on_policy_ratio,
                                config.hyper.seed)
     counts = Counter((("YES" if e.label else "NO"), ("on" if e.on_policy else "off")) for e in examples)
@@ -132,7 +132,7 @@ def run_verifier(runs: list[Located], config: VerifierConfig, on_policy_sources:
     rows, tokenized, ids_checked = [], [], None
     end = _end_text(tokenizer)
     for i, ex in enumerate(examples):
-        prompt = judge_prompt(tokenizer, ex.loc.trajectory, template, prompt_budget(config.hyper), statements)
+        prompt = verifier_prompt(tokenizer, ex.loc.trajectory, template, prompt_budget(config.hyper), statements)
         if ids_checked is None:
             ids_checked = check_answers(tokenizer, prompt.text, prompt.ids, config.yes, config.no)
         answer = answer_ids(tokenizer, prompt.text, prompt.ids, (config.yes if ex.label else config.no) + end)
@@ -143,7 +143,7 @@ def run_verifier(runs: list[Located], config: VerifierConfig, on_policy_sources:
                      "label": "YES" if ex.label else "NO", "on_policy": ex.on_policy,
                      "prompt_tokens": len(prompt.ids), "truncated": prompt.truncated})
         if sys.stderr.isatty() and (i + 1) % 50 == 0:
-            echo(f"  rendered {i + 1}/{len(examples)} judge prompts")
+            echo(f"  rendered {i + 1}/{len(examples)} verifier prompts")
     assert ids_checked is not None
     out = Path(config.out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -170,7 +170,7 @@ def run_verifier(runs: list[Located], config: VerifierConfig, on_policy_sources:
     return examples, result
 
 
-def _judge_template(tokenizer: Any, path: str | None) -> str | None:
+def _verifier_template(tokenizer: Any, path: str | None) -> str | None:
     if path:
         try:
             return Path(path).read_text(encoding="utf-8")

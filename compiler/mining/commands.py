@@ -2,7 +2,7 @@
 
 For each GitHub-sourced spec (or ``--repo owner/name`` without one) it writes, under ``--out``:
 
-- ``raw/<owner>__<name>.jsonl``: every merged pull request in the date range (SWE-Gym Raw
+- ``raw/<owner>__<name>.jsonl`` (the name lower-cased, as ``swegc compile`` writes it too): every merged pull request in the date range (SWE-Gym Raw
   style), ``Candidate.to_json`` rows sorted by number;
 - ``candidates/<owner>__<name>.jsonl``: those the spec's ``source.filters`` keep, and
   ``candidates/<owner>__<name>.rejected.jsonl``: the others with the reason;
@@ -22,6 +22,7 @@ from typing import Any
 
 import click
 
+from swegc.build_layout import BuildLayout
 from swegc.errors import SwegcError
 
 
@@ -75,14 +76,14 @@ def mine_spec(spec: Any, out: Path, *, since: str | None, until: str | None,
         return GitRepo.open(spec.source.clone)
 
     kept, rejected = apply_filters(spec, raw, clone)
-    stem = spec.repo.replace("/", "__")
+    layout = BuildLayout(out)
     return {
-        "raw": _write_jsonl(out / "raw" / f"{stem}.jsonl", (c.to_json() for c in raw)),
-        "kept": _write_jsonl(out / "candidates" / f"{stem}.jsonl", (c.to_json() for c in kept)),
-        "rejected": _write_jsonl(out / "candidates" / f"{stem}.rejected.jsonl",
+        "raw": _write_jsonl(layout.raw_candidates(spec.repo), (c.to_json() for c in raw)),
+        "kept": _write_jsonl(layout.candidates(spec.repo), (c.to_json() for c in kept)),
+        "rejected": _write_jsonl(layout.rejected_candidates(spec.repo),
                                  ({"instance_id": r.instance_id, "reason": r.reason,
                                    "detail": r.detail} for r in rejected)),
-        "lite": _write_jsonl(out / "lite" / f"{stem}.jsonl",
+        "lite": _write_jsonl(layout.lite_candidates(spec.repo),
                              (c.to_json() for c in kept if is_lite(c, globs))),
     }
 
@@ -119,7 +120,7 @@ def mine(specs: tuple[Path, ...], out: Path, since: str | None, until: str | Non
         for skipped in (s for s in loaded if s.source.kind != "github"):
             click.echo(f"{skipped.repo}: source is {skipped.source.kind}, nothing to mine",
                        err=True)
-    store = BuildStore(out / "store.sqlite")
+    store = BuildStore(BuildLayout(out).store)
     try:
         for spec in chosen:
             counts = mine_spec(spec, out, since=since, until=until, limit=limit, store=store)

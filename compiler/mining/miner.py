@@ -22,7 +22,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
 from typing import Any, Protocol
 
 from swegc.compiler.mining.github_client import GithubClient, ProgressFn
@@ -32,7 +31,7 @@ from swegc.compiler.mining.graphql import (IssueData, PullDetails, comments_quer
                                            pulls_query)
 from swegc.compiler.mining.links import hints_text, keyword_references
 from swegc.compiler.spec.model import RepoSpec
-from swegc.dates import instant as parse_instant
+from swegc.dates import instant
 from swegc.errors import SwegcError
 from swegc.records import Candidate, LinkedIssue
 
@@ -64,15 +63,6 @@ class _MemoryStore:
         for (k, key), value in sorted(self._data.items()):
             if k == kind:
                 yield key, value
-
-
-def instant(value: str | date | None) -> datetime | None:
-    """An ISO date or timestamp as an aware UTC datetime; a SwegcError saying how to write it."""
-    try:
-        return parse_instant(value)
-    except ValueError:
-        raise SwegcError(f"{value!r} is not an ISO date or timestamp "
-                         "(use 2024-01-31 or 2024-01-31T12:00:00Z)") from None
 
 
 @dataclass

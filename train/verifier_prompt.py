@@ -1,6 +1,6 @@
-"""The verifier's judge prompt: the issue, the trajectory and the final diff, within a budget.
+"""The verifier's prompt (an LLM judging a trajectory, not the harness judge of test runs): the issue, the trajectory and the final diff, within a budget.
 
-The prompt is a system and a user message rendered with the judge's chat template (plain
+The prompt is a system and a user message rendered with the verifier model's chat template (plain
 ``role:`` text when the tokenizer has none), ending where the answer (YES / NO) starts. When
 the parts do not fit the context, each part is cut in the middle (head and tail kept, with a
 marker saying how many tokens were left out): the issue and the diff get at most a quarter of
@@ -66,22 +66,22 @@ def _cut(tokenizer: Any, ids: list[int], budget: int) -> tuple[str, bool]:
 
 
 @dataclass(frozen=True)
-class JudgePrompt:
-    """A rendered judge prompt: its text, its token ids and whether anything was cut."""
+class VerifierPrompt:
+    """A rendered verifier prompt: its text, its token ids and whether anything was cut."""
 
     text: str
     ids: list[int]
     truncated: bool
 
 
-def judge_prompt(tokenizer: Any, traj: Trajectory, chat_template: str | None, max_prompt: int,
-                 statements: dict[str, str] | None = None) -> JudgePrompt:
+def verifier_prompt(tokenizer: Any, traj: Trajectory, chat_template: str | None, max_prompt: int,
+                 statements: dict[str, str] | None = None) -> VerifierPrompt:
     """The prompt for ``traj`` in at most ``max_prompt`` tokens."""
     issue, trajectory, diff = problem_statement(traj, statements), render_trajectory(traj), traj.patch
     frame = len(_ids(tokenizer, render_prompt(tokenizer, _messages(_user_text("", "", "")), chat_template)))
     budget = max_prompt - frame - _SAFETY
     if budget < 48:
-        raise ValueError(f"max length {max_prompt} leaves no room for the judge prompt ({frame} tokens of frame)")
+        raise ValueError(f"max length {max_prompt} leaves no room for the verifier prompt ({frame} tokens of frame)")
     parts = [_ids(tokenizer, issue), _ids(tokenizer, trajectory), _ids(tokenizer, diff)]
     truncated = False
     for _ in range(4):
@@ -96,6 +96,6 @@ def judge_prompt(tokenizer: Any, traj: Trajectory, chat_template: str | None, ma
         text = render_prompt(tokenizer, _messages(_user_text(*texts)), chat_template)
         ids = _ids(tokenizer, text)
         if len(ids) <= max_prompt:
-            return JudgePrompt(text, ids, truncated)
+            return VerifierPrompt(text, ids, truncated)
         budget -= len(ids) - max_prompt + _SAFETY
-    raise ValueError(f"could not fit the judge prompt for {traj.instance_id} into {max_prompt} tokens")
+    raise ValueError(f"could not fit the verifier prompt for {traj.instance_id} into {max_prompt} tokens")
