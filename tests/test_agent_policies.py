@@ -108,7 +108,8 @@ def test_a_rollout_through_the_openai_policy_records_usage_and_the_patch(monkeyp
     assert result.prompt_tokens > 0 and result.completion_tokens == 40
     assert "+    return a + b" in result.patch and "calc/sub.py" in result.patch
     # the server received the whole conversation, tool results included
-    assert server.requests[-1].body["messages"][-1]["role"] == "tool"
+    last = server.requests[-1].body["messages"][-1]
+    assert last["role"] == "tool" and "name" not in last  # strict endpoints reject a tool name
 
 
 # -- transformers ---------------------------------------------------------------------------

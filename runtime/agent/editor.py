@@ -95,7 +95,10 @@ class Editor:
         return kind, (words[1] if kind == "file" and len(words) > 1 else "644")
 
     def _read(self, path: str) -> str:
-        data = self.sandbox.read_file(path)
+        try:
+            data = self.sandbox.read_file(path)
+        except FileNotFoundError:
+            raise EditorError(f"The path {path} does not exist. Please provide a valid path.") from None
         try:
             return data.decode("utf-8")
         except UnicodeDecodeError:

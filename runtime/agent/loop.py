@@ -109,7 +109,7 @@ def _assistant_message(raw: dict[str, Any], step: int) -> dict[str, Any]:
         if not isinstance(arguments, str) and arguments is not None:
             arguments = json.dumps(arguments, ensure_ascii=False)
         calls.append({"id": call.get("id") or f"call_{step}_{i}", "type": "function",
-                      "function": {"name": function.get("name", ""), "arguments": arguments or ""}})
+                      "function": {"name": str(function.get("name") or ""), "arguments": arguments or ""}})
     if calls:
         msg["tool_calls"] = calls
     return msg

@@ -31,6 +31,20 @@ def _public_url(url: str | None) -> str | None:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
+_MESSAGE_KEYS = {"system": ("role", "content"), "user": ("role", "content"),
+                 "assistant": ("role", "content", "tool_calls"),
+                 "tool": ("role", "content", "tool_call_id")}
+
+
+def _request_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The messages with only the keys the chat-completions API takes for each role.
+
+    Trajectories keep a tool message's ``name`` for readers; strict endpoints reject it.
+    """
+    return [{k: m[k] for k in _MESSAGE_KEYS.get(m.get("role", ""), tuple(m)) if k in m}
+            for m in messages]
+
+
 def _message(choice: Any) -> dict[str, Any]:
     msg = choice.message
     out: dict[str, Any] = {"role": "assistant", "content": msg.content}
@@ -72,7 +86,7 @@ class OpenAIPolicy:
         import openai
 
         o = self.options
-        request: dict[str, Any] = {"model": o.model, "messages": messages, "tools": tools,
+        request: dict[str, Any] = {"model": o.model, "messages": _request_messages(messages), "tools": tools,
                                    "temperature": o.temperature, "top_p": o.top_p,
                                    "max_tokens": o.max_tokens}
         if self.seed is not None:
