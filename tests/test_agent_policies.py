@@ -17,7 +17,7 @@ from swegc.testing.openai_server import OpenAIServer, scripted_backend
 from tests.agent_fixtures import repo_image
 
 ISSUE = "add(2, 3) returns -1 instead of 5."
-KEY = "sk-test-0123456789abcdefSECRET"
+KEY = "local-key-0123456789abcdefSECRET"  # not token-shaped: only the policy knows it
 FIX = [
     call("str_replace_editor", command="str_replace", path="/testbed/calc/ops.py",
          old_str="return a - b", new_str="return a + b"),

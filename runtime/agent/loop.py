@@ -68,6 +68,8 @@ class AgentLimits:
 
 @dataclass
 class AgentResult:
+    """One rollout: how it ended, the conversation (the trajectory), the patch and its costs."""
+
     exit_status: str
     messages: list[dict[str, Any]]
     tools: list[dict[str, Any]]
@@ -116,6 +118,8 @@ def _assistant_message(raw: dict[str, Any], step: int) -> dict[str, Any]:
 
 
 class Agent:
+    """One rollout's state: the conversation, the counters the limits read, the editor's history."""
+
     def __init__(self, policy: Policy, sandbox: Sandbox, limits: AgentLimits):
         self.policy, self.sandbox, self.limits = policy, sandbox, limits
         self.editor = Editor(sandbox)
