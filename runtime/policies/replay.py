@@ -1,0 +1,98 @@
+"""A policy that re-issues the assistant messages of a recorded trajectory, in order.
+
+Replaying a rollout in a fresh sandbox of the same image runs the same tool calls again and so
+reproduces its patch: a check that a trajectory (and the image it names) still means what it
+meant, and a way to re-grade or re-record old runs. The source is a JSONL file of
+``Trajectory.to_json()`` rows, a parquet file, or a Hub-layout folder (``data/*.jsonl|parquet``);
+rollout ``sample`` of an instance replays that instance's ``sample``-th trajectory.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from swegc.errors import InputError
+from swegc.records import Trajectory, read_jsonl
+from swegc.runtime.policies import Completion, PolicyError, PolicyOptions
+
+_JSON_COLUMNS = ("policy", "messages", "tools", "test_report")  # kept as JSON strings by some writers
+
+
+def _files(path: Path) -> list[Path]:
+    if path.is_file():
+        return [path]
+    if not path.exists():
+        raise InputError(f"{path}: no such trajectory file or folder to replay")
+    root = path / "data" if (path / "data").is_dir() else path
+    found = sorted(p for p in root.rglob("*") if p.suffix in (".jsonl", ".parquet"))
+    if not found:
+        raise InputError(f"{path}: no .jsonl or .parquet trajectory files in {root}")
+    return found
+
+
+def _rows(file: Path) -> list[tuple[str, dict[str, Any]]]:
+    if file.suffix == ".jsonl":
+        return read_jsonl(str(file), "trajectory")
+    if file.suffix != ".parquet":
+        raise InputError(f"{file}: not a trajectory file; expected .jsonl or .parquet")
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(file)
+    except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for unreadable files
+        raise InputError(f"{file}: cannot read parquet: {exc}") from None
+    return [(f"{file}#row{i}", {k: v for k, v in row.items() if v is not None})
+            for i, row in enumerate(table.to_pylist())]
+
+
+def read_trajectories(source: str, instance_id: str) -> list[Trajectory]:
+    """Every recorded trajectory of ``instance_id`` in ``source``, in file order."""
+    found = []
+    for file in _files(Path(source)):
+        for where, row in _rows(file):
+            if row.get("instance_id") != instance_id:
+                continue
+            for key in _JSON_COLUMNS:
+                if isinstance(row.get(key), str):
+                    row[key] = json.loads(row[key])
+            found.append(Trajectory.from_json(row, where=where))
+    return found
+
+
+class ReplayPolicy:
+    name = "replay"
+
+    def __init__(self, trajectory: Trajectory, source: str = ""):
+        self.trajectory, self.source = trajectory, source
+        self.script = [m for m in trajectory.messages if m.get("role") == "assistant"]
+        self.calls = 0
+
+    def settings(self) -> dict[str, Any]:
+        return {"name": self.name, "source": self.source, "run_id": self.trajectory.run_id,
+                "replayed_policy": self.trajectory.policy}
+
+    def complete(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> Completion:
+        if self.calls >= len(self.script):
+            raise PolicyError(f"the recorded trajectory {self.trajectory.run_id} of "
+                              f"{self.trajectory.instance_id} has only {len(self.script)} "
+                              "assistant message(s); the replay went further than the recording")
+        message = copy.deepcopy(self.script[self.calls])
+        self.calls += 1
+        return Completion(message)
+
+
+def make(options: PolicyOptions, instance: Mapping[str, Any], sample: int) -> ReplayPolicy:
+    if not options.replay:
+        raise InputError("the replay policy needs a trajectory source (options.replay)")
+    instance_id = str(instance.get("instance_id", ""))
+    found = read_trajectories(options.replay, instance_id)
+    if not found:
+        raise InputError(f"{options.replay}: no trajectory of {instance_id} to replay")
+    if sample >= len(found):
+        raise InputError(f"{options.replay}: {instance_id} has {len(found)} trajectory(ies); "
+                         f"sample {sample} has none to replay")
+    return ReplayPolicy(found[sample], source=options.replay)
