@@ -13,7 +13,9 @@ import click
               help="Policy name: openai, transformers, replay, gold (or scripted in tests).")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
               help="RUNS folder: the trajectory dataset, logs and the resumable store.")
-@click.option("--model", default=None, help="Model name (openai) or path (transformers).")
+@click.option("--model", default="", help="Model name the endpoint serves (openai).")
+@click.option("--model-path", default=None, type=click.Path(exists=True, file_okay=False),
+              help="Local model folder (transformers).")
 @click.option("--base-url", default=None,
               help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1 (vllm serve).")
 @click.option("--api-key-env", default="OPENAI_API_KEY", show_default=True,
@@ -23,7 +25,7 @@ import click
 @click.option("--samples", type=int, default=1, show_default=True, help="Rollouts per instance.")
 @click.option("--temperature", type=float, default=0.0, show_default=True)
 @click.option("--top-p", type=float, default=1.0, show_default=True)
-@click.option("--max-tokens", type=int, default=4096, show_default=True,
+@click.option("--max-tokens", type=int, default=1024, show_default=True,
               help="Most tokens per model response.")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Base seed; sample i uses seed + i.")
@@ -52,7 +54,7 @@ def rollout(dataset: str, policy: str, out_dir: str, **kw: Any) -> None:
     policy_options = PolicyOptions(
         model=kw["model"], base_url=kw["base_url"], api_key_env=kw["api_key_env"],
         temperature=kw["temperature"], top_p=kw["top_p"], max_tokens=kw["max_tokens"],
-        seed=kw["seed"], replay=kw["replay_source"])
+        seed=kw["seed"], replay=kw["replay_source"], model_path=kw["model_path"])
     limits = AgentLimits(step_limit=kw["step_limit"], context_tokens=kw["context_tokens"],
                          wall_time_s=kw["wall_time"], command_timeout_s=kw["command_timeout"])
     options = RolloutOptions(

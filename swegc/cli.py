@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "images": ("swegc.runtime.commands", "images", "Build base images, list or remove swegc images."),
     "mine": ("swegc.compiler.mining.commands", "mine", "Mine a repository's pull requests into candidates."),
     "train": ("swegc.train.commands", "train", "Fine-tune a policy (RFT) or a verifier on trajectories."),
+    "rollout": ("swegc.runtime.rollout_command", "rollout", "Run agent rollouts in instance images and grade them."),
     "rerank": ("swegc.train.commands", "rerank", "Score trajectories with a verifier and pick the best."),
     "metrics": ("swegc.train.commands", "metrics", "Resolve rate, pass@k and best@k of rollouts."),
 }
