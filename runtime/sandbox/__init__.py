@@ -11,6 +11,7 @@ live in one place. ``open_sandbox`` starts the default implementation.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -47,7 +48,28 @@ class SandboxLimits:
     pids: int = 1024
     disk: str = "4g"  # writable space the sandbox may fill
     output_bytes: int = 64 * 1024  # cap on one command's output kept
-    env: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)  # set in the container for every command
+
+    def __post_init__(self) -> None:
+        for name in ("memory", "disk"):
+            parse_size(getattr(self, name), what=name)
+        if self.cpus <= 0 or self.pids < 1 or self.output_bytes < 0:
+            raise ValueError(f"sandbox limits must be positive (cpus={self.cpus}, "
+                             f"pids={self.pids}, output_bytes={self.output_bytes})")
+
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$", re.IGNORECASE)
+
+
+def parse_size(text: str | int, what: str = "size") -> int:
+    """Bytes in a Docker-style size: ``512m``, ``4g``, ``1.5G``, ``100000`` (powers of 1024)."""
+    if isinstance(text, int):
+        return text
+    match = _SIZE.match(str(text))
+    if not match:
+        raise ValueError(f"{what}: expected a size like \"512m\" or \"4g\" (got {text!r})")
+    number, unit = match.groups()
+    return int(float(number) * 1024 ** "bkmgt".index(unit.lower() or "b"))
 
 
 class Sandbox(Protocol):
@@ -56,14 +78,21 @@ class Sandbox(Protocol):
     image: str
     workdir: str
 
-    def execute(self, command: str, timeout_s: float = 600, cwd: str | None = None) -> ExecResult:
-        """Run ``command`` with bash; a timeout kills the command (exit 124), not the sandbox."""
+    def execute(self, command: str, timeout_s: float = 600, cwd: str | None = None,
+                env: dict[str, str] | None = None) -> ExecResult:
+        """Run ``command`` with bash; a timeout kills the command (exit 124), not the sandbox.
+
+        ``cwd`` and ``env`` hold for this call only. Raises ``SandboxGone`` when the sandbox
+        died under the command (out of memory, disk limit, the shell killed).
+        """
         ...
 
     def read_file(self, path: str) -> bytes:
+        """A file's bytes (relative paths are below ``workdir``); FileNotFoundError if absent."""
         ...
 
     def write_file(self, path: str, data: bytes) -> None:
+        """Write a file, making missing folders (existing folders keep their modes)."""
         ...
 
     def diff(self) -> str:
@@ -82,11 +111,13 @@ class Sandbox(Protocol):
 
 def open_sandbox(image: str, limits: SandboxLimits | None = None, *, workdir: str = "/testbed",
                  labels: dict[str, str] | None = None) -> Sandbox:
-    """Start a sandbox of ``image`` with the default implementation."""
-    from swegc.runtime.sandbox.docker_exec import DockerExecSandbox
+    """Start a sandbox of ``image`` with the default implementation: a persistent shell.
 
-    limits = limits or SandboxLimits()
-    box = DockerExecSandbox(image, network=limits.network, env=limits.env, workdir=workdir,
-                            labels=labels)
+    The caller closes it (``with open_sandbox(...) as box:``). Raises InfrastructureError
+    when the engine cannot start it.
+    """
+    from swegc.runtime.sandbox.docker_shell import DockerShellSandbox
+
+    box = DockerShellSandbox(image, limits or SandboxLimits(), workdir=workdir, labels=labels)
     box.start()
     return box
