@@ -10,7 +10,9 @@ The sandbox's shell reads this protocol on stdin: one line per command,
   variables and functions) with stdin from /dev/null (a command that reads stdin sees end of
   file instead of eating the protocol) and stderr merged into stdout;
 - gives that subshell its own process group (``set -m``), so a timeout kills the command and
-  everything it started, never the shell;
+  everything it started, never the shell. A command ends when every process of its group has
+  ended (``server &`` holds the call until the timeout, as it holds a ``docker exec`` whose
+  output stays open); what must outlive a call leaves the group: ``setsid server > log 2>&1 &``;
 - copies the subshell's working folder and exported variables back into the shell when it ends
   (an EXIT trap, so ``cd x; exit 3`` keeps ``x``). Unexported variables and functions a command
   defines do not persist; per-call ``env`` never does, nor does the folder of a call given ``cwd``;
@@ -18,7 +20,7 @@ The sandbox's shell reads this protocol on stdin: one line per command,
   subshell before COMMAND runs, so a command cannot print a sentinel that ends itself early.
   OOM_KILLS is the container's cgroup OOM-kill counter, read with builtins only.
 
-The shell uses builtins only between commands (no fork) so it stays usable right after a fork
+The shell uses builtins only between commands (no fork; ``read -t`` on an idle pipe is its sleep) so it stays usable right after a fork
 bomb filled the pids limit. Its own stderr (job notices) is separate from command output.
 """
 
@@ -34,6 +36,7 @@ set +o history 2>/dev/null
 set -m
 __swegc_dir=%(state)s
 mkdir -p "$__swegc_dir" 2>/dev/null || __swegc_dir=/tmp
+exec {__swegc_tick}<> <(:)
 __swegc_oomf=
 for __swegc_f in /sys/fs/cgroup/memory/memory.oom_control /sys/fs/cgroup/memory.events; do
   if [ -r "$__swegc_f" ]; then __swegc_oomf=$__swegc_f; break; fi
@@ -66,6 +69,7 @@ __swegc_run() {
   ) < /dev/null > /dev/null 2>&1 &
   __swegc_wd=$!
   wait "$__swegc_pid"; __swegc_ec=$?
+  while kill -0 -- "-$__swegc_pid" 2>/dev/null; do read -r -t 0.02 -u "$__swegc_tick"; done
   kill -KILL -- "-$__swegc_wd" 2>/dev/null; wait "$__swegc_wd" 2>/dev/null
   __swegc_line=
   read -r __swegc_line < "$__swegc_dir/timeout"
