@@ -20,7 +20,10 @@ The sandbox's shell reads this protocol on stdin: one line per command,
   subshell before COMMAND runs, so a command cannot print a sentinel that ends itself early.
   OOM_KILLS is the container's cgroup OOM-kill counter, read with builtins only.
 
-The shell uses builtins only between commands (no fork; ``read -t`` on an idle pipe is its sleep) so it stays usable right after a fork
+The timeout is kept by a watchdog started once with the shell (a process substitution that
+reads ``arm PID SECONDS`` / ``disarm`` lines and waits with ``read -t``), so a call forks once,
+for the command. The shell uses builtins only between commands (no fork; ``read -t`` on an
+idle pipe is its sleep) so it stays usable right after a fork
 bomb filled the pids limit. Its own stderr (job notices) is separate from command output.
 """
 
@@ -29,20 +32,29 @@ from __future__ import annotations
 import shlex
 import struct
 
-STATE = "/run/swegc-shell"  # where a command leaves its folder and exports for the shell
+STATE = "/dev/shm/.swegc-shell"  # a command leaves its folder and exports here (tmpfs: no disk)
 
 INIT = r"""
 set +o history 2>/dev/null
 set -m
 __swegc_dir=%(state)s
-mkdir -p "$__swegc_dir" 2>/dev/null || __swegc_dir=/tmp
+mkdir -p "$__swegc_dir" 2>/dev/null || { __swegc_dir=/tmp/.swegc-shell; mkdir -p "$__swegc_dir"; }
 exec {__swegc_tick}<> <(:)
+exec {__swegc_wd}> >(
+  exec > /dev/null 2>&1
+  while read -r __swegc_k __swegc_pid __swegc_t; do
+    if [ "$__swegc_k" = arm ] && ! read -r -t "$__swegc_t" __swegc_k; then
+      printf "%%s" "$__swegc_pid" > "$__swegc_dir/timeout"
+      while kill -KILL -- "-$__swegc_pid"; do read -r -t 0.05 -u "$__swegc_tick"; done
+    fi
+  done
+)
 __swegc_oomf=
 for __swegc_f in /sys/fs/cgroup/memory/memory.oom_control /sys/fs/cgroup/memory.events; do
   if [ -r "$__swegc_f" ]; then __swegc_oomf=$__swegc_f; break; fi
 done
 __swegc_run() {
-  local __swegc_pid __swegc_wd __swegc_ec __swegc_line __swegc_k __swegc_v __swegc_oom=0
+  local __swegc_pid __swegc_ec __swegc_line __swegc_k __swegc_v __swegc_oom=0
   local -a __swegc_names
   : > "$__swegc_dir/cwd"; : > "$__swegc_dir/env"; : > "$__swegc_dir/timeout"
   (
@@ -61,16 +73,10 @@ __swegc_run() {
     eval "$__swegc_cmd"
   ) < /dev/null &
   __swegc_pid=$!
-  (
-    trap - EXIT
-    sleep "$2"
-    printf "%%s" "$__swegc_pid" > "$__swegc_dir/timeout"
-    while kill -KILL -- "-$__swegc_pid" 2>/dev/null; do sleep 0.05; done
-  ) < /dev/null > /dev/null 2>&1 &
-  __swegc_wd=$!
+  printf 'arm %%s %%s\n' "$__swegc_pid" "$2" >&"$__swegc_wd"
   wait "$__swegc_pid"; __swegc_ec=$?
   while kill -0 -- "-$__swegc_pid" 2>/dev/null; do read -r -t 0.02 -u "$__swegc_tick"; done
-  kill -KILL -- "-$__swegc_wd" 2>/dev/null; wait "$__swegc_wd" 2>/dev/null
+  printf 'disarm\n' >&"$__swegc_wd"
   __swegc_line=
   read -r __swegc_line < "$__swegc_dir/timeout"
   if [ -n "$__swegc_line" ] && [ "$__swegc_line" = "$__swegc_pid" ]; then
