@@ -3,7 +3,8 @@
     python benchmarks/sandbox_bench.py [--calls 200] [--idle 5] [--out benchmarks/results/sandbox.json]
 
 Measured in one run, on the same image (swegc-base:bookworm), alternating the two sandboxes
-call by call so that machine load hits both alike:
+in blocks of ``BLOCK`` calls so that changing machine load hits both alike (call by call, the
+engine's clean-up after each `docker exec` lands in the next shell call and is counted there):
 
 1. Latency of a tool call (`true`, `echo hello`): median and p90 over ``--calls`` calls each,
    from the caller's side (command sent to result returned), for DockerShellSandbox and for
@@ -22,6 +23,7 @@ import time
 from pathlib import Path
 
 IMAGE = "swegc-base:bookworm"
+BLOCK = 20
 
 
 def quantile(values: list[float], q: float) -> float:
@@ -39,12 +41,13 @@ def latency(boxes: dict, command: str, calls: int) -> dict[str, dict[str, float]
     times: dict[str, list[float]] = {name: [] for name in boxes}
     for name, box in boxes.items():  # one warm-up call each
         box.execute(command)
-    for _ in range(calls):
+    for _ in range(0, calls, BLOCK):
         for name, box in boxes.items():
-            start = time.perf_counter()
-            result = box.execute(command)
-            times[name].append(time.perf_counter() - start)
-            assert result.exit_code == 0, result
+            for _ in range(BLOCK):
+                start = time.perf_counter()
+                result = box.execute(command)
+                times[name].append(time.perf_counter() - start)
+                assert result.exit_code == 0, result
     return {name: summary(values) for name, values in times.items()}
 
 
