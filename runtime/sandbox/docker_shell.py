@@ -49,8 +49,15 @@ class DockerShellSandbox:
 
     def __init__(self, image: str, limits: SandboxLimits | None = None, *,
                  workdir: str = "/testbed", labels: dict[str, str] | None = None,
+                 mounts: list[Any] | None = None, init: bool = True, role: str = "sandbox",
                  disk_check_s: float = 2.0):
+        """``mounts``: ``docker.types.Mount`` objects (image builds bind their inputs); ``init``:
+        run a tiny init as PID 1 that reaps orphans (off for containers that will be committed:
+        its mount point would land in the image); ``role``: the container name's role part."""
         self.image = image
+        self.mounts = list(mounts or [])
+        self.init = init
+        self.role = role
         self.limits = limits or SandboxLimits()
         self.workdir = workdir
         self.labels = {f"{LABEL}.sandbox": "1", **(labels or {})}
@@ -79,20 +86,26 @@ class DockerShellSandbox:
 
         global _storage_opt_works
         client = docker_client()
-        memory = self.limits.memory
+        limits = self.limits
         options: dict[str, Any] = dict(
             command=["bash", "--noprofile", "--norc"], stdin_open=True, tty=False, detach=True,
-            init=True, network_mode="bridge" if self.limits.network else "none",
-            environment=dict(self.limits.env), working_dir=self.workdir, labels=self.labels,
-            nano_cpus=int(self.limits.cpus * 1e9), mem_limit=memory, memswap_limit=memory,
-            pids_limit=self.limits.pids,
-            ulimits=[docker.types.Ulimit(name="fsize", soft=self.disk_bytes,
-                                         hard=self.disk_bytes)])
+            init=self.init, network_mode="bridge" if limits.network else "none",
+            environment=dict(limits.env), working_dir=self.workdir, labels=self.labels,
+            mounts=self.mounts)
+        if limits.cpus is not None:
+            options["nano_cpus"] = int(limits.cpus * 1e9)
+        if limits.memory is not None:
+            options["mem_limit"] = options["memswap_limit"] = limits.memory
+        if limits.pids is not None:
+            options["pids_limit"] = limits.pids
+        if self.disk_bytes is not None:
+            options["ulimits"] = [docker.types.Ulimit(name="fsize", soft=self.disk_bytes,
+                                                      hard=self.disk_bytes)]
         try:
-            if _storage_opt_works is not False:
+            if _storage_opt_works is not False and self.disk_bytes is not None:
                 try:
                     self.container = client.containers.create(
-                        self.image, name=container_name("sandbox"),
+                        self.image, name=container_name(self.role),
                         storage_opt={"size": str(self.disk_bytes)}, **options)
                     _storage_opt_works = self.disk_enforced_by_engine = True
                 except docker.errors.APIError as exc:
@@ -101,7 +114,7 @@ class DockerShellSandbox:
                     _storage_opt_works = False
             if self.container is None:
                 self.container = client.containers.create(
-                    self.image, name=container_name("sandbox"), **options)
+                    self.image, name=container_name(self.role), **options)
             self.container.start()
             sock = client.api.attach_socket(
                 self.container.id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
@@ -162,6 +175,24 @@ class DockerShellSandbox:
     def run(self, command: str, timeout_s: float = 600) -> ExecResult:
         """DockerExecSandbox's name for ``execute``, for callers written against it."""
         return self.execute(command, timeout_s=timeout_s)
+
+    def commit(self, repository: str, tag: str, changes: list[str] | None = None) -> Any:
+        """Save the sandbox's filesystem as image ``repository:tag`` (``docker commit``).
+
+        The image's config is the container's less what only the sandbox needs (open stdin,
+        the sandbox's own labels, its shell as command); ``changes`` are Dockerfile lines
+        (``ENV``, ``CMD``, ``LABEL``, ``WORKDIR``) applied on top, as ``docker commit --change``.
+        Returns the docker SDK image.
+        """
+        self._require()
+        self.container.reload()
+        config = dict(self.container.attrs["Config"])
+        config.update(OpenStdin=False, StdinOnce=False, AttachStdin=False, Cmd=None,
+                      Labels={k: v for k, v in (config.get("Labels") or {}).items()
+                              if k not in self.labels})
+        self.container.commit(repository=repository, tag=tag, changes=changes or [],
+                              conf=config)
+        return docker_client().images.get(f"{repository}:{tag}")
 
     # -- files -----------------------------------------------------------------------------
     def _absolute(self, path: str) -> str:
@@ -289,7 +320,7 @@ class DockerShellSandbox:
             self._check_disk(force=False)
 
     def _check_disk(self, force: bool) -> None:
-        if self.disk_enforced_by_engine or self.container is None:
+        if self.disk_enforced_by_engine or self.container is None or self.disk_bytes is None:
             return
         now = time.monotonic()
         if not force and now - self._last_disk_check < self.disk_check_s:
