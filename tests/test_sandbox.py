@@ -197,3 +197,24 @@ def test_sandbox_containers_carry_the_names_and_labels_orphan_cleanup_looks_for(
     config = container.attrs["HostConfig"]
     assert config["NetworkMode"] == "none" and config["PidsLimit"] == 128
     assert config["Memory"] == config["MemorySwap"] == 256 * 1024 * 1024
+
+
+def test_a_build_sandbox_commits_its_files_into_an_image_without_sandbox_settings(docker_engine):
+    from docker.types import Mount
+
+    from swegc.runtime.sandbox import UNLIMITED
+    from swegc.runtime.sandbox.docker_shell import DockerShellSandbox
+
+    with DockerShellSandbox(BASE, UNLIMITED, workdir="/", init=False, role="build",
+                            mounts=[Mount("/swegc/in", "/etc", type="bind", read_only=True)]) as box:
+        assert box.execute("test -f /swegc/in/hostname && echo built > /made").exit_code == 0
+        image = box.commit("swegc-sandbox-test", "commit", ['CMD ["bash"]', 'LABEL org.swegc.test="1"'])
+    try:
+        config = image.attrs["Config"]
+        assert not config["OpenStdin"] and config["Cmd"] == ["bash"]
+        assert config["Labels"]["org.swegc.test"] == "1" and "org.swegc.sandbox" not in config["Labels"]
+        with DockerShellSandbox(image.id, SMALL, init=False) as fresh:  # no init mounted now
+            assert fresh.execute("cat /made; ls /swegc/in 2>&1 | head -1").output.startswith("built\n")
+            assert fresh.execute("test -e /usr/sbin/docker-init || echo no-init").output == "no-init\n"
+    finally:
+        docker_engine.images.remove(image.id, force=True)

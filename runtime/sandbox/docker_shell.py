@@ -60,7 +60,10 @@ class DockerShellSandbox:
         self.role = role
         self.limits = limits or SandboxLimits()
         self.workdir = workdir
-        self.labels = {f"{LABEL}.sandbox": "1", **(labels or {})}
+        # `docker commit` copies a container's labels into the image, so a container meant to be
+        # committed (role "build") carries only the labels its caller gives
+        own = {f"{LABEL}.sandbox": "1"} if role == "sandbox" else {}
+        self.labels = {**own, **(labels or {})}
         self.disk_check_s = disk_check_s
         self.disk_bytes = parse_size(self.limits.disk)
         self.disk_enforced_by_engine = False
@@ -180,16 +183,15 @@ class DockerShellSandbox:
         """Save the sandbox's filesystem as image ``repository:tag`` (``docker commit``).
 
         The image's config is the container's less what only the sandbox needs (open stdin,
-        the sandbox's own labels, its shell as command); ``changes`` are Dockerfile lines
+        its shell as command); the engine keeps the container's labels, so a sandbox meant to
+        be committed is made with ``role="build"`` (no sandbox label). ``changes`` are Dockerfile lines
         (``ENV``, ``CMD``, ``LABEL``, ``WORKDIR``) applied on top, as ``docker commit --change``.
         Returns the docker SDK image.
         """
         self._require()
         self.container.reload()
         config = dict(self.container.attrs["Config"])
-        config.update(OpenStdin=False, StdinOnce=False, AttachStdin=False, Cmd=None,
-                      Labels={k: v for k, v in (config.get("Labels") or {}).items()
-                              if k not in self.labels})
+        config.update(OpenStdin=False, StdinOnce=False, AttachStdin=False, Cmd=None)
         self.container.commit(repository=repository, tag=tag, changes=changes or [],
                               conf=config)
         return docker_client().images.get(f"{repository}:{tag}")
