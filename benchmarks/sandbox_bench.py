@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import time
 from pathlib import Path
@@ -90,7 +91,8 @@ def main() -> None:
         box.start()
         return box
 
-    results: dict[str, object] = {"image": IMAGE, "calls": args.calls}
+    results: dict[str, object] = {"image": IMAGE, "calls": args.calls,
+                                  "load_average_at_start": round(os.getloadavg()[0], 2)}
     with shell() as persistent, exec_box() as baseline:
         boxes = {"persistent_shell": persistent, "docker_exec": baseline}
         for label, command in (("true", "true"), ("echo", "echo hello")):
@@ -116,6 +118,7 @@ def main() -> None:
         for box in [*idle, baseline]:
             box.close()
 
+    results["load_average_at_end"] = round(os.getloadavg()[0], 2)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(results, indent=2))

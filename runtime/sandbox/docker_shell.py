@@ -295,7 +295,7 @@ class DockerShellSandbox:
     def _drain(self) -> None:
         """Drop what background jobs of earlier commands printed since."""
         while self._sock is not None and select.select([self._sock], [], [], 0)[0]:
-            data = self._sock.recv(65536)
+            data = self._sock.recv(1 << 20)
             if not data:
                 self._end(self._why_stopped())
             self._frames.feed(data)
@@ -311,7 +311,7 @@ class DockerShellSandbox:
                 self._check_disk(force=False)
                 continue
             try:
-                data = self._sock.recv(65536)
+                data = self._sock.recv(1 << 20)
             except OSError as exc:
                 self._end(f"the attach stream failed: {exc}")
             if not data:
