@@ -324,8 +324,8 @@ class ImageBuilder:
             timed_out = result.exit_code == 124 and result.duration_s >= self.timeout_s
             exit_code = -1 if timed_out else result.exit_code
             output = result.output
-            log_path.write_text(redact(f"# build of {name}\n# script:\n{script}\n# output:\n{output}",
-                                       self.network.secrets()))
+            log = f"# build of {name}\n# script:\n{script}\n# output:\n{output}"
+            log_path.write_text(redact(log, self.network.secrets()))
             if exit_code != 0:
                 tail = redact("\n".join(output.splitlines()[-20:]), self.network.secrets())
                 reason = "build_timeout" if exit_code == -1 else "build_failed"

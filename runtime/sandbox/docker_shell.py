@@ -175,17 +175,19 @@ class DockerShellSandbox:
             self._check_disk(force=False)
             return ExecResult(exit_code, collector.text(), duration, collector.truncated)
 
-    def run(self, command: str, timeout_s: float = 600) -> ExecResult:
+    def run(self, command: str, timeout_s: float = 600, *, workdir: str | None = None,
+            env: dict[str, str] | None = None) -> ExecResult:
         """DockerExecSandbox's name for ``execute``, for callers written against it."""
-        return self.execute(command, timeout_s=timeout_s)
+        return self.execute(command, timeout_s=timeout_s, cwd=workdir, env=env)
 
     def commit(self, repository: str, tag: str, changes: list[str] | None = None) -> Any:
         """Save the sandbox's filesystem as image ``repository:tag`` (``docker commit``).
 
         The image's config is the container's less what only the sandbox needs (open stdin,
         its shell as command); the engine keeps the container's labels, so a sandbox meant to
-        be committed is made with ``role="build"`` (no sandbox label). ``changes`` are Dockerfile lines
-        (``ENV``, ``CMD``, ``LABEL``, ``WORKDIR``) applied on top, as ``docker commit --change``.
+        be committed is made with ``role="build"`` (no sandbox label). ``changes`` are
+        Dockerfile lines (``ENV``, ``CMD``, ``LABEL``, ``WORKDIR``) applied on top, as
+        ``docker commit --change``.
         Returns the docker SDK image.
         """
         self._require()
