@@ -29,7 +29,6 @@ from swegc.naming import env_image_name, instance_image_name
 from swegc.redact import redact
 from swegc.runtime.docker_client import LABEL, docker_client, image_exists, require_image
 from swegc.runtime.network import CA_MOUNT, BuildNetwork
-from swegc.runtime.orphans import container_name
 
 VENV = "/opt/venv"
 PATH = f"{VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -287,9 +286,17 @@ class ImageBuilder:
     def _run_and_commit(self, parent: str, script: str, work: Path, name: str,
                         labels: dict[str, str], changes: list[str],
                         log_name: str) -> tuple[Any, float, str]:
+        """Run the build script in a sandbox of ``parent`` and commit it as ``name``.
+
+        Builds go through the same sandbox as everything else, with the network on and no
+        resource limits (``UNLIMITED``), their inputs bind-mounted, and no init process (its
+        mount point would land in the committed layer).
+        """
         import docker
-        import requests
         from docker.types import Mount
+
+        from swegc.runtime.sandbox import UNLIMITED, InfrastructureError
+        from swegc.runtime.sandbox.docker_shell import DockerShellSandbox
 
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.log_dir / f"{log_name}.log"
@@ -309,19 +316,16 @@ class ImageBuilder:
         mounts.append(Mount("/root/.cache", str(self.package_cache), type="bind"))
         all_labels = {f"{LABEL}.version": __version__, **self.labels, **labels}
         start = time.monotonic()
-        container = self.client.containers.create(
-            parent, ["bash", "/swegc/in/build.sh"], mounts=mounts, working_dir="/",
-            name=container_name("build"))
+        box = DockerShellSandbox(parent, UNLIMITED, workdir="/", mounts=mounts, init=False,
+                                 role="build")
         try:
-            container.start()
-            try:
-                exit_code = container.wait(timeout=self.timeout_s)["StatusCode"]
-            except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
-                container.kill()
-                exit_code = -1
-            output = container.logs().decode("utf-8", errors="replace")
-            log_path.write_text(redact(f"# build of {name}\n# script:\n{script}\n# output:\n{output}",
-                                       self.network.secrets()))
+            box.start()
+            result = box.execute("bash /swegc/in/build.sh", timeout_s=self.timeout_s, cwd="/")
+            timed_out = result.exit_code == 124 and result.duration_s >= self.timeout_s
+            exit_code = -1 if timed_out else result.exit_code
+            output = result.output
+            log = f"# build of {name}\n# script:\n{script}\n# output:\n{output}"
+            log_path.write_text(redact(log, self.network.secrets()))
             if exit_code != 0:
                 tail = redact("\n".join(output.splitlines()[-20:]), self.network.secrets())
                 reason = "build_timeout" if exit_code == -1 else "build_failed"
@@ -332,15 +336,11 @@ class ImageBuilder:
                 all_labels[FREEZE_LABEL] = json.dumps(list(freeze))
             label_changes = ["LABEL " + " ".join(f"{k}={json.dumps(v)}"
                                                  for k, v in sorted(all_labels.items()))]
-            container.commit(repository=repository, tag=tag, changes=[
+            image = box.commit(repository, tag, [
                 *changes, 'CMD ["bash"]', "WORKDIR /testbed", *label_changes])
-            image = self.client.images.get(name)
-        except docker.errors.APIError as exc:
+        except (InfrastructureError, docker.errors.APIError) as exc:
             raise BuildFailed("docker_error", redact(str(exc), self.network.secrets()),
                               str(log_path)) from exc
         finally:
-            try:
-                container.remove(force=True)
-            except docker.errors.APIError:
-                pass
+            box.close()
         return image, time.monotonic() - start, str(log_path)

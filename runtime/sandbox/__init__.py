@@ -11,6 +11,7 @@ live in one place. ``open_sandbox`` starts the default implementation.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -39,15 +40,45 @@ class ExecResult:
 
 @dataclass(frozen=True)
 class SandboxLimits:
-    """Resource limits of one sandbox; every field has a default a rollout can live with."""
+    """Resource limits of one sandbox; every field has a default a rollout can live with.
+
+    ``None`` for cpus, memory, pids or disk means no limit of that kind (image builds).
+    """
 
     network: bool = False  # no network unless the instance says so
-    cpus: float = 1.0
-    memory: str = "4g"
-    pids: int = 1024
-    disk: str = "4g"  # writable space the sandbox may fill
-    output_bytes: int = 64 * 1024  # cap on one command's output kept
-    env: dict[str, str] = field(default_factory=dict)
+    cpus: float | None = 1.0  # CPU time, in cores (CFS quota)
+    memory: str | None = "4g"  # memory, and memory+swap (so no swap); past it: SandboxGone
+    pids: int | None = 1024  # processes and threads at once (contains fork bombs)
+    disk: str | None = "4g"  # writable space the sandbox may fill; past it: SandboxGone
+    output_bytes: int = 64 * 1024  # cap on one command's output kept (head and tail)
+    env: dict[str, str] = field(default_factory=dict)  # set in the container for every command
+
+    def __post_init__(self) -> None:
+        for name in ("memory", "disk"):
+            parse_size(getattr(self, name), what=name)
+        if ((self.cpus is not None and self.cpus <= 0) or (self.pids is not None and self.pids < 1)
+                or self.output_bytes < 0):
+            raise ValueError(f"sandbox limits must be positive (cpus={self.cpus}, "
+                             f"pids={self.pids}, output_bytes={self.output_bytes})")
+
+
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$", re.IGNORECASE)
+
+
+def parse_size(text: str | int | None, what: str = "size") -> int | None:
+    """Bytes in a Docker-style size: ``512m``, ``4g``, ``1.5G``, ``100000`` (powers of 1024)."""
+    if text is None or isinstance(text, int):
+        return text
+    match = _SIZE.match(str(text))
+    if not match:
+        raise ValueError(f"{what}: expected a size like \"512m\" or \"4g\" (got {text!r})")
+    number, unit = match.groups()
+    return int(float(number) * 1024 ** "bkmgt".index(unit.lower() or "b"))
+
+
+UNLIMITED = SandboxLimits(network=True, cpus=None, memory=None, pids=None, disk=None,
+                          output_bytes=32 * 1024 * 1024)  # what image builds run under
 
 
 class Sandbox(Protocol):
@@ -56,14 +87,21 @@ class Sandbox(Protocol):
     image: str
     workdir: str
 
-    def execute(self, command: str, timeout_s: float = 600, cwd: str | None = None) -> ExecResult:
-        """Run ``command`` with bash; a timeout kills the command (exit 124), not the sandbox."""
+    def execute(self, command: str, timeout_s: float = 600, cwd: str | None = None,
+                env: dict[str, str] | None = None) -> ExecResult:
+        """Run ``command`` with bash; a timeout kills the command (exit 124), not the sandbox.
+
+        ``cwd`` and ``env`` hold for this call only. Raises ``SandboxGone`` when the sandbox
+        died under the command (out of memory, disk limit, the shell killed).
+        """
         ...
 
     def read_file(self, path: str) -> bytes:
+        """A file's bytes (relative paths are below ``workdir``); FileNotFoundError if absent."""
         ...
 
     def write_file(self, path: str, data: bytes) -> None:
+        """Write a file, making missing folders (existing folders keep their modes)."""
         ...
 
     def diff(self) -> str:
@@ -82,11 +120,13 @@ class Sandbox(Protocol):
 
 def open_sandbox(image: str, limits: SandboxLimits | None = None, *, workdir: str = "/testbed",
                  labels: dict[str, str] | None = None) -> Sandbox:
-    """Start a sandbox of ``image`` with the default implementation."""
-    from swegc.runtime.sandbox.docker_exec import DockerExecSandbox
+    """Start a sandbox of ``image`` with the default implementation: a persistent shell.
 
-    limits = limits or SandboxLimits()
-    box = DockerExecSandbox(image, network=limits.network, env=limits.env, workdir=workdir,
-                            labels=labels)
+    The caller closes it (``with open_sandbox(...) as box:``). Raises InfrastructureError
+    when the engine cannot start it.
+    """
+    from swegc.runtime.sandbox.docker_shell import DockerShellSandbox
+
+    box = DockerShellSandbox(image, limits or SandboxLimits(), workdir=workdir, labels=labels)
     box.start()
     return box
