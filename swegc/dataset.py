@@ -28,11 +28,13 @@ INSTANCE_COLUMNS = (
     "instance_id", "repo", "base_commit", "patch", "test_patch", "problem_statement", "hints_text",
     "created_at", "version", "environment_setup_commit", "FAIL_TO_PASS", "PASS_TO_PASS",
     "pull_number", "issue_numbers", "image", "image_id", "spec_hash", "test_command",
-    "test_directives", "log_parser", "flaky_tests", "validation", "swegc_version", "schema_version",
+    "test_directives", "log_parser", "flaky_tests", "validation", "swegc_version",
+    "parser_options", "test_timeout_s", "test_network", "test_env", "schema_version",
 )
 LIST_COLUMNS = frozenset({"FAIL_TO_PASS", "PASS_TO_PASS", "issue_numbers", "flaky_tests", "test_directives"})
-INT_COLUMNS = frozenset({"pull_number", "schema_version"})
-JSON_COLUMNS = frozenset({"validation"})
+INT_COLUMNS = frozenset({"pull_number", "schema_version", "test_timeout_s"})
+BOOL_COLUMNS = frozenset({"test_network"})
+JSON_COLUMNS = frozenset({"validation", "parser_options", "test_env"})
 _JSON_MARK = {b"swegc.encoding": b"json"}
 
 COLUMN_DOCS = {
@@ -59,6 +61,10 @@ COLUMN_DOCS = {
     "flaky_tests": "Tests whose status differed between repeated runs; in neither list above.",
     "validation": "JSON: the validation runs (statuses, durations, exit codes) behind the lists.",
     "swegc_version": "Version of swegc that compiled the instance.",
+    "parser_options": "JSON: options of log_parser (the regex parser's patterns), or null.",
+    "test_timeout_s": "Seconds one run of test_command may take.",
+    "test_network": "Whether the tests may reach the network.",
+    "test_env": "JSON: environment variables set for test_command (also baked into the image).",
     "schema_version": "Version of this row format.",
 }
 
@@ -71,6 +77,8 @@ def _arrow_type(column: str, values: list[Any]) -> Any:
         return pa.list_(pa.string())
     if column in INT_COLUMNS:
         return pa.int64()
+    if column in BOOL_COLUMNS:
+        return pa.bool_()
     if column in JSON_COLUMNS:
         return pa.string()
     sample = next((v for v in values if v is not None), "")
@@ -227,7 +235,7 @@ record where each instance came from and how it was validated.
 {rows}
 
 `FAIL_TO_PASS` and `PASS_TO_PASS` are lists of test ids in the form the `log_parser` gives them.
-`validation` is a JSON string: `json.loads(row["validation"])`.
+`validation`, `parser_options` and `test_env` are JSON strings: `json.loads(row["validation"])`.
 
 ## Loading
 
@@ -239,7 +247,9 @@ print(ds[0]["instance_id"], ds[0]["FAIL_TO_PASS"])
 ```
 
 Each instance's `image` holds its environment; run `test_command` with `test_directives` in it
-after applying `test_patch` and a candidate patch, then read the log with `log_parser`.
+after applying `test_patch` and a candidate patch (with `test_env` set, within `test_timeout_s`,
+with network only if `test_network`), then read the log with `log_parser` and `parser_options`;
+`swegc evaluate` does exactly this from the row alone.
 
 Compiled with swegc from declarative repository specs.
 """
