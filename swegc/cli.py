@@ -24,6 +24,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "train": ("swegc.train.commands", "train", "Fine-tune a policy (RFT) or a verifier on trajectories."),
     "rerank": ("swegc.train.commands", "rerank", "Score trajectories with a verifier and pick the best."),
     "eval": ("swegc.train.commands", "eval_cmd", "Resolve rate, pass@k and best@k of rollouts."),
+    "evaluate": ("swegc.runtime.evaluate_command", "evaluate",
+                 "Grade predictions (or gold) against a dataset, SWE-bench's way."),
 }
 
 
