@@ -54,6 +54,11 @@ def graded_test_files(test_ids: Iterable[str]) -> set[str]:
             and test.split("::", 1)[0].endswith(".py")}
 
 
+def patch_paths_command(patch_file: str) -> str:
+    """Git's own list of the paths a patch touches (``parse_numstat`` reads it)."""
+    return f"git apply --numstat -z {patch_file}"
+
+
 def parse_numstat(output: str) -> list[str]:
     """Paths in ``git apply --numstat -z`` output, renames' old and new names both."""
     paths: list[str] = []

@@ -18,7 +18,7 @@ from pathlib import Path
 from swegc.redact import redact
 from swegc.runtime.harness.grading import GradeReport, grade
 from swegc.runtime.harness.guard import (graded_test_files, guarded_reason, parse_numstat,
-                                         restore_script, run_env, with_env)
+                                         patch_paths_command, restore_script, run_env, with_env)
 from swegc.runtime.harness.parsers import get_parser
 from swegc.runtime.harness.test_spec import TestSpec
 from swegc.runtime.harness.trust import trusted_run
@@ -51,8 +51,7 @@ def run_patch(spec: TestSpec, patch: str, log_path: Path | None) -> GradeReport:
             log.write()
             return grade(spec, {}, **facts, patch_problem=f"the patch does not apply: {tail}")
         facts["patch_applied"] = True
-        touched = parse_numstat(box.execute(f"git apply --numstat -z {PATCH_PATH}",
-                                            timeout_s=60).output)
+        touched = parse_numstat(box.execute(patch_paths_command(PATCH_PATH), timeout_s=60).output)
         protected = set(spec.test_files) | graded_test_files(
             (*spec.fail_to_pass, *spec.pass_to_pass))
         reverted = [p for p in touched if guarded_reason(p, protected)]

@@ -122,6 +122,14 @@ def trusted_run(parser: LogParser, parsed: ParseResult, log: str, exit_code: int
     problem = check_run(run, parser)
     if problem:
         return TrustedRun({}, problem.detail)
+    return cross_check(parser, parsed, log, exit_code, junit_xml)
+
+
+def cross_check(parser: LogParser, parsed: ParseResult, log: str, exit_code: int,
+                junit_xml: str | None) -> TrustedRun:
+    """For pytest, the log's statuses checked against pytest's summary counts and JUnit
+    report (a test the log says passed and the report does not takes the report's status);
+    other runners' statuses as parsed."""
     if parser.name != "pytest":
         return TrustedRun(dict(parsed.statuses))
     if junit_xml is None:

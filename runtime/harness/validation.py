@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import secrets
 import shlex
 import time
 from dataclasses import dataclass, field
@@ -12,9 +13,11 @@ from typing import Any
 from typing import TYPE_CHECKING
 
 from swegc.redact import redact
-from swegc.runtime.harness.guard import run_env, with_env
-from swegc.runtime.harness.judging import Judgement, ObservedRun, judge
-from swegc.runtime.harness.parsers import get_parser
+from swegc.runtime.harness.guard import (guarded_reason, parse_numstat, patch_paths_command,
+                                         restore_script, run_env, with_env)
+from swegc.runtime.harness.judging import Judgement, ObservedRun, check_run, judge
+from swegc.runtime.harness.parsers import ParseResult, get_parser
+from swegc.runtime.harness.trust import cross_check
 from swegc.runtime.sandbox import InfrastructureError, SandboxLimits, open_sandbox
 
 if TYPE_CHECKING:
@@ -102,6 +105,30 @@ def _apply(box: Sandbox, path: str, what: str) -> str | None:
     return None
 
 
+def _restore_guarded(box: Sandbox, plan: ValidationPlan) -> list[str]:
+    """Put back the test infrastructure the fix changed, as grading a patch does (``guard``),
+    so that an instance is valid only if its own patch resolves it when graded."""
+    touched = parse_numstat(box.execute(patch_paths_command(PATCH_PATH), timeout_s=60).output)
+    guarded = [p for p in touched if guarded_reason(p)]
+    if guarded:
+        base = box.execute("git rev-parse HEAD", timeout_s=60).output.strip()
+        restored = box.execute(restore_script(base, guarded), timeout_s=120)
+        if restored.exit_code != 0:
+            raise InfrastructureError(f"could not restore {guarded}: {restored.output[-500:]}")
+    return guarded
+
+
+def _read_junit(box: Sandbox, path: str, parser: str) -> str | None:
+    if parser != "pytest":
+        return None
+    try:
+        return box.read_file(path).decode("utf-8", errors="replace")
+    except InfrastructureError:
+        raise
+    except Exception:  # noqa: BLE001 - no such file: the run wrote no report
+        return None
+
+
 def _validate_once(plan: ValidationPlan, log_dir: Path) -> Verdict:
     parser = get_parser(plan.parser, plan.parser_options)
     folder = log_dir / plan.instance_id
@@ -118,7 +145,8 @@ def _validate_once(plan: ValidationPlan, log_dir: Path) -> Verdict:
     # pytest cache, as when a patch is graded (guard.run_env).
     limits = SandboxLimits(network=plan.network, env={**TEST_ENV, **plan.env},
                            output_bytes=OUTPUT_BYTES)
-    command = with_env(plan.test_command, run_env(plan.parser, None))
+    junit_path = f"/tmp/swegc-{secrets.token_hex(12)}/report.xml"
+    command = with_env(plan.test_command, run_env(plan.parser, junit_path))
     with contextlib.closing(open_sandbox(plan.image, limits)) as box:
         box.write_file(TEST_PATCH_PATH, plan.test_patch.encode("utf-8"))
         box.write_file(PATCH_PATH, plan.patch.encode("utf-8"))
@@ -135,6 +163,11 @@ def _validate_once(plan: ValidationPlan, log_dir: Path) -> Verdict:
                 problem = _apply(box, PATCH_PATH, "patch")
                 if problem:
                     return reject("patch_does_not_apply", problem)
+                guarded = _restore_guarded(box, plan)
+                if guarded:
+                    (folder / "guarded.log").write_text(
+                        "put back as at the base commit before the after runs, as grading "
+                        "does (test infrastructure):\n" + "\n".join(guarded) + "\n")
             for attempt in range(1, plan.runs + 1):
                 result = box.execute(command, timeout_s=plan.timeout_s)
                 log_name = f"{side}-{attempt}.log"
@@ -144,6 +177,17 @@ def _validate_once(plan: ValidationPlan, log_dir: Path) -> Verdict:
                 parsed = parser.parse(result.output)
                 run = ObservedRun(side, attempt, result.exit_code, result.duration_s, parsed,
                                   result.timed_out)
+                if check_run(run, parser) is None:  # else judge() rejects it with its reason
+                    # What grading believes, validation believes: the same cross-checks.
+                    checked = cross_check(parser, parsed, result.output, result.exit_code,
+                                          _read_junit(box, junit_path, plan.parser))
+                    if checked.problem:
+                        return reject("results_disagree", f"{side} run {attempt}: "
+                                      f"{checked.problem}")
+                    parsed = ParseResult(checked.statuses, parsed.collection_errors,
+                                         parsed.summary_seen)
+                    run = ObservedRun(side, attempt, result.exit_code, result.duration_s,
+                                      parsed, result.timed_out)
                 observed[side].append(run)
                 counts: dict[str, int] = {}
                 for status in parsed.statuses.values():
