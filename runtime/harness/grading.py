@@ -45,16 +45,20 @@ class TestsStatus:
                 "FAIL_TO_FAIL": dict(empty), "PASS_TO_FAIL": dict(empty)}
 
 
-def test_passed(test: str, statuses: dict[str, str]) -> bool:
+def passed(test: str, statuses: dict[str, str]) -> bool:
+    """SWE-bench's test_passed: PASSED or XFAIL."""
     return statuses.get(test) in PASSING
 
 
 def tests_status(spec: TestSpec, statuses: dict[str, str]) -> TestsStatus:
     def split(tests: tuple[str, ...]) -> dict[str, list[str]]:
-        return {"success": [t for t in tests if test_passed(t, statuses)],
-                "failure": [t for t in tests if not test_passed(t, statuses)]}
+        return {"success": [t for t in tests if passed(t, statuses)],
+                "failure": [t for t in tests if not passed(t, statuses)]}
 
     return TestsStatus(split(spec.fail_to_pass), split(spec.pass_to_pass))
+
+
+tests_status.__test__ = False  # type: ignore[attr-defined]  # not a test when imported in one
 
 
 def _rate(part: dict[str, list[str]]) -> float:
@@ -73,7 +77,7 @@ def resolution(status: TestsStatus) -> ResolvedStatus:
     return ResolvedStatus.NO
 
 
-def test_report(spec: TestSpec, statuses: dict[str, str]) -> dict[str, str]:
+def graded_statuses(spec: TestSpec, statuses: dict[str, str]) -> dict[str, str]:
     """Every FAIL_TO_PASS and PASS_TO_PASS test -> its trusted status (MISSING if none)."""
     return {t: statuses.get(t, MISSING) for t in (*spec.fail_to_pass, *spec.pass_to_pass)}
 
@@ -137,7 +141,7 @@ def grade(spec: TestSpec, statuses: dict[str, str], **facts: Any) -> GradeReport
     verdict = resolution(status)
     return GradeReport(instance_id=spec.instance_id, resolved=verdict is ResolvedStatus.FULL,
                        status=verdict, tests_status=status,
-                       test_report=test_report(spec, statuses), **facts)
+                       test_report=graded_statuses(spec, statuses), **facts)
 
 
 def grade_patch(spec: TestSpec, patch: str, *, log_path: Path | None = None,
@@ -154,7 +158,7 @@ def grade_patch(spec: TestSpec, patch: str, *, log_path: Path | None = None,
     if not patch.strip():
         return GradeReport(instance_id=spec.instance_id, resolved=False, status=ResolvedStatus.NO,
                            patch_applied=False, empty_patch=True,
-                           tests_status=tests_status(spec, {}), test_report=test_report(spec, {}))
+                           tests_status=tests_status(spec, {}), test_report=graded_statuses(spec, {}))
     last_error = ""
     for attempt in range(1, attempts + 1):
         try:
