@@ -10,7 +10,7 @@ themselves would resolve). ``grade_patch`` runs one patch (``patch_run``) and gr
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -168,8 +168,6 @@ def grade_patch(spec: TestSpec, patch: str, *, log_path: Path | None = None,
             if attempt < attempts:
                 time.sleep(min(2 ** attempt, 10))
             continue
-        from dataclasses import replace
-
         return replace(report, duration_s=round(time.monotonic() - start, 3), attempts=attempt)
     return GradeReport(instance_id=spec.instance_id, resolved=False, status=None,
                        patch_applied=False, empty_patch=False,

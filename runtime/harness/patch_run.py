@@ -22,7 +22,7 @@ from swegc.runtime.harness.guard import (graded_test_files, guarded_reason, pars
 from swegc.runtime.harness.parsers import get_parser
 from swegc.runtime.harness.test_spec import TestSpec
 from swegc.runtime.harness.trust import trusted_run
-from swegc.runtime.sandbox import InfrastructureError, SandboxLimits, open_sandbox
+from swegc.runtime.sandbox import InfrastructureError, Sandbox, SandboxLimits, open_sandbox
 
 WORK = "/tmp/swegc"
 PATCH_PATH = f"{WORK}/model.patch"
@@ -82,9 +82,9 @@ def run_patch(spec: TestSpec, patch: str, log_path: Path | None) -> GradeReport:
                      exit_code=result.exit_code)
 
 
-def _read_text(box: object, path: str) -> str | None:
+def _read_text(box: Sandbox, path: str) -> str | None:
     try:
-        return box.read_file(path).decode("utf-8", errors="replace")  # type: ignore[attr-defined]
+        return box.read_file(path).decode("utf-8", errors="replace")
     except InfrastructureError:
         raise
     except Exception:  # noqa: BLE001 - no such file: the run wrote no report
