@@ -104,7 +104,8 @@ def run_env(parser: str, junit_path: str | None) -> dict[str, str]:
 
 
 def with_env(command: str, env: dict[str, str]) -> str:
-    """``command`` preceded by exports of ``env`` (PYTEST_ADDOPTS appended to the row's own)."""
+    """``command`` in a subshell after exports of ``env`` (PYTEST_ADDOPTS appended to the
+    row's own); the subshell keeps them out of a persistent sandbox shell's later commands."""
     exports = []
     for key, value in env.items():
         if key == "PYTEST_ADDOPTS":
@@ -112,4 +113,4 @@ def with_env(command: str, env: dict[str, str]) -> str:
                            f"{shlex.quote(value)}")
         else:
             exports.append(f"export {key}={shlex.quote(value)}")
-    return "; ".join([*exports, command])
+    return "(" + "; ".join([*exports, command]) + "\n)"
