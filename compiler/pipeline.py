@@ -24,7 +24,7 @@ from swegc.compiler.patches import Split
 from swegc.compiler.plan import PlannedInstance, plan_candidate
 from swegc.compiler.spec.model import RepoSpec
 from swegc.compiler.spec.loader import load_specs
-from swegc.runtime.harness.validation import TEST_ENV, ValidationPlan, validate
+from swegc.runtime.harness.validation import ValidationPlan, validate
 from swegc.errors import SwegcError
 from swegc.executors import LocalPool
 from swegc.git import GitRepo
@@ -36,7 +36,7 @@ from swegc.runtime.images import BuildFailed, BuiltImage, EnvRecipe, ImageBuilde
 from swegc.runtime.network import BuildNetwork
 from swegc.store import BuildStore
 
-UNIT_FORMAT = 2
+UNIT_FORMAT = 3  # 3: validation puts back the fix's test infrastructure and cross-checks results
 # Build failures worth another try on the next compile rather than a stored verdict.
 TRANSIENT_BUILD_FAILURES = ("docker_error", "build_timeout")
 Echo = Callable[[str], None]
@@ -256,7 +256,8 @@ class Compiler:
     def _instance_recipe(self, group: EnvGroup, item: PlannedInstance) -> InstanceRecipe:
         env = group.spec.environments[group.env_index]
         return InstanceRecipe(item.instance_id, item.candidate.base_commit, env.install,
-                              env.post_install, env=tuple(sorted({**TEST_ENV, **dict(item.env)}.items())))
+                              env.post_install,
+                              env=tuple(sorted(item.test_settings(group.spec).env.items())))
 
     def _unit_key(self, group: EnvGroup, item: PlannedInstance) -> str:
         """Everything the unit's result depends on: the instance image (and through it the
@@ -324,12 +325,9 @@ class Compiler:
                        "attempts": 1}
             result = {"verdict": verdict, "image": None}
         else:
-            plan = ValidationPlan(
-                instance_id=item.instance_id, image=image.name, test_command=item.test_command,
-                test_patch=item.test_patch, patch=item.patch, parser=group.spec.tests.parser,
-                runs=self._runs(group.spec), timeout_s=item.timeout_s,
-                network=group.spec.tests.network, env=dict(recipe.env),
-                parser_options=group.spec.tests.parser_options)
+            plan = ValidationPlan.for_settings(
+                item.test_settings(group.spec), instance_id=item.instance_id, image=image.name,
+                test_patch=item.test_patch, patch=item.patch, runs=self._runs(group.spec))
             verdict = validate(plan, self.layout.logs_dir).to_json()
             result = {"verdict": verdict, "image": image.to_json()}
         if verdict["status"] != "error":  # infrastructure errors are retried on the next run
@@ -360,8 +358,7 @@ class Compiler:
             FAIL_TO_PASS=verdict["FAIL_TO_PASS"], PASS_TO_PASS=verdict["PASS_TO_PASS"],
             pull_number=cand.number, issue_numbers=[str(i.number) for i in cand.issues],
             image=image["name"], image_id=image["id"], spec_hash=group.spec.spec_hash,
-            test_command=item.test_command, test_directives=list(item.directives),
-            log_parser=group.spec.tests.parser, flaky_tests=verdict["flaky_tests"],
+            flaky_tests=verdict["flaky_tests"], **item.test_settings(group.spec).row_columns(),
             validation={"runs": self._runs(group.spec), "PASS_TO_FAIL": verdict["PASS_TO_FAIL"],
                         "unknown_before": verdict.get("unknown_before", []),
                         "sides": verdict["runs"], "duration_s": verdict["duration_s"]},

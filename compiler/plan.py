@@ -13,7 +13,8 @@ from typing import Any
 from swegc.compiler.candidates import Rejection, candidate_split
 from swegc.compiler.patches import PatchError, Split, test_directives
 from swegc.compiler.spec.model import RepoSpec
-from swegc.runtime.harness.validation import full_test_command
+from swegc.runtime.harness.test_spec import TestSettings
+from swegc.runtime.harness.validation import TEST_ENV, full_test_command
 from swegc.compiler.versioning import VersionError, detect_version
 from swegc.git import GitRepo
 from swegc.hashing import content_hash
@@ -36,6 +37,17 @@ class PlannedInstance:
     test_command: str  # with directives
     timeout_s: int
     env: tuple[tuple[str, str], ...]  # test-time environment variables
+
+    def test_settings(self, spec: RepoSpec) -> TestSettings:
+        """How this instance's tests run: what validation uses and what its row records.
+
+        The one place compile assembles them; graders read them back from the row
+        (``TestSpec.from_row``). The environment holds TEST_ENV too, as the image does.
+        """
+        return TestSettings(test_command=self.test_command, test_directives=self.directives,
+                            parser=spec.tests.parser, parser_options=spec.tests.parser_options,
+                            timeout_s=self.timeout_s, network=spec.tests.network,
+                            env={**TEST_ENV, **dict(self.env)})
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

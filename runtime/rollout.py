@@ -177,7 +177,8 @@ class Rollouts:
             if report.error:
                 # Infrastructure, not the patch: never stored as unresolved; retried next run.
                 raise _Retry(f"grading failed on the infrastructure: {report.error}")
-            grade = {"resolved": report.resolved, "status": report.status,
+            grade = {"resolved": report.resolved,
+                     "status": report.status.name if report.status is not None else "",
                      "test_report": dict(report.test_report), "error": None}
         traj = Trajectory(
             instance_id=unit.instance_id, run_id=unit.run_id, policy=agent["policy"],
@@ -243,7 +244,8 @@ class _Retry(Exception):
 def _row_identity(row: Mapping[str, Any]) -> dict[str, Any]:
     """What a rollout's result depends on in its row (not, e.g., its validation details)."""
     keys = ("instance_id", "image", "base_commit", "problem_statement", "patch", "test_patch",
-            "test_command", "FAIL_TO_PASS", "PASS_TO_PASS", "log_parser")
+            "test_command", "FAIL_TO_PASS", "PASS_TO_PASS", "log_parser", "parser_options",
+            "test_timeout_s", "test_network", "test_env")
     return {k: row.get(k) for k in keys}
 
 

@@ -45,7 +45,7 @@ def rollout(dataset: str, policy: str, out_dir: str, **kw: Any) -> None:
     """Run agent rollouts in instance images; grade each patch; write RUNS."""
     from pathlib import Path
 
-    from swegc.dataset import read_rows
+    from swegc.dataset import load_rows
     from swegc.runtime.agent import AgentLimits
     from swegc.runtime.policies import PolicyOptions
     from swegc.runtime.rollout import RolloutOptions, Rollouts
@@ -61,7 +61,7 @@ def rollout(dataset: str, policy: str, out_dir: str, **kw: Any) -> None:
         out=Path(out_dir), policy=policy, policy_options=policy_options, limits=limits,
         sandbox=SandboxLimits(memory=kw["memory"], cpus=kw["cpus"]), samples=kw["samples"],
         jobs=kw["jobs"], only=tuple(kw["only"]), limit=kw["limit"], split=kw["split"])
-    rows = read_rows(dataset, kw["split"])
+    rows = list(load_rows(dataset, kw["split"]).values())
     summary = Rollouts(options, echo=click.echo).run(rows)
     total = len(summary.trajectories)
     rate = f"{100.0 * summary.resolved / total:.1f}%" if total else "n/a"

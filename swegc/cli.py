@@ -25,6 +25,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "rollout": ("swegc.runtime.rollout_command", "rollout", "Run agent rollouts in instance images and grade them."),
     "rerank": ("swegc.train.commands", "rerank", "Score trajectories with a verifier and pick the best."),
     "metrics": ("swegc.train.commands", "metrics", "Resolve rate, pass@k and best@k of rollouts."),
+    "evaluate": ("swegc.runtime.evaluate_command", "evaluate",
+                 "Grade predictions (or gold) against a dataset, SWE-bench's way."),
 }
 
 

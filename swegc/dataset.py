@@ -29,11 +29,13 @@ INSTANCE_COLUMNS = (
     "instance_id", "repo", "base_commit", "patch", "test_patch", "problem_statement", "hints_text",
     "created_at", "version", "environment_setup_commit", "FAIL_TO_PASS", "PASS_TO_PASS",
     "pull_number", "issue_numbers", "image", "image_id", "spec_hash", "test_command",
-    "test_directives", "log_parser", "flaky_tests", "validation", "swegc_version", "schema_version",
+    "test_directives", "log_parser", "flaky_tests", "validation", "swegc_version",
+    "parser_options", "test_timeout_s", "test_network", "test_env", "schema_version",
 )
 LIST_COLUMNS = frozenset({"FAIL_TO_PASS", "PASS_TO_PASS", "issue_numbers", "flaky_tests", "test_directives"})
-INT_COLUMNS = frozenset({"pull_number", "schema_version"})
-JSON_COLUMNS = frozenset({"validation"})
+INT_COLUMNS = frozenset({"pull_number", "schema_version", "test_timeout_s"})
+BOOL_COLUMNS = frozenset({"test_network"})
+JSON_COLUMNS = frozenset({"validation", "parser_options", "test_env"})
 _JSON_MARK = {b"swegc.encoding": b"json"}
 
 COLUMN_DOCS = {
@@ -60,6 +62,10 @@ COLUMN_DOCS = {
     "flaky_tests": "Tests whose status differed between repeated runs; in neither list above.",
     "validation": "JSON: the validation runs (statuses, durations, exit codes) behind the lists.",
     "swegc_version": "Version of swegc that compiled the instance.",
+    "parser_options": "JSON: options of log_parser (the regex parser's patterns), or null.",
+    "test_timeout_s": "Seconds one run of test_command may take.",
+    "test_network": "Whether the tests may reach the network.",
+    "test_env": "JSON: environment variables set for test_command (also baked into the image).",
     "schema_version": "Version of this row format.",
 }
 
@@ -72,6 +78,8 @@ def _arrow_type(column: str, values: list[Any]) -> Any:
         return pa.list_(pa.string())
     if column in INT_COLUMNS:
         return pa.int64()
+    if column in BOOL_COLUMNS:
+        return pa.bool_()
     if column in JSON_COLUMNS:
         return pa.string()
     sample = next((v for v in values if v is not None), "")
@@ -239,7 +247,7 @@ record where each instance came from and how it was validated.
 {rows}
 
 `FAIL_TO_PASS` and `PASS_TO_PASS` are lists of test ids in the form the `log_parser` gives them.
-`validation` is a JSON string: `json.loads(row["validation"])`.
+`validation`, `parser_options` and `test_env` are JSON strings: `json.loads(row["validation"])`.
 
 ## Loading
 
@@ -251,7 +259,9 @@ print(ds[0]["instance_id"], ds[0]["FAIL_TO_PASS"])
 ```
 
 Each instance's `image` holds its environment; run `test_command` with `test_directives` in it
-after applying `test_patch` and a candidate patch, then read the log with `log_parser`.
+after applying `test_patch` and a candidate patch (with `test_env` set, within `test_timeout_s`,
+with network only if `test_network`), then read the log with `log_parser` and `parser_options`;
+`swegc evaluate` does exactly this from the row alone.
 
 Compiled with swegc from declarative repository specs.
 """
@@ -293,34 +303,52 @@ def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
     return path
 
 
-def read_rows(source: str | Path, split: str = "train") -> list[dict[str, Any]]:
-    """Instance rows from a build or Hub-layout folder, a Parquet file or a JSONL file.
+def load_rows(dataset: str | Path, split: str | None = None) -> dict[str, dict[str, Any]]:
+    """Instance rows by id from a build or Hub-layout folder (``split``, or every split in
+    ``data/``), a Parquet file or a JSONL file of rows; JSON columns written by swegc decoded.
 
-    JSON columns written by swegc are decoded; rows of other tools are returned as they are.
+    This is how every command that takes a DATASET reads it (evaluate, rollout, publish), so
+    that they accept the same things and say the same when something is wrong.
     """
     import pyarrow.parquet as pq
 
     from swegc.records import read_jsonl
 
-    path = Path(source)
-    if path.is_dir():
-        return read_dataset(path, split)
-    if path.suffix == ".jsonl":
-        return [row for _, row in read_jsonl(str(path), "instance")]
-    if path.suffix == ".parquet":
+    path = Path(dataset)
+    found: list[tuple[str, dict[str, Any]]]
+    if path.is_file() and path.suffix == ".parquet":
         try:
             table = pq.read_table(path)
         except Exception as exc:  # pyarrow raises several types for unreadable files
             raise InputError(f"{path}: cannot read parquet: {exc}") from None
         json_columns = [f.name for f in table.schema
                         if f.metadata and f.metadata.get(b"swegc.encoding") == b"json"]
-        rows = table.to_pylist()
-        for row in rows:
+        found = []
+        for index, row in enumerate(table.to_pylist()):
             for column in json_columns:
                 if row[column] is not None:
                     row[column] = json.loads(row[column])
-        return rows
-    if not path.exists():
+            found.append((f"{path}#row{index}", row))
+    elif path.is_file():
+        found = read_jsonl(str(path), "dataset row")
+    elif (path / "data").is_dir():
+        splits = [split] if split else sorted(
+            {p.name.split("-00000-of-")[0] for p in (path / "data").glob("*-00000-of-00001.parquet")})
+        if not splits:
+            raise InputError(f"{path}/data: no Parquet shard; is this a swegc build folder?")
+        found = [(f"{path} ({name})", row) for name in splits for row in read_dataset(path, name)]
+    elif not path.exists():
         raise InputError(f"{path}: no such dataset; give a build folder (swegc compile --out), "
                          "a Hub-layout folder, or a .jsonl or .parquet file of instance rows")
-    raise InputError(f"{path}: not a dataset; expected a folder, a .jsonl or a .parquet file")
+    else:
+        raise InputError(f"{path}: not a dataset; give a build folder, a folder in Hub layout "
+                         "(data/*.parquet), or a .jsonl or .parquet file of rows")
+    rows: dict[str, dict[str, Any]] = {}
+    for where, row in found:
+        iid = row.get("instance_id")
+        if not isinstance(iid, str) or not iid:
+            raise InputError(f"{where}: a row has no instance_id")
+        if iid in rows:
+            raise InputError(f"{where}: instance {iid} appears twice in the dataset")
+        rows[iid] = row
+    return rows

@@ -15,7 +15,8 @@ from typing import Any
 from swegc.errors import InputError
 
 CANDIDATE_SCHEMA_VERSION = 1
-INSTANCE_SCHEMA_VERSION = 1
+INSTANCE_SCHEMA_VERSION = 2  # 2: the test settings' columns (parser_options, test_timeout_s, ...)
+READABLE_INSTANCE_VERSIONS = (1, 2)  # 1: rows without them, graded with the defaults
 TRAJECTORY_SCHEMA_VERSION = 2
 # Version 1 rows (no image, sample, cost, error, grade or swegc_version) are still read.
 READABLE_TRAJECTORY_VERSIONS = (1, 2)
@@ -187,6 +188,11 @@ class Instance:
     flaky_tests: list[str]
     validation: dict[str, Any]
     swegc_version: str
+    # How the tests run, beside test_command/test_directives/log_parser (TestSettings.row_columns).
+    parser_options: dict[str, Any] | None = None
+    test_timeout_s: int = 900
+    test_network: bool = False
+    test_env: dict[str, str] = field(default_factory=dict)
     schema_version: int = INSTANCE_SCHEMA_VERSION
 
     def to_json(self) -> dict[str, Any]:
@@ -194,6 +200,10 @@ class Instance:
 
     @classmethod
     def from_json(cls, data: dict[str, Any], where: str = "instance") -> Instance:
+        version = data.get("schema_version", INSTANCE_SCHEMA_VERSION)
+        if version not in READABLE_INSTANCE_VERSIONS:
+            raise InputError(f"{where}: instance schema_version {version} is not supported "
+                             f"(this swegc reads {', '.join(map(str, READABLE_INSTANCE_VERSIONS))})")
         _check_keys("instance", data, cls, where)
         return cls(**data)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -38,6 +39,18 @@ def docker_engine():
             pytest.fail(message)
         pytest.skip(message)
     return client
+
+
+@pytest.fixture(scope="session")
+def example_build(tmp_path_factory, docker_engine):
+    """The bundled example compiled once per session: (build folder, the compile's process)."""
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path_factory.mktemp("example-build")
+    result = subprocess.run([sys.executable, "-m", "swegc.cli", "compile",
+                             str(root / "examples" / "specs"), "--out", str(out)],
+                            capture_output=True, text=True, timeout=1200)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return out, result
 
 
 class GitBuilder:

@@ -23,7 +23,8 @@ def test_importing_the_cli_does_not_import_heavy_libraries():
 def test_help_lists_every_command():
     result = swegc("--help")
     assert result.returncode == 0
-    for command in ("check", "compile", "status", "images", "mine", "train", "rerank", "metrics"):
+    for command in ("check", "compile", "status", "images", "mine", "train", "rerank", "metrics",
+                    "evaluate", "rollout"):
         assert command in result.stdout
 
 

@@ -63,12 +63,9 @@ def reports(out: Path) -> dict[str, dict]:
     return {row["instance_id"]: row for row in rows}
 
 
-@pytest.fixture(scope="module")
-def build(tmp_path_factory, docker_engine):
-    out = tmp_path_factory.mktemp("build")
-    result = compile_example(out)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return out, result
+@pytest.fixture
+def build(example_build):
+    return example_build
 
 
 def test_the_example_compiles_to_the_documented_instances_with_exact_test_lists(build):

@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import contextlib
+import secrets
 import shlex
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from swegc.runtime.harness.judging import Judgement, ObservedRun, judge
-from swegc.runtime.harness.parsers import get_parser
+from typing import TYPE_CHECKING
+
 from swegc.redact import redact
-from swegc.runtime.sandbox import InfrastructureError
-from swegc.runtime.sandbox.docker_exec import DockerExecSandbox as Sandbox
+from swegc.runtime.harness.guard import (guarded_reason, parse_numstat, patch_paths_command,
+                                         restore_script, run_env, with_env)
+from swegc.runtime.harness.judging import Judgement, ObservedRun, check_run, judge
+from swegc.runtime.harness.parsers import ParseResult, get_parser
+from swegc.runtime.harness.trust import cross_check
+from swegc.runtime.sandbox import InfrastructureError, SandboxLimits, open_sandbox
+
+if TYPE_CHECKING:
+    from swegc.runtime.harness.test_spec import TestSettings
+    from swegc.runtime.sandbox import Sandbox
 
 TEST_PATCH_PATH = "/tmp/swegc/test.patch"
 PATCH_PATH = "/tmp/swegc/fix.patch"
@@ -20,6 +30,7 @@ PATCH_PATH = "/tmp/swegc/fix.patch"
 # runs test_command in the image gets what validation got: no bytecode left from the other
 # side's sources, and a fixed hash seed.
 TEST_ENV = {"PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"}
+OUTPUT_BYTES = 32 * 1024 * 1024  # a test log is read whole: a cut log would lose results
 
 
 @dataclass(frozen=True)
@@ -35,6 +46,15 @@ class ValidationPlan:
     network: bool = False
     env: dict[str, str] = field(default_factory=dict)
     parser_options: dict[str, Any] | None = None
+
+    @classmethod
+    def for_settings(cls, settings: TestSettings, *, instance_id: str, image: str,
+                     test_patch: str, patch: str, runs: int) -> ValidationPlan:
+        """The plan that runs an instance's tests as its row will say they run."""
+        return cls(instance_id=instance_id, image=image, test_command=settings.test_command,
+                   test_patch=test_patch, patch=patch, parser=settings.parser, runs=runs,
+                   timeout_s=settings.timeout_s, network=settings.network,
+                   env=dict(settings.env), parser_options=settings.parser_options)
 
 
 @dataclass
@@ -79,10 +99,34 @@ def validate(plan: ValidationPlan, log_dir: Path, attempts: int = 3) -> Verdict:
 
 
 def _apply(box: Sandbox, path: str, what: str) -> str | None:
-    result = box.run(f"git apply --verbose --whitespace=nowarn {path}", timeout_s=120)
+    result = box.execute(f"git apply --verbose --whitespace=nowarn {path}", timeout_s=120)
     if result.exit_code != 0:
         return f"{what} does not apply: " + "\n".join(result.output.strip().splitlines()[-8:])
     return None
+
+
+def _restore_guarded(box: Sandbox, plan: ValidationPlan) -> list[str]:
+    """Put back the test infrastructure the fix changed, as grading a patch does (``guard``),
+    so that an instance is valid only if its own patch resolves it when graded."""
+    touched = parse_numstat(box.execute(patch_paths_command(PATCH_PATH), timeout_s=60).output)
+    guarded = [p for p in touched if guarded_reason(p)]
+    if guarded:
+        base = box.execute("git rev-parse HEAD", timeout_s=60).output.strip()
+        restored = box.execute(restore_script(base, guarded), timeout_s=120)
+        if restored.exit_code != 0:
+            raise InfrastructureError(f"could not restore {guarded}: {restored.output[-500:]}")
+    return guarded
+
+
+def _read_junit(box: Sandbox, path: str, parser: str) -> str | None:
+    if parser != "pytest":
+        return None
+    try:
+        return box.read_file(path).decode("utf-8", errors="replace")
+    except InfrastructureError:
+        raise
+    except Exception:  # noqa: BLE001 - no such file: the run wrote no report
+        return None
 
 
 def _validate_once(plan: ValidationPlan, log_dir: Path) -> Verdict:
@@ -97,13 +141,18 @@ def _validate_once(plan: ValidationPlan, log_dir: Path) -> Verdict:
                        summaries, 0.0, 1)
 
     # TEST_ENV again, whatever the image says: a stale .pyc from the before side (same size,
-    # same second) would make the after side run the old code.
-    with Sandbox(plan.image, network=plan.network, env={**TEST_ENV, **plan.env}) as box:
-        box.put_file(TEST_PATCH_PATH, plan.test_patch.encode("utf-8"))
-        box.put_file(PATCH_PATH, plan.patch.encode("utf-8"))
+    # same second) would make the after side run the old code. No user site-packages and no
+    # pytest cache, as when a patch is graded (guard.run_env).
+    limits = SandboxLimits(network=plan.network, env={**TEST_ENV, **plan.env},
+                           output_bytes=OUTPUT_BYTES)
+    junit_path = f"/tmp/swegc-{secrets.token_hex(12)}/report.xml"
+    command = with_env(plan.test_command, run_env(plan.parser, junit_path))
+    with contextlib.closing(open_sandbox(plan.image, limits)) as box:
+        box.write_file(TEST_PATCH_PATH, plan.test_patch.encode("utf-8"))
+        box.write_file(PATCH_PATH, plan.patch.encode("utf-8"))
         # Both patches must apply before any test time is spent (one exec: 3 = the fix).
-        applied = box.run(f"git apply --verbose --whitespace=nowarn {TEST_PATCH_PATH} || exit 2; "
-                          f"git apply --check {PATCH_PATH} || exit 3", timeout_s=120)
+        applied = box.execute(f"git apply --verbose --whitespace=nowarn {TEST_PATCH_PATH} || exit 2; "
+                              f"git apply --check {PATCH_PATH} || exit 3", timeout_s=120)
         tail = "\n".join(applied.output.strip().splitlines()[-8:])
         if applied.exit_code == 2:
             return reject("test_patch_does_not_apply", f"test_patch does not apply: {tail}")
@@ -114,8 +163,13 @@ def _validate_once(plan: ValidationPlan, log_dir: Path) -> Verdict:
                 problem = _apply(box, PATCH_PATH, "patch")
                 if problem:
                     return reject("patch_does_not_apply", problem)
+                guarded = _restore_guarded(box, plan)
+                if guarded:
+                    (folder / "guarded.log").write_text(
+                        "put back as at the base commit before the after runs, as grading "
+                        "does (test infrastructure):\n" + "\n".join(guarded) + "\n")
             for attempt in range(1, plan.runs + 1):
-                result = box.run(plan.test_command, timeout_s=plan.timeout_s)
+                result = box.execute(command, timeout_s=plan.timeout_s)
                 log_name = f"{side}-{attempt}.log"
                 (folder / log_name).write_text(redact(
                     f"# {plan.instance_id} {side} run {attempt}\n# $ {plan.test_command}\n"
@@ -123,6 +177,17 @@ def _validate_once(plan: ValidationPlan, log_dir: Path) -> Verdict:
                 parsed = parser.parse(result.output)
                 run = ObservedRun(side, attempt, result.exit_code, result.duration_s, parsed,
                                   result.timed_out)
+                if check_run(run, parser) is None:  # else judge() rejects it with its reason
+                    # What grading believes, validation believes: the same cross-checks.
+                    checked = cross_check(parser, parsed, result.output, result.exit_code,
+                                          _read_junit(box, junit_path, plan.parser))
+                    if checked.problem:
+                        return reject("results_disagree", f"{side} run {attempt}: "
+                                      f"{checked.problem}")
+                    parsed = ParseResult(checked.statuses, parsed.collection_errors,
+                                         parsed.summary_seen)
+                    run = ObservedRun(side, attempt, result.exit_code, result.duration_s,
+                                      parsed, result.timed_out)
                 observed[side].append(run)
                 counts: dict[str, int] = {}
                 for status in parsed.statuses.values():

@@ -1,0 +1,246 @@
+"""``swegc evaluate``: grade a predictions file against a dataset, SWE-bench's way.
+
+Predictions are SWE-bench's: JSONL, a JSON list, or a JSON object keyed by instance id, each
+with ``instance_id``, ``model_name_or_path`` and ``model_patch``; ``gold`` means every
+instance's own patch. Each patch is graded by ``grade_patch`` from the row alone. Output, in
+SWE-bench's layout: ``OUT/<instance_id>/report.json`` (with ``test_output.txt``, ``patch.diff``
+and swegc's fuller ``grade.json``) and the run's ``OUT/report.json``.
+
+Resumable: a grade is kept in ``OUT/store.sqlite`` under a hash of the row and the patch, so a
+rerun grades only what is new or changed; infrastructure errors are not kept, so a rerun tries
+them again.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from swegc.dataset import load_rows
+from swegc.errors import InputError
+from swegc.hashing import content_hash
+from swegc.runtime.harness.grading import GradeReport, grade_patch
+from swegc.runtime.harness.test_spec import TestSpec
+
+GRADE_FORMAT = 1
+SUMMARY_SCHEMA_VERSION = 2  # SWE-bench's run report schema_version
+GOLD = "gold"
+
+
+@dataclass(frozen=True)
+class Prediction:
+    instance_id: str
+    model_name_or_path: str
+    model_patch: str | None  # None: SWE-bench's "patch_is_None"
+
+
+@dataclass(frozen=True)
+class EvaluationSummary:
+    """SWE-bench's run report (``report.json``), every key with its meaning unchanged."""
+
+    total_instances: int
+    submitted_ids: list[str]
+    completed_ids: list[str]
+    incomplete_ids: list[str]
+    empty_patch_ids: list[str]
+    resolved_ids: list[str]
+    unresolved_ids: list[str]
+    error_ids: list[str]
+    reports: dict[str, GradeReport] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "total_instances": self.total_instances,
+            "submitted_instances": len(self.submitted_ids),
+            "completed_instances": len(self.completed_ids),
+            "resolved_instances": len(self.resolved_ids),
+            "unresolved_instances": len(self.unresolved_ids),
+            "empty_patch_instances": len(self.empty_patch_ids),
+            "error_instances": len(self.error_ids),
+            "completed_ids": self.completed_ids, "incomplete_ids": self.incomplete_ids,
+            "empty_patch_ids": self.empty_patch_ids, "submitted_ids": self.submitted_ids,
+            "resolved_ids": self.resolved_ids, "unresolved_ids": self.unresolved_ids,
+            "error_ids": self.error_ids, "schema_version": SUMMARY_SCHEMA_VERSION,
+        }
+
+
+def read_predictions(source: str | Path, rows: Mapping[str, Mapping[str, Any]]) -> list[Prediction]:
+    """Predictions from a file (JSONL, JSON list or JSON object keyed by id), or ``gold``."""
+    if str(source) == GOLD:
+        return [Prediction(iid, GOLD, str(row.get("patch") or "")) for iid, row in rows.items()]
+    path = Path(source)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read predictions: {exc.strerror}") from None
+    records: list[tuple[str, Any]]
+    stripped = text.lstrip()
+    if stripped.startswith(("[", "{")) and not _is_jsonl(stripped):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from None
+        if isinstance(data, dict):
+            records = [(f"{path} [{key!r}]", {"instance_id": key, **value}
+                        if isinstance(value, dict) else value) for key, value in data.items()]
+        else:
+            records = [(f"{path} [{i}]", value) for i, value in enumerate(data)]
+    else:
+        records = []
+        for lineno, line in enumerate(text.splitlines(), 1):
+            if line.strip():
+                try:
+                    records.append((f"{path}:{lineno}", json.loads(line)))
+                except json.JSONDecodeError as exc:
+                    raise InputError(f"{path}:{lineno}: not valid JSON ({exc.msg}); each line "
+                                     "must be one prediction") from None
+    predictions: dict[str, Prediction] = {}
+    for where, record in records:
+        prediction = _prediction(record, where)
+        if prediction.instance_id in predictions:
+            raise InputError(f"{where}: a second prediction for {prediction.instance_id}")
+        if prediction.instance_id not in rows:
+            close = difflib.get_close_matches(prediction.instance_id, list(rows), n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise InputError(f"{where}: instance {prediction.instance_id!r} is not in the "
+                             f"dataset{hint}")
+        predictions[prediction.instance_id] = prediction
+    return list(predictions.values())
+
+
+def _is_jsonl(text: str) -> bool:
+    """A JSONL file of objects also starts with "{": it has more than one top-level value."""
+    try:
+        json.loads(text)
+    except json.JSONDecodeError:
+        return True
+    return False
+
+
+def _prediction(record: Any, where: str) -> Prediction:
+    if not isinstance(record, dict):
+        raise InputError(f"{where}: a prediction must be an object with instance_id, "
+                         "model_name_or_path and model_patch")
+    iid = record.get("instance_id")
+    if not isinstance(iid, str) or not iid:
+        raise InputError(f"{where}: the prediction has no instance_id")
+    patch = record.get("model_patch")
+    if patch is not None and not isinstance(patch, str):
+        raise InputError(f"{where} ({iid}): model_patch must be a string (a diff)")
+    return Prediction(iid, str(record.get("model_name_or_path") or ""), patch)
+
+
+def grade_key(row: Mapping[str, Any], patch: str) -> str:
+    """What a stored grade depends on: the whole row and the patch."""
+    return content_hash("grade", GRADE_FORMAT, dict(row), patch)
+
+
+def evaluate(predictions: str | Path, dataset: Path, out: Path, *, jobs: int = 1,
+             instance_ids: Sequence[str] = (), attempts: int = 3,
+             echo: Callable[[str], None] = print) -> EvaluationSummary:
+    """Grade every prediction (of ``instance_ids`` only, when given); write SWE-bench's reports."""
+    from swegc.executors import LocalPool
+    from swegc.store import BuildStore
+
+    every_row = load_rows(dataset)
+    unknown = [iid for iid in instance_ids if iid not in every_row]
+    if unknown:
+        raise InputError(f"--instance: {', '.join(unknown)} not in the dataset {dataset}")
+    rows = {iid: every_row[iid] for iid in instance_ids} if instance_ids else every_row
+    chosen = [p for p in read_predictions(predictions, every_row) if p.instance_id in rows]
+    specs = {p.instance_id: TestSpec.from_row(rows[p.instance_id], where=str(dataset))
+             for p in chosen}
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    store = BuildStore(out / "store.sqlite")
+    reports: dict[str, GradeReport] = {}
+    todo: list[Prediction] = []
+    for prediction in chosen:
+        patch = prediction.model_patch or ""
+        stored = store.get("grade", grade_key(rows[prediction.instance_id], patch))
+        if stored is not None:
+            reports[prediction.instance_id] = GradeReport.from_json(stored)
+            _write_instance(out, prediction, reports[prediction.instance_id])
+        else:
+            todo.append(prediction)
+    if reports:
+        echo(f"{len(reports)} prediction(s) graded before, reused; {len(todo)} to grade")
+    start = time.monotonic()
+
+    def run(prediction: Prediction) -> GradeReport:
+        folder = out / prediction.instance_id
+        return grade_patch(specs[prediction.instance_id], prediction.model_patch or "",
+                           log_path=folder / "test_output.txt", attempts=attempts)
+
+    for n, outcome in enumerate(LocalPool(jobs).map_unordered(run, todo), 1):
+        prediction = outcome.item
+        if outcome.error is not None:
+            raise outcome.error
+        report = outcome.result
+        assert report is not None
+        reports[prediction.instance_id] = report
+        if report.error is None:
+            store.put("grade", grade_key(rows[prediction.instance_id],
+                                         prediction.model_patch or ""), report.to_json())
+        _write_instance(out, prediction, report)
+        echo(f"[{n}/{len(todo)}] {prediction.instance_id}: {_verdict(report)} "
+             f"({report.duration_s:.1f}s, {time.monotonic() - start:.0f}s elapsed)")
+    store.close()
+    summary = _summary(rows, chosen, reports)
+    (out / "report.json").write_text(json.dumps(summary.to_json(), indent=2) + "\n",
+                                     encoding="utf-8")
+    return summary
+
+
+def _verdict(report: GradeReport) -> str:
+    if report.error:
+        return f"error: {report.error[:200]}"
+    if report.empty_patch:
+        return "empty patch"
+    if not report.patch_applied:
+        return "patch does not apply"
+    note = f" ({report.run_problem})" if report.run_problem else ""
+    reverted = f"; put back {', '.join(report.reverted_files)}" if report.reverted_files else ""
+    return ("resolved" if report.resolved else "unresolved") + note + reverted
+
+
+def _write_instance(out: Path, prediction: Prediction, report: GradeReport) -> None:
+    folder = out / prediction.instance_id
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "patch.diff").write_text(prediction.model_patch or "", encoding="utf-8")
+    (folder / "grade.json").write_text(json.dumps(report.to_json(), indent=2) + "\n",
+                                       encoding="utf-8")
+    body = report.to_swebench()
+    body[prediction.instance_id]["patch_is_None"] = prediction.model_patch is None
+    if report.error is None:
+        (folder / "report.json").write_text(json.dumps(body, indent=4) + "\n", encoding="utf-8")
+    else:  # as in SWE-bench, an instance that could not be run has no report.json
+        (folder / "report.json").unlink(missing_ok=True)
+
+
+def _summary(rows: Mapping[str, Any], predictions: list[Prediction],
+             reports: dict[str, GradeReport]) -> EvaluationSummary:
+    """SWE-bench's make_run_report: instances without a prediction are incomplete, empty
+    patches are counted apart, graded ones are resolved or not, the rest are errors."""
+    by_id = {p.instance_id: p for p in predictions}
+    completed, incomplete, empty, resolved, unresolved, errors = [], [], [], [], [], []
+    for iid in sorted(rows):
+        report = reports.get(iid)
+        if iid not in by_id:
+            incomplete.append(iid)
+        elif not (by_id[iid].model_patch or "").strip():
+            empty.append(iid)
+        elif report is None or report.error is not None:
+            errors.append(iid)
+        else:
+            completed.append(iid)
+            (resolved if report.resolved else unresolved).append(iid)
+    return EvaluationSummary(total_instances=len(rows), submitted_ids=sorted(by_id),
+                             completed_ids=completed, incomplete_ids=incomplete,
+                             empty_patch_ids=empty, resolved_ids=resolved,
+                             unresolved_ids=unresolved, error_ids=errors, reports=reports)

@@ -1,0 +1,176 @@
+"""Grading a patch by SWE-bench's rules: pure functions of statuses, and the typed report.
+
+resolved = every FAIL_TO_PASS and every PASS_TO_PASS test passes (PASSED or XFAIL, as in
+SWE-bench). One difference, on purpose: a test that is skipped or absent counts as a failure
+(SWE-bench leaves a skipped test out of both lists, so a patch that makes the tests skip
+themselves would resolve). ``grade_patch`` runs one patch (``patch_run``) and grades it here;
+``GradeReport.to_swebench`` is SWE-bench's per-instance ``report.json``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field, replace
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from swegc.runtime.harness.parsers import PASSING
+from swegc.runtime.harness.test_spec import TestSpec
+
+GRADE_REPORT_SCHEMA_VERSION = 1
+MISSING = "MISSING"  # a graded test with no trusted result at all
+
+
+class ResolvedStatus(str, Enum):
+    """SWE-bench's ResolvedStatus values."""
+
+    FULL = "RESOLVED_FULL"
+    PARTIAL = "RESOLVED_PARTIAL"
+    NO = "RESOLVED_NO"
+
+
+@dataclass(frozen=True)
+class TestsStatus:
+    """SWE-bench's ``tests_status``: each list's tests that pass (success) and do not (failure)."""
+
+    __test__ = False
+
+    FAIL_TO_PASS: dict[str, list[str]]
+    PASS_TO_PASS: dict[str, list[str]]
+
+    def to_json(self) -> dict[str, dict[str, list[str]]]:
+        empty = {"success": [], "failure": []}
+        return {"FAIL_TO_PASS": self.FAIL_TO_PASS, "PASS_TO_PASS": self.PASS_TO_PASS,
+                "FAIL_TO_FAIL": dict(empty), "PASS_TO_FAIL": dict(empty)}
+
+
+def passed(test: str, statuses: dict[str, str]) -> bool:
+    """SWE-bench's test_passed: PASSED or XFAIL."""
+    return statuses.get(test) in PASSING
+
+
+def tests_status(spec: TestSpec, statuses: dict[str, str]) -> TestsStatus:
+    def split(tests: tuple[str, ...]) -> dict[str, list[str]]:
+        return {"success": [t for t in tests if passed(t, statuses)],
+                "failure": [t for t in tests if not passed(t, statuses)]}
+
+    return TestsStatus(split(spec.fail_to_pass), split(spec.pass_to_pass))
+
+
+tests_status.__test__ = False  # type: ignore[attr-defined]  # not a test when imported in one
+
+
+def _rate(part: dict[str, list[str]]) -> float:
+    total = len(part["success"]) + len(part["failure"])
+    return 1.0 if total == 0 else len(part["success"]) / total
+
+
+def resolution(status: TestsStatus) -> ResolvedStatus:
+    """SWE-bench's get_resolution_status: FULL when both lists pass, PARTIAL when every
+    PASS_TO_PASS and some FAIL_TO_PASS pass, else NO."""
+    f2p, p2p = _rate(status.FAIL_TO_PASS), _rate(status.PASS_TO_PASS)
+    if f2p == 1 and p2p == 1:
+        return ResolvedStatus.FULL
+    if 0 < f2p < 1 and p2p == 1:
+        return ResolvedStatus.PARTIAL
+    return ResolvedStatus.NO
+
+
+def graded_statuses(spec: TestSpec, statuses: dict[str, str]) -> dict[str, str]:
+    """Every FAIL_TO_PASS and PASS_TO_PASS test -> its trusted status (MISSING if none)."""
+    return {t: statuses.get(t, MISSING) for t in (*spec.fail_to_pass, *spec.pass_to_pass)}
+
+
+@dataclass(frozen=True)
+class GradeReport:
+    """The outcome of grading one patch on one instance.
+
+    ``error`` is an infrastructure failure that outlived the retries: such a patch was not
+    graded, and is counted apart from unresolved ones. ``run_problem`` says why a run's results
+    were not believed (``trust``); ``reverted_files`` lists the test infrastructure the patch
+    changed and that was put back before the tests ran (``guard``).
+    """
+
+    instance_id: str
+    resolved: bool
+    status: ResolvedStatus | None  # None when ``error``
+    patch_applied: bool
+    empty_patch: bool
+    error: str | None = None
+    tests_status: TestsStatus | None = None
+    test_report: dict[str, str] = field(default_factory=dict)
+    duration_s: float = 0.0
+    log_path: str | None = None
+    patch_problem: str | None = None  # why the patch did not apply
+    run_problem: str | None = None
+    reverted_files: list[str] = field(default_factory=list)
+    exit_code: int | None = None
+    attempts: int = 1
+
+    def to_swebench(self) -> dict[str, Any]:
+        """SWE-bench's per-instance report.json: ``{instance_id: {...}}``."""
+        body: dict[str, Any] = {"patch_is_None": False, "patch_exists": not self.empty_patch,
+                                "patch_successfully_applied": self.patch_applied,
+                                "resolved": self.resolved}
+        if self.tests_status is not None:
+            body["tests_status"] = self.tests_status.to_json()
+        return {self.instance_id: body}
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["status"] = self.status.value if self.status else None
+        data["tests_status"] = self.tests_status.to_json() if self.tests_status else None
+        return {"schema_version": GRADE_REPORT_SCHEMA_VERSION, **data}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> GradeReport:
+        data = dict(data)
+        data.pop("schema_version", None)
+        status = data.get("status")
+        data["status"] = ResolvedStatus(status) if status else None
+        ts = data.get("tests_status")
+        data["tests_status"] = (TestsStatus(ts["FAIL_TO_PASS"], ts["PASS_TO_PASS"])
+                                if ts else None)
+        return cls(**data)
+
+
+def grade(spec: TestSpec, statuses: dict[str, str], **facts: Any) -> GradeReport:
+    """The report for a run whose trusted statuses are ``statuses``."""
+    status = tests_status(spec, statuses)
+    verdict = resolution(status)
+    return GradeReport(instance_id=spec.instance_id, resolved=verdict is ResolvedStatus.FULL,
+                       status=verdict, tests_status=status,
+                       test_report=graded_statuses(spec, statuses), **facts)
+
+
+def grade_patch(spec: TestSpec, patch: str, *, log_path: Path | None = None,
+                attempts: int = 3) -> GradeReport:
+    """Grade ``patch`` in a fresh sandbox of the instance's image (see ``patch_run``).
+
+    Infrastructure failures are retried ``attempts`` times, then reported as ``error``; test
+    outcomes are never retried.
+    """
+    from swegc.runtime.harness.patch_run import run_patch
+    from swegc.runtime.sandbox import InfrastructureError
+
+    start = time.monotonic()
+    if not patch.strip():
+        return GradeReport(instance_id=spec.instance_id, resolved=False, status=ResolvedStatus.NO,
+                           patch_applied=False, empty_patch=True,
+                           tests_status=tests_status(spec, {}), test_report=graded_statuses(spec, {}))
+    last_error = ""
+    for attempt in range(1, attempts + 1):
+        try:
+            report = run_patch(spec, patch, log_path)
+        except InfrastructureError as exc:
+            last_error = str(exc)
+            if attempt < attempts:
+                time.sleep(min(2 ** attempt, 10))
+            continue
+        return replace(report, duration_s=round(time.monotonic() - start, 3), attempts=attempt)
+    return GradeReport(instance_id=spec.instance_id, resolved=False, status=None,
+                       patch_applied=False, empty_patch=False,
+                       error=f"after {attempts} attempts: {last_error}",
+                       duration_s=round(time.monotonic() - start, 3), attempts=attempts,
+                       log_path=str(log_path) if log_path else None)

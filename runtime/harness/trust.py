@@ -1,0 +1,154 @@
+"""Whether a graded run's results can be believed, and the statuses that can.
+
+Code under test runs inside the test process and can print anything, at import, at exit
+(``atexit``) or straight to file descriptors 1 and 2: a line that looks like a result is not
+one. So a run's results count only when the channels agree:
+
+- the exit code agrees with the parsed results and the runner's closing summary is there
+  (``judging.check_run``, the same rule compile's validation applies);
+- for pytest, the counts in the final ``N passed, M failed in Xs`` line equal the result lines
+  of the runner's own short test summary section exactly (lines elsewhere do not count), and
+  the exit code agrees with the JUnit XML report pytest wrote to a fresh random path;
+- a test passes only when the log and the JUnit report both say it passed.
+
+A run that fails these checks is not an infrastructure error: its patch is unresolved and the
+report says why (``GradeReport.run_problem``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from swegc.runtime.harness.judging import ObservedRun, check_run
+from swegc.runtime.harness.parsers import (ERROR, FAILED, PASSED, PASSING, SKIPPED, XFAIL, XPASS,
+                                           LogParser, ParseResult, log_lines)
+
+_HEADER = re.compile(r"^=+ short test summary info =+$")
+_RESULT = re.compile(r"^(PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS) (?:\[(\d+)\] )?\S")
+_FINAL = re.compile(r"^=*\s*(?P<counts>(?:no tests ran|\d+ \w+(?:, \d+ \w+)*)) in [\d.]+ ?s"
+                    r"(?:econds)?(?: \([\d:]+\))?\s*=*$")
+_COUNT = re.compile(r"(\d+) (\w+)")
+_WORDS = {"passed": PASSED, "failed": FAILED, "error": ERROR, "errors": ERROR,
+          "skipped": SKIPPED, "xfailed": XFAIL, "xpassed": XPASS}
+_RANK = {PASSED: 0, XFAIL: 0, SKIPPED: 1, XPASS: 2, FAILED: 3, ERROR: 3}
+
+
+@dataclass(frozen=True)
+class TrustedRun:
+    """The statuses that count (empty when the run is not believed) and why not, if so."""
+
+    statuses: dict[str, str]
+    problem: str | None = None
+
+
+def junit_key(nodeid: str) -> tuple[str, str]:
+    """The (classname, name) pytest's JUnit XML gives a node id (its ``mangle_test_address``)."""
+    path, bracket, params = nodeid.partition("[")
+    names = path.split("::")
+    names[0] = re.sub(r"\.py$", "", names[0].replace("/", "."))
+    names[-1] += bracket + params
+    return ".".join(names[:-1]), names[-1]
+
+
+def junit_statuses(xml_text: str) -> dict[tuple[str, str], str] | None:
+    """Status of every testcase in a JUnit XML report, keyed by (classname, name); None when
+    the text is not such a report."""
+    import xml.etree.ElementTree as ET
+
+    try:
+        root = ET.fromstring(xml_text)
+    except ET.ParseError:
+        return None
+    if root.tag not in ("testsuites", "testsuite"):
+        return None
+    found: dict[tuple[str, str], str] = {}
+    for case in root.iter("testcase"):
+        status = PASSED
+        for child in case:
+            if child.tag == "failure":
+                status = _worse(status, FAILED)
+            elif child.tag == "error":
+                status = _worse(status, ERROR)
+            elif child.tag == "skipped":
+                status = _worse(status, XFAIL if child.get("type") == "pytest.xfail" else SKIPPED)
+        key = (case.get("classname", ""), case.get("name", ""))
+        found[key] = _worse(found[key], status) if key in found else status
+    return found
+
+
+def _worse(a: str, b: str) -> str:
+    return b if _RANK[b] >= _RANK[a] else a
+
+
+def summary_problem(log: str) -> str | None:
+    """Whether pytest's final counts equal the result lines of its own summary section.
+
+    The section is the last ``short test summary info`` block, up to the final counts line that
+    closes it; nothing printed after that line (an ``atexit`` hook) or before the header counts.
+    """
+    lines = log_lines(log)
+    headers = [i for i, line in enumerate(lines) if _HEADER.match(line)]
+    if not headers:
+        return None  # a run without -rA: the JUnit report and the exit code decide alone
+    start = headers[-1]
+    end = next((i for i in range(start + 1, len(lines)) if _FINAL.match(lines[i])), None)
+    if end is None:
+        return "the short test summary is not closed by pytest's final counts line"
+    if any(_FINAL.match(line) for line in lines[end + 1:]):
+        return "more than one final counts line after the short test summary"
+    listed: dict[str, int] = {}
+    for line in lines[start + 1:end]:
+        if match := _RESULT.match(line):
+            listed[match[1]] = listed.get(match[1], 0) + int(match[2] or 1)
+    counted: dict[str, int] = {}
+    for number, word in _COUNT.findall(_FINAL.match(lines[end])["counts"]):  # type: ignore[index]
+        if word in _WORDS:
+            counted[_WORDS[word]] = counted.get(_WORDS[word], 0) + int(number)
+    if listed != counted:
+        return (f"the final counts {_fmt(counted)} do not match the summary's result lines "
+                f"{_fmt(listed)}")
+    return None
+
+
+def _fmt(counts: dict[str, int]) -> str:
+    return "{" + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())) + "}"
+
+
+def trusted_run(parser: LogParser, parsed: ParseResult, log: str, exit_code: int,
+                duration_s: float, timed_out: bool, junit_xml: str | None) -> TrustedRun:
+    """The statuses of a graded run that both channels confirm, or the reason none count."""
+    run = ObservedRun("grade", 1, exit_code, duration_s, parsed, timed_out)
+    problem = check_run(run, parser)
+    if problem:
+        return TrustedRun({}, problem.detail)
+    return cross_check(parser, parsed, log, exit_code, junit_xml)
+
+
+def cross_check(parser: LogParser, parsed: ParseResult, log: str, exit_code: int,
+                junit_xml: str | None) -> TrustedRun:
+    """For pytest, the log's statuses checked against pytest's summary counts and JUnit
+    report (a test the log says passed and the report does not takes the report's status);
+    other runners' statuses as parsed."""
+    if parser.name != "pytest":
+        return TrustedRun(dict(parsed.statuses))
+    if junit_xml is None:
+        return TrustedRun({}, "pytest wrote no JUnit report (was the run cut short, or the "
+                              "report removed?)")
+    junit = junit_statuses(junit_xml)
+    if junit is None:
+        return TrustedRun({}, "pytest's JUnit report cannot be read")
+    problem_text = summary_problem(log)
+    if problem_text:
+        return TrustedRun({}, problem_text)
+    junit_failing = sum(1 for s in junit.values() if s in (FAILED, ERROR))
+    if exit_code == 0 and junit_failing:
+        return TrustedRun({}, f"exit code 0 but the JUnit report has {junit_failing} failing "
+                              "test(s)")
+    statuses: dict[str, str] = {}
+    for test, status in parsed.statuses.items():
+        other = junit.get(junit_key(test))
+        if status in PASSING and (other is None or other not in PASSING):
+            status = other or FAILED  # the log says it passed; pytest's report does not
+        statuses[test] = status
+    return TrustedRun(statuses)

@@ -1,0 +1,120 @@
+"""`swegc evaluate` on the compiled example: SWE-bench's predictions in, its reports out."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from swegc.dataset import read_dataset, write_jsonl
+
+pytestmark = pytest.mark.docker
+
+SWEGC = [sys.executable, "-m", "swegc.cli"]
+def swegc(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*SWEGC, *args], capture_output=True, text=True, timeout=900)
+
+
+@pytest.fixture(scope="module")
+def rows(example_build):
+    out, _ = example_build
+    return {row["instance_id"]: row for row in read_dataset(out)}
+
+
+def mixed_predictions(rows) -> list[dict]:
+    """Gold for calc-2, nothing for calc-8, for calc-10 a patch of test files only (its own
+    test_patch: the new test is there, the fix is not)."""
+    return [
+        {"instance_id": "example__calc-2", "model_name_or_path": "m",
+         "model_patch": rows["example__calc-2"]["patch"]},
+        {"instance_id": "example__calc-8", "model_name_or_path": "m", "model_patch": ""},
+        {"instance_id": "example__calc-10", "model_name_or_path": "m",
+         "model_patch": rows["example__calc-10"]["test_patch"]},
+    ]
+
+
+def test_evaluate_on_mixed_predictions_gives_swebench_reports(rows, example_build, tmp_path):
+    build, _ = example_build
+    predictions = tmp_path / "preds.jsonl"
+    write_jsonl(predictions, mixed_predictions(rows))
+    out = tmp_path / "eval"
+    result = swegc("evaluate", str(predictions), "--dataset", str(build), "--out", str(out),
+                   "--jobs", "2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((out / "report.json").read_text())
+    assert summary["total_instances"] == 3 and summary["submitted_instances"] == 3
+    assert summary["resolved_ids"] == ["example__calc-2"]
+    assert summary["unresolved_ids"] == ["example__calc-10"]
+    assert summary["empty_patch_ids"] == ["example__calc-8"]
+    assert summary["completed_ids"] == ["example__calc-10", "example__calc-2"]
+    assert summary["error_ids"] == [] and summary["incomplete_ids"] == []
+    assert summary["resolved_instances"] == 1 and summary["empty_patch_instances"] == 1
+    unresolved = json.loads((out / "example__calc-10" / "report.json").read_text())
+    body = unresolved["example__calc-10"]
+    assert body["patch_successfully_applied"] and not body["resolved"]
+    assert body["tests_status"]["FAIL_TO_PASS"]["failure"] == rows["example__calc-10"]["FAIL_TO_PASS"]
+    grade = json.loads((out / "example__calc-10" / "grade.json").read_text())
+    assert grade["reverted_files"] == ["tests/test_clock.py", "tests/test_ops.py"]
+    assert (out / "example__calc-2" / "test_output.txt").is_file()
+    assert "[3/3]" in result.stderr and "1/3 resolved" in result.stdout
+
+    again = swegc("evaluate", str(predictions), "--dataset", str(build), "--out", str(out))
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "[1/" not in again.stderr and "reused" in again.stderr
+    assert json.loads((out / "report.json").read_text()) == summary
+
+
+def test_gold_as_a_json_dict_for_one_instance_resolves_it(rows, example_build, tmp_path):
+    build, _ = example_build
+    predictions = tmp_path / "preds.json"
+    predictions.write_text(json.dumps({
+        "example__calc-8": {"model_name_or_path": "gold", "model_patch": rows["example__calc-8"]["patch"]},
+        "example__calc-2": {"model_name_or_path": "gold", "model_patch": ""}}))
+    out = tmp_path / "eval"
+    result = swegc("evaluate", str(predictions), "--dataset", str(build), "--out", str(out),
+                   "--instance", "example__calc-8")
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((out / "report.json").read_text())
+    assert summary["total_instances"] == 1 and summary["resolved_ids"] == ["example__calc-8"]
+
+
+def test_a_prediction_for_an_unknown_instance_is_a_clear_error(example_build, tmp_path):
+    build, _ = example_build
+    predictions = tmp_path / "preds.json"
+    predictions.write_text(json.dumps([{"instance_id": "example__calc-99",
+                                        "model_name_or_path": "m", "model_patch": "x"}]))
+    result = swegc("evaluate", str(predictions), "--dataset", str(build), "--out",
+                   str(tmp_path / "eval"))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert f"{predictions} [0]: instance 'example__calc-99' is not in the dataset" in result.stderr
+
+
+def test_gold_on_a_jsonl_dataset_resolves_every_instance(rows, tmp_path):
+    dataset = tmp_path / "rows.jsonl"
+    write_jsonl(dataset, list(rows.values()))
+    result = swegc("evaluate", "gold", "--dataset", str(dataset), "--out", str(tmp_path / "e"),
+                   "-j", "3")
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((tmp_path / "e" / "report.json").read_text())
+    assert summary["resolved_instances"] == 3 and summary["unresolved_instances"] == 0
+
+
+def test_an_infrastructure_failure_is_an_error_apart_and_is_tried_again_on_a_rerun(rows, tmp_path):
+    from swegc.runtime.harness.evaluation import evaluate
+
+    gone = {**rows["example__calc-2"], "image": "swegc-inst/example__calc-2:gone"}
+    dataset = tmp_path / "rows.jsonl"
+    write_jsonl(dataset, [gone, rows["example__calc-8"]])
+    lines: list[str] = []
+    summary = evaluate("gold", dataset, tmp_path / "e", attempts=2, echo=lines.append)
+    assert summary.error_ids == ["example__calc-2"] and summary.resolved_ids == ["example__calc-8"]
+    assert summary.unresolved_ids == [] and summary.completed_ids == ["example__calc-8"]
+    assert summary.reports["example__calc-2"].error.startswith("after 2 attempts")
+    assert not (tmp_path / "e" / "example__calc-2" / "report.json").exists()
+    assert any("example__calc-2: error" in line for line in lines)
+    lines.clear()
+    evaluate("gold", dataset, tmp_path / "e", attempts=1, echo=lines.append)
+    assert any(line.startswith("[1/1] example__calc-2: error") for line in lines), lines
