@@ -92,3 +92,24 @@ def save_tiny(out_dir: str | Path, texts: Iterable[str], size: TinySize | None =
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m swegc.train.tiny OUT [TEXT_FILE ...]``: save a tiny model to try the loop on.
+
+    The tokenizer is trained on the given text files (trajectories, sources), else on the
+    built-in seed texts; the weights are random, so the model emits near-garbage: it is for
+    trying serving, rollouts and training end to end on a CPU, not for solving anything.
+    """
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m swegc.train.tiny", description=main.__doc__)
+    parser.add_argument("out")
+    parser.add_argument("texts", nargs="*", help="text files to train the tokenizer on")
+    args = parser.parse_args(argv)
+    texts = [Path(p).read_text(encoding="utf-8", errors="replace") for p in args.texts]
+    print(save_tiny(args.out, texts or list(_SEED_TEXTS)))
+
+
+if __name__ == "__main__":
+    main()
