@@ -24,7 +24,7 @@ from swegc.compiler.patches import Split
 from swegc.compiler.plan import PlannedInstance, plan_candidate
 from swegc.compiler.spec.model import RepoSpec
 from swegc.compiler.spec.loader import load_specs
-from swegc.runtime.harness.validation import ValidationPlan, validate
+from swegc.runtime.harness.validation import ValidationPlan, Verdict, validate
 from swegc.errors import SwegcError
 from swegc.executors import LocalPool
 from swegc.git import GitRepo
@@ -51,6 +51,27 @@ class CompileOptions:
     limit: int | None = None  # at most this many candidates per spec
     retry_failed: bool = False  # rebuild envs and rerun units whose stored result is a failure
     split: str = "train"
+
+
+@dataclass(frozen=True)
+class UnitResult:
+    """What one instance unit produced: its verdict, and its image when the image was built.
+
+    Stored in the build store as ``to_json`` gives it, so a later compile reads it back typed.
+    """
+
+    verdict: Verdict
+    image: BuiltImage | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"verdict": self.verdict.to_json(),
+                "image": self.image.to_json() if self.image else None}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> UnitResult:
+        image = data.get("image")
+        return cls(Verdict.from_json(data["verdict"]),
+                   BuiltImage.from_json(image) if image else None)
 
 
 @dataclass
@@ -226,8 +247,7 @@ class Compiler:
                 group.failure = stored["failure"]
             elif stored and stored.get("image") and builder.client.images.list(
                     name=stored["image"]["name"]):
-                group.built = BuiltImage(**{**stored["image"], "reused": True,
-                                            "freeze": tuple(stored["image"]["freeze"])})
+                group.built = BuiltImage.from_json(stored["image"], reused=True)
             else:
                 todo.append(group)
         for n, outcome in enumerate(self.pool.map_unordered(
@@ -287,8 +307,9 @@ class Compiler:
                                                 version=item.version, env_key=group.key))
                     continue
                 key = self._unit_key(group, item)
-                stored = self.store.get("unit", key)
-                image_gone = bool(stored and stored["image"] and stored["image"]["name"] not in images)
+                data = self.store.get("unit", key)
+                stored = UnitResult.from_json(data) if data is not None else None
+                image_gone = bool(stored and stored.image and stored.image.name not in images)
                 if stored and not image_gone:
                     self._collect(group, item, stored, rows, reports)
                 else:
@@ -300,54 +321,51 @@ class Compiler:
             if outcome.error is not None:
                 raise outcome.error
             stored = outcome.result
-            verdict = stored["verdict"]
-            what = verdict["status"] if verdict["status"] == "valid" else \
-                f"{verdict['status']}: {verdict['reason']}"
-            counts = f" F2P={len(verdict['FAIL_TO_PASS'])} P2P={len(verdict['PASS_TO_PASS'])}" \
-                if verdict["status"] == "valid" else ""
-            flaky = f" flaky={len(verdict['flaky_tests'])}" if verdict["flaky_tests"] else ""
+            verdict = stored.verdict
+            what = verdict.status if verdict.status == "valid" else \
+                f"{verdict.status}: {verdict.reason}"
+            counts = f" F2P={len(verdict.FAIL_TO_PASS)} P2P={len(verdict.PASS_TO_PASS)}" \
+                if verdict.status == "valid" else ""
+            flaky = f" flaky={len(verdict.flaky_tests)}" if verdict.flaky_tests else ""
             self.echo(f"[instance {n}/{total}] {item.instance_id}: {what}{counts}{flaky} "
-                      f"({verdict['duration_s']:.1f}s)")
+                      f"({verdict.duration_s:.1f}s)")
             self._collect(group, item, stored, rows, reports)
         return rows
 
     def _unit(self, builder: ImageBuilder, group: EnvGroup, item: PlannedInstance,
-              key: str) -> dict[str, Any]:
+              key: str) -> UnitResult:
         recipe = self._instance_recipe(group, item)
         assert group.built is not None
         try:
             image = builder.instance_image(recipe, group.built, group.recipe.env_commit)
         except BuildFailed as exc:
-            verdict = {"status": "error" if exc.reason in TRANSIENT_BUILD_FAILURES else "rejected",
-                       "reason": "install_failed" if exc.reason == "build_failed" else exc.reason,
-                       "detail": exc.detail[-2000:], "FAIL_TO_PASS": [], "PASS_TO_PASS": [],
-                       "PASS_TO_FAIL": [], "flaky_tests": [], "runs": [], "duration_s": 0.0,
-                       "attempts": 1}
-            result = {"verdict": verdict, "image": None}
+            result = UnitResult(Verdict.not_validated(
+                "error" if exc.reason in TRANSIENT_BUILD_FAILURES else "rejected",
+                "install_failed" if exc.reason == "build_failed" else exc.reason,
+                exc.detail[-2000:]), None)
         else:
             plan = ValidationPlan.for_settings(
                 item.test_settings(group.spec), instance_id=item.instance_id, image=image.name,
                 test_patch=item.test_patch, patch=item.patch, runs=self._runs(group.spec))
-            verdict = validate(plan, self.layout.logs_dir).to_json()
-            result = {"verdict": verdict, "image": image.to_json()}
-        if verdict["status"] != "error":  # infrastructure errors are retried on the next run
-            self.store.put("unit", key, result)
+            result = UnitResult(validate(plan, self.layout.logs_dir), image)
+        if result.verdict.status != "error":  # infrastructure errors are retried on the next run
+            self.store.put("unit", key, result.to_json())
         return result
 
     # -- results ---------------------------------------------------------------------------
-    def _collect(self, group: EnvGroup, item: PlannedInstance, stored: dict[str, Any],
+    def _collect(self, group: EnvGroup, item: PlannedInstance, stored: UnitResult,
                  rows: list[dict[str, Any]], reports: list[dict[str, Any]]) -> None:
-        verdict, image = stored["verdict"], stored["image"]
+        verdict, image = stored.verdict, stored.image
         reports.append(self._report(
-            group.spec, item.instance_id, verdict["status"], verdict["reason"], verdict["detail"],
-            version=item.version, env_key=group.key, image=image["name"] if image else None,
-            FAIL_TO_PASS=len(verdict["FAIL_TO_PASS"]), PASS_TO_PASS=len(verdict["PASS_TO_PASS"]),
-            flaky_tests=verdict["flaky_tests"], validation_s=verdict["duration_s"],
-            build_s=image["build_s"] if image else 0.0,
-            layer_bytes=image["layer_bytes"] if image else 0,
+            group.spec, item.instance_id, verdict.status, verdict.reason, verdict.detail,
+            version=item.version, env_key=group.key, image=image.name if image else None,
+            FAIL_TO_PASS=len(verdict.FAIL_TO_PASS), PASS_TO_PASS=len(verdict.PASS_TO_PASS),
+            flaky_tests=verdict.flaky_tests, validation_s=round(verdict.duration_s, 3),
+            build_s=image.build_s if image else 0.0,
+            layer_bytes=image.layer_bytes if image else 0,
             **({"published": compare_with_published(item.candidate.expected, verdict)}
                if item.candidate.expected else {})))
-        if verdict["status"] != "valid":
+        if verdict.status != "valid" or image is None:
             return
         cand = item.candidate
         instance = Instance(
@@ -355,13 +373,14 @@ class Compiler:
             patch=item.patch, test_patch=item.test_patch, problem_statement=cand.problem_statement,
             hints_text=cand.hints_text, created_at=cand.created_at, version=item.version,
             environment_setup_commit=group.recipe.env_commit,
-            FAIL_TO_PASS=verdict["FAIL_TO_PASS"], PASS_TO_PASS=verdict["PASS_TO_PASS"],
+            FAIL_TO_PASS=verdict.FAIL_TO_PASS, PASS_TO_PASS=verdict.PASS_TO_PASS,
             pull_number=cand.number, issue_numbers=[str(i.number) for i in cand.issues],
-            image=image["name"], image_id=image["id"], spec_hash=group.spec.spec_hash,
-            flaky_tests=verdict["flaky_tests"], **item.test_settings(group.spec).row_columns(),
-            validation={"runs": self._runs(group.spec), "PASS_TO_FAIL": verdict["PASS_TO_FAIL"],
-                        "unknown_before": verdict.get("unknown_before", []),
-                        "sides": verdict["runs"], "duration_s": verdict["duration_s"]},
+            image=image.name, image_id=image.id, spec_hash=group.spec.spec_hash,
+            flaky_tests=verdict.flaky_tests, **item.test_settings(group.spec).row_columns(),
+            validation={"runs": self._runs(group.spec),
+                        "PASS_TO_FAIL": verdict.judgement.PASS_TO_FAIL,
+                        "unknown_before": verdict.judgement.unknown_before,
+                        "sides": verdict.runs, "duration_s": round(verdict.duration_s, 3)},
             swegc_version=__version__)
         rows.append(instance.to_json())
 
@@ -427,11 +446,11 @@ class Compiler:
             counts=dict(counts))
 
 
-def compare_with_published(expected: Any, verdict: dict[str, Any]) -> dict[str, Any]:
+def compare_with_published(expected: Any, verdict: Verdict) -> dict[str, Any]:
     """How a re-validated instance compares with what its published dataset said."""
-    ours_f2p, ours_p2p = set(verdict["FAIL_TO_PASS"]), set(verdict["PASS_TO_PASS"])
+    ours_f2p, ours_p2p = set(verdict.FAIL_TO_PASS), set(verdict.PASS_TO_PASS)
     theirs_f2p, theirs_p2p = set(expected.FAIL_TO_PASS), set(expected.PASS_TO_PASS)
-    if verdict["status"] != "valid":
+    if verdict.status != "valid":
         agreement = "no_longer_valid"
     elif ours_f2p == theirs_f2p and (not theirs_p2p or ours_p2p == theirs_p2p):
         agreement = "same"

@@ -94,6 +94,10 @@ class BuiltImage:
         data["freeze"] = list(self.freeze)
         return data
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any], **changes: Any) -> BuiltImage:
+        return cls(**{**data, "freeze": tuple(data.get("freeze") or ()), **changes})
+
 
 def _run_block(title: str, commands: tuple[str, ...] | list[str]) -> str:
     if not commands:

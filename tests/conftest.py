@@ -42,7 +42,7 @@ def docker_engine():
 
 
 @pytest.fixture(scope="session")
-def example_build(tmp_path_factory, docker_engine):
+def example_compile(tmp_path_factory, docker_engine):
     """The bundled example compiled once per session: (build folder, the compile's process)."""
     root = Path(__file__).resolve().parents[1]
     out = tmp_path_factory.mktemp("example-build")
@@ -96,14 +96,6 @@ def git_builder(tmp_path):
 
 
 @pytest.fixture(scope="session")
-def example_build(tmp_path_factory, docker_engine) -> Path:
-    """The bundled example compiled once per test session (its images are reused by hash)."""
-    import sys
-
-    root = Path(__file__).resolve().parents[1]
-    out = tmp_path_factory.mktemp("example-build")
-    result = subprocess.run([sys.executable, "-m", "swegc.cli", "compile",
-                             str(root / "examples" / "specs"), "--out", str(out)],
-                            capture_output=True, text=True, timeout=1200)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return out
+def example_build(example_compile) -> Path:
+    """The build folder of the bundled example, compiled once per session."""
+    return example_compile[0]

@@ -64,8 +64,8 @@ def reports(out: Path) -> dict[str, dict]:
 
 
 @pytest.fixture
-def build(example_build):
-    return example_build
+def build(example_compile):
+    return example_compile
 
 
 def test_the_example_compiles_to_the_documented_instances_with_exact_test_lists(build):

@@ -19,8 +19,8 @@ def swegc(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture(scope="module")
-def rows(example_build):
-    out, _ = example_build
+def rows(example_compile):
+    out, _ = example_compile
     return {row["instance_id"]: row for row in read_dataset(out)}
 
 
@@ -36,8 +36,8 @@ def mixed_predictions(rows) -> list[dict]:
     ]
 
 
-def test_evaluate_on_mixed_predictions_gives_swebench_reports(rows, example_build, tmp_path):
-    build, _ = example_build
+def test_evaluate_on_mixed_predictions_gives_swebench_reports(rows, example_compile, tmp_path):
+    build, _ = example_compile
     predictions = tmp_path / "preds.jsonl"
     write_jsonl(predictions, mixed_predictions(rows))
     out = tmp_path / "eval"
@@ -67,8 +67,8 @@ def test_evaluate_on_mixed_predictions_gives_swebench_reports(rows, example_buil
     assert json.loads((out / "report.json").read_text()) == summary
 
 
-def test_gold_as_a_json_dict_for_one_instance_resolves_it(rows, example_build, tmp_path):
-    build, _ = example_build
+def test_gold_as_a_json_dict_for_one_instance_resolves_it(rows, example_compile, tmp_path):
+    build, _ = example_compile
     predictions = tmp_path / "preds.json"
     predictions.write_text(json.dumps({
         "example__calc-8": {"model_name_or_path": "gold", "model_patch": rows["example__calc-8"]["patch"]},
@@ -81,8 +81,8 @@ def test_gold_as_a_json_dict_for_one_instance_resolves_it(rows, example_build, t
     assert summary["total_instances"] == 1 and summary["resolved_ids"] == ["example__calc-8"]
 
 
-def test_a_prediction_for_an_unknown_instance_is_a_clear_error(example_build, tmp_path):
-    build, _ = example_build
+def test_a_prediction_for_an_unknown_instance_is_a_clear_error(example_compile, tmp_path):
+    build, _ = example_compile
     predictions = tmp_path / "preds.json"
     predictions.write_text(json.dumps([{"instance_id": "example__calc-99",
                                         "model_name_or_path": "m", "model_patch": "x"}]))

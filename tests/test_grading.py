@@ -84,8 +84,8 @@ CHEATS = {
 
 
 @pytest.fixture(scope="module")
-def rows(example_build):
-    out, _ = example_build
+def rows(example_compile):
+    out, _ = example_compile
     return {row["instance_id"]: row for row in read_dataset(out)}
 
 

@@ -67,6 +67,34 @@ class Verdict:
     duration_s: float
     attempts: int
 
+    @property
+    def FAIL_TO_PASS(self) -> list[str]:  # noqa: N802 - SWE-bench's column name
+        return self.judgement.FAIL_TO_PASS
+
+    @property
+    def PASS_TO_PASS(self) -> list[str]:  # noqa: N802 - SWE-bench's column name
+        return self.judgement.PASS_TO_PASS
+
+    @property
+    def flaky_tests(self) -> list[str]:
+        return self.judgement.flaky_tests
+
+    @classmethod
+    def not_validated(cls, status: str, reason: str, detail: str) -> Verdict:
+        """The verdict of an instance that never reached its tests (its image failed, say)."""
+        return cls(status, reason, detail, Judgement(reason=reason, detail=detail), [], 0.0, 1)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Verdict:
+        """The verdict as ``to_json`` stored it (in the build store)."""
+        judgement = Judgement(
+            FAIL_TO_PASS=list(data["FAIL_TO_PASS"]), PASS_TO_PASS=list(data["PASS_TO_PASS"]),
+            PASS_TO_FAIL=list(data["PASS_TO_FAIL"]), flaky_tests=list(data["flaky_tests"]),
+            unknown_before=list(data.get("unknown_before", [])), reason=data["reason"],
+            detail=data["detail"])
+        return cls(data["status"], data["reason"], data["detail"], judgement, list(data["runs"]),
+                   float(data["duration_s"]), int(data["attempts"]))
+
     def to_json(self) -> dict[str, Any]:
         j = self.judgement
         return {"status": self.status, "reason": self.reason, "detail": self.detail,
