@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "train": ("swegc.train.commands", "train", "Fine-tune a policy (RFT) or a verifier on trajectories."),
     "rerank": ("swegc.train.commands", "rerank", "Score trajectories with a verifier and pick the best."),
     "metrics": ("swegc.train.commands", "metrics", "Resolve rate, pass@k and best@k of rollouts."),
+    "publish": ("swegc.hub.commands", "publish", "Publish a build, RUNS or a checkpoint to the Hub (images by digest)."),
 }
 
 
