@@ -64,13 +64,17 @@ def _key(split: str, iid: str, splits: int) -> str:
 
 def diff_rows(previous: str | None, previous_commit: str | None,
               old: Mapping[str, list[dict[str, Any]]], new: Mapping[str, list[dict[str, Any]]],
-              id_column: str = "instance_id", noisy: frozenset[str] = NOISY_COLUMNS) -> Changelog:
-    """The changelog from ``old`` rows (by split) to ``new`` rows."""
+              id_columns: tuple[str, ...] = ("instance_id",), noisy: frozenset[str] = NOISY_COLUMNS) -> Changelog:
+    """The changelog from ``old`` rows (by split) to ``new`` rows, rows matched by ``id_columns``."""
     if previous is None:
         return Changelog(None)
     splits = len(set(old) | set(new))
-    before = {_key(s, str(r[id_column]), splits): r for s, rows in old.items() for r in rows}
-    after = {_key(s, str(r[id_column]), splits): r for s, rows in new.items() for r in rows}
+
+    def ident(row: dict[str, Any]) -> str:
+        return "/".join(str(row.get(c)) for c in id_columns)
+
+    before = {_key(s, ident(r), splits): r for s, rows in old.items() for r in rows}
+    after = {_key(s, ident(r), splits): r for s, rows in new.items() for r in rows}
     changed: dict[str, list[str]] = {}
     for key in sorted(set(before) & set(after)):
         a, b = before[key], after[key]

@@ -218,7 +218,7 @@ def _publish_runs(folder: PublishFolder, options: PublishOptions, echo: Echo) ->
     previous = _previous(hf, options.repo_id, "dataset")
     old_rows = _old_rows(hf, options.repo_id, "dataset", previous) if previous else {}
     changelog = diff_rows(previous.tag if previous else None, previous.commit if previous else None,
-                          old_rows, rows_by_split, id_column="run_id", noisy=frozenset({"wall_time_s"}))
+                          old_rows, rows_by_split, id_columns=("instance_id", "run_id"), noisy=frozenset({"wall_time_s"}))
     result.changelog = changelog
     policies = list({json.dumps(r["policy"], sort_keys=True): r["policy"] for r in all_rows}.values())
     facts = cards.RunsFacts(options.repo_id, _next_tag(previous), rollout_stats(all_rows), policies,
