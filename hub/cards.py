@@ -12,6 +12,7 @@ import json
 from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -160,20 +161,27 @@ def runs_about(facts: RunsFacts) -> str:
     return "\n\n".join(sections) + "\n"
 
 
+def _public(value: Any) -> Any:
+    """A value fit for a public card: a local path becomes its last part (no home folders on the Hub)."""
+    if isinstance(value, str) and (value.startswith(("/", "./", "../", "~")) or Path(value).is_absolute()):
+        return f"local: {Path(value).name}"
+    return value
+
+
 def model_card(repo_id: str, meta: Mapping[str, Any], *, dataset: str | None, evaluation: Mapping[str, Any] | None,
                swegc_version: str) -> str:
     """README.md of a published checkpoint, from its swegc_train.json (and eval.json when given)."""
     kind = str(meta.get("kind") or "rft")
     config = dict(meta.get("config") or {})
     layout = dict(meta.get("layout") or {})
-    base = str(config.get("base_model") or "")
+    base = str(_public(config.get("base_model") or ""))
     adapter_only = "weights" not in layout
     header: dict[str, Any] = {
         "library_name": "peft" if adapter_only else "transformers",
         "pipeline_tag": "text-generation",
         "tags": ["swegc", "swe-agent", "trl", "sft", "rft" if kind == "rft" else "verifier"],
     }
-    if base and not base.startswith(("/", ".")):
+    if base and not base.startswith("local: "):
         header["base_model"] = base
     if dataset and "/" in dataset and not dataset.startswith(("/", ".")):
         header["datasets"] = [dataset.split("@")[0]]
@@ -185,7 +193,7 @@ def model_card(repo_id: str, meta: Mapping[str, Any], *, dataset: str | None, ev
     hyper = dict(config.get("hyper") or {})
     capping = dict(meta.get("selection") or meta.get("examples") or {})
     result = dict(meta.get("result") or {})
-    settings = {k: v for k, v in config.items() if k not in ("hyper", "out_dir", "base_model")}
+    settings = {k: _public(v) for k, v in config.items() if k not in ("hyper", "out_dir", "base_model")}
     load = ("```python\nfrom peft import AutoPeftModelForCausalLM\n\n"
             f"model = AutoPeftModelForCausalLM.from_pretrained(\"{repo_id}\")\n```" if adapter_only else
             "```python\nfrom transformers import AutoModelForCausalLM, AutoTokenizer\n\n"

@@ -88,3 +88,37 @@ def test_a_published_checkpoint_loads_with_from_pretrained_and_its_card_names_da
     assert "| learning_rate |" in card and "| resolve_rate | 50.00% |" in card
     assert "trainer/" not in "".join(repo.files)
     assert TOKEN not in card + result.stdout + result.stderr
+
+
+@pytest.mark.train
+def test_train_rft_push_to_hub_publishes_the_checkpoint_it_wrote(tmp_path):
+    pytest.importorskip("trl", reason="needs the train extra")
+    from tests.train_fixtures import build_tiny_base, write_run
+
+    base = build_tiny_base(tmp_path / "tiny", toy_runs())
+    run = write_run(tmp_path / "runs" / "toy.jsonl", toy_runs())
+    with HubStandin(token=TOKEN) as hub:
+        result = subprocess.run([*SWEGC, "train", "rft", str(run), "--base-model", str(base), "--out",
+                                 str(tmp_path / "out"), "--max-steps", "1", "--batch-size", "2",
+                                 "--max-length", "1024", "--push-to-hub", "acme/pushed"],
+                                env=hub.client_env(tmp_path / "home"), capture_output=True, text=True,
+                                check=False, timeout=900)
+        assert result.returncode == 0, result.stderr[-3000:]
+        repo = hub.repo("acme/pushed", "model")
+        assert repo is not None and "model.safetensors" in repo.files and set(repo.tags) == {"v1"}
+        assert "local runs toy.jsonl" in repo.files["README.md"].data.decode()
+        assert str(tmp_path) not in repo.files["README.md"].data.decode()
+    assert TOKEN not in result.stdout + result.stderr
+
+
+def test_train_push_to_hub_without_a_token_fails_before_training(tmp_path):
+    run = tmp_path / "runs.jsonl"
+    run.write_text("")
+    with HubStandin() as hub:
+        result = subprocess.run([*SWEGC, "train", "rft", str(run), "--base-model", "nowhere", "--out",
+                                 str(tmp_path / "out"), "--push-to-hub", "acme/pushed"],
+                                env=hub.client_env(tmp_path / "home"), capture_output=True, text=True,
+                                check=False, timeout=300)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "no Hugging Face token" in result.stderr
+    assert not (tmp_path / "out").exists()
