@@ -169,7 +169,12 @@ def manifest_digest(registry: Registry, repository: str, reference: str) -> str 
 def check_registry(registry: Registry) -> None:
     """Raises RegistryError unless the registry answers its API's version check."""
     status, _ = _request(f"{registry.base_url}/v2/", "GET", registry)
-    if status not in (200, 401):
+    if status in (401, 403):
+        given = credentials() is not None
+        raise RegistryError(f"registry {registry.host} " + (
+            f"refused the credentials in {USERNAME_VARIABLE} and {PASSWORD_VARIABLE}" if given else
+            f"asks for credentials: set {USERNAME_VARIABLE} and {PASSWORD_VARIABLE}"))
+    if status != 200:
         raise RegistryError(f"{registry.base_url}/v2/ answered {status}: not a registry (distribution v2)")
 
 
@@ -207,7 +212,10 @@ def push_image(client: Any, image: str, registry: Registry, repository: str, tag
         stream = client.images.push(target, tag=tag, stream=True, decode=True, auth_config=credentials())
         for event in stream:
             if event.get("error"):
-                raise RegistryError(f"pushing {image} to {target}:{tag} failed: {redact(str(event['error']))}")
+                hint = (f" (check {USERNAME_VARIABLE} and {PASSWORD_VARIABLE})"
+                        if "unauthorized" in str(event["error"]).lower() else "")
+                raise RegistryError(f"pushing {image} to {target}:{tag} failed: "
+                                    f"{redact(str(event['error']))}{hint}")
             layer, status = event.get("id", ""), event.get("status", "")
             total = (event.get("progressDetail") or {}).get("total")
             if total:

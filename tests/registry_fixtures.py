@@ -10,6 +10,7 @@ import shutil
 import socket
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,6 +29,11 @@ storage:
 http:
   addr: 127.0.0.1:{port}
 """
+AUTH = """auth:
+  htpasswd:
+    realm: swegc-test
+    path: {path}
+"""
 
 
 def registry_binary() -> str | None:
@@ -41,15 +47,36 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def htpasswd_line(user: str, password: str) -> str | None:
+    """A bcrypt htpasswd entry (the only kind the registry reads), or None where crypt has no bcrypt."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        try:
+            import crypt
+        except ImportError:
+            return None
+        hashed = crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH))
+    return f"{user}:{hashed}\n" if hashed and hashed.startswith("$2") else None
+
+
 @contextmanager
-def running_registry(folder: Path) -> Iterator[str]:
-    """Starts a registry storing under ``folder``; yields ``127.0.0.1:PORT``."""
+def running_registry(folder: Path, auth: tuple[str, str] | None = None) -> Iterator[str]:
+    """Starts a registry storing under ``folder`` (with basic auth for ``auth`` = (user,
+    password)); yields ``127.0.0.1:PORT``."""
     binary = registry_binary()
     assert binary, "docker-registry is not installed (apt-get install docker-registry)"
     port = free_port()
     folder.mkdir(parents=True, exist_ok=True)
     config = folder / "config.yml"
-    config.write_text(CONFIG.format(root=folder / "storage", port=port))
+    text = CONFIG.format(root=folder / "storage", port=port)
+    if auth is not None:
+        line = htpasswd_line(*auth)
+        assert line, "no bcrypt in this Python's crypt module"
+        (folder / "htpasswd").write_text(line)
+        text += AUTH.format(path=folder / "htpasswd")
+    config.write_text(text)
     log = (folder / "registry.log").open("w")
     process = subprocess.Popen([binary, "serve", str(config)], stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -57,6 +84,8 @@ def running_registry(folder: Path) -> Iterator[str]:
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=1):
                     break
+            except urllib.error.HTTPError:  # 401: up, and asking for credentials
+                break
             except OSError:
                 if process.poll() is not None:
                     raise AssertionError("docker-registry exited: " + (folder / "registry.log").read_text())

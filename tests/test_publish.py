@@ -196,3 +196,31 @@ def test_a_folder_that_is_no_build_runs_or_checkpoint_is_a_clear_error(tmp_path)
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "not a folder swegc can publish" in result.stderr
     assert "swegc compile --out" in result.stderr and "swegc rollout --out" in result.stderr
+
+
+def test_registry_credentials_are_used_and_never_shown(tmp_path, example_build, docker_engine):
+    from tests.registry_fixtures import htpasswd_line
+
+    if registry_binary() is None or htpasswd_line("u", "p") is None:
+        pytest.skip("needs docker-registry and a crypt module with bcrypt")
+    password = "reg-" + uuid.uuid4().hex
+    with running_registry(tmp_path / "registry", auth=("publisher", password)) as host, \
+            HubStandin(token=TOKEN) as hub:
+        env_home = tmp_path / "home"
+        wrong = subprocess.run([*SWEGC, "publish", str(example_build), "--repo", "acme/calc",
+                                "--registry", f"{host}/acme"],
+                               env=hub.client_env(env_home) | {"SWEGC_REGISTRY_USERNAME": "publisher",
+                                                               "SWEGC_REGISTRY_PASSWORD": "not-" + password},
+                               capture_output=True, text=True, check=False, timeout=900)
+        assert wrong.returncode == 1 and "Traceback" not in wrong.stderr
+        assert "SWEGC_REGISTRY_PASSWORD" in wrong.stderr and "not-" + password not in wrong.stderr
+        assert hub.repo("acme/calc") is None
+        right = subprocess.run([*SWEGC, "publish", str(example_build), "--repo", "acme/calc",
+                                "--registry", f"{host}/acme"],
+                               env=hub.client_env(env_home) | {"SWEGC_REGISTRY_USERNAME": "publisher",
+                                                               "SWEGC_REGISTRY_PASSWORD": password},
+                               capture_output=True, text=True, check=False, timeout=900)
+        assert right.returncode == 0, right.stderr[-3000:]
+        files = hub.repo("acme/calc").files
+    assert password not in right.stdout + right.stderr
+    assert all(password.encode() not in f.data and TOKEN.encode() not in f.data for f in files.values())
