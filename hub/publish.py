@@ -120,6 +120,7 @@ def _publish_build(folder: PublishFolder, options: PublishOptions, echo: Echo) -
 
         pushes = push_build_images(client, images, registry, echo)
         result.seconds["push"] = time.monotonic() - start
+        result.pushes = pushes
         echo(f"images: {len(pushes.pushed) - pushes.skipped} pushed ({pushes.bytes_sent / 1e6:,.1f} MB "
              f"of layers sent), {pushes.skipped} already in {registry}")
     elif registry is not None:
