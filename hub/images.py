@@ -82,19 +82,23 @@ def rewrite_rows(rows: list[dict[str, Any]], references: Mapping[str, str]) -> l
     return out
 
 
-def local_problem(client: Any, image: BuildImage) -> str | None:
-    """Why an instance image cannot be published from this engine, or None."""
+def local_problem(client: Any, image: BuildImage, registry: Any = None) -> str | None:
+    """Why an instance image cannot be published, or None: it must be in the local engine (by its
+    id), or already in the registry under its tag with that same id."""
     from swegc.runtime.docker_client import image_exists
+    from swegc.runtime.registry import registry_copy
 
     if image.published:
         return None
-    if client is None:
+    if client is not None and image_exists(client, image.local) is not None:
+        return None
+    if registry is not None and image.local.startswith("sha256:") and \
+            registry_copy(registry, image.name, image.tag, image.local) is not None:
+        return None
+    if client is None and registry is None:
         return "no Docker engine answers, so its image cannot be pushed"
-    found = image_exists(client, image.local)
-    if found is None:
-        return (f"image {image.name}:{image.tag} (id {image.local[:19]}) is not in the local Docker "
-                "engine; recompile to build it again")
-    return None
+    place = "the local Docker engine" + (f" or the registry {registry}" if registry is not None else "")
+    return f"image {image.name}:{image.tag} (id {image.local[:19]}) is not in {place}; recompile to build it again"
 
 
 @dataclass(frozen=True)
@@ -119,7 +123,7 @@ def push_build_images(client: Any, images: list[BuildImage], registry: Any,
                       echo: Callable[[str], None]) -> PushReport:
     """Pushes every image (instances first: envs then cost only their manifests)."""
     from swegc.runtime.docker_client import image_exists
-    from swegc.runtime.registry import existing_reference, push_image
+    from swegc.runtime.registry import PushedImage, existing_reference, push_image, registry_copy
 
     pushed, references, env_references, missing = [], {}, {}, []
     for image in sorted(images, key=lambda i: (i.role != "instance", i.name, i.tag)):
@@ -129,10 +133,17 @@ def push_build_images(client: Any, images: list[BuildImage], registry: Any,
                                  f"the registry {registry}")
             references[image.instance_ids[0]] = image.published
             continue
-        if image.role == "env" and image_exists(client, image.local) is None:
-            missing.append(f"{image.name}:{image.tag}")
-            continue
-        result = push_image(client, image.local, registry, image.name, image.tag, echo)
+        if client is None or image_exists(client, image.local) is None:
+            copy = registry_copy(registry, image.name, image.tag, image.local) if image.role == "instance" else None
+            if copy is None and image.role == "instance":  # gone since the check: never publish the row
+                raise SwegcError(f"image {image.name}:{image.tag} of {image.instance_ids[0]} disappeared "
+                                 "from the local Docker engine while publishing; nothing was committed")
+            if copy is None:
+                missing.append(f"{image.name}:{image.tag}")
+                continue
+            result = PushedImage(image.local, copy[0], copy[0].partition("@")[2], copy[1], skipped=True)
+        else:
+            result = push_image(client, image.local, registry, image.name, image.tag, echo)
         pushed.append(result)
         if image.role == "instance":
             for iid in image.instance_ids:

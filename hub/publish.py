@@ -104,7 +104,7 @@ def _publish_build(folder: PublishFolder, options: PublishOptions, echo: Echo) -
             if registry is None or existing_reference(registry, image.published) is None:
                 return f"image {image.published} is not in the registry given with --registry"
             return None
-        return local_problem(client, image)
+        return local_problem(client, image, registry)
 
     problems = check_rows(rows_by_split, image_problem, _secrets())
     if problems:

@@ -166,6 +166,39 @@ def manifest_digest(registry: Registry, repository: str, reference: str) -> str 
     return None
 
 
+def _get_json(url: str, registry: Registry, accept: str) -> tuple[Any, str | None]:
+    """GET a JSON document from the registry API; (document or None, Docker-Content-Digest)."""
+    headers = {"Accept": accept}
+    creds = credentials()
+    if creds:
+        basic = base64.b64encode(f"{creds['username']}:{creds['password']}".encode()).decode()
+        headers["Authorization"] = f"Basic {basic}"
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=30) as response:
+            return json.loads(response.read()), response.headers.get("Docker-Content-Digest")
+    except urllib.error.HTTPError:
+        return None, None
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise RegistryError(f"registry {registry.host} does not answer at {registry.base_url} "
+                            f"({redact(str(getattr(exc, 'reason', exc)))})") from None
+
+
+def registry_copy(registry: Registry, local_repository: str, tag: str, image_id: str) -> tuple[str, int] | None:
+    """``(HOST/REPO@sha256:.., compressed size)`` when the registry holds, under ``tag``, the very
+    image whose local id is ``image_id`` (a manifest's config digest is the image id), else None.
+
+    This lets a build whose local images were removed after an earlier publish be published again.
+    """
+    repository = registry.repository(local_repository)
+    manifest, digest = _get_json(f"{registry.base_url}/v2/{repository}/manifests/{tag}", registry,
+                                 "application/vnd.docker.distribution.manifest.v2+json, "
+                                 "application/vnd.oci.image.manifest.v1+json")
+    if not isinstance(manifest, dict) or (manifest.get("config") or {}).get("digest") != image_id or not digest:
+        return None
+    size = sum(int(layer.get("size") or 0) for layer in manifest.get("layers") or [])
+    return f"{registry.host}/{repository}@{digest}", size
+
+
 def check_registry(registry: Registry) -> None:
     """Raises RegistryError unless the registry answers its API's version check."""
     status, _ = _request(f"{registry.base_url}/v2/", "GET", registry)

@@ -159,7 +159,7 @@ def test_a_failing_check_refuses_lists_every_problem_and_sends_nothing(tmp_path,
     assert catalog(registry) == before
 
 
-def test_an_image_pushed_by_digest_runs_after_its_local_copy_is_deleted(tmp_path, docker_engine, registry):
+def test_an_image_pushed_by_digest_is_found_and_runs_after_its_local_copy_is_deleted(tmp_path, docker_engine, registry):
     from swegc.runtime.registry import Registry, pull_by_digest, push_image
 
     marker = uuid.uuid4().hex
@@ -178,6 +178,15 @@ def test_an_image_pushed_by_digest_runs_after_its_local_copy_is_deleted(tmp_path
     docker_engine.images.remove(image.id, force=True)
     with pytest.raises(Exception):
         docker_engine.images.get(image.id)
+    # A build whose local image is gone can still be published: the registry has that very image.
+    from swegc.hub.images import BuildImage, local_problem
+    from swegc.runtime.registry import registry_copy
+
+    probe = BuildImage("instance", "swegc-test/registry-probe", marker[:12], image.id, ("o__r-1",))
+    assert registry_copy(Registry.parse(f"{registry}/probe"), probe.name, probe.tag, image.id)[0] == pushed.reference
+    assert local_problem(docker_engine, probe, Registry.parse(f"{registry}/probe")) is None
+    assert "is not in the local Docker engine or the registry" in local_problem(
+        docker_engine, probe, Registry.parse(f"{registry}/elsewhere"))
     pulled = pull_by_digest(docker_engine, pushed.reference)
     try:
         output = docker_engine.containers.run(pushed.reference, ["cat", "/marker"], remove=True)
@@ -224,3 +233,20 @@ def test_registry_credentials_are_used_and_never_shown(tmp_path, example_build, 
         files = hub.repo("acme/calc").files
     assert password not in right.stdout + right.stderr
     assert all(password.encode() not in f.data and TOKEN.encode() not in f.data for f in files.values())
+
+
+def test_a_dry_run_checks_and_stages_but_pushes_and_commits_nothing(tmp_path, example_build, registry):
+    before = catalog(registry)
+    with HubStandin(token=TOKEN) as hub:
+        result = publish(hub, tmp_path / "home", example_build, "--repo", "acme/dry",
+                         "--registry", f"{registry}/dry", "--dry-run")
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert [r for r in hub.requests if r.method in ("POST", "PUT", "DELETE")] == []
+    assert catalog(registry) == before
+    staged = Path(re.search(r"would be committed are in (\S+)", result.stdout).group(1))
+    try:
+        assert (staged / "data" / "train-00000-of-00001.parquet").is_file()
+        card = (staged / "README.md").read_text()
+        assert "First release." in card and "not pushed to a registry" in card
+    finally:
+        shutil.rmtree(staged)
