@@ -4,9 +4,8 @@ A published row must name an image that no later build can move, so images are p
 row names the pushed manifest's digest. Pushing is the Docker engine's job (docker SDK); this
 module decides what to send and reads back what happened:
 
-- before a push, a ``HEAD /v2/<name>/manifests/<digest>`` asks the registry whether it already
-  holds the manifest the local image was pushed as before (its ``RepoDigests``); then nothing is
-  sent at all;
+- before a push, ``GET /v2/<name>/manifests/<tag>`` asks the registry whether it already holds
+  this very image (a manifest's config digest is the local image id); then nothing is sent;
 - otherwise the engine pushes, and itself skips the layers the registry has (it HEADs each blob);
   the push stream says which layers were sent and how many bytes.
 
@@ -229,13 +228,10 @@ def push_image(client: Any, image: str, registry: Registry, repository: str, tag
     target_repo = registry.repository(repository)
     target = f"{registry.host}/{target_repo}"
     size = int(local.attrs.get("Size") or 0)
-    for known in local.attrs.get("RepoDigests") or []:
-        name, _, digest = known.partition("@")
-        if name == target and manifest_digest(registry, target_repo, digest):
-            if manifest_digest(registry, target_repo, tag) != digest:
-                local.tag(target, tag)  # the tag is only a label; the manifest is there already
-            return PushedImage(image, f"{target}@{digest}", digest, size, skipped=True,
-                               seconds=time.monotonic() - start)
+    copy = registry_copy(registry, repository, tag, local.id)
+    if copy is not None:  # the registry holds this very image under the tag: nothing to send
+        digest = copy[0].partition("@")[2]
+        return PushedImage(image, copy[0], digest, size, skipped=True, seconds=time.monotonic() - start)
     local.tag(target, tag)
     pushed: dict[str, int] = {}
     existing: set[str] = set()
@@ -265,10 +261,26 @@ def push_image(client: Any, image: str, registry: Registry, repository: str, tag
         digest = manifest_digest(registry, target_repo, tag) or ""
     if not digest.startswith("sha256:"):
         raise RegistryError(f"pushing {image} to {target}:{tag}: the registry reported no digest")
+    _untag(client, local.id, f"{target}:{tag}", f"{target}@{digest}")
     echo(f"pushed {image} as {target}@{digest[:19]}... ({len(pushed)} layer(s) sent, "
          f"{len(existing)} already there)")
     return PushedImage(image, f"{target}@{digest}", digest, size, len(pushed), len(existing),
                        sum(pushed.values()), False, time.monotonic() - start)
+
+
+def _untag(client: Any, image_id: str, *references: str) -> None:
+    """Removes the references a push added, when the image keeps a name of its own: the engine
+    is left as it was (no registry names holding images that `swegc images rm` removed)."""
+    import docker
+
+    own = [t for t in client.images.get(image_id).tags if t not in references]
+    if not own:
+        return  # our tag is its only name now (its own tag moved): keep it rather than lose it
+    for reference in references:
+        try:
+            client.images.remove(reference, noprune=True)
+        except docker.errors.APIError:
+            pass
 
 
 def pull_by_digest(client: Any, reference: str) -> Any:
