@@ -6,7 +6,7 @@ publish`` must still be exercised through the real clients (``datasets``, ``hugg
 ``transformers``), so this speaks the Hub's own HTTP protocol, as huggingface_hub's source shows
 it. Point a client at it with ``HF_ENDPOINT`` (``client_env()`` gives the whole environment, with
 a private cache and Xet disabled). Repositories (``dataset`` or ``model``) have a history of
-commits, branches and tags (see ``hub_repos``); ``publish()`` seeds one from a local folder in Hub
+commits, branches and tags (see ``hub_repos``; the write endpoints live in ``hub_writes``); ``publish()`` seeds one from a local folder in Hub
 layout as a single commit whose sha is derived from the folder's content. It also runs as a
 process, so that a user can try publishing offline::
 
@@ -62,9 +62,6 @@ resolve for ``127.0.0.1``, which datasets treats as "no export", as it does on a
 from __future__ import annotations
 
 import argparse
-import base64
-import datetime as _dt
-import hashlib
 import json
 import os
 import re
@@ -77,23 +74,20 @@ from pathlib import Path
 from typing import Any, Self
 from urllib.parse import parse_qs, quote, unquote, urlencode
 
-import yaml
-
-from swegc.testing.hub_repos import (GITATTRIBUTES, LFS_SUFFIXES, REPO_TYPES, Commit, HubFile, HubRepo,
-                                     RepoStore, is_lfs, repo_from_folder)
+from swegc.testing.hub_http import Answer, Request, error, ranged, read_body
+from swegc.testing.hub_repos import LFS_SUFFIXES, Commit, HubFile, HubRepo, RepoStore, repo_from_folder
+from swegc.testing.hub_writes import NAME, HubWrites
 
 __all__ = ["HubStandin", "RecordedRequest", "HubFile", "HubRepo", "LFS_SUFFIXES"]
 
-_NAME = r"[A-Za-z0-9][A-Za-z0-9._-]*"
-_API = re.compile(rf"^/api/(?P<type>models|datasets)/(?P<repo>{_NAME}/{_NAME})"
+_API = re.compile(rf"^/api/(?P<type>models|datasets)/(?P<repo>{NAME}/{NAME})"
                   r"(?:/(?P<action>revision|tree|paths-info|preupload|commit|commits|refs|tag|branch)"
                   r"(?:/(?P<rest>.*))?)?$")
-_RESOLVE = re.compile(rf"^/(?P<prefix>datasets/)?(?P<repo>{_NAME}/{_NAME})/resolve/(?P<rev>[^/]+)/(?P<path>.+)$")
-_LFS_API = re.compile(rf"^/(?P<prefix>datasets/)?(?P<repo>{_NAME}/{_NAME})\.git/info/lfs/objects/"
+_RESOLVE = re.compile(rf"^/(?P<prefix>datasets/)?(?P<repo>{NAME}/{NAME})/resolve/(?P<rev>[^/]+)/(?P<path>.+)$")
+_LFS_API = re.compile(rf"^/(?P<prefix>datasets/)?(?P<repo>{NAME}/{NAME})\.git/info/lfs/objects/"
                       r"(?P<op>batch|verify)$")
 _LFS = re.compile(r"^/lfs/(?P<sha256>[0-9a-f]{64})$")
 _UPLOAD = re.compile(r"^/upload/(?P<sha256>[0-9a-f]{64})$")
-_CARD = re.compile(r"\A---\s*\n(.*?)\n---\s*(\n|\Z)", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -109,41 +103,7 @@ class RecordedRequest:
     bytes_in: int = 0  # size of the request body
 
 
-class _Answer(Exception):
-    """Raised inside routing to answer at once (used for errors)."""
-
-    def __init__(self, status: int, payload: Any = None, headers: Mapping[str, str] | None = None):
-        super().__init__(status)
-        self.status = status
-        self.payload = payload
-        self.headers = dict(headers or {})
-
-
-def _error(status: int, message: str, code: str | None = None, **extra: str) -> _Answer:
-    headers = {"X-Error-Message": message, **extra}
-    if code:
-        headers["X-Error-Code"] = code
-    return _Answer(status, {"error": message}, headers)
-
-
-@dataclass(frozen=True)
-class _Request:
-    method: str
-    raw_path: str
-    query: dict[str, list[str]]
-    body: bytes
-    authorized: bool  # a valid token came with it
-    has_auth: bool  # some Authorization header came with it
-    range_header: str | None
-
-    def json(self) -> Any:
-        try:
-            return json.loads(self.body or b"{}")
-        except json.JSONDecodeError:
-            raise _error(400, "the request body is not JSON") from None
-
-
-class HubStandin:
+class HubStandin(HubWrites):
     """``with HubStandin({"acme/calc": folder}) as hub: run(..., env=hub.client_env(tmp))``.
 
     ``datasets`` (and ``models``) seed repositories from local folders. ``private``
@@ -274,11 +234,11 @@ class HubStandin:
 
     def _handle(self, handler: BaseHTTPRequestHandler, method: str, server_name: str) -> None:
         raw_path, _, raw_query = handler.path.partition("?")
-        body = _read_body(handler)
+        body = read_body(handler)
         auth = handler.headers.get("Authorization") or ""
         bearer = auth[len("Bearer "):] if auth.startswith("Bearer ") else ""
         authorized = bool(bearer) and (self.token is None or bearer == self.token)
-        request = _Request(method, raw_path, parse_qs(raw_query), body, authorized, bool(auth),
+        request = Request(method, raw_path, parse_qs(raw_query), body, authorized, bool(auth),
                            handler.headers.get("Range"))
         try:
             if server_name == "cdn":
@@ -286,7 +246,7 @@ class HubStandin:
             else:
                 with self._lock:
                     answer = self._route(request)
-        except _Answer as error:
+        except Answer as error:
             answer = error
         with self._lock:
             self.requests.append(RecordedRequest(method, unquote(raw_path), raw_query, answer.status,
@@ -307,7 +267,7 @@ class HubStandin:
         if method != "HEAD":
             handler.wfile.write(data)
 
-    def _route(self, req: _Request) -> _Answer:
+    def _route(self, req: Request) -> Answer:
         path = req.raw_path
         if path == "/api/repos/create" and req.method == "POST":
             return self._create_repo(req)
@@ -328,15 +288,15 @@ class HubStandin:
             repo = self._repo("dataset" if resolve["prefix"] else "model", unquote(resolve["repo"]), req)
             commit = self._revision(repo, unquote(resolve["rev"]))
             return self._resolve(commit, unquote(resolve["path"]), req.range_header)
-        raise _Answer(404, {"error": f"not served by the Hub stand-in: {req.method} {unquote(path)}"})
+        raise Answer(404, {"error": f"not served by the Hub stand-in: {req.method} {unquote(path)}"})
 
-    def _api(self, repo: HubRepo, action: str | None, rest: str, req: _Request) -> _Answer:
+    def _api(self, repo: HubRepo, action: str | None, rest: str, req: Request) -> Answer:
         rev, _, sub = rest.partition("/")
         method = req.method
         if action is None and method == "GET":
-            return _Answer(200, self._info(repo, repo.head, req.query))
+            return Answer(200, self._info(repo, repo.head, req.query))
         if action == "revision" and method == "GET":
-            return _Answer(200, self._info(repo, self._revision(repo, unquote(rest)), req.query))
+            return Answer(200, self._info(repo, self._revision(repo, unquote(rest)), req.query))
         if action == "tree" and method == "GET":
             commit = self._revision(repo, unquote(rev))
             return self._tree(commit, req.raw_path, unquote(sub).strip("/"), req.query)
@@ -344,9 +304,9 @@ class HubStandin:
             commit = self._revision(repo, unquote(rev))
             form = parse_qs(req.body.decode())
             entries = [commit.entry(p.strip("/")) for p in form.get("paths", [])]
-            return _Answer(200, [e for e in entries if e is not None])
+            return Answer(200, [e for e in entries if e is not None])
         if action == "refs" and method == "GET":
-            return _Answer(200, self._refs(repo))
+            return Answer(200, self._refs(repo))
         if action == "commits" and method == "GET":
             self._revision(repo, unquote(rev))
             return self._paged(req, [self._commit_item(c) for c in repo.history(unquote(rev))])
@@ -359,15 +319,15 @@ class HubStandin:
         if action in ("tag", "branch") and method in ("POST", "DELETE"):
             self._require_writer(req)
             return self._ref(repo, action, unquote(rest), req)
-        raise _Answer(404, {"error": f"not served by the Hub stand-in: {method} {unquote(req.raw_path)}"})
+        raise Answer(404, {"error": f"not served by the Hub stand-in: {method} {unquote(req.raw_path)}"})
 
     # -- reads ----------------------------------------------------------------------------------
 
-    def _repo(self, repo_type: str, repo_id: str, req: _Request) -> HubRepo:
+    def _repo(self, repo_type: str, repo_id: str, req: Request) -> HubRepo:
         repo = self.store.get(repo_type, repo_id)
         if repo is None or (repo.private and not req.authorized):
             # The Hub does not tell a private repository from a missing one.
-            raise _Answer(404 if req.has_auth else 401, {"error": "Repository not found"},
+            raise Answer(404 if req.has_auth else 401, {"error": "Repository not found"},
                           {"X-Error-Code": "RepoNotFound", "X-Error-Message": "Repository not found"})
         return repo
 
@@ -375,7 +335,7 @@ class HubStandin:
     def _revision(repo: HubRepo, revision: str) -> Commit:
         commit = repo.resolve(revision)
         if commit is None:
-            raise _error(404, f"Invalid rev id: {revision}", "RevisionNotFound")
+            raise error(404, f"Invalid rev id: {revision}", "RevisionNotFound")
         return commit
 
     @staticmethod
@@ -402,7 +362,7 @@ class HubStandin:
                      "pipeline_tag": card.get("pipeline_tag")}
         return info
 
-    def _paged(self, req: _Request, entries: list[Any]) -> _Answer:
+    def _paged(self, req: Request, entries: list[Any]) -> Answer:
         start = int(req.query.get("cursor", ["0"])[0] or 0)
         page = entries[start:start + self.page_size]
         headers: dict[str, str] = {}
@@ -410,14 +370,14 @@ class HubStandin:
             params = {k: v[0] for k, v in req.query.items() if k != "cursor"}
             params["cursor"] = str(start + self.page_size)
             headers["Link"] = f'<{self.endpoint}{req.raw_path}?{urlencode(params)}>; rel="next"'
-        return _Answer(200, page, headers)
+        return Answer(200, page, headers)
 
-    def _tree(self, commit: Commit, raw_path: str, path: str, query: dict[str, list[str]]) -> _Answer:
+    def _tree(self, commit: Commit, raw_path: str, path: str, query: dict[str, list[str]]) -> Answer:
         recursive = query.get("recursive", ["false"])[0].lower() in ("true", "1")
         entries = commit.tree(path, recursive)
         if entries is None:
-            raise _error(404, f"{path} does not exist on {commit.sha}", "EntryNotFound")
-        return self._paged(_Request("GET", raw_path, query, b"", False, False, None), entries)
+            raise error(404, f"{path} does not exist on {commit.sha}", "EntryNotFound")
+        return self._paged(Request("GET", raw_path, query, b"", False, False, None), entries)
 
     @staticmethod
     def _refs(repo: HubRepo) -> dict[str, Any]:
@@ -433,19 +393,19 @@ class HubStandin:
                 "authors": [{"user": commit.author}], "date": commit.date,
                 "formatted": {"title": commit.title, "message": commit.message}}
 
-    def _resolve(self, commit: Commit, path: str, range_header: str | None) -> _Answer:
+    def _resolve(self, commit: Commit, path: str, range_header: str | None) -> Answer:
         file = commit.files.get(path)
         if file is None:
-            raise _error(404, "Entry not found", "EntryNotFound", **{"X-Repo-Commit": commit.sha})
+            raise error(404, "Entry not found", "EntryNotFound", **{"X-Repo-Commit": commit.sha})
         common = {"X-Repo-Commit": commit.sha, "Accept-Ranges": "bytes"}
         if file.lfs:
             location = f"{self._url('cdn')}/lfs/{file.sha256}?{urlencode({'filename': quote(path)})}"
-            return _Answer(302, None, common | {"Location": location, "ETag": f'"{file.oid}"',
+            return Answer(302, None, common | {"Location": location, "ETag": f'"{file.oid}"',
                                                 "X-Linked-Etag": f'"{file.sha256}"',
                                                 "X-Linked-Size": str(len(file.data))})
-        return _ranged(file.data, range_header, common | {"ETag": f'"{file.oid}"'})
+        return ranged(file.data, range_header, common | {"ETag": f'"{file.oid}"'})
 
-    def _cdn(self, req: _Request) -> _Answer:
+    def _cdn(self, req: Request) -> Answer:
         upload = _UPLOAD.match(req.raw_path)
         if upload and req.method == "PUT":
             return self._lfs_put(upload["sha256"], req.body)
@@ -454,217 +414,8 @@ class HubStandin:
             with self._lock:
                 data = self.store.lfs_object(match["sha256"])
             if data is not None:
-                return _ranged(data, req.range_header, {"ETag": f'"{match["sha256"]}"'})
-        raise _Answer(404, b"NoSuchKey", {"Content-Type": "text/plain"})
-
-    # -- writes ---------------------------------------------------------------------------------
-
-    @staticmethod
-    def _require_writer(req: _Request) -> None:
-        if not req.authorized:
-            raise _error(401, "Invalid credentials in Authorization header" if req.has_auth
-                         else "You must be authenticated to write to the Hub (Authorization: Bearer <token>)")
-
-    def _create_repo(self, req: _Request) -> _Answer:
-        self._require_writer(req)
-        body = req.json()
-        repo_type = body.get("type") or "model"
-        name, organization = body.get("name"), body.get("organization")
-        if repo_type not in REPO_TYPES or not isinstance(name, str) or not re.fullmatch(_NAME, name) \
-                or not isinstance(organization, str) or not re.fullmatch(_NAME, organization):
-            raise _error(400, f"cannot create repo: type {repo_type!r} (model or dataset), "
-                              f"organization and name must be given")
-        repo_id = f"{organization}/{name}"
-        existing = self.store.get(repo_type, repo_id)
-        prefix = "" if repo_type == "model" else f"{repo_type}s/"
-        url = f"{self.endpoint}/{prefix}{repo_id}"
-        if existing is not None:
-            return _Answer(409, {"error": f"You already created this {repo_type} repo", "url": url},
-                           {"X-Error-Message": f"You already created this {repo_type} repo"})
-        private = body.get("visibility") == "private" or body.get("private") is True
-        repo = HubRepo(repo_id, repo_type, private)
-        gitattributes = HubFile.make(".gitattributes", GITATTRIBUTES.encode(), False)
-        repo.add_commit("main", "initial commit", "", {".gitattributes": gitattributes}, _now())
-        self.store.put(repo)
-        self.store.save()
-        return _Answer(200, {"url": url, "name": repo_id, "id": repo.sha[:24]})
-
-    @staticmethod
-    def _validate_yaml(req: _Request) -> _Answer:
-        content = str(req.json().get("content") or "")
-        match = _CARD.match(content)
-        if not match:
-            return _Answer(200, {"errors": [], "warnings": [{"message": "empty or missing yaml metadata in repo card"}]})
-        try:
-            meta = yaml.safe_load(match.group(1))
-        except yaml.YAMLError as exc:
-            return _Answer(400, {"errors": [{"message": f"invalid YAML: {exc}"}], "warnings": []},
-                           {"X-Error-Message": "Invalid metadata in README.md"})
-        if meta is not None and not isinstance(meta, dict):
-            return _Answer(400, {"errors": [{"message": "metadata must be a YAML mapping"}], "warnings": []},
-                           {"X-Error-Message": "Invalid metadata in README.md"})
-        return _Answer(200, {"errors": [], "warnings": []})
-
-    def _branch(self, repo: HubRepo, revision: str) -> Commit:
-        if revision not in repo.branches:
-            raise _error(404, f"Invalid rev id: {revision} (commits go to a branch)", "RevisionNotFound")
-        return repo.commits[repo.branches[revision]]
-
-    def _preupload(self, repo: HubRepo, revision: str, req: _Request) -> _Answer:
-        head = self._branch(repo, revision)
-        files = []
-        for item in req.json().get("files") or []:
-            path, size = str(item["path"]), int(item["size"])
-            lfs = size > 0 and is_lfs(path, size, self.lfs_suffixes)
-            remote = head.files.get(path)
-            oid = None if remote is None else (remote.sha256 if remote.lfs else remote.oid)
-            files.append({"path": path, "uploadMode": "lfs" if lfs else "regular", "shouldIgnore": False,
-                          "oid": oid})
-        return _Answer(200, {"files": files, "commitOid": head.sha})
-
-    def _lfs_batch(self, repo: HubRepo, req: _Request) -> _Answer:
-        body = req.json()
-        if body.get("operation") != "upload":
-            raise _error(400, "only the upload operation is served")
-        objects = []
-        for item in body.get("objects") or []:
-            oid, size = str(item.get("oid")), int(item.get("size") or 0)
-            if not re.fullmatch(r"[0-9a-f]{64}", oid):
-                objects.append({"oid": oid, "size": size, "error": {"code": 422, "message": "oid must be a sha256"}})
-                continue
-            entry: dict[str, Any] = {"oid": oid, "size": size, "authenticated": True}
-            stored = self.store.lfs_object(oid)
-            if stored is None or len(stored) != size:
-                self._pending[oid] = size
-                prefix = "datasets/" if repo.repo_type == "dataset" else ""
-                entry["actions"] = {
-                    "upload": {"href": f"{self._url('cdn')}/upload/{oid}", "header": {}},
-                    "verify": {"href": f"{self.endpoint}/{prefix}{repo.repo_id}.git/info/lfs/objects/verify",
-                               "header": {}},
-                }
-            objects.append(entry)
-        return _Answer(200, {"transfer": "basic", "objects": objects, "hash_algo": "sha256"},
-                       {"Content-Type": "application/vnd.git-lfs+json"})
-
-    def _lfs_put(self, sha256: str, body: bytes) -> _Answer:
-        with self._lock:
-            size = self._pending.get(sha256)
-            if size is None:
-                raise _Answer(403, b"AccessDenied: no upload was granted for this object",
-                              {"Content-Type": "text/plain"})
-            if len(body) != size or hashlib.sha256(body).hexdigest() != sha256:
-                raise _Answer(400, b"BadDigest: the body does not match the object's sha256 and size",
-                              {"Content-Type": "text/plain"})
-            self.store.lfs_objects[sha256] = body
-            del self._pending[sha256]
-            self.store.save()
-        return _Answer(200, b"", {"ETag": f'"{sha256}"'})
-
-    def _lfs_verify(self, req: _Request) -> _Answer:
-        body = req.json()
-        data = self.store.lfs_object(str(body.get("oid")))
-        if data is None or len(data) != int(body.get("size") or -1):
-            raise _error(404, f"LFS object {body.get('oid')} was not uploaded")
-        return _Answer(200, {"success": True})
-
-    def _commit(self, repo: HubRepo, revision: str, req: _Request) -> _Answer:
-        head = self._branch(repo, revision)
-        lines = [json.loads(line) for line in req.body.decode().splitlines() if line.strip()]
-        if not lines or lines[0].get("key") != "header":
-            raise _error(400, "a commit starts with a header line")
-        header = lines[0]["value"]
-        parent = header.get("parentCommit")
-        if parent and parent != head.sha:
-            raise _error(412, f"A commit has happened since {parent}: the branch is at {head.sha}")
-        files = dict(head.files)
-        for line in lines[1:]:
-            key, value = line.get("key"), line.get("value") or {}
-            path = str(value.get("path", "")).strip("/")
-            if key == "file":
-                data = base64.b64decode(value["content"]) if value.get("encoding") == "base64" \
-                    else str(value["content"]).encode()
-                files[path] = HubFile.make(path, data, False)
-            elif key == "lfsFile":
-                data = self.store.lfs_object(str(value.get("oid")))
-                if data is None:
-                    raise _error(422, f"LFS file {path} (oid {value.get('oid')}) was never uploaded")
-                files[path] = HubFile.make(path, data, True)
-            elif key == "deletedFile":
-                if path not in files:
-                    raise _error(404, f"A file with this name doesn't exist: {path}", "EntryNotFound")
-                del files[path]
-            elif key == "deletedFolder":
-                gone = [p for p in files if p.startswith(path + "/")]
-                if not gone:
-                    raise _error(404, f"A folder with this name doesn't exist: {path}", "EntryNotFound")
-                for p in gone:
-                    del files[p]
-            else:
-                raise _error(400, f"unknown commit operation {key!r}")
-        title = str(header.get("summary") or "").strip()
-        if not title:
-            raise _error(400, "the commit has no summary")
-        commit = repo.add_commit(revision, title, str(header.get("description") or ""), files, _now())
-        self.store.save()
-        return _Answer(200, {"success": True, "commitOid": commit.sha, "pullRequestUrl": None,
-                             "commitUrl": f"{self.endpoint}/{repo.url_prefix}{repo.repo_id}/commit/{commit.sha}"})
-
-    def _ref(self, repo: HubRepo, kind: str, name_or_rev: str, req: _Request) -> _Answer:
-        names = repo.tags if kind == "tag" else repo.branches
-        if req.method == "DELETE":
-            if name_or_rev not in names or (kind == "branch" and name_or_rev == "main"):
-                raise _error(404, f"Invalid rev id: {name_or_rev}", "RevisionNotFound")
-            del names[name_or_rev]
-            self.store.save()
-            return _Answer(200, {})
-        body = req.json()
-        if kind == "tag":  # POST .../tag/{revision} {"tag": name}
-            target, name = self._revision(repo, name_or_rev), str(body.get("tag") or "")
-        else:  # POST .../branch/{name} {"startingPoint": revision}
-            target, name = self._revision(repo, str(body.get("startingPoint") or "main")), name_or_rev
-        if not name or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._/-]*", name):
-            raise _error(400, f"invalid {kind} name {name!r}")
-        if name in repo.tags or name in repo.branches:
-            raise _error(409, f"Reference {name} already exists")
-        names[name] = target.sha
-        self.store.save()
-        return _Answer(200, {})
-
-
-def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
-
-
-def _read_body(handler: BaseHTTPRequestHandler) -> bytes:
-    """The request body, whether it came with a Content-Length or chunked."""
-    if "chunked" in (handler.headers.get("Transfer-Encoding") or "").lower():
-        parts = []
-        while True:
-            size = int(handler.rfile.readline().split(b";")[0].strip() or b"0", 16)
-            if size == 0:
-                while handler.rfile.readline() not in (b"\r\n", b"\n", b""):
-                    pass
-                return b"".join(parts)
-            parts.append(handler.rfile.read(size))
-            handler.rfile.readline()
-    length = int(handler.headers.get("Content-Length") or 0)
-    return handler.rfile.read(length) if length else b""
-
-
-def _ranged(data: bytes, range_header: str | None, headers: dict[str, str]) -> _Answer:
-    """``data`` whole (200) or the one byte range asked for (206), as the Hub and its CDN answer."""
-    headers = headers | {"Content-Type": "application/octet-stream"}
-    match = re.fullmatch(r"bytes=(\d*)-(\d*)", (range_header or "").strip())
-    if not match or not (match[1] or match[2]):
-        return _Answer(200, data, headers)
-    size = len(data)
-    if match[1]:
-        start, end = int(match[1]), min(int(match[2]) if match[2] else size - 1, size - 1)
-    else:
-        start, end = max(size - int(match[2]), 0), size - 1
-    if start >= size or start > end:
-        return _Answer(416, b"", headers | {"Content-Range": f"bytes */{size}"})
-    return _Answer(206, data[start:end + 1], headers | {"Content-Range": f"bytes {start}-{end}/{size}"})
+                return ranged(data, req.range_header, {"ETag": f'"{match["sha256"]}"'})
+        raise Answer(404, b"NoSuchKey", {"Content-Type": "text/plain"})
 
 
 def main(argv: list[str] | None = None) -> None:
