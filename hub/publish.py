@@ -125,6 +125,9 @@ def _publish_build(folder: PublishFolder, options: PublishOptions, echo: Echo) -
              f"of layers sent), {pushes.skipped} already in {registry}")
     elif registry is not None:
         echo(f"dry run: would push {len(images)} image(s) to {registry}")
+    else:
+        echo("warning: no --registry: images are not pushed and rows keep their local references "
+             "(the card says so); give --registry HOST/NAMESPACE to pin them by digest")
     references = pushes.references if pushes else {}
     new_rows = {split: rewrite_rows(rows, references) for split, rows in rows_by_split.items()}
 
