@@ -147,3 +147,34 @@ def test_the_standin_runs_as_a_process_and_keeps_what_was_pushed_across_restarts
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=30)
+
+
+def test_branches_and_tags_are_created_listed_and_deleted_and_names_cannot_be_taken_twice(tmp_path):
+    code = """
+import json
+from huggingface_hub import HfApi
+from huggingface_hub.errors import HfHubHTTPError
+api = HfApi()
+api.create_repo("acme/model", exist_ok=True)
+info = api.upload_file(path_or_fileobj=b"{}", path_in_repo="config.json", repo_id="acme/model",
+                       commit_message="config")
+api.create_tag("acme/model", tag="v1", revision=info.oid)
+api.create_branch("acme/model", branch="release", revision="v1")
+try:
+    api.create_tag("acme/model", tag="v1")
+    taken = None
+except HfHubHTTPError as exc:
+    taken = exc.response.status_code
+api.delete_tag("acme/model", tag="v1")
+refs = api.list_repo_refs("acme/model")
+print(json.dumps({"taken": taken, "branches": sorted(b.name for b in refs.branches),
+                  "tags": [t.name for t in refs.tags], "release": api.model_info("acme/model", revision="release").sha,
+                  "oid": info.oid}))
+"""
+    with HubStandin(token=TOKEN) as hub:
+        result = client(hub.client_env(tmp_path / "home"), code)
+        assert result.returncode == 0, result.stderr[-3000:]
+        out = json.loads(result.stdout.splitlines()[-1])
+    assert out["taken"] == 409
+    assert out["branches"] == ["main", "release"] and out["tags"] == []
+    assert out["release"] == out["oid"]
