@@ -250,3 +250,16 @@ def test_a_dry_run_checks_and_stages_but_pushes_and_commits_nothing(tmp_path, ex
         assert "First release." in card and "not pushed to a registry" in card
     finally:
         shutil.rmtree(staged)
+
+
+def test_without_a_hub_token_nothing_is_pushed_or_committed(tmp_path, example_build, registry):
+    before = catalog(registry)
+    with HubStandin(token=TOKEN) as hub:
+        env = {k: v for k, v in hub.client_env(tmp_path / "home").items() if k != "HF_TOKEN"}
+        result = subprocess.run([*SWEGC, "publish", str(example_build), "--repo", "acme/calc",
+                                 "--registry", f"{registry}/notoken"], env=env, capture_output=True,
+                                text=True, check=False, timeout=900)
+        assert [r for r in hub.requests if r.method in ("POST", "PUT", "DELETE")] == []
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "no Hugging Face token: set HF_TOKEN" in result.stderr and "nothing was published" in result.stderr
+    assert catalog(registry) == before
