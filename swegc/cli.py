@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "metrics": ("swegc.train.commands", "metrics", "Resolve rate, pass@k and best@k of rollouts."),
     "evaluate": ("swegc.runtime.evaluate_command", "evaluate",
                  "Grade predictions (or gold) against a dataset, SWE-bench's way."),
+    "publish": ("swegc.hub.commands", "publish", "Publish a build, RUNS or a checkpoint to the Hub (images by digest)."),
 }
 
 

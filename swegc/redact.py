@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterable
 
 SECRET_VARIABLES = ("GITHUB_TOKEN", "GITHUB_TOKENS", "GH_TOKEN", "HF_TOKEN",
-                    "HUGGING_FACE_HUB_TOKEN", "OPENAI_API_KEY")
+                    "HUGGING_FACE_HUB_TOKEN", "OPENAI_API_KEY", "SWEGC_REGISTRY_PASSWORD")
 TOKEN_PATTERNS = (
     re.compile(r"gh[pousr]_[A-Za-z0-9]{20,}"),
     re.compile(r"github_pat_[A-Za-z0-9_]{20,}"),

@@ -24,7 +24,7 @@ def test_help_lists_every_command():
     result = swegc("--help")
     assert result.returncode == 0
     for command in ("check", "compile", "status", "images", "mine", "train", "rerank", "metrics",
-                    "evaluate", "rollout"):
+                    "evaluate", "rollout", "publish"):
         assert command in result.stdout
 
 

@@ -80,6 +80,29 @@ def _runs(paths: tuple[str, ...]) -> list[Any]:
     return runs
 
 
+def _push_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--push-to-hub", "push_to_hub", default=None, metavar="ORG/NAME",
+                        help="After training, publish the checkpoint there (as `swegc publish OUT --repo`).")(func)
+
+
+def _check_push(repo_id: str | None) -> None:
+    """Fails before training when the push could not happen (bad id, no token)."""
+    if repo_id:
+        from swegc.hub.hubapi import HubError, check_repo_id, hub_token
+
+        check_repo_id(repo_id)
+        if not hub_token():
+            raise HubError("--push-to-hub: no Hugging Face token; set HF_TOKEN or run `huggingface-cli login`")
+
+
+def _push(out_dir: str, repo_id: str | None, runs: tuple[str, ...]) -> None:
+    if repo_id:
+        from swegc.hub.publish import PublishOptions, publish
+
+        names = ", ".join(f"local runs {Path(r).resolve().name}" for r in runs)  # no local paths on the Hub
+        publish(out_dir, PublishOptions(repo_id=repo_id, dataset=names or None), echo=click.echo)
+
+
 @click.group()
 def train() -> None:
     """Fine-tune a policy (capped RFT) or a verifier on trajectories."""
@@ -90,7 +113,8 @@ def train() -> None:
 @click.option("--cap", type=int, default=2, show_default=True, help="Most trajectories kept per instance.")
 @click.option("--dry-run", is_flag=True, help="Select and report only; do not train.")
 @_hyper_options
-def rft(runs: tuple[str, ...], cap: int, dry_run: bool, **kw: Any) -> None:
+@_push_option
+def rft(runs: tuple[str, ...], cap: int, dry_run: bool, push_to_hub: str | None, **kw: Any) -> None:
     """Capped rejection-sampling fine-tuning on the resolved trajectories of RUNS."""
     from swegc.train.errors import TrainSetupError
 
@@ -111,9 +135,11 @@ def rft(runs: tuple[str, ...], cap: int, dry_run: bool, **kw: Any) -> None:
         return
     from swegc.train.rft import run_rft
 
+    _check_push(push_to_hub)
     _, result = run_rft(located, config, echo=click.echo)
     click.echo(f"trained {result.steps} steps, loss {result.train_loss:.4f}, "
                f"{result.tokens_per_second:.0f} tokens/s; checkpoint in {config.out_dir}")
+    _push(config.out_dir, push_to_hub, runs)
 
 
 @train.command("verifier")
@@ -129,8 +155,9 @@ def rft(runs: tuple[str, ...], cap: int, dry_run: bool, **kw: Any) -> None:
 @click.option("--instances", type=click.Path(exists=True), default=None,
               help="Instance dataset with problem statements (default: first user message).")
 @_hyper_options
+@_push_option
 def verifier(runs: tuple[str, ...], on_policy: tuple[str, ...], on_policy_ratio: float | None, balance: bool,
-             yes: str, no: str, instances: str | None, **kw: Any) -> None:
+             yes: str, no: str, instances: str | None, push_to_hub: str | None, **kw: Any) -> None:
     """Train a YES/NO outcome verifier on resolved and unresolved trajectories."""
     from swegc.train.errors import TrainSetupError
     from swegc.train.runs import read_problem_statements
@@ -144,8 +171,10 @@ def verifier(runs: tuple[str, ...], on_policy: tuple[str, ...], on_policy_ratio:
                             chat_template=kw["chat_template"], hyper=hyper)
     located = _runs(runs + on_policy)
     statements = read_problem_statements(instances) if instances else None
+    _check_push(push_to_hub)
     _, result = run_verifier(located, config, set(on_policy), statements, echo=click.echo)
     click.echo(f"trained {result.steps} steps, loss {result.train_loss:.4f}; verifier in {config.out_dir}")
+    _push(config.out_dir, push_to_hub, runs + on_policy)
 
 
 @click.command("rerank")

@@ -1,34 +1,59 @@
-"""A local stand-in for the Hugging Face Hub: the read-only calls behind ``load_dataset("org/name")``.
+"""A local stand-in for the Hugging Face Hub: the calls behind ``load_dataset``, ``from_pretrained``
+and ``HfApi`` uploads (``create_repo``, ``create_commit``/``upload_folder``, tags and branches).
 
-The Hub cannot be reached from test machines, and swegc's ``hub:`` instance source must still be
-exercised through the real clients (``datasets`` and ``huggingface_hub``), so this speaks the
-Hub's own HTTP protocol. Point a client at it with ``HF_ENDPOINT`` (``client_env()`` gives the
-whole environment, with a private cache and Xet disabled). Each dataset repository is a local
-folder in Hub layout (``README.md`` whose YAML front matter has ``configs``, ``data/*.parquet``
-or ``*.jsonl``), published at one commit whose sha is derived from the folder's content.
+The Hub cannot be reached from test machines, and swegc's ``hub:`` instance source and ``swegc
+publish`` must still be exercised through the real clients (``datasets``, ``huggingface_hub``,
+``transformers``), so this speaks the Hub's own HTTP protocol, as huggingface_hub's source shows
+it. Point a client at it with ``HF_ENDPOINT`` (``client_env()`` gives the whole environment, with
+a private cache and Xet disabled). Repositories (``dataset`` or ``model``) have a history of
+commits, branches and tags (see ``hub_repos``; the write endpoints live in ``hub_writes``); ``publish()`` seeds one from a local folder in Hub
+layout as a single commit whose sha is derived from the folder's content. It also runs as a
+process, so that a user can try publishing offline::
 
-Endpoints served (``{repo}`` is ``org/name``, ``{rev}`` is ``main`` or the commit sha, quoted):
+    python -m swegc.testing.hub_standin --port 8990 --root ~/.cache/swegc-hub [--token hf_...]
+    HF_ENDPOINT=http://127.0.0.1:8990 HF_HUB_DISABLE_XET=1 HF_TOKEN=hf_... swegc publish ...
 
-- ``GET /api/datasets/{repo}`` and ``GET /api/datasets/{repo}/revision/{rev}``: dataset info
+Endpoints served (``{type}`` is ``models`` or ``datasets``, ``{repo}`` is ``org/name``, ``{rev}``
+a branch, a tag or a commit sha, quoted; model repositories have no ``datasets/`` URL prefix):
+
+- ``GET /api/{type}/{repo}`` and ``GET /api/{type}/{repo}/revision/{rev}``: repository info
   (``id``, ``sha``, ``private``, ``cardData`` from the README, ``siblings``; sizes, blob ids and
   ``lfs`` with ``?blobs=true``);
-- ``GET /api/datasets/{repo}/tree/{rev}[/{path}]?recursive=&expand=``: the tree listing, paged
+- ``GET /api/{type}/{repo}/tree/{rev}[/{path}]?recursive=&expand=``: the tree listing, paged
   like the Hub (``cursor`` query and a ``Link: <...>; rel="next"`` header; ``page_size``);
-- ``POST /api/datasets/{repo}/paths-info/{rev}`` (form ``paths``, ``expand``): entries for the
+- ``POST /api/{type}/{repo}/paths-info/{rev}`` (form ``paths``, ``expand``): entries for the
   paths that exist, missing ones left out as on the Hub;
-- ``HEAD``/``GET /datasets/{repo}/resolve/{rev}/{path}``: a regular file answers 200 with
+- ``HEAD``/``GET [/datasets]/{repo}/resolve/{rev}/{path}``: a regular file answers 200 with
   ``ETag`` (its git blob id), ``X-Repo-Commit``, ``Content-Length`` and byte ``Range`` support;
-  an LFS file (``lfs_suffixes``: parquet, arrow...) answers 302 with ``X-Linked-Etag`` (sha256),
-  ``X-Linked-Size``, ``X-Repo-Commit`` and a ``Location`` on a second port that plays the CDN
-  (another origin, so huggingface_hub reads the metadata from the redirect, as with the Hub);
-- ``HEAD``/``GET {cdn}/lfs/{sha256}``: the LFS object's bytes (with ``Range``).
+  an LFS file (``lfs_suffixes``: parquet, safetensors..., or 10 MiB and more) answers 302 with
+  ``X-Linked-Etag`` (sha256), ``X-Linked-Size``, ``X-Repo-Commit`` and a ``Location`` on a
+  second port that plays the CDN (another origin, so huggingface_hub reads the metadata from the
+  redirect, as with the Hub);
+- ``HEAD``/``GET {cdn}/lfs/{sha256}``: the LFS object's bytes (with ``Range``);
+- ``GET /api/{type}/{repo}/refs``: branches and tags; ``GET /api/{type}/{repo}/commits/{rev}``:
+  the history, newest first, paged like the tree;
+- writes, which need ``Authorization: Bearer <token>`` (401 without; with ``token`` set, only
+  that token is accepted): ``POST /api/repos/create`` (``{name, organization, type,
+  visibility|private}``; 409 when it exists; a new repository gets an initial commit with a
+  ``.gitattributes``, as on the Hub); ``POST /api/{type}/{repo}/preupload/{rev}`` (upload mode
+  per file, ``lfs`` or ``regular``, and the remote ``oid`` so that unchanged files are skipped);
+  ``POST [/datasets]/{repo}.git/info/lfs/objects/batch`` (git-lfs batch API: an ``upload``
+  action on the CDN port and a ``verify`` action for each object not stored yet, none for those
+  already there); ``PUT {cdn}/upload/{sha256}`` (the bytes, checked against the sha256 and size);
+  ``POST .../lfs/objects/verify``; ``POST /api/{type}/{repo}/commit/{rev}`` (NDJSON: a
+  ``header`` line, then ``file`` (base64), ``lfsFile``, ``deletedFile``, ``deletedFolder``;
+  ``parentCommit`` checked); ``POST /api/{type}/{repo}/tag/{rev}`` (``{tag, message}``) and
+  ``POST /api/{type}/{repo}/branch/{branch}`` (``{startingPoint}``), 409 when the name is taken;
+  ``DELETE`` of a tag or branch;
+- ``POST /api/validate-yaml`` (``{content, repoType}``): 400 with ``errors`` when the card's
+  front matter is not a YAML mapping.
 
 Errors carry the Hub's headers, which huggingface_hub turns into its typed exceptions: a missing
 or private (no valid ``Authorization: Bearer``) repository is 401 without a token and 404 with
 one, with ``X-Error-Code: RepoNotFound``; an unknown revision is 404 ``RevisionNotFound``; a
 missing file or folder is 404 ``EntryNotFound``. Anything else is a 404 without an error code,
-and is recorded like every request (``requests``) so that tests can see what clients asked for.
-Nothing is written: there are no upload or commit endpoints.
+and is recorded like every request (``requests``, without the ``Authorization`` header's value)
+so that tests can see what clients asked for.
 
 ``datasets`` also asks ``datasets-server.<endpoint host>`` for exported infos; that host does not
 resolve for ``127.0.0.1``, which datasets treats as "no export", as it does on a private Hub.
@@ -36,10 +61,11 @@ resolve for ``127.0.0.1``, which datasets treats as "no export", as it does on a
 
 from __future__ import annotations
 
-import hashlib
+import argparse
 import json
 import os
 import re
+import sys
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -48,14 +74,20 @@ from pathlib import Path
 from typing import Any, Self
 from urllib.parse import parse_qs, quote, unquote, urlencode
 
-import yaml
+from swegc.testing.hub_http import Answer, Request, error, ranged, read_body
+from swegc.testing.hub_repos import LFS_SUFFIXES, Commit, HubFile, HubRepo, RepoStore, repo_from_folder
+from swegc.testing.hub_writes import NAME, HubWrites
 
-LFS_SUFFIXES = (".parquet", ".arrow", ".gz", ".zst", ".bin", ".safetensors")
-_API = re.compile(r"^/api/datasets/(?P<repo>[^/]+(?:/[^/]+)?)"
-                  r"(?:/(?P<action>revision|tree|paths-info)/(?P<rest>.+))?$")
-_RESOLVE = re.compile(r"^/datasets/(?P<repo>[^/]+(?:/[^/]+)?)/resolve/(?P<rev>[^/]+)/(?P<path>.+)$")
+__all__ = ["HubStandin", "RecordedRequest", "HubFile", "HubRepo", "LFS_SUFFIXES"]
+
+_API = re.compile(rf"^/api/(?P<type>models|datasets)/(?P<repo>{NAME}/{NAME})"
+                  r"(?:/(?P<action>revision|tree|paths-info|preupload|commit|commits|refs|tag|branch)"
+                  r"(?:/(?P<rest>.*))?)?$")
+_RESOLVE = re.compile(rf"^/(?P<prefix>datasets/)?(?P<repo>{NAME}/{NAME})/resolve/(?P<rev>[^/]+)/(?P<path>.+)$")
+_LFS_API = re.compile(rf"^/(?P<prefix>datasets/)?(?P<repo>{NAME}/{NAME})\.git/info/lfs/objects/"
+                      r"(?P<op>batch|verify)$")
 _LFS = re.compile(r"^/lfs/(?P<sha256>[0-9a-f]{64})$")
-_CARD = re.compile(r"\A---\s*\n(.*?)\n---\s*(\n|\Z)", re.DOTALL)
+_UPLOAD = re.compile(r"^/upload/(?P<sha256>[0-9a-f]{64})$")
 
 
 @dataclass(frozen=True)
@@ -68,123 +100,60 @@ class RecordedRequest:
     status: int
     server: str
     authorized: bool
+    bytes_in: int = 0  # size of the request body
 
 
-@dataclass(frozen=True)
-class HubFile:
-    """A file of a published revision, with the identifiers the Hub reports for it."""
-
-    path: str
-    data: bytes
-    oid: str  # git blob id of what git stores: the content, or the LFS pointer
-    sha256: str
-    lfs: bool
-
-    @property
-    def pointer(self) -> bytes:
-        return (f"version https://git-lfs.github.com/spec/v1\noid sha256:{self.sha256}\n"
-                f"size {len(self.data)}\n").encode()
-
-    def entry(self) -> dict[str, Any]:
-        """The file as the tree and paths-info endpoints list it."""
-        entry: dict[str, Any] = {"type": "file", "oid": self.oid, "size": len(self.data), "path": self.path}
-        if self.lfs:
-            entry["lfs"] = {"oid": self.sha256, "size": len(self.data), "pointerSize": len(self.pointer)}
-        return entry
-
-
-class HubRepo:
-    """A dataset repository read from a folder once, as one commit (so its sha is stable)."""
-
-    def __init__(self, repo_id: str, folder: Path, *, private: bool, lfs_suffixes: Iterable[str]):
-        self.repo_id = repo_id
-        self.private = private
-        suffixes = tuple(lfs_suffixes)
-        self.files: dict[str, HubFile] = {}
-        for path in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
-            relative = path.relative_to(folder).as_posix()
-            if relative.startswith(".git/") or "/.git/" in relative:
-                continue
-            data = path.read_bytes()
-            file = HubFile(relative, data, "", hashlib.sha256(data).hexdigest(), relative.endswith(suffixes))
-            blob = file.pointer if file.lfs else data
-            oid = hashlib.sha1(b"blob %d\0" % len(blob) + blob).hexdigest()
-            self.files[relative] = HubFile(relative, data, oid, file.sha256, file.lfs)
-        listing = "".join(f"{f.oid} {f.path}\n" for f in self.files.values())
-        self.sha = hashlib.sha1(f"{repo_id}\n{listing}".encode()).hexdigest()
-        self.folders = sorted({"/".join(p.split("/")[:i]) for p in self.files
-                               for i in range(1, p.count("/") + 1)})
-
-    def card_data(self) -> dict[str, Any] | None:
-        readme = self.files.get("README.md")
-        match = _CARD.match(readme.data.decode("utf-8", "replace")) if readme else None
-        loaded = yaml.safe_load(match.group(1)) if match else None
-        return loaded if isinstance(loaded, dict) else None
-
-    def folder_entry(self, path: str) -> dict[str, Any]:
-        oid = hashlib.sha1(("tree " + path + "".join(f.oid for p, f in self.files.items()
-                                                     if p.startswith(path + "/"))).encode())
-        return {"type": "directory", "oid": oid.hexdigest(), "size": 0, "path": path}
-
-    def entry(self, path: str) -> dict[str, Any] | None:
-        if path in self.files:
-            return self.files[path].entry()
-        return self.folder_entry(path) if path in self.folders else None
-
-    def tree(self, path: str, recursive: bool) -> list[dict[str, Any]] | None:
-        """Entries under ``path`` (folders before files at each level, as the Hub sorts them)."""
-        if path and path not in self.folders:
-            return None
-        prefix = path + "/" if path else ""
-        names = [p for p in [*self.folders, *self.files] if p.startswith(prefix)]
-        if not recursive:
-            names = [p for p in names if "/" not in p[len(prefix):]]
-        folders = [self.folder_entry(p) for p in names if p in self.folders]
-        return folders + [self.files[p].entry() for p in names if p in self.files]
-
-
-class _Answer(Exception):
-    """Raised inside routing to answer at once (used for errors)."""
-
-    def __init__(self, status: int, payload: Any = None, headers: Mapping[str, str] | None = None):
-        super().__init__(status)
-        self.status = status
-        self.payload = payload
-        self.headers = dict(headers or {})
-
-
-class HubStandin:
+class HubStandin(HubWrites):
     """``with HubStandin({"acme/calc": folder}) as hub: run(..., env=hub.client_env(tmp))``.
 
-    ``private`` repositories answer only requests carrying ``Authorization: Bearer <token>``;
-    ``page_size`` is how many tree entries one page holds (the Hub uses 1000; tests may lower it).
+    ``datasets`` (and ``models``) seed repositories from local folders. ``private``
+    repositories answer only requests carrying a valid ``Authorization: Bearer <token>``; with
+    ``token`` None, any bearer token is valid (writes still need one). ``page_size`` is how many
+    entries one page of a tree or commit listing holds (the Hub uses 1000; tests may lower it).
+    ``root``: a folder that keeps every repository across restarts. ``port``: the Hub's port (0:
+    any free one); the CDN takes any free port.
     """
 
-    def __init__(self, datasets: Mapping[str, Path | str], *, private: Iterable[str] = (),
+    def __init__(self, datasets: Mapping[str, Path | str] | None = None, *, private: Iterable[str] = (),
                  token: str | None = None, page_size: int = 1000,
-                 lfs_suffixes: Iterable[str] = LFS_SUFFIXES):
+                 lfs_suffixes: Iterable[str] = LFS_SUFFIXES, models: Mapping[str, Path | str] | None = None,
+                 root: Path | str | None = None, port: int = 0):
         self.token = token
         self.page_size = page_size
         self.lfs_suffixes = tuple(lfs_suffixes)
+        self.port = port
+        self.store = RepoStore(Path(root) if root is not None else None)
         private_ids = set(private)
-        self.repos: dict[str, HubRepo] = {}
-        for repo_id, folder in datasets.items():
+        for repo_id, folder in (datasets or {}).items():
             self.publish(repo_id, Path(folder), private=repo_id in private_ids)
+        for repo_id, folder in (models or {}).items():
+            self.publish(repo_id, Path(folder), private=repo_id in private_ids, repo_type="model")
         self.requests: list[RecordedRequest] = []
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._pending: dict[str, int] = {}  # sha256 -> size of LFS uploads the batch API allowed
         self._servers: dict[str, ThreadingHTTPServer] = {}
 
     # -- lifecycle ------------------------------------------------------------------------------
 
-    def publish(self, repo_id: str, folder: Path, *, private: bool = False) -> str:
-        """(Re)publish ``folder`` as ``repo_id``; returns the new commit sha."""
-        repo = HubRepo(repo_id, folder, private=private, lfs_suffixes=self.lfs_suffixes)
-        self.repos[repo_id] = repo
+    @property
+    def repos(self) -> dict[str, HubRepo]:
+        """Dataset repositories by id (model repositories: ``repo("id", "model")``)."""
+        return {rid: repo for (rtype, rid), repo in self.store.repos.items() if rtype == "dataset"}
+
+    def repo(self, repo_id: str, repo_type: str = "dataset") -> HubRepo | None:
+        return self.store.get(repo_type, repo_id)
+
+    def publish(self, repo_id: str, folder: Path, *, private: bool = False, repo_type: str = "dataset") -> str:
+        """(Re)publish ``folder`` as ``repo_id``, replacing its history; returns the new commit sha."""
+        repo = repo_from_folder(repo_id, folder, repo_type=repo_type, private=private,
+                                lfs_suffixes=self.lfs_suffixes)
+        self.store.put(repo)
+        self.store.save()
         return repo.sha
 
     def start(self) -> Self:
         standin = self
-        for server_name in ("hub", "cdn"):
+        for server_name, port in (("hub", self.port), ("cdn", 0)):
             class Handler(BaseHTTPRequestHandler):
                 protocol_version = "HTTP/1.1"
                 name = server_name
@@ -198,10 +167,16 @@ class HubStandin:
                 def do_POST(self) -> None:
                     standin._handle(self, "POST", self.name)
 
+                def do_PUT(self) -> None:
+                    standin._handle(self, "PUT", self.name)
+
+                def do_DELETE(self) -> None:
+                    standin._handle(self, "DELETE", self.name)
+
                 def log_message(self, format: str, *args: Any) -> None:
                     pass
 
-            server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+            server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
             server.daemon_threads = True
             threading.Thread(target=server.serve_forever, daemon=True).start()
             self._servers[server_name] = server
@@ -232,7 +207,8 @@ class HubStandin:
         hosts that cannot be reached) are turned off; nothing else about the clients changes.
         """
         env = dict(os.environ if base is None else base)
-        for name in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"):
+        for name in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE",
+                     "TRANSFORMERS_OFFLINE"):
             env.pop(name, None)
         env.update({
             "HF_ENDPOINT": self.endpoint, "HF_HUB_DISABLE_XET": "1", "HF_HOME": str(home / "hf"),
@@ -258,20 +234,23 @@ class HubStandin:
 
     def _handle(self, handler: BaseHTTPRequestHandler, method: str, server_name: str) -> None:
         raw_path, _, raw_query = handler.path.partition("?")
-        length = int(handler.headers.get("Content-Length") or 0)
-        body = handler.rfile.read(length) if length else b""
-        authorized = self.token is not None and handler.headers.get("Authorization") == f"Bearer {self.token}"
+        body = read_body(handler)
+        auth = handler.headers.get("Authorization") or ""
+        bearer = auth[len("Bearer "):] if auth.startswith("Bearer ") else ""
+        authorized = bool(bearer) and (self.token is None or bearer == self.token)
+        request = Request(method, raw_path, parse_qs(raw_query), body, authorized, bool(auth),
+                           handler.headers.get("Range"))
         try:
             if server_name == "cdn":
-                answer = self._cdn(raw_path, handler.headers.get("Range"))
+                answer = self._cdn(request)
             else:
-                answer = self._route(method, raw_path, parse_qs(raw_query), body, authorized,
-                                     handler.headers.get("Range"), "Authorization" in handler.headers)
-        except _Answer as error:
+                with self._lock:
+                    answer = self._route(request)
+        except Answer as error:
             answer = error
         with self._lock:
             self.requests.append(RecordedRequest(method, unquote(raw_path), raw_query, answer.status,
-                                                 server_name, authorized))
+                                                 server_name, authorized, len(body)))
         payload = answer.payload
         if isinstance(payload, bytes):
             data = payload
@@ -288,52 +267,82 @@ class HubStandin:
         if method != "HEAD":
             handler.wfile.write(data)
 
-    def _route(self, method: str, raw_path: str, query: dict[str, list[str]], body: bytes,
-               authorized: bool, range_header: str | None, has_auth: bool) -> _Answer:
-        api = _API.match(raw_path)
-        if api and method in ("GET", "POST"):
-            repo = self._repo(unquote(api["repo"]), authorized, has_auth)
-            action, rest = api["action"], api["rest"] or ""
-            rev, _, sub = rest.partition("/")
-            if action is None and method == "GET":
-                return _Answer(200, self._info(repo, query))
-            if action == "revision" and method == "GET":
-                self._revision(repo, unquote(rest))
-                return _Answer(200, self._info(repo, query))
-            if action == "tree" and method == "GET":
-                self._revision(repo, unquote(rev))
-                return self._tree(repo, raw_path, unquote(sub).strip("/"), query)
-            if action == "paths-info" and method == "POST":
-                self._revision(repo, unquote(rev))
-                form = parse_qs(body.decode())
-                entries = [repo.entry(p.strip("/")) for p in form.get("paths", [])]
-                return _Answer(200, [e for e in entries if e is not None])
-        resolve = _RESOLVE.match(raw_path)
-        if resolve and method in ("GET", "HEAD"):
-            repo = self._repo(unquote(resolve["repo"]), authorized, has_auth)
-            self._revision(repo, unquote(resolve["rev"]))
-            return self._resolve(repo, unquote(resolve["path"]), range_header)
-        raise _Answer(404, {"error": f"not served by the Hub stand-in: {method} {unquote(raw_path)}"})
+    def _route(self, req: Request) -> Answer:
+        path = req.raw_path
+        if path == "/api/repos/create" and req.method == "POST":
+            return self._create_repo(req)
+        if path == "/api/validate-yaml" and req.method == "POST":
+            return self._validate_yaml(req)
+        api = _API.match(path)
+        if api:
+            repo_type = api["type"][:-1]
+            repo = self._repo(repo_type, unquote(api["repo"]), req)
+            return self._api(repo, api["action"], api["rest"] or "", req)
+        lfs = _LFS_API.match(path)
+        if lfs and req.method == "POST":
+            repo = self._repo("dataset" if lfs["prefix"] else "model", unquote(lfs["repo"]), req)
+            self._require_writer(req)
+            return self._lfs_batch(repo, req) if lfs["op"] == "batch" else self._lfs_verify(req)
+        resolve = _RESOLVE.match(path)
+        if resolve and req.method in ("GET", "HEAD"):
+            repo = self._repo("dataset" if resolve["prefix"] else "model", unquote(resolve["repo"]), req)
+            commit = self._revision(repo, unquote(resolve["rev"]))
+            return self._resolve(commit, unquote(resolve["path"]), req.range_header)
+        raise Answer(404, {"error": f"not served by the Hub stand-in: {req.method} {unquote(path)}"})
 
-    def _repo(self, repo_id: str, authorized: bool, has_auth: bool) -> HubRepo:
-        repo = self.repos.get(repo_id)
-        if repo is None or (repo.private and not authorized):
+    def _api(self, repo: HubRepo, action: str | None, rest: str, req: Request) -> Answer:
+        rev, _, sub = rest.partition("/")
+        method = req.method
+        if action is None and method == "GET":
+            return Answer(200, self._info(repo, repo.head, req.query))
+        if action == "revision" and method == "GET":
+            return Answer(200, self._info(repo, self._revision(repo, unquote(rest)), req.query))
+        if action == "tree" and method == "GET":
+            commit = self._revision(repo, unquote(rev))
+            return self._tree(commit, req.raw_path, unquote(sub).strip("/"), req.query)
+        if action == "paths-info" and method == "POST":
+            commit = self._revision(repo, unquote(rev))
+            form = parse_qs(req.body.decode())
+            entries = [commit.entry(p.strip("/")) for p in form.get("paths", [])]
+            return Answer(200, [e for e in entries if e is not None])
+        if action == "refs" and method == "GET":
+            return Answer(200, self._refs(repo))
+        if action == "commits" and method == "GET":
+            self._revision(repo, unquote(rev))
+            return self._paged(req, [self._commit_item(c) for c in repo.history(unquote(rev))])
+        if action == "preupload" and method == "POST":
+            self._require_writer(req)
+            return self._preupload(repo, unquote(rev), req)
+        if action == "commit" and method == "POST":
+            self._require_writer(req)
+            return self._commit(repo, unquote(rev), req)
+        if action in ("tag", "branch") and method in ("POST", "DELETE"):
+            self._require_writer(req)
+            return self._ref(repo, action, unquote(rest), req)
+        raise Answer(404, {"error": f"not served by the Hub stand-in: {method} {unquote(req.raw_path)}"})
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    def _repo(self, repo_type: str, repo_id: str, req: Request) -> HubRepo:
+        repo = self.store.get(repo_type, repo_id)
+        if repo is None or (repo.private and not req.authorized):
             # The Hub does not tell a private repository from a missing one.
-            raise _Answer(404 if has_auth else 401, {"error": "Repository not found"},
+            raise Answer(404 if req.has_auth else 401, {"error": "Repository not found"},
                           {"X-Error-Code": "RepoNotFound", "X-Error-Message": "Repository not found"})
         return repo
 
     @staticmethod
-    def _revision(repo: HubRepo, revision: str) -> None:
-        if revision not in ("main", repo.sha):
-            raise _Answer(404, {"error": f"Invalid rev id: {revision}"},
-                          {"X-Error-Code": "RevisionNotFound", "X-Error-Message": f"Invalid rev id: {revision}"})
+    def _revision(repo: HubRepo, revision: str) -> Commit:
+        commit = repo.resolve(revision)
+        if commit is None:
+            raise error(404, f"Invalid rev id: {revision}", "RevisionNotFound")
+        return commit
 
     @staticmethod
-    def _info(repo: HubRepo, query: dict[str, list[str]]) -> dict[str, Any]:
+    def _info(repo: HubRepo, commit: Commit, query: dict[str, list[str]]) -> dict[str, Any]:
         blobs = query.get("blobs", ["false"])[0].lower() in ("true", "1")
         siblings: list[dict[str, Any]] = []
-        for file in repo.files.values():
+        for file in commit.files.values():
             sibling: dict[str, Any] = {"rfilename": file.path}
             if blobs:
                 sibling |= {"size": len(file.data), "blobId": file.oid}
@@ -341,63 +350,106 @@ class HubStandin:
                     sibling["lfs"] = {"sha256": file.sha256, "size": len(file.data),
                                       "pointerSize": len(file.pointer)}
             siblings.append(sibling)
-        return {"_id": repo.sha[:24], "id": repo.repo_id, "author": repo.repo_id.partition("/")[0],
-                "sha": repo.sha, "private": repo.private, "gated": False, "disabled": False,
-                "downloads": 0, "likes": 0, "tags": [], "cardData": repo.card_data(),
+        info = {"_id": repo.sha[:24], "id": repo.repo_id, "author": repo.repo_id.partition("/")[0],
+                "sha": commit.sha, "private": repo.private, "gated": False, "disabled": False,
+                "downloads": 0, "likes": 0, "tags": [], "cardData": commit.card_data(),
                 "siblings": siblings, "createdAt": "2024-01-01T00:00:00.000Z",
-                "lastModified": "2024-01-01T00:00:00.000Z",
-                "usedStorage": sum(len(f.data) for f in repo.files.values())}
+                "lastModified": commit.date,
+                "usedStorage": sum(len(f.data) for f in commit.files.values())}
+        if repo.repo_type == "model":
+            card = commit.card_data() or {}
+            info |= {"modelId": repo.repo_id, "library_name": card.get("library_name"),
+                     "pipeline_tag": card.get("pipeline_tag")}
+        return info
 
-    def _tree(self, repo: HubRepo, raw_path: str, path: str, query: dict[str, list[str]]) -> _Answer:
-        recursive = query.get("recursive", ["false"])[0].lower() in ("true", "1")
-        entries = repo.tree(path, recursive)
-        if entries is None:
-            raise _Answer(404, {"error": f"{path} does not exist on main"},
-                          {"X-Error-Code": "EntryNotFound", "X-Error-Message": "Entry not found"})
-        start = int(query.get("cursor", ["0"])[0] or 0)
+    def _paged(self, req: Request, entries: list[Any]) -> Answer:
+        start = int(req.query.get("cursor", ["0"])[0] or 0)
         page = entries[start:start + self.page_size]
         headers: dict[str, str] = {}
         if start + self.page_size < len(entries):
-            params = {k: v[0] for k, v in query.items() if k != "cursor"}
+            params = {k: v[0] for k, v in req.query.items() if k != "cursor"}
             params["cursor"] = str(start + self.page_size)
-            headers["Link"] = f'<{self.endpoint}{raw_path}?{urlencode(params)}>; rel="next"'
-        return _Answer(200, page, headers)
+            headers["Link"] = f'<{self.endpoint}{req.raw_path}?{urlencode(params)}>; rel="next"'
+        return Answer(200, page, headers)
 
-    def _resolve(self, repo: HubRepo, path: str, range_header: str | None) -> _Answer:
-        file = repo.files.get(path)
+    def _tree(self, commit: Commit, raw_path: str, path: str, query: dict[str, list[str]]) -> Answer:
+        recursive = query.get("recursive", ["false"])[0].lower() in ("true", "1")
+        entries = commit.tree(path, recursive)
+        if entries is None:
+            raise error(404, f"{path} does not exist on {commit.sha}", "EntryNotFound")
+        return self._paged(Request("GET", raw_path, query, b"", False, False, None), entries)
+
+    @staticmethod
+    def _refs(repo: HubRepo) -> dict[str, Any]:
+        def refs(names: dict[str, str], kind: str) -> list[dict[str, str]]:
+            return [{"name": n, "ref": f"refs/{kind}/{n}", "targetCommit": sha} for n, sha in sorted(names.items())]
+
+        return {"branches": refs(repo.branches, "heads"), "converts": [], "tags": refs(repo.tags, "tags"),
+                "pullRequests": []}
+
+    @staticmethod
+    def _commit_item(commit: Commit) -> dict[str, Any]:
+        return {"id": commit.sha, "title": commit.title, "message": commit.message,
+                "authors": [{"user": commit.author}], "date": commit.date,
+                "formatted": {"title": commit.title, "message": commit.message}}
+
+    def _resolve(self, commit: Commit, path: str, range_header: str | None) -> Answer:
+        file = commit.files.get(path)
         if file is None:
-            raise _Answer(404, {"error": "Entry not found"},
-                          {"X-Error-Code": "EntryNotFound", "X-Error-Message": "Entry not found",
-                           "X-Repo-Commit": repo.sha})
-        common = {"X-Repo-Commit": repo.sha, "Accept-Ranges": "bytes"}
+            raise error(404, "Entry not found", "EntryNotFound", **{"X-Repo-Commit": commit.sha})
+        common = {"X-Repo-Commit": commit.sha, "Accept-Ranges": "bytes"}
         if file.lfs:
             location = f"{self._url('cdn')}/lfs/{file.sha256}?{urlencode({'filename': quote(path)})}"
-            return _Answer(302, None, common | {"Location": location, "ETag": f'"{file.oid}"',
+            return Answer(302, None, common | {"Location": location, "ETag": f'"{file.oid}"',
                                                 "X-Linked-Etag": f'"{file.sha256}"',
                                                 "X-Linked-Size": str(len(file.data))})
-        return _ranged(file.data, range_header, common | {"ETag": f'"{file.oid}"'})
+        return ranged(file.data, range_header, common | {"ETag": f'"{file.oid}"'})
 
-    def _cdn(self, raw_path: str, range_header: str | None) -> _Answer:
-        match = _LFS.match(raw_path)
-        for repo in self.repos.values() if match else ():
-            for file in repo.files.values():
-                if file.lfs and file.sha256 == match["sha256"]:
-                    return _ranged(file.data, range_header, {"ETag": f'"{file.sha256}"'})
-        raise _Answer(404, b"NoSuchKey", {"Content-Type": "text/plain"})
+    def _cdn(self, req: Request) -> Answer:
+        upload = _UPLOAD.match(req.raw_path)
+        if upload and req.method == "PUT":
+            return self._lfs_put(upload["sha256"], req.body)
+        match = _LFS.match(req.raw_path)
+        if match and req.method in ("GET", "HEAD"):
+            with self._lock:
+                data = self.store.lfs_object(match["sha256"])
+            if data is not None:
+                return ranged(data, req.range_header, {"ETag": f'"{match["sha256"]}"'})
+        raise Answer(404, b"NoSuchKey", {"Content-Type": "text/plain"})
 
 
-def _ranged(data: bytes, range_header: str | None, headers: dict[str, str]) -> _Answer:
-    """``data`` whole (200) or the one byte range asked for (206), as the Hub and its CDN answer."""
-    headers = headers | {"Content-Type": "application/octet-stream"}
-    match = re.fullmatch(r"bytes=(\d*)-(\d*)", (range_header or "").strip())
-    if not match or not (match[1] or match[2]):
-        return _Answer(200, data, headers)
-    size = len(data)
-    if match[1]:
-        start, end = int(match[1]), min(int(match[2]) if match[2] else size - 1, size - 1)
-    else:
-        start, end = max(size - int(match[2]), 0), size - 1
-    if start >= size or start > end:
-        return _Answer(416, b"", headers | {"Content-Range": f"bytes */{size}"})
-    return _Answer(206, data[start:end + 1], headers | {"Content-Range": f"bytes {start}-{end}/{size}"})
+def main(argv: list[str] | None = None) -> None:
+    """``python -m swegc.testing.hub_standin --port N --root DIR``: serve until interrupted."""
+    parser = argparse.ArgumentParser(prog="python -m swegc.testing.hub_standin",
+                                     description="A local stand-in for the Hugging Face Hub.")
+    parser.add_argument("--port", type=int, default=8990, help="port of the Hub API (the CDN takes any free port)")
+    parser.add_argument("--root", type=Path, default=None,
+                        help="folder that keeps repositories across restarts (default: memory only)")
+    parser.add_argument("--token-env", default=None, metavar="VARIABLE",
+                        help="accept only the token held by this environment variable (default: any token)")
+    parser.add_argument("--dataset", action="append", default=[], metavar="ORG/NAME=FOLDER",
+                        help="seed a dataset repository from a folder in Hub layout (repeatable)")
+    args = parser.parse_args(argv)
+    token = os.environ.get(args.token_env) if args.token_env else None
+    if args.token_env and not token:
+        parser.error(f"--token-env {args.token_env}: that variable is empty")
+    seeds = {}
+    for item in args.dataset:
+        repo_id, sep, folder = item.partition("=")
+        if not sep or not Path(folder).is_dir():
+            parser.error(f"--dataset {item!r}: expected ORG/NAME=FOLDER with an existing folder")
+        seeds[repo_id] = Path(folder)
+    if args.root is not None:
+        args.root.mkdir(parents=True, exist_ok=True)
+    hub = HubStandin(seeds, token=token, root=args.root, port=args.port).start()
+    print(f"Hub stand-in at {hub.endpoint} (storage: {args.root or 'memory'}); use\n"
+          f"  export HF_ENDPOINT={hub.endpoint} HF_HUB_DISABLE_XET=1", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        hub.stop()
+        sys.exit(0)
 
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,33 @@
+"""``swegc publish FOLDER --repo ORG/NAME``: builds, trajectory datasets and checkpoints to the Hub."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command("publish")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False))
+@click.option("--repo", "repo_id", required=True, help="Hub repository ORG/NAME (dataset, or model for a checkpoint).")
+@click.option("--private", is_flag=True, help="Create the repository private.")
+@click.option("--registry", default=None, metavar="HOST/NAMESPACE",
+              help="Push a build's images there and pin rows to their digests (credentials: "
+                   "SWEGC_REGISTRY_USERNAME, SWEGC_REGISTRY_PASSWORD).")
+@click.option("--dry-run", is_flag=True, help="Check and stage only; push and commit nothing.")
+@click.option("--dataset", default=None, metavar="ORG/NAME@REV",
+              help="RUNS and checkpoints: the dataset the runs ran on, or were trained on.")
+@click.option("--eval", "evaluation", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="Checkpoints: eval.json from `swegc metrics --out` for the model card.")
+def publish(folder: str, repo_id: str, private: bool, registry: str | None, dry_run: bool,
+            dataset: str | None, evaluation: str | None) -> None:
+    """Publish a build, RUNS or a checkpoint to the Hugging Face Hub (tagged v1, v2...).
+
+    A build is checked first (schema, images, FAIL_TO_PASS, secrets) and refused with every
+    problem listed; its images go to --registry and rows name them by digest. The token comes
+    from HF_TOKEN or `huggingface-cli login` and is never printed.
+    """
+    from swegc.hub.publish import PublishOptions
+    from swegc.hub.publish import publish as run
+
+    options = PublishOptions(repo_id=repo_id, private=private, registry=registry, dry_run=dry_run,
+                             dataset=dataset, evaluation=evaluation)
+    run(folder, options, echo=click.echo)

@@ -1,0 +1,88 @@
+"""Figures for cards: validation statistics of a build, resolve rate and pass@k of rollouts.
+
+pass@k is the unbiased estimator (Chen et al. 2021): for an instance with n samples of which c
+resolved, 1 - C(n-c, k) / C(n, k), averaged over instances, for k = 1..min n. It is computed
+here rather than imported from train/ (hub depends on core and records only).
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from math import comb
+from typing import Any
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """Exact pass@k of one instance with ``n`` samples, ``c`` resolved."""
+    if not 1 <= k <= n:
+        raise ValueError(f"k={k} must be between 1 and n={n}")
+    return 1.0 - comb(n - c, k) / comb(n, k)
+
+
+def pass_at_curve(outcomes: Mapping[str, list[bool]]) -> list[float]:
+    """pass@k for k = 1..(fewest samples of an instance), averaged over instances."""
+    if not outcomes:
+        return []
+    smallest = min(len(v) for v in outcomes.values())
+    return [sum(pass_at_k(len(v), sum(v), k) for v in outcomes.values()) / len(outcomes)
+            for k in range(1, smallest + 1)]
+
+
+@dataclass(frozen=True)
+class ValidationStats:
+    """What compiling found, from reports/instances.jsonl."""
+
+    candidates: int
+    valid: int
+    rejections: dict[str, int]
+    flaky_tests: int
+    instances_with_flaky: int
+    runs: Counter[int] = field(default_factory=Counter)  # runs per side -> instances
+    fail_to_pass: int = 0
+    pass_to_pass: int = 0
+    validation_seconds: float = 0.0
+
+
+def validation_stats(reports: list[dict[str, Any]], rows: Iterable[dict[str, Any]]) -> ValidationStats:
+    rows = list(rows)
+    rejections = Counter(str(r.get("reason") or r.get("status")) for r in reports if r.get("status") != "valid")
+    runs: Counter[int] = Counter()
+    for row in rows:
+        validation = row.get("validation") if isinstance(row.get("validation"), dict) else {}
+        if validation.get("runs"):
+            runs[int(validation["runs"])] += 1
+    return ValidationStats(
+        candidates=len(reports), valid=sum(r.get("status") == "valid" for r in reports),
+        rejections=dict(sorted(rejections.items(), key=lambda kv: (-kv[1], kv[0]))),
+        flaky_tests=sum(len(r.get("flaky_tests") or []) for r in rows),
+        instances_with_flaky=sum(bool(r.get("flaky_tests")) for r in rows), runs=runs,
+        fail_to_pass=sum(len(r.get("FAIL_TO_PASS") or []) for r in rows),
+        pass_to_pass=sum(len(r.get("PASS_TO_PASS") or []) for r in rows),
+        validation_seconds=sum(float(r.get("validation_s") or 0) for r in reports))
+
+
+@dataclass(frozen=True)
+class RolloutStats:
+    trajectories: int
+    instances: int
+    resolved: int
+    pass_at: list[float]
+    exit_statuses: dict[str, int]
+    samples_min: int
+    samples_max: int
+
+    @property
+    def resolve_rate(self) -> float:
+        return self.resolved / self.trajectories if self.trajectories else 0.0
+
+
+def rollout_stats(rows: list[dict[str, Any]]) -> RolloutStats:
+    outcomes: dict[str, list[bool]] = defaultdict(list)
+    for row in rows:
+        outcomes[str(row["instance_id"])].append(bool(row.get("resolved")))
+    sizes = [len(v) for v in outcomes.values()] or [0]
+    return RolloutStats(len(rows), len(outcomes), sum(bool(r.get("resolved")) for r in rows),
+                        pass_at_curve(outcomes), dict(Counter(str(r.get("exit_status")) for r in rows)),
+                        min(sizes), max(sizes))

@@ -1,0 +1,61 @@
+"""The pure parts of publishing: rewriting image references, the changelog, pass@k, the check."""
+
+from __future__ import annotations
+
+import pytest
+
+from swegc.hub.changelog import diff_rows
+from swegc.hub.checks import check_rows
+from swegc.hub.images import rewrite_rows
+from swegc.hub.stats import pass_at_curve, pass_at_k
+
+PINNED = "127.0.0.1:5000/acme/swegc-inst/o__r-1@sha256:" + "a" * 64
+
+
+def row(iid: str, **extra) -> dict:
+    return {"instance_id": iid, "repo": "o/r", "base_commit": "c" * 40, "patch": "p", "test_patch": "t",
+            "problem_statement": "s", "version": "1.0", "environment_setup_commit": "c" * 40,
+            "FAIL_TO_PASS": ["t::a"], "PASS_TO_PASS": [], "image": f"swegc-inst/{iid}:abc",
+            "image_id": "sha256:" + "1" * 64, "schema_version": 1, **extra}
+
+
+def test_every_image_reference_of_a_row_becomes_the_pushed_digest_whatever_the_column_is_called():
+    rows = [row("o__r-1", image_name="swegc-inst/o__r-1:abc", docker_image="sha256:" + "1" * 64,
+                sandbox_image="swegc-inst/o__r-1:abc", note="swegc-inst/o__r-1 is the image"),
+            row("o__r-2")]
+    out = rewrite_rows(rows, {"o__r-1": PINNED})
+    assert {c: out[0][c] for c in ("image", "image_id", "image_name", "docker_image", "sandbox_image")} == \
+        dict.fromkeys(("image", "image_id", "image_name", "docker_image", "sandbox_image"), PINNED)
+    assert out[0]["note"] == "swegc-inst/o__r-1 is the image"  # not a reference: kept
+    assert out[1] == rows[1]  # nothing pushed for it: unchanged
+    assert rows[0]["image"] == "swegc-inst/o__r-1:abc"  # the input is not modified
+
+
+def test_the_changelog_names_added_removed_and_changed_instances_and_ignores_timings():
+    old = {"train": [row("a"), row("b"), row("c", validation={"duration_s": 1.0})]}
+    new = {"train": [row("a"), row("c", validation={"duration_s": 2.0}, patch="q"), row("d")]}
+    log = diff_rows("v1", "0" * 40, old, new)
+    assert (log.added, log.removed, log.changed, log.unchanged) == (["d"], ["b"], {"c": ["patch"]}, 1)
+    assert "1 added, 1 removed, 1 changed, 1 unchanged" in log.markdown()
+    assert diff_rows(None, None, {}, new).markdown() == "First release."
+
+
+def test_pass_at_k_is_the_unbiased_estimator_averaged_over_instances():
+    assert pass_at_k(3, 1, 1) == pytest.approx(1 / 3)
+    assert pass_at_k(3, 1, 2) == pytest.approx(1 - 1 / 3)  # C(2,2)/C(3,2) = 1/3 of pairs miss it
+    assert pass_at_k(3, 0, 3) == 0.0
+    assert pass_at_curve({"a": [True, False, False], "b": [True, True, False, False]}) == \
+        pytest.approx([(1 / 3 + 1 / 2) / 2, (2 / 3 + 5 / 6) / 2, (1 + 1) / 2])
+
+
+def test_the_check_lists_every_problem_with_its_instance():
+    rows = [row("a", FAIL_TO_PASS=[]), row("b", schema_version=9), row("c", image=""),
+            row("d", hints_text="key: sk-proj-" + "x" * 30)]
+    problems = check_rows({"train": rows}, lambda r: "missing image" if r["instance_id"] == "c" else None)
+    text = [str(p) for p in problems]
+    assert "train:a: FAIL_TO_PASS is empty: nothing would tell a fix from no fix" in text
+    assert any(t.startswith("train:b: schema_version 9") for t in text)
+    assert "train:c: no value in column(s) image" in text and "train:c: missing image" in text
+    assert "train:d: column hints_text holds a token shaped like sk-p...; remove it from the source " \
+           "(issue text, patch) before publishing" in text
+    assert all("x" * 30 not in t for t in text)
