@@ -323,12 +323,11 @@ def _next_tag(previous: hubapi.Release | None) -> str:
 
 
 def _old_rows(hf: Any, repo_id: str, repo_type: str, previous: hubapi.Release) -> dict[str, list[dict[str, Any]]]:
-    from swegc.dataset import read_rows
+    from swegc.dataset import read_dataset
 
     with hubapi.temporary_folder("swegc-previous-") as tmp:
         folder = hubapi.download_files(hf, repo_id, repo_type, previous.commit, ("data/*.parquet",), Path(tmp))
-        return {split: read_rows(folder / "data" / f"{split}-00000-of-00001.parquet")
-                for split in dataset_splits(folder)}
+        return {split: read_dataset(folder, split) for split in dataset_splits(folder)}
 
 
 def _stage_dir(options: PublishOptions) -> Path:
