@@ -59,8 +59,12 @@ def swegc_parser(row: Mapping[str, Any]) -> tuple[str, dict[str, Any] | None]:
     return str(name), options
 
 
-def _heredoc(command: str, content: str, tag: str) -> str:
-    """``command`` fed ``content`` on stdin; base64 when the text could upset the script's readers."""
+def _heredoc(command: str, content: str, tag: str, then: str = "") -> str:
+    """``command`` fed ``content`` on stdin, ``then`` after it on the same line (``|| ...``).
+
+    The text goes in as it is, or base64-encoded when it could upset the script's readers (a
+    line SWE-bench 5.x strips, its end marker, the delimiter itself).
+    """
     delimiter = f"SWEGC_{tag}_{hashlib.sha256(content.encode()).hexdigest()[:12]}"
     lines = content.split("\n")
     risky = (delimiter in lines or END_MARKER in content
@@ -69,9 +73,9 @@ def _heredoc(command: str, content: str, tag: str) -> str:
         import base64
 
         encoded = base64.encodebytes(content.encode("utf-8")).decode("ascii")
-        return f"base64 -d <<'{delimiter}' | {command}\n{encoded}{delimiter}"
+        return f"base64 -d <<'{delimiter}' | {command}{then}\n{encoded}{delimiter}"
     body = content if content.endswith("\n") else content + "\n"
-    return f"{command} <<'{delimiter}'\n{body}{delimiter}"
+    return f"{command} <<'{delimiter}'{then}\n{body}{delimiter}"
 
 
 def _touched(patch: str) -> tuple[list[str], list[str]]:
@@ -125,7 +129,10 @@ def eval_script(row: Mapping[str, Any]) -> str:
         "set -uxo pipefail",
         f"# swegc eval_script for {row.get('instance_id', '?')}: exits 0 only when the instance is resolved.",
         "# Run it in /testbed of the instance image after applying a candidate patch.",
-        "cd /testbed",
+        "# Whatever stops this script early (an error, a cut), it exits with the verdict: 1 until judged.",
+        "swegc_verdict=1",
+        "trap 'exit \"$swegc_verdict\"' EXIT",
+        "cd /testbed || exit 1",
         "swegc_tmp=$(mktemp -d)",
         "# 1. Test infrastructure the patch changed goes back to base_commit.",
         _heredoc(f"python3 -I -S - {q(base)} -- {' '.join(q(p) for p in gold_paths)}".rstrip(),
@@ -136,11 +143,11 @@ def eval_script(row: Mapping[str, Any]) -> str:
         lines.append(f"git checkout -q {q(base)} -- {' '.join(q(p) for p in existing)}")
     if created:
         lines.append(f"rm -rf -- {' '.join(q(p) for p in created)}")
-    lines.append(_heredoc("git apply --verbose -", str(row["test_patch"]), "TEST_PATCH")
-                 + " || { echo 'swegc-eval: the test_patch does not apply'; exit 1; }")
+    lines.append(_heredoc("git apply --verbose -", str(row["test_patch"]), "TEST_PATCH",
+                          " || { echo 'swegc-eval: the test_patch does not apply'; exit 1; }"))
     if gold_part:
-        lines.append(_heredoc("git apply --verbose -", gold_part, "GOLD_INFRA")
-                     + " || { echo 'swegc-eval: the reference infrastructure does not apply'; exit 1; }")
+        lines.append(_heredoc("git apply --verbose -", gold_part, "GOLD_INFRA",
+                              " || { echo 'swegc-eval: the reference infrastructure does not apply'; exit 1; }"))
     lines += [
         "# 3. The tests, between SWE-bench's markers; pytest writes its own junit XML.",
         _heredoc('cat > "$swegc_tmp/expected.json"', json.dumps(expected, sort_keys=True), "EXPECTED"),
