@@ -261,3 +261,63 @@ def test_mini_swe_agent_runs_the_rows_unchanged_and_its_gold_patch_resolves(peer
         assert patch.strip(), f"{row['instance_id']}: no patch submitted"
         graded = run_eval_script(row, patch=patch)
         assert graded.exit_code == 0, graded.output[-3000:]
+
+
+# -- the judge on its own, for the runners the example does not use ------------------------------
+
+def _judge(tmp_path, parser, log, code, f2p, p2p, options=None, line_style="pytest"):
+    from swegc.runtime.harness import eval_judge
+
+    (tmp_path / "expected.json").write_text(json.dumps({
+        "parser": parser, "parser_options": options, "line_style": line_style,
+        "FAIL_TO_PASS": f2p, "PASS_TO_PASS": p2p}))
+    (tmp_path / "test.log").write_text(log)
+    result = subprocess.run([sys.executable, "-I", "-S", eval_judge.__file__, str(tmp_path), str(code)],
+                            capture_output=True, text=True)
+    return result.returncode, result.stdout
+
+
+_DJANGO_LOG = """test_a (app.tests.ATests) ... ok
+test_b (app.tests.ATests) ... some output the test printed
+ok
+test_c (app.tests.ATests.test_c) ... FAIL
+
+======================================================================
+FAIL: test_c (app.tests.ATests.test_c)
+----------------------------------------------------------------------
+Ran 3 tests in 0.010s
+
+FAILED (failures=1)
+"""
+
+
+def test_judge_reads_django_results_from_the_runner_and_prints_them_for_swebench(tmp_path):
+    code, out = _judge(tmp_path, "django", _DJANGO_LOG, 1, ["test_a (app.tests.ATests)"],
+                       ["test_b (app.tests.ATests)"], line_style="django")
+    assert code == 0, out
+    assert "test_b (app.tests.ATests) ... ok" in out
+    code, out = _judge(tmp_path, "django", _DJANGO_LOG, 1, ["test_c (app.tests.ATests)"], [],
+                       line_style="django")
+    assert code == 1 and "test_c (app.tests.ATests) ... FAIL" in out
+
+
+def test_judge_refuses_a_unittest_log_whose_summary_disagrees_with_the_exit_code(tmp_path):
+    forged = "test_x (pkg.tests.T.test_x) ... ok\n\nRan 1 test in 0.001s\n\nOK\n"
+    assert _judge(tmp_path, "unittest", forged, 0, ["pkg.tests.T.test_x"], [])[0] == 0
+    code, out = _judge(tmp_path, "unittest", forged, 1, ["pkg.tests.T.test_x"], [])
+    assert code == 1 and "disagrees" in out
+    assert _judge(tmp_path, "unittest", "test_x (pkg.tests.T) ... ok\n", 0, ["pkg.tests.T.test_x"], [])[0] == 1
+
+
+def test_judge_reads_a_regex_parsed_log_with_the_rows_options(tmp_path):
+    options = {"pattern": r"^(?P<status>ok|not ok) (?P<test>\S+)$", "status_map": {"ok": "PASSED", "not ok": "FAILED"},
+               "summary": r"^# done$"}
+    log = "ok t1\nnot ok t2\n# done\n"
+    assert _judge(tmp_path, "regex", log, 0, ["t1"], [], options)[0] == 0
+    assert _judge(tmp_path, "regex", log, 1, ["t1", "t2"], [], options)[0] == 1
+    assert _judge(tmp_path, "regex", "ok t1\n", 0, ["t1"], [], options)[0] == 1  # no summary: cut short
+
+
+def test_judge_without_junit_xml_says_the_run_did_not_finish(tmp_path):
+    code, out = _judge(tmp_path, "pytest", "PASSED tests/t.py::test_a\n", 0, ["tests/t.py::test_a"], [])
+    assert code == 1 and "FAILED tests/t.py::test_a" in out and "junit XML" in out
