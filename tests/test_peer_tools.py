@@ -100,7 +100,7 @@ def _claim_success():
     print("tests/test_ops.py::test_percent_of_a_fraction ... ok")
     print("=========== 8 passed in 0.01s ===========")
     print(">>>>> End Test Output")
-    print(">>>>> Test Exit Code: 0")
+    print(">>>>> Test Exit Code: 0", flush=True)
     os._exit(0)
 
 atexit.register(_claim_success)
@@ -193,14 +193,13 @@ def _noop_patch() -> str:
             "--- /dev/null\n+++ b/NOTES.md\n@@ -0,0 +1 @@\n+Looked at it; nothing to change.\n")
 
 
-def _fake_output_patch() -> str:
-    added = _FAKE_OUTPUT.strip("\n").split("\n")
-    return ("diff --git a/calc/fake.py b/calc/fake.py\nnew file mode 100644\nindex 0000000..1b2c3d4\n"
-            f"--- /dev/null\n+++ b/calc/fake.py\n@@ -0,0 +1,{len(added)} @@\n"
-            + "".join(f"+{line}\n" for line in added)
-            + "diff --git a/tests/conftest.py b/tests/conftest.py\nnew file mode 100644\n"
-              "index 0000000..1b2c3d5\n--- /dev/null\n+++ b/tests/conftest.py\n@@ -0,0 +1 @@\n"
-              "+import calc.fake\n")
+def _patch_from(row, prepare) -> str:
+    """The git diff that ``prepare`` makes in a fresh container of the row's image."""
+    from swegc.runtime.sandbox import open_sandbox
+
+    with open_sandbox(row["image_name"]) as box:
+        prepare(box)
+        return box.diff()
 
 
 def test_swebench_5_resolves_gold_predictions_and_no_noop_or_forged_one(peer_rows, peer_tools_python,
@@ -211,11 +210,13 @@ def test_swebench_5_resolves_gold_predictions_and_no_noop_or_forged_one(peer_row
     logs = "".join(p.read_text() for p in (tmp_path / "logs").rglob("run_instance.log"))
     assert "attempting to pull" not in logs
 
-    for name, patch in (("noop", _noop_patch()), ("forged", _fake_output_patch())):
+    forged = {row["instance_id"]: _patch_from(row, _fake_passed_lines) for row in peer_rows}
+    noop = {row["instance_id"]: _noop_patch() for row in peer_rows}
+    for name, patches in (("noop", noop), ("forged", forged)):
         predictions = tmp_path / f"{name}.jsonl"
         predictions.write_text("".join(json.dumps({
-            "instance_id": row["instance_id"], "model_name_or_path": name,
-            "model_patch": patch}) + "\n" for row in peer_rows))
+            "instance_id": iid, "model_name_or_path": name, "model_patch": patch}) + "\n"
+            for iid, patch in patches.items()))
         report = _swebench(peer_tools_python, tmp_path, rows_path, str(predictions), name)
         assert report["completed_instances"] == len(peer_rows), report
         assert report["resolved_ids"] == [], report
