@@ -322,3 +322,37 @@ def test_judge_reads_a_regex_parsed_log_with_the_rows_options(tmp_path):
 def test_judge_without_junit_xml_says_the_run_did_not_finish(tmp_path):
     code, out = _judge(tmp_path, "pytest", "PASSED tests/t.py::test_a\n", 0, ["tests/t.py::test_a"], [])
     assert code == 1 and "FAILED tests/t.py::test_a" in out and "junit XML" in out
+
+
+def test_a_gold_patch_that_changes_a_conftest_keeps_its_version_for_every_candidate(peer_rows):
+    from swegc.runtime.harness.peer_columns import peer_columns
+
+    row = dict(_row(peer_rows, F2P_INSTANCE))
+    conftest = ("diff --git a/conftest.py b/conftest.py\nnew file mode 100644\nindex 0000000..1b2c3d4\n"
+                "--- /dev/null\n+++ b/conftest.py\n@@ -0,0 +1 @@\n+GOLD = True\n")
+    row["patch"] = row["patch"] + conftest
+    row.update(peer_columns(row))
+
+    def candidate_with_own_conftest(box):
+        box.write_file("/testbed/conftest.py", _FORCE_PASS.encode())
+
+    gold = run_eval_script(row, patch=row["patch"])
+    assert gold.exit_code == 0, gold.output[-3000:]
+    own = run_eval_script(row, candidate_with_own_conftest, patch=row["patch"].replace(conftest, ""))
+    assert own.exit_code == 0, own.output[-3000:]  # its conftest replaced by the gold one
+    assert "reset: conftest.py" in own.output
+    none = run_eval_script(row, candidate_with_own_conftest)
+    assert none.exit_code != 0, none.output[-3000:]
+
+
+def test_text_that_would_upset_swebench_or_the_heredoc_goes_into_the_script_base64_encoded(tmp_path):
+    from swegc.runtime.harness.eval_script import END_MARKER, _heredoc
+
+    for content in (f"echo '{END_MARKER}'\n", "#!/bin/bash\nset -uxo pipefail\n", "plain text\n"):
+        script = _heredoc("cat > out.txt", content, "T")
+        encoded = "base64 -d" in script
+        assert encoded == (content != "plain text\n")
+        lines = script.split("\n")
+        assert END_MARKER not in script and "#!/bin/bash" not in lines and "set -uxo pipefail" not in lines
+        subprocess.run(["bash", "-c", script], cwd=tmp_path, check=True)
+        assert (tmp_path / "out.txt").read_text() == content
