@@ -356,3 +356,36 @@ def test_text_that_would_upset_swebench_or_the_heredoc_goes_into_the_script_base
         assert END_MARKER not in script and "#!/bin/bash" not in lines and "set -uxo pipefail" not in lines
         subprocess.run(["bash", "-c", script], cwd=tmp_path, check=True)
         assert (tmp_path / "out.txt").read_text() == content
+
+
+def test_eval_reset_matches_test_globs_as_compile_splits_test_files():
+    import pathspec
+
+    from swegc.runtime.harness.eval_reset import is_test_file
+
+    globs = ["tests/**", "**/test_*.py", "test_*.py", "/docs/conf.py", "testing/", "*_test.py",
+             "src/**/fixtures/*.json", "!tests/data/**"]
+    paths = ["tests/a.py", "tests/sub/b.py", "pkg/test_x.py", "test_y.py", "pkg/tests.py",
+             "docs/conf.py", "pkg/docs/conf.py", "testing/util.py", "a/testing/util.py",
+             "pkg/mod_test.py", "src/a/b/fixtures/x.json", "src/fixtures/x.json", "src/a/fixtures/x.txt",
+             "calc/ops.py", "tests/data/x.json"]
+    for chosen in [[glob] for glob in globs] + [globs]:
+        spec = pathspec.GitIgnoreSpec.from_lines(chosen)  # what compile's patch split uses
+        for path in paths:
+            assert is_test_file(path, chosen) == spec.match_file(path), (chosen, path)
+
+
+def test_with_the_specs_test_globs_eval_script_resets_every_test_file_a_patch_touched(peer_rows):
+    from swegc.runtime.harness.peer_columns import peer_columns
+
+    row = dict(_row(peer_rows, F2P_INSTANCE))
+    row["test_file_globs"] = ["tests/**"]
+    row.update(peer_columns(row))
+
+    def touch_test_helpers(box):
+        box.execute("echo 'SHADOW = 1' > tests/helpers.py && echo '# edited' >> tests/test_stats.py")
+
+    result = run_eval_script(row, touch_test_helpers, patch=row["patch"])
+    assert result.exit_code == 0, result.output[-3000:]
+    for path in ("tests/helpers.py", "tests/test_stats.py"):
+        assert f"test file changed by the patch, reset: {path}" in result.output

@@ -11,13 +11,18 @@ deleted when ``base_commit`` does not have it:
 - what Python runs at start-up: ``sitecustomize.py``, ``usercustomize.py``, ``*.pth``;
 - compiled bytecode (``*.pyc``, ``*.pyo``): an unchecked-hash .pyc is imported without its source.
 
-Files named after ``--`` are the ones the gold patch changes among these (a fix that really
-needs a conftest change): they are reset too, and the script applies the gold patch's part for
-them afterwards, so that every candidate is judged with the same infrastructure.
+The same goes for the test files themselves when the row gives the spec's test globs
+(``tests.files``, gitignore style): a changed tracked file, or an untracked one git does not
+ignore, that matches them (a helper module, fixture data) is reset or deleted.
 
-Usage: python3 -I -S eval_reset.py BASE_COMMIT [-- GOLD_FILE...]
+GOLD_FILES are the infrastructure files the gold patch changes (a fix that really needs a
+conftest change): they are reset too, and the script applies the gold patch's part for them
+afterwards, so that every candidate is judged with the same infrastructure.
+
+Usage: python3 -I -S eval_reset.py BASE_COMMIT GOLD_FILES_JSON TEST_GLOBS_JSON
 """
 
+import json
 import os
 import re
 import shutil
@@ -35,6 +40,31 @@ def git(*args):
     return subprocess.run(("git",) + args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL).stdout
 
 
+def glob_regex(glob):
+    """A gitignore-style glob as a regex over repository paths (a folder matches what it holds)."""
+    body = glob.strip("/")
+    out, i = "", 0
+    while i < len(body):
+        if body.startswith("**/", i):
+            out, i = out + "(?:.*/)?", i + 3
+        elif body.startswith("**", i):
+            out, i = out + ".*", i + 2
+        elif body[i] in "*?":
+            out, i = out + ("[^/]*" if body[i] == "*" else "[^/]"), i + 1
+        else:
+            out, i = out + re.escape(body[i]), i + 1
+    return re.compile(("" if "/" in body else "(?:.*/)?") + out + "(?:/.*)?$")
+
+
+def is_test_file(path, globs):
+    """gitignore rules: the last glob that matches decides; ``!glob`` takes a path back out."""
+    verdict = False
+    for glob in globs:
+        if glob_regex(glob.lstrip("!")).match(path):
+            verdict = not glob.startswith("!")
+    return verdict
+
+
 def pytest_section(text):
     """The lines of a config file's pytest section(s), headers included."""
     kept, inside = [], False
@@ -47,21 +77,27 @@ def pytest_section(text):
 
 
 def main():
-    base, gold = sys.argv[1], set(sys.argv[3:])
-    listed = git("diff", "--name-only", "-z", base, "--") + git("ls-files", "--others", "-z")
-    for raw in sorted(set(listed.split(b"\0")) - {b""}):
+    base, gold, globs = sys.argv[1], set(json.loads(sys.argv[2])), json.loads(sys.argv[3])
+    changed = git("diff", "--name-only", "-z", base, "--").split(b"\0")
+    unignored = git("ls-files", "--others", "--exclude-standard", "-z").split(b"\0")
+    untracked = git("ls-files", "--others", "-z").split(b"\0")
+    test_paths = {os.fsdecode(raw) for raw in changed + unignored if raw}
+    for raw in sorted(set(changed + untracked) - {b""}):
         path = os.fsdecode(raw)
         name = os.path.basename(path)
-        if not (name in NAMES or name in CONFIGS or name.endswith(SUFFIXES) or path in gold):
+        is_test = path in test_paths and is_test_file(path, globs)
+        if not (is_test or name in NAMES or name in CONFIGS or name.endswith(SUFFIXES) or path in gold):
             continue
         at_base = subprocess.run(["git", "cat-file", "-e", "%s:%s" % (base, path)],
                                  stderr=subprocess.DEVNULL).returncode == 0
-        if name in CONFIGS and path not in gold:
+        if name in CONFIGS and path not in gold and not is_test:
             old = git("show", "%s:%s" % (base, path)) if at_base else b""
             new = open(path, "rb").read() if os.path.isfile(path) else b""
             if pytest_section(old) == pytest_section(new):
                 continue
-        if not name.endswith((".pyc", ".pyo")):
+        if is_test:
+            print("swegc-eval: test file changed by the patch, reset: " + path)
+        elif not name.endswith((".pyc", ".pyo")):
             print("swegc-eval: test infrastructure changed by the patch, reset: " + path)
         if at_base:
             subprocess.run(["git", "checkout", "-q", base, "--", path], check=True)

@@ -9,7 +9,8 @@ PASS_TO_PASS test passes), and its log, read by SWE-bench's parser, says the sam
 What the script does, in order:
 
 1. resets the test infrastructure the candidate changed (``eval_reset.py``: conftest files,
-   pytest settings, sitecustomize/usercustomize, .pth, bytecode) to ``base_commit``;
+   pytest settings, sitecustomize/usercustomize, .pth, bytecode) to ``base_commit``, and the
+   test files too when the row has ``test_file_globs`` (the spec's ``tests.files``);
 2. resets every file the test_patch touches to ``base_commit`` (deleting the files it creates),
    then applies the test_patch, and the gold patch's part for infrastructure files if any;
 3. runs ``test_command`` (directives included) between SWE-bench's start and end markers,
@@ -118,6 +119,7 @@ def eval_script(row: Mapping[str, Any]) -> str:
     base = str(row["base_commit"])
     existing, created = _touched(str(row["test_patch"]))
     gold_part, gold_paths = _infrastructure_part(str(row.get("patch") or ""))
+    test_globs = [str(glob) for glob in row.get("test_file_globs") or []]
     expected = {"parser": parser, "parser_options": options,
                 "line_style": "django" if swebench_parser(row) == "parse_log_django" else "pytest",
                 "FAIL_TO_PASS": list(row["FAIL_TO_PASS"]), "PASS_TO_PASS": list(row["PASS_TO_PASS"])}
@@ -135,7 +137,7 @@ def eval_script(row: Mapping[str, Any]) -> str:
         "cd /testbed || exit 1",
         "swegc_tmp=$(mktemp -d)",
         "# 1. Test infrastructure the patch changed goes back to base_commit.",
-        _heredoc(f"python3 -I -S - {q(base)} -- {' '.join(q(p) for p in gold_paths)}".rstrip(),
+        _heredoc(f"python3 -I -S - {q(base)} {q(json.dumps(gold_paths))} {q(json.dumps(test_globs))}",
                  reset, "RESET"),
         "# 2. The test files: back to base_commit, then the test_patch.",
     ]

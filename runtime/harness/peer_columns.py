@@ -50,6 +50,8 @@ COLUMN_DOCS = {
     "log_parser": "SWE-bench 5.x parser that reads the eval_script log "
                   "(`parse_log_pytest`, `parse_log_pytest_v2` or `parse_log_django`).",
     "swegc_log_parser": "swegc's parser for test_command's log: pytest, unittest, django or regex.",
+    "test_file_globs": "The spec's `tests.files` globs (gitignore style): eval_script resets every "
+                       "file matching them that a candidate patch changed.",
     "swegc_parser_options": "JSON: the options of swegc's parser (the regex parser's pattern, "
                             "status map, summary); null for the others.",
 }
