@@ -389,3 +389,11 @@ def test_with_the_specs_test_globs_eval_script_resets_every_test_file_a_patch_to
     assert result.exit_code == 0, result.output[-3000:]
     for path in ("tests/helpers.py", "tests/test_stats.py"):
         assert f"test file changed by the patch, reset: {path}" in result.output
+
+
+def test_judge_finds_a_test_whose_printed_id_has_folders_above_pytests_rootdir(tmp_path):
+    (tmp_path / "junit.xml").write_text(
+        '<testsuites><testsuite name="pytest" tests="1"><testcase classname="tests.test_x.TestA" '
+        'name="test_b[a::b c]" /></testsuite></testsuites>')
+    code, out = _judge(tmp_path, "pytest", "", 0, ["sub/tests/test_x.py::TestA::test_b[a::b c]"], [])
+    assert code == 0, out

@@ -45,6 +45,18 @@ def junit_key(node_id):
     return ".".join(names[:-1]), names[-1]
 
 
+def junit_status(found, node_id):
+    """The status of ``node_id``; printed ids are relative to the folder pytest ran in and junit's
+    to its rootdir, so when they differ the id's leading folders are dropped one by one."""
+    path, sep, rest = node_id.partition("::")
+    parts = path.split("/")
+    for start in range(len(parts)):
+        key = junit_key("/".join(parts[start:]) + sep + rest)
+        if key in found:
+            return found[key]
+    return None
+
+
 def pytest_statuses(folder, code, expected):
     try:
         root = ET.parse(os.path.join(folder, "junit.xml")).getroot()
@@ -68,7 +80,7 @@ def pytest_statuses(folder, code, expected):
         return None, "pytest exited with %d: the run did not complete" % code
     if (code == 0) != (failing == 0):
         return None, "pytest's exit code %d disagrees with its junit XML (%d failing)" % (code, failing)
-    return {test: found.get(junit_key(test)) for test in expected}, None
+    return {test: junit_status(found, test) for test in expected}, None
 
 
 UT_NAME = r"(?P<name>[A-Za-z_][\w.]*) \((?P<target>[A-Za-z_]\w*(?:\.\w+)+)\)"
