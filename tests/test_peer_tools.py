@@ -383,12 +383,14 @@ def test_with_the_specs_test_globs_eval_script_resets_every_test_file_a_patch_to
     row.update(peer_columns(row))
 
     def touch_test_helpers(box):
-        box.execute("echo 'SHADOW = 1' > tests/helpers.py && echo '# edited' >> tests/test_stats.py")
+        box.execute("echo 'SHADOW = 1' > tests/helpers.py && echo '# edited' >> tests/test_stats.py"
+                    " && printf 'tests/helpers.py\\n' >> .gitignore")  # hidden from `git status`
 
     result = run_eval_script(row, touch_test_helpers, patch=row["patch"])
     assert result.exit_code == 0, result.output[-3000:]
     for path in ("tests/helpers.py", "tests/test_stats.py"):
         assert f"test file changed by the patch, reset: {path}" in result.output
+    assert "reset: .gitignore" in result.output
 
 
 def test_judge_finds_a_test_whose_printed_id_has_folders_above_pytests_rootdir(tmp_path):

@@ -13,7 +13,8 @@ deleted when ``base_commit`` does not have it:
 
 The same goes for the test files themselves when the row gives the spec's test globs
 (``tests.files``, gitignore style): a changed tracked file, or an untracked one git does not
-ignore, that matches them (a helper module, fixture data) is reset or deleted.
+ignore, that matches them (a helper module, fixture data) is reset or deleted. ``.gitignore``
+files go back first, so that a patch cannot hide a file it adds from that listing.
 
 GOLD_FILES are the infrastructure files the gold patch changes (a fix that really needs a
 conftest change): they are reset too, and the script applies the gold patch's part for them
@@ -78,6 +79,11 @@ def pytest_section(text):
 
 def main():
     base, gold, globs = sys.argv[1], set(json.loads(sys.argv[2])), json.loads(sys.argv[3])
+    listed = git("diff", "--name-only", "-z", base, "--") + git("ls-files", "--others", "-z")
+    for raw in set(listed.split(b"\0")):
+        if os.path.basename(os.fsdecode(raw)) == ".gitignore":
+            print("swegc-eval: test infrastructure changed by the patch, reset: " + os.fsdecode(raw))
+            reset(base, os.fsdecode(raw))
     changed = git("diff", "--name-only", "-z", base, "--").split(b"\0")
     unignored = git("ls-files", "--others", "--exclude-standard", "-z").split(b"\0")
     untracked = git("ls-files", "--others", "-z").split(b"\0")
@@ -99,12 +105,20 @@ def main():
             print("swegc-eval: test file changed by the patch, reset: " + path)
         elif not name.endswith((".pyc", ".pyo")):
             print("swegc-eval: test infrastructure changed by the patch, reset: " + path)
-        if at_base:
-            subprocess.run(["git", "checkout", "-q", base, "--", path], check=True)
-        elif os.path.isdir(path) and not os.path.islink(path):
-            shutil.rmtree(path)
-        elif os.path.lexists(path):
-            os.remove(path)
+        reset(base, path, at_base)
+
+
+def reset(base, path, at_base=None):
+    """``path`` as ``base`` has it, or gone when ``base`` does not have it."""
+    if at_base is None:
+        at_base = subprocess.run(["git", "cat-file", "-e", "%s:%s" % (base, path)],
+                                 stderr=subprocess.DEVNULL).returncode == 0
+    if at_base:
+        subprocess.run(["git", "checkout", "-q", base, "--", path], check=True)
+    elif os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path)
+    elif os.path.lexists(path):
+        os.remove(path)
 
 
 if __name__ == "__main__":

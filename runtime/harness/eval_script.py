@@ -42,7 +42,7 @@ _STRIPPED_BY_SWEBENCH = ("#!/bin/bash", "set -uxo pipefail")
 _HERE = Path(__file__).resolve().parent
 PROTECTED_NAMES = frozenset({"conftest.py", "pytest.ini", ".pytest.ini", "pytest.toml", ".pytest.toml",
                              "sitecustomize.py", "usercustomize.py", "setup.cfg", "tox.ini",
-                             "pyproject.toml"})
+                             "pyproject.toml", ".gitignore"})
 
 
 def swegc_parser(row: Mapping[str, Any]) -> tuple[str, dict[str, Any] | None]:
