@@ -111,6 +111,14 @@ def _infrastructure_part(patch: str) -> tuple[str, list[str]]:
     return "".join(parts), paths
 
 
+def _embedded(name: str) -> str:
+    """A helper script's source without its module docstring (which swegc's source keeps)."""
+    source = (_HERE / name).read_text(encoding="utf-8")
+    if source.startswith('"""'):
+        source = source.split('"""', 2)[2].lstrip("\n")
+    return f"# swegc's runtime/harness/{name} (its docstring there says what it does)\n{source}"
+
+
 def eval_script(row: Mapping[str, Any]) -> str:
     """The bash script that grades the patch already applied in ``/testbed`` (exit 0 = resolved)."""
     from swegc.runtime.harness.peer_columns import swebench_parser
@@ -123,8 +131,7 @@ def eval_script(row: Mapping[str, Any]) -> str:
     expected = {"parser": parser, "parser_options": options,
                 "line_style": "django" if swebench_parser(row) == "parse_log_django" else "pytest",
                 "FAIL_TO_PASS": list(row["FAIL_TO_PASS"]), "PASS_TO_PASS": list(row["PASS_TO_PASS"])}
-    reset = (_HERE / "eval_reset.py").read_text(encoding="utf-8")
-    judge = (_HERE / "eval_judge.py").read_text(encoding="utf-8")
+    reset, judge = _embedded("eval_reset.py"), _embedded("eval_judge.py")
     q = shlex.quote
     lines = [
         "#!/bin/bash",
@@ -136,7 +143,7 @@ def eval_script(row: Mapping[str, Any]) -> str:
         "trap 'exit \"$swegc_verdict\"' EXIT",
         "cd /testbed || exit 1",
         "swegc_tmp=$(mktemp -d)",
-        "# 1. Test infrastructure the patch changed goes back to base_commit.",
+        "# 1. Test infrastructure (and test files, by the spec's globs) the patch changed: back to base_commit.",
         _heredoc(f"python3 -I -S - {q(base)} {q(json.dumps(gold_paths))} {q(json.dumps(test_globs))}",
                  reset, "RESET"),
         "# 2. The test files: back to base_commit, then the test_patch.",
