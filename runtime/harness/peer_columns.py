@@ -1,0 +1,109 @@
+"""The columns that the field's own tools read, computed from a swegc instance row.
+
+With these merged into a row, the dataset runs unchanged in:
+
+- mini-swe-agent 2.4.x (SWE-bench runner) and SkyRL, rLLM, R2E-Gym: the image comes from
+  ``image_name``, else ``docker_image``; SkyRL's verdict is ``eval_script``'s exit status;
+- SWE-bench 5.x (``swebench.harness.run_evaluation``): it reads ``image`` (looked up locally with
+  ``docker images get``, pulled only when missing), ``eval_script`` (run as ``/bin/bash
+  /eval.sh`` in ``/testbed`` after the prediction was applied, under ``set -uxo pipefail``),
+  ``eval_type`` (``pass_and_fail``: every FAIL_TO_PASS and PASS_TO_PASS test is looked up in
+  the parsed log; ``fail_only`` is for runners whose logs name failures only) and
+  ``log_parser`` (a key of ``swebench.harness.log_parsers.PARSER_REGISTRY``).
+
+Every image column holds one immutable reference: ``name@sha256:digest`` once the image was
+pushed, else the local image id (``sha256:<64 hex>``, which ``docker run``, the docker SDK,
+mini-swe-agent and SWE-bench 5.x all accept). A tag can be moved by a later build; an id or a
+digest cannot, so a row never runs an image it was not validated in. The tag stays in
+``image_tag`` for people and for image housekeeping.
+
+swegc's own parser name and options move to ``swegc_log_parser`` / ``swegc_parser_options``,
+since ``log_parser`` now holds SWE-bench's name.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from swegc.errors import InputError
+
+EVAL_TYPE = "pass_and_fail"
+# swegc parser -> SWE-bench 5.x parser. eval_script prints the verdict's statuses last, in the
+# line style of that parser (``PASSED id`` / ``id ... ok``), so for unittest's dotted ids and
+# for regex rows 5.x's pytest parser reads the same verdict the exit status gives.
+_SWEBENCH_PARSERS = {"pytest": "parse_log_pytest", "unittest": "parse_log_pytest",
+                     "regex": "parse_log_pytest", "django": "parse_log_django"}
+
+COLUMN_DOCS = {
+    "image": "Immutable reference of the instance image: `name@sha256:digest` once pushed, "
+             "else the local image id (`sha256:...`). SWE-bench 5.x reads it.",
+    "image_tag": "The image's `name:tag` (a tag can move: run `image`, not this).",
+    "image_name": "Same reference as `image`; mini-swe-agent, SkyRL, rLLM and R2E-Gym read it.",
+    "docker_image": "Same reference as `image`, under the name some harnesses read instead.",
+    "eval_script": "Bash script to run in /testbed after applying a candidate patch: resets the "
+                   "test files and test infrastructure, applies test_patch, runs the tests and "
+                   "exits 0 only when every FAIL_TO_PASS and PASS_TO_PASS test passes "
+                   "(verdict from pytest's junit XML or the runner's own summary, never from "
+                   "printed lines). Its log ends with the statuses in `log_parser`'s format.",
+    "eval_type": "How SWE-bench 5.x grades the log: `pass_and_fail` (every listed test must be "
+                 "found passing).",
+    "log_parser": "SWE-bench 5.x parser that reads the eval_script log "
+                  "(`parse_log_pytest`, `parse_log_pytest_v2` or `parse_log_django`).",
+    "swegc_log_parser": "swegc's parser for test_command's log: pytest, unittest, django or regex.",
+    "test_file_globs": "The spec's `tests.files` globs (gitignore style): eval_script resets every "
+                       "file matching them that a candidate patch changed.",
+    "swegc_parser_options": "JSON: the options of swegc's parser (the regex parser's pattern, "
+                            "status map, summary); null for the others.",
+}
+
+
+def immutable_image(row: Mapping[str, Any]) -> str:
+    """The row's image as a reference no later build can move (digest, else local image id)."""
+    image = str(row.get("image") or "")
+    if "@sha256:" in image or image.startswith("sha256:"):
+        return image
+    image_id = str(row.get("image_id") or "")
+    if not image_id.startswith("sha256:"):
+        raise InputError(f"{row.get('instance_id', '?')}: the row has neither a pushed image "
+                         f"(name@sha256:...) nor a local image id (image_id={image_id!r}); "
+                         "compile it again so that its image is recorded")
+    return image_id
+
+
+def swebench_parser(row: Mapping[str, Any]) -> str:
+    """The SWE-bench 5.x parser name that reads this row's eval_script log."""
+    from swegc.runtime.harness.eval_script import swegc_parser
+
+    name, _ = swegc_parser(row)
+    if name not in _SWEBENCH_PARSERS:
+        raise InputError(f"{row.get('instance_id', '?')}: no SWE-bench parser fits swegc "
+                         f"parser {name!r}; known: {', '.join(sorted(_SWEBENCH_PARSERS))}")
+    chosen = _SWEBENCH_PARSERS[name]
+    tests = [*row["FAIL_TO_PASS"], *row["PASS_TO_PASS"]]
+    if chosen == "parse_log_pytest" and any(any(c.isspace() for c in t) for t in tests):
+        return "parse_log_pytest_v2"  # parse_log_pytest cuts an id at its first space
+    return chosen
+
+
+def peer_columns(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The peer-tool columns of ``row`` (a swegc instance row); merge them into the row.
+
+    Idempotent: applied to a row that already carries them, it returns the same values.
+    """
+    from swegc.runtime.harness.eval_script import eval_script, swegc_parser
+
+    reference = immutable_image(row)
+    image = str(row.get("image") or "")
+    tag = row.get("image_tag") or (image if image != reference else None)
+    name, options = swegc_parser(row)
+    return {
+        "image": reference,
+        "image_tag": tag,
+        "image_name": reference,
+        "docker_image": reference,
+        "eval_script": eval_script(row),
+        "eval_type": EVAL_TYPE,
+        "log_parser": swebench_parser(row),
+        "swegc_log_parser": name,
+        "swegc_parser_options": options,
+    }
