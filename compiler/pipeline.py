@@ -24,6 +24,7 @@ from swegc.compiler.patches import Split
 from swegc.compiler.plan import PlannedInstance, plan_candidate
 from swegc.compiler.spec.model import RepoSpec
 from swegc.compiler.spec.loader import load_specs
+from swegc.runtime.harness.peer_columns import peer_columns
 from swegc.runtime.harness.validation import ValidationPlan, Verdict, validate
 from swegc.errors import SwegcError
 from swegc.executors import LocalPool
@@ -368,7 +369,7 @@ class Compiler:
         if verdict.status != "valid" or image is None:
             return
         cand = item.candidate
-        instance = Instance(
+        fields = dict(
             instance_id=item.instance_id, repo=group.spec.repo, base_commit=cand.base_commit,
             patch=item.patch, test_patch=item.test_patch, problem_statement=cand.problem_statement,
             hints_text=cand.hints_text, created_at=cand.created_at, version=item.version,
@@ -377,11 +378,15 @@ class Compiler:
             pull_number=cand.number, issue_numbers=[str(i.number) for i in cand.issues],
             image=image.name, image_id=image.id, spec_hash=group.spec.spec_hash,
             flaky_tests=verdict.flaky_tests, **item.test_settings(group.spec).row_columns(),
+            test_file_globs=list(group.spec.tests.files),
             validation={"runs": self._runs(group.spec),
                         "PASS_TO_FAIL": verdict.judgement.PASS_TO_FAIL,
                         "unknown_before": verdict.judgement.unknown_before,
                         "sides": verdict.runs, "duration_s": round(verdict.duration_s, 3)},
             swegc_version=__version__)
+        # What the field's tools read; `image` becomes the immutable reference (the image id
+        # until a publish pins it by digest), the tag moves to `image_tag`.
+        instance = Instance(**{**fields, **peer_columns(fields)})
         rows.append(instance.to_json())
 
     def _report(self, spec: RepoSpec, instance_id: str, status: str, reason: str | None,
@@ -442,7 +447,7 @@ class Compiler:
         return Manifest(
             swegc_version=__version__, split=self.options.split,
             specs=tuple(SpecEntry(str(s.path), s.spec_hash) for s in specs),
-            images={r["instance_id"]: ImageEntry(r["image"], r["image_id"]) for r in rows},
+            images={r["instance_id"]: ImageEntry(r["image_tag"], r["image_id"]) for r in rows},
             counts=dict(counts))
 
 

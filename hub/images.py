@@ -1,6 +1,7 @@
 """A build's images: which ones its rows need, whether they exist, pushing them, rewriting rows.
 
-A row names its instance image by tag (``image``) and by local id (``image_id``). Tags move (a
+A row names its instance image by tag (``image_tag``; ``image`` in rows before schema 3) and by
+local id (``image_id``, which ``image`` also holds until a publish pins it by digest). Tags move (a
 later compile can rebuild an image under the same tag), ids do not, so the image that is pushed
 is the one with the row's id; its pushed ``name@sha256:digest`` then replaces every image
 reference the row has (``IMAGE_COLUMNS``, and any other column holding the same reference).
@@ -48,7 +49,8 @@ def build_images(rows: list[dict[str, Any]], instance_reports: list[dict[str, An
             name = image.partition("@")[0]
             images.append(BuildImage("instance", name, "", image, (row["instance_id"],), published=image))
             continue
-        name, tag = _split_name(image)
+        # Since schema 3, `image` is the local id and the tag is in `image_tag`.
+        name, tag = _split_name(str(row.get("image_tag") or image))
         images.append(BuildImage("instance", name, tag, str(row.get("image_id") or image), (row["instance_id"],)))
     ids = {str(r["instance_id"]) for r in rows}
     env_of = {str(r["instance_id"]): r.get("env_key") for r in instance_reports}

@@ -244,7 +244,7 @@ class _Retry(Exception):
 def _row_identity(row: Mapping[str, Any]) -> dict[str, Any]:
     """What a rollout's result depends on in its row (not, e.g., its validation details)."""
     keys = ("instance_id", "image", "base_commit", "problem_statement", "patch", "test_patch",
-            "test_command", "FAIL_TO_PASS", "PASS_TO_PASS", "log_parser", "parser_options",
+            "test_command", "FAIL_TO_PASS", "PASS_TO_PASS", "swegc_log_parser", "swegc_parser_options",
             "test_timeout_s", "test_network", "test_env")
     return {k: row.get(k) for k in keys}
 

@@ -30,12 +30,15 @@ INSTANCE_COLUMNS = (
     "created_at", "version", "environment_setup_commit", "FAIL_TO_PASS", "PASS_TO_PASS",
     "pull_number", "issue_numbers", "image", "image_id", "spec_hash", "test_command",
     "test_directives", "log_parser", "flaky_tests", "validation", "swegc_version",
-    "parser_options", "test_timeout_s", "test_network", "test_env", "schema_version",
+    "swegc_log_parser", "swegc_parser_options", "test_timeout_s", "test_network", "test_env",
+    "test_file_globs", "image_tag", "image_name", "docker_image", "eval_script", "eval_type",
+    "schema_version",
 )
-LIST_COLUMNS = frozenset({"FAIL_TO_PASS", "PASS_TO_PASS", "issue_numbers", "flaky_tests", "test_directives"})
+LIST_COLUMNS = frozenset({"FAIL_TO_PASS", "PASS_TO_PASS", "issue_numbers", "flaky_tests", "test_directives",
+                          "test_file_globs"})
 INT_COLUMNS = frozenset({"pull_number", "schema_version", "test_timeout_s"})
 BOOL_COLUMNS = frozenset({"test_network"})
-JSON_COLUMNS = frozenset({"validation", "parser_options", "test_env"})
+JSON_COLUMNS = frozenset({"validation", "swegc_parser_options", "test_env"})
 _JSON_MARK = {b"swegc.encoding": b"json"}
 
 COLUMN_DOCS = {
@@ -53,19 +56,34 @@ COLUMN_DOCS = {
     "PASS_TO_PASS": "Tests that pass both before and after the patch, in every run.",
     "pull_number": "The pull request's number.",
     "issue_numbers": "Numbers of the issues the pull request resolves.",
-    "image": "Docker image (name@digest) in which the instance was validated.",
+    "image": "Immutable reference of the image the instance was validated in: `name@sha256:digest` "
+             "once pushed, else the local image id (`sha256:...`). SWE-bench 5.x reads it.",
     "image_id": "Local image id of that image.",
     "spec_hash": "Hash of the repository spec the instance was compiled from.",
     "test_command": "The command that runs the tests (test_directives appended).",
     "test_directives": "The test files or modules passed to test_command.",
-    "log_parser": "Parser that reads the test log: pytest, unittest, django or regex.",
+    "log_parser": "SWE-bench 5.x parser that reads eval_script's log (`parse_log_pytest`, "
+                  "`parse_log_pytest_v2` or `parse_log_django`).",
     "flaky_tests": "Tests whose status differed between repeated runs; in neither list above.",
     "validation": "JSON: the validation runs (statuses, durations, exit codes) behind the lists.",
     "swegc_version": "Version of swegc that compiled the instance.",
-    "parser_options": "JSON: options of log_parser (the regex parser's patterns), or null.",
+    "swegc_log_parser": "swegc's parser for test_command's log: pytest, unittest, django or regex.",
+    "swegc_parser_options": "JSON: options of swegc_log_parser (the regex parser's patterns), or null.",
     "test_timeout_s": "Seconds one run of test_command may take.",
     "test_network": "Whether the tests may reach the network.",
     "test_env": "JSON: environment variables set for test_command (also baked into the image).",
+    "test_file_globs": "The spec's test-file globs: eval_script resets every matching file a "
+                       "candidate patch changed.",
+    "image_tag": "The image's `name:tag` (a tag can move: run `image`, not this).",
+    "image_name": "Same reference as `image`; mini-swe-agent, SkyRL, rLLM and R2E-Gym read it.",
+    "docker_image": "Same reference as `image`, under the name some harnesses read instead.",
+    "eval_script": "Bash script to run in /testbed after applying a candidate patch: resets the "
+                   "test files and test infrastructure, applies test_patch, runs the tests and "
+                   "exits 0 only when every FAIL_TO_PASS and PASS_TO_PASS test passes (the "
+                   "verdict comes from pytest's JUnit report or the runner's own summary, never "
+                   "from printed lines). Its log ends with the statuses in `log_parser`'s format.",
+    "eval_type": "How SWE-bench 5.x grades the log: `pass_and_fail` (every listed test must be "
+                 "found passing).",
     "schema_version": "Version of this row format.",
 }
 
@@ -246,8 +264,8 @@ record where each instance came from and how it was validated.
 |---|---|---|
 {rows}
 
-`FAIL_TO_PASS` and `PASS_TO_PASS` are lists of test ids in the form the `log_parser` gives them.
-`validation`, `parser_options` and `test_env` are JSON strings: `json.loads(row["validation"])`.
+`FAIL_TO_PASS` and `PASS_TO_PASS` are lists of test ids in the form `swegc_log_parser` gives them.
+`validation`, `swegc_parser_options` and `test_env` are JSON strings: `json.loads(row["validation"])`.
 
 ## Loading
 
@@ -258,10 +276,13 @@ ds = load_dataset("path/or/org-name", split="{first}")
 print(ds[0]["instance_id"], ds[0]["FAIL_TO_PASS"])
 ```
 
-Each instance's `image` holds its environment; run `test_command` with `test_directives` in it
-after applying `test_patch` and a candidate patch (with `test_env` set, within `test_timeout_s`,
-with network only if `test_network`), then read the log with `log_parser` and `parser_options`;
-`swegc evaluate` does exactly this from the row alone.
+Each instance's `image` holds its environment (an immutable reference). The rows run as they are
+in the field's harnesses: mini-swe-agent and SkyRL read `image_name`; SWE-bench 5.x reads `image`,
+`eval_script`, `eval_type` and `log_parser` (`python -m swebench.harness.run_evaluation
+--dataset_name <this dataset>`); `eval_script`'s exit status alone says whether a patch resolves
+the instance. `swegc evaluate` grades predictions from the row alone: `test_command` with
+`test_patch` applied, `test_env` set, within `test_timeout_s`, network only if `test_network`, the
+log read with `swegc_log_parser` and `swegc_parser_options`.
 
 Compiled with swegc from declarative repository specs.
 """

@@ -15,8 +15,11 @@ from typing import Any
 from swegc.errors import InputError
 
 CANDIDATE_SCHEMA_VERSION = 1
-INSTANCE_SCHEMA_VERSION = 2  # 2: the test settings' columns (parser_options, test_timeout_s, ...)
-READABLE_INSTANCE_VERSIONS = (1, 2)  # 1: rows without them, graded with the defaults
+# 2: the test settings' columns (parser_options, test_timeout_s, ...). 3: the columns the field's
+# tools read (image_name, docker_image, eval_script, eval_type; `image` an immutable reference,
+# `log_parser` SWE-bench's parser name, swegc's own in swegc_log_parser/swegc_parser_options).
+INSTANCE_SCHEMA_VERSION = 3
+READABLE_INSTANCE_VERSIONS = (1, 2, 3)  # 1: rows without test settings, graded with the defaults
 TRAJECTORY_SCHEMA_VERSION = 2
 # Version 1 rows (no image, sample, cost, error, grade or swegc_version) are still read.
 READABLE_TRAJECTORY_VERSIONS = (1, 2)
@@ -179,20 +182,28 @@ class Instance:
     PASS_TO_PASS: list[str]
     pull_number: int
     issue_numbers: list[str]
-    image: str
+    image: str  # immutable: name@sha256:digest once pushed, else the local image id
     image_id: str
     spec_hash: str
     test_command: str
     test_directives: list[str]
-    log_parser: str
+    log_parser: str  # SWE-bench 5.x's parser for eval_script's log
     flaky_tests: list[str]
     validation: dict[str, Any]
     swegc_version: str
-    # How the tests run, beside test_command/test_directives/log_parser (TestSettings.row_columns).
-    parser_options: dict[str, Any] | None = None
+    # How the tests run, beside test_command/test_directives (TestSettings.row_columns).
+    swegc_log_parser: str = ""
+    swegc_parser_options: dict[str, Any] | None = None
     test_timeout_s: int = 900
     test_network: bool = False
     test_env: dict[str, str] = field(default_factory=dict)
+    test_file_globs: list[str] = field(default_factory=list)
+    # What peer harnesses read (swegc.runtime.harness.peer_columns).
+    image_tag: str = ""
+    image_name: str = ""
+    docker_image: str = ""
+    eval_script: str = ""
+    eval_type: str = ""
     schema_version: int = INSTANCE_SCHEMA_VERSION
 
     def to_json(self) -> dict[str, Any]:
@@ -204,6 +215,11 @@ class Instance:
         if version not in READABLE_INSTANCE_VERSIONS:
             raise InputError(f"{where}: instance schema_version {version} is not supported "
                              f"(this swegc reads {', '.join(map(str, READABLE_INSTANCE_VERSIONS))})")
+        if version < 3:  # swegc's parser was `log_parser`, its options `parser_options`
+            data = dict(data)
+            data["swegc_log_parser"] = data.pop("log_parser", "")
+            data["log_parser"] = ""
+            data["swegc_parser_options"] = data.pop("parser_options", None)
         _check_keys("instance", data, cls, where)
         return cls(**data)
 

@@ -65,7 +65,7 @@ def test_an_unknown_instance_id_is_an_error_that_suggests_the_near_one(full):
 
 
 def test_an_instance_image_removed_since_is_built_and_validated_again(full, docker_engine):
-    image = rows_of(full)["example__calc-2"]["image"]
+    image = rows_of(full)["example__calc-2"]["image_tag"]
     docker_engine.images.remove(image, force=True)
     result = swegc("compile", str(EXAMPLE / "specs"), "--out", str(full))
     assert result.returncode == 0, result.stderr[-3000:]

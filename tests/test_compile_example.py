@@ -115,7 +115,7 @@ def test_the_manifest_names_the_specs_and_each_valid_instances_image(build):
     manifest = read_manifest(BuildLayout(out))
     rows = read_dataset(out)
     assert {iid: (i.name, i.id) for iid, i in manifest.images.items()} == \
-        {r["instance_id"]: (r["image"], r["image_id"]) for r in rows}
+        {r["instance_id"]: (r["image_tag"], r["image_id"]) for r in rows}
     assert {s.spec_hash for s in manifest.specs} == {r["spec_hash"] for r in rows}
     assert manifest.counts["valid"] == manifest.counts["rows"] == len(EXPECTED_VALID)
     assert manifest.counts["rejected"] == len(EXPECTED_REJECTED)

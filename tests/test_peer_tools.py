@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.docker
+
 SWEBENCH = "swebench==5.0.2"
 MINI_SWE_AGENT = "mini-swe-agent==2.4.6"
 F2P_INSTANCE = "example__calc-10"  # F2P: tests/test_ops.py::test_percent_of_a_fraction
@@ -26,7 +28,9 @@ def peer_rows(example_build):
     from swegc.dataset import read_dataset
     from swegc.runtime.harness.peer_columns import peer_columns
 
-    return [{**row, **peer_columns(row)} for row in read_dataset(example_build)]
+    rows = read_dataset(example_build)
+    assert all(row == {**row, **peer_columns(row)} for row in rows)  # compile wrote them already
+    return rows
 
 
 def _row(rows, instance_id):
@@ -145,7 +149,7 @@ def test_eval_script_resets_test_infrastructure_and_still_resolves_the_gold_patc
     result = run_eval_script(row, gold_and_conftest, patch=row["patch"])
     assert result.exit_code == 0, result.output[-3000:]
     for path in ("conftest.py", "tests/conftest.py", "sitecustomize.py", "calc/evil.pth"):
-        assert f"test infrastructure changed by the patch, reset: {path}" in result.output
+        assert f"changed by the patch, reset: {path}" in result.output  # infrastructure or test file
 
 
 # -- the field's tools, from PyPI ---------------------------------------------------------------

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from swegc.dataset import load_rows
+
 pytestmark = pytest.mark.docker
 
 SWEGC = [sys.executable, "-m", "swegc.cli"]
@@ -38,9 +40,11 @@ def gold_runs(example_build, tmp_path_factory):
     return out, result
 
 
-def test_the_gold_policy_resolves_every_valid_example_instance_through_the_tools(gold_runs):
+def test_the_gold_policy_resolves_every_valid_example_instance_through_the_tools(example_build,
+                                                                                 gold_runs):
     out, result = gold_runs
     rows = trajectories(out)
+    rows_by_id = load_rows(example_build)
     assert {r["instance_id"] for r in rows} == VALID
     for row in rows:
         assert row["resolved"] is True, (row["instance_id"], row["test_report"], row["error"])
@@ -50,7 +54,7 @@ def test_the_gold_policy_resolves_every_valid_example_instance_through_the_tools
         tool_names = {call["function"]["name"] for m in row["messages"] if m["role"] == "assistant"
                       for call in m.get("tool_calls") or []}
         assert "submit" in tool_names
-        assert row["image"].startswith("swegc-inst/")
+        assert row["image"] == rows_by_id[row["instance_id"]]["image"]  # the pinned reference
     assert "3 resolved (100.0%)" in result.stdout
 
 

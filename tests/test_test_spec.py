@@ -47,7 +47,8 @@ def row(**changes: Any) -> dict[str, Any]:
         environment_setup_commit="a" * 40, FAIL_TO_PASS=["tests/test_a.py::test_x"],
         PASS_TO_PASS=["tests/test_a.py::test_y"], pull_number=1, issue_numbers=[],
         image="swegc-inst/octo__demo-1:abc", image_id="sha256:1", spec_hash="s",
-        flaky_tests=[], validation={}, swegc_version="0", **settings.row_columns()).to_json()
+        log_parser="parse_log_pytest", flaky_tests=[], validation={}, swegc_version="0",
+        **settings.row_columns()).to_json()
     data.update(changes)
     return data
 
@@ -65,7 +66,7 @@ def test_a_row_gives_every_setting_grading_needs():
 def test_a_row_read_back_by_load_dataset_gives_the_same_spec(tmp_path: Path):
     from datasets import load_dataset
 
-    write_dataset(tmp_path, [row(parser_options=None)], pretty_name="d", description="d")
+    write_dataset(tmp_path, [row(swegc_parser_options=None)], pretty_name="d", description="d")
     loaded = load_dataset(str(tmp_path), split="train")[0]
     assert isinstance(loaded["test_env"], str)  # JSON text, as the card says
     assert TestSpec.from_row(loaded) == TestSpec.from_row(read_dataset(tmp_path)[0]) \
@@ -74,10 +75,13 @@ def test_a_row_read_back_by_load_dataset_gives_the_same_spec(tmp_path: Path):
 
 
 def test_a_row_from_before_the_settings_columns_is_graded_with_the_defaults():
-    old = row(schema_version=1)
-    for column in ("parser_options", "test_timeout_s", "test_network", "test_env"):
+    old = row(schema_version=1, log_parser="pytest")
+    for column in ("swegc_log_parser", "swegc_parser_options", "test_timeout_s", "test_network",
+                   "test_env", "test_file_globs", "image_tag", "image_name", "docker_image",
+                   "eval_script", "eval_type"):
         del old[column]
     spec = TestSpec.from_row(old)
+    assert spec.parser == "pytest"
     assert spec.timeout_s == 900 and spec.network is False and spec.env == {}
     assert Instance.from_json(old).test_timeout_s == 900
 
@@ -87,7 +91,7 @@ def test_a_row_from_before_the_settings_columns_is_graded_with_the_defaults():
     ({"test_timeout_s": "soon"}, "column 'test_timeout_s' should be a positive whole number"),
     ({"FAIL_TO_PASS": [1]}, "column 'FAIL_TO_PASS' should be a list of strings"),
     ({"test_env": "{not json"}, "column 'test_env' should be an object (or its JSON)"),
-    ({"log_parser": "nose"}, "unknown log parser 'nose'"),
+    ({"swegc_log_parser": "nose"}, "unknown log parser 'nose'"),
     ({"test_patch": "not a diff\n@@ -1 +1 @@\n"}, "octo__demo-1"),
 ])
 def test_a_bad_row_is_refused_naming_the_instance_and_the_column(changes, message):

@@ -34,28 +34,6 @@ EVAL_TYPE = "pass_and_fail"
 _SWEBENCH_PARSERS = {"pytest": "parse_log_pytest", "unittest": "parse_log_pytest",
                      "regex": "parse_log_pytest", "django": "parse_log_django"}
 
-COLUMN_DOCS = {
-    "image": "Immutable reference of the instance image: `name@sha256:digest` once pushed, "
-             "else the local image id (`sha256:...`). SWE-bench 5.x reads it.",
-    "image_tag": "The image's `name:tag` (a tag can move: run `image`, not this).",
-    "image_name": "Same reference as `image`; mini-swe-agent, SkyRL, rLLM and R2E-Gym read it.",
-    "docker_image": "Same reference as `image`, under the name some harnesses read instead.",
-    "eval_script": "Bash script to run in /testbed after applying a candidate patch: resets the "
-                   "test files and test infrastructure, applies test_patch, runs the tests and "
-                   "exits 0 only when every FAIL_TO_PASS and PASS_TO_PASS test passes "
-                   "(verdict from pytest's junit XML or the runner's own summary, never from "
-                   "printed lines). Its log ends with the statuses in `log_parser`'s format.",
-    "eval_type": "How SWE-bench 5.x grades the log: `pass_and_fail` (every listed test must be "
-                 "found passing).",
-    "log_parser": "SWE-bench 5.x parser that reads the eval_script log "
-                  "(`parse_log_pytest`, `parse_log_pytest_v2` or `parse_log_django`).",
-    "swegc_log_parser": "swegc's parser for test_command's log: pytest, unittest, django or regex.",
-    "test_file_globs": "The spec's `tests.files` globs (gitignore style): eval_script resets every "
-                       "file matching them that a candidate patch changed.",
-    "swegc_parser_options": "JSON: the options of swegc's parser (the regex parser's pattern, "
-                            "status map, summary); null for the others.",
-}
-
 
 def immutable_image(row: Mapping[str, Any]) -> str:
     """The row's image as a reference no later build can move (digest, else local image id)."""

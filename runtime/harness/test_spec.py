@@ -23,7 +23,8 @@ DEFAULT_TIMEOUT_S = 900
 
 @dataclass(frozen=True)
 class TestSettings:
-    """How an instance's tests run; the row's ``test_*`` columns, ``log_parser`` and ``parser_options``."""
+    """How an instance's tests run: the row's ``test_*``, ``swegc_log_parser`` and
+    ``swegc_parser_options`` columns (``log_parser`` is SWE-bench's name for eval_script's log)."""
 
     __test__ = False  # not a pytest test class
 
@@ -38,7 +39,7 @@ class TestSettings:
     def row_columns(self) -> dict[str, Any]:
         """The dataset row's columns for these settings (see swegc.dataset.COLUMN_DOCS)."""
         return {"test_command": self.test_command, "test_directives": list(self.test_directives),
-                "log_parser": self.parser, "parser_options": self.parser_options,
+                "swegc_log_parser": self.parser, "swegc_parser_options": self.parser_options,
                 "test_timeout_s": self.timeout_s, "test_network": self.network,
                 "test_env": dict(sorted(self.env.items()))}
 
@@ -103,8 +104,10 @@ class TestSpec:
         settings = TestSettings(
             test_command=get.text("test_command"),
             test_directives=get.strings("test_directives", default=()),
-            parser=get.text("log_parser"),
-            parser_options=get.mapping("parser_options", default=None),
+            # Rows before schema 3 named swegc's parser `log_parser`, its options `parser_options`.
+            parser=get.text("swegc_log_parser" if row.get("swegc_log_parser") else "log_parser"),
+            parser_options=get.mapping("swegc_parser_options" if "swegc_parser_options" in row
+                                       else "parser_options", default=None),
             timeout_s=get.integer("test_timeout_s", default=DEFAULT_TIMEOUT_S),
             network=get.boolean("test_network", default=False),
             env={k: str(v) for k, v in (get.mapping("test_env", default={}) or {}).items()})
@@ -113,7 +116,7 @@ class TestSpec:
         try:
             get_parser(settings.parser, settings.parser_options)
         except Exception as exc:  # noqa: BLE001 - the parser's own message says what is wrong
-            raise InputError(f"{here}: columns 'log_parser'/'parser_options': {exc}") from None
+            raise InputError(f"{here}: columns 'swegc_log_parser'/'swegc_parser_options': {exc}") from None
         return cls(instance_id=iid, repo=get.text("repo"), image=image,
                    base_commit=get.text("base_commit"), test_patch=test_patch,
                    test_files=patch_paths(test_patch, here), settings=settings,
