@@ -297,8 +297,11 @@ class Compiler:
                             reports: list[dict[str, Any]]) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = []
         todo: list[tuple[EnvGroup, PlannedInstance, str]] = []
-        # One listing per compile (not per unit): which images the stored units still have.
-        images = {tag for image in docker_client().images.list(filters={"label": "org.swegc.kind"})
+        # One listing per compile (not per unit): which images the stored units still have, by
+        # tag and id. A tag that another build moved to a new image leaves the stored unit's
+        # image id dangling: the row would name an image that is gone, so the unit is redone.
+        images = {(tag, image.id)
+                  for image in docker_client().images.list(filters={"label": "org.swegc.kind"})
                   for tag in image.tags}
         for group in groups:
             for item in group.instances:
@@ -310,7 +313,8 @@ class Compiler:
                 key = self._unit_key(group, item)
                 data = self.store.get("unit", key)
                 stored = UnitResult.from_json(data) if data is not None else None
-                image_gone = bool(stored and stored.image and stored.image.name not in images)
+                image_gone = bool(stored and stored.image and
+                                  (stored.image.name, stored.image.id) not in images)
                 if stored and not image_gone:
                     self._collect(group, item, stored, rows, reports)
                 else:

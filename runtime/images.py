@@ -33,6 +33,9 @@ from swegc.runtime.network import CA_MOUNT, BuildNetwork
 VENV = "/opt/venv"
 PATH = f"{VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 IMAGE_FORMAT = 2  # bump when the build scripts change what an image contains
+# Instance images only: 3 adds STOPSIGNAL SIGKILL (harnesses that `docker stop` a container
+# whose main process ignores SIGTERM otherwise wait 10-15 s for nothing each time).
+INSTANCE_FORMAT = 3
 # Under pip_date, build tools resolve no older than this: setuptools 64+ (2022) is needed for
 # PEP 660 editable installs, which uv requires, and 67.x still ships pkg_resources.
 BUILD_TOOLS_FLOOR = "2023-06-01T00:00:00Z"
@@ -74,7 +77,7 @@ class InstanceRecipe:
     env: tuple[tuple[str, str], ...] = ()  # the tests' environment, baked into the image config
 
     def key(self, env_key: str) -> str:
-        return content_hash("instance", IMAGE_FORMAT, asdict(self), env_key)
+        return content_hash("instance", IMAGE_FORMAT, INSTANCE_FORMAT, asdict(self), env_key)
 
 
 @dataclass(frozen=True)
@@ -245,7 +248,7 @@ class ImageBuilder:
             labels = {f"{LABEL}.kind": "instance", f"{LABEL}.instance": recipe.instance_id,
                       f"{LABEL}.key": key, f"{LABEL}.env": env.name,
                       f"{LABEL}.base_commit": recipe.base_commit}
-            changes = [f"ENV {k}={json.dumps(v)}" for k, v in recipe.env]
+            changes = [f"ENV {k}={json.dumps(v)}" for k, v in recipe.env] + ["STOPSIGNAL SIGKILL"]
             image, build_s, log_path = self._run_and_commit(
                 env.name, script, work, name, labels, changes, f"instance-{recipe.instance_id}")
         size, layer = _image_sizes(self.client, image)

@@ -73,6 +73,23 @@ def test_an_instance_image_removed_since_is_built_and_validated_again(full, dock
     assert docker_engine.images.get(image)
 
 
+def test_an_instance_image_rebuilt_under_the_same_tag_is_validated_again_and_named_by_its_id(
+        full, docker_engine):
+    before = rows_of(full)["example__calc-8"]
+    repository, _, tag = before["image_tag"].rpartition(":")
+    container = docker_engine.containers.create(before["image_tag"], ["true"])
+    try:  # what another build folder's rebuild of the same recipe leaves: same tag, new id
+        moved = container.commit(repository=repository, tag=tag)
+    finally:
+        container.remove(force=True)
+    assert moved.id != before["image_id"]
+    result = swegc("compile", str(EXAMPLE / "specs"), "--out", str(full))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "[instance 1/1] example__calc-8: valid" in result.stderr
+    after = rows_of(full)["example__calc-8"]
+    assert after["image_id"] == after["image"] == moved.id
+
+
 def test_changing_post_install_rebuilds_and_revalidates_the_instances_it_touches(tmp_path, docker_engine):
     out = tmp_path / "out"
     first = swegc("compile", str(spec_copy(tmp_path)), "--out", str(out))

@@ -186,16 +186,22 @@ class DockerShellSandbox:
         The image's config is the container's less what only the sandbox needs (open stdin,
         its shell as command); the engine keeps the container's labels, so a sandbox meant to
         be committed is made with ``role="build"`` (no sandbox label). ``changes`` are
-        Dockerfile lines (``ENV``, ``CMD``, ``LABEL``, ``WORKDIR``) applied on top, as
-        ``docker commit --change``.
+        Dockerfile lines (``ENV``, ``CMD``, ``LABEL``, ``WORKDIR``, ``STOPSIGNAL``) applied on
+        top, as ``docker commit --change``; ``STOPSIGNAL``, which engines refuse as a change,
+        goes into the config instead.
         Returns the docker SDK image.
         """
         self._require()
         self.container.reload()
         config = dict(self.container.attrs["Config"])
         config.update(OpenStdin=False, StdinOnce=False, AttachStdin=False, Cmd=None)
-        self.container.commit(repository=repository, tag=tag, changes=changes or [],
-                              conf=config)
+        kept = []
+        for change in changes or []:
+            if change.upper().startswith("STOPSIGNAL "):
+                config["StopSignal"] = change.split(None, 1)[1].strip()
+            else:
+                kept.append(change)
+        self.container.commit(repository=repository, tag=tag, changes=kept, conf=config)
         return docker_client().images.get(f"{repository}:{tag}")
 
     # -- files -----------------------------------------------------------------------------
