@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import threading
 
@@ -170,6 +171,23 @@ def test_files_written_and_read_back_keep_bytes_and_existing_folder_modes(box):
     assert box.execute("cat /testbed/top.txt").output == "relative\n"
     with pytest.raises(FileNotFoundError):
         box.read_file("/tmp/missing")
+
+
+def test_small_and_large_files_both_round_trip_whichever_way_they_travel(box):
+    from swegc.runtime.sandbox.docker_shell import SHELL_WRITE_BYTES
+
+    small = bytes(range(256)) * 4  # through the shell
+    large = os.urandom(SHELL_WRITE_BYTES * 3)  # through the engine's archive endpoint
+    box.write_file("/tmp/files/small.bin", small)
+    box.write_file("/tmp/files/large.bin", large)
+    assert box.read_file("/tmp/files/small.bin") == small
+    assert box.read_file("/tmp/files/large.bin") == large
+    box.write_file("/tmp/files/small.bin", b"shorter")  # overwritten, not appended
+    assert box.read_file("/tmp/files/small.bin") == b"shorter"
+    assert box.execute("stat -c %a /tmp/files/small.bin").output.strip() == "644"
+    with pytest.raises(IsADirectoryError):
+        box.read_file("/tmp/files")
+    assert box.read_file("/proc/self/comm")  # not a regular file: read through the archive
 
 
 def test_diff_has_new_untracked_and_binary_changes_and_applies_to_head(box):

@@ -24,10 +24,12 @@ with ``SandboxGone``: the container is removed and ``close`` is still safe to ca
 
 from __future__ import annotations
 
+import base64
 import io
 import os
 import secrets
 import select
+import shlex
 import tarfile
 import threading
 import time
@@ -40,6 +42,11 @@ from swegc.runtime.sandbox import (ExecResult, InfrastructureError, SandboxGone,
 from swegc.runtime.sandbox.shell_protocol import INIT, FrameReader, OutputCollector, run_line
 
 GRACE_S = 15.0  # how long past a command's timeout the shell may take to report it
+# Files move through the shell (one round trip of a few ms) up to these sizes, else through the
+# engine's archive endpoints (tens of ms each): reads stream out fast, but bash reads its own
+# input a byte at a time, so a large write is cheaper as an archive.
+SHELL_READ_BYTES = 4 * 1024 * 1024
+SHELL_WRITE_BYTES = 48 * 1024
 START_TIMEOUT_S = 60.0
 _storage_opt_works: bool | None = None  # learnt from the engine once per process
 
@@ -157,11 +164,15 @@ class DockerShellSandbox:
         for this call only. Past ``timeout_s`` the command's process group is killed and the
         result has exit code 124. Raises ``SandboxGone`` when the sandbox ended under it.
         """
+        return self._execute(command, timeout_s, cwd, env, self.limits.output_bytes)
+
+    def _execute(self, command: str, timeout_s: float, cwd: str | None,
+                 env: dict[str, str] | None, cap: int) -> ExecResult:
         with self._lock:
             if self._gone is not None:
                 raise SandboxGone(f"sandbox of {self.image} is gone ({self._gone})")
             token = secrets.token_hex(16)
-            collector = OutputCollector(token, self.limits.output_bytes)
+            collector = OutputCollector(token, cap)
             self._drain()
             start = time.monotonic()
             self._send(run_line(token, command, timeout_s, cwd, env))
@@ -209,9 +220,22 @@ class DockerShellSandbox:
         return path if path.startswith("/") else f"{self.workdir.rstrip('/')}/{path}"
 
     def read_file(self, path: str) -> bytes:
+        """The file's bytes: through the shell (one round trip) when it is a regular file of up
+        to ``SHELL_READ_BYTES``, else through the engine's archive endpoint."""
         import docker
 
         self._require()
+        quoted = shlex.quote(self._absolute(path))
+        result = self._execute(
+            f"[ -e {quoted} ] || exit 2; [ -d {quoted} ] && exit 21; [ -f {quoted} ] && "
+            f"[ \"$(stat -c %s {quoted})\" -le {SHELL_READ_BYTES} ] || exit 27; "
+            f"base64 -w0 < {quoted}", 120, None, None, SHELL_READ_BYTES * 2)
+        if result.exit_code == 0 and not result.truncated:
+            return base64.b64decode(result.output)
+        if result.exit_code == 2:
+            raise FileNotFoundError(path)
+        if result.exit_code == 21:
+            raise IsADirectoryError(path)
         try:
             stream, _ = self.container.get_archive(self._absolute(path))
         except docker.errors.NotFound:
@@ -228,12 +252,23 @@ class DockerShellSandbox:
             return handle.read()
 
     def write_file(self, path: str, data: bytes) -> None:
-        """Write ``data`` to ``path``, making missing folders; existing folders keep their modes."""
+        """Write ``data`` to ``path``, making missing folders; existing folders keep their modes.
+
+        Up to ``SHELL_WRITE_BYTES`` the bytes go through the shell (one round trip; bash reads
+        its input a byte at a time, so larger files go through the engine's archive endpoint).
+        """
         self._require()
         path = os.path.normpath(self._absolute(path))
         folder, name = os.path.split(path)
         if not name:
             raise ValueError(f"write_file needs a file path, not {path!r}")
+        if len(data) <= SHELL_WRITE_BYTES:
+            encoded = base64.b64encode(data).decode("ascii")
+            result = self._execute(
+                f"mkdir -p -- {shlex.quote(folder)} && printf %s {encoded} | base64 -d > "
+                f"{shlex.quote(path)}", 120, None, None, 4096)
+            if result.exit_code == 0:
+                return
         # the archive is extracted in the deepest folder that exists, so that no existing
         # folder is listed in it (tar would rewrite its mode)
         existing = folder
