@@ -17,6 +17,7 @@ import re
 import shlex
 from collections.abc import Iterable
 from pathlib import PurePosixPath
+from typing import Any
 
 _CONFIG_NAMES = frozenset({
     "conftest.py", "pytest.ini", ".pytest.ini", "pytest.toml", ".pytest.toml", "tox.ini",
@@ -114,3 +115,18 @@ def with_env(command: str, env: dict[str, str]) -> str:
         else:
             exports.append(f"export {key}={shlex.quote(value)}")
     return "(" + "; ".join([*exports, command]) + "\n)"
+
+
+def read_junit(box: Any, path: str, parser: str) -> str | None:
+    """The JUnit report a pytest run wrote at ``path`` in ``box``, or None (not pytest, or no
+    report: the run never got that far). An engine failure is raised, not taken as "none"."""
+    from swegc.runtime.sandbox import InfrastructureError
+
+    if parser != "pytest":
+        return None
+    try:
+        return box.read_file(path).decode("utf-8", errors="replace")
+    except InfrastructureError:
+        raise
+    except Exception:  # noqa: BLE001 - no such file: the run wrote no report
+        return None

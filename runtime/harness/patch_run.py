@@ -18,11 +18,12 @@ from pathlib import Path
 from swegc.redact import redact
 from swegc.runtime.harness.grading import GradeReport, grade
 from swegc.runtime.harness.guard import (graded_test_files, guarded_reason, parse_numstat,
-                                         patch_paths_command, restore_script, run_env, with_env)
+                                         patch_paths_command, read_junit, restore_script, run_env,
+                                         with_env)
 from swegc.runtime.harness.parsers import get_parser
 from swegc.runtime.harness.test_spec import TestSpec
 from swegc.runtime.harness.trust import trusted_run
-from swegc.runtime.sandbox import InfrastructureError, Sandbox, SandboxLimits, open_sandbox
+from swegc.runtime.sandbox import InfrastructureError, SandboxLimits, open_sandbox
 
 WORK = "/tmp/swegc"
 PATCH_PATH = f"{WORK}/model.patch"
@@ -73,22 +74,13 @@ def run_patch(spec: TestSpec, patch: str, log_path: Path | None) -> GradeReport:
         result = box.execute(command, timeout_s=spec.timeout_s)
         log.add(f"$ {spec.test_command}", result.exit_code, result.output,
                 f"{result.duration_s:.2f}s")
-        junit = _read_text(box, junit_path) if spec.parser == "pytest" else None
+        junit = read_junit(box, junit_path, spec.parser)
         log.write()
         parsed = parser.parse(result.output)
         trusted = trusted_run(parser, parsed, result.output, result.exit_code, result.duration_s,
                               result.timed_out, junit)
         return grade(spec, trusted.statuses, **facts, run_problem=trusted.problem,
                      exit_code=result.exit_code)
-
-
-def _read_text(box: Sandbox, path: str) -> str | None:
-    try:
-        return box.read_file(path).decode("utf-8", errors="replace")
-    except InfrastructureError:
-        raise
-    except Exception:  # noqa: BLE001 - no such file: the run wrote no report
-        return None
 
 
 class _Log:

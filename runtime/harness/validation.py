@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from swegc.redact import redact
 from swegc.runtime.harness.guard import (guarded_reason, parse_numstat, patch_paths_command,
-                                         restore_script, run_env, with_env)
+                                         read_junit, restore_script, run_env, with_env)
 from swegc.runtime.harness.judging import Judgement, ObservedRun, check_run, judge
 from swegc.runtime.harness.parsers import ParseResult, get_parser
 from swegc.runtime.harness.trust import cross_check
@@ -146,17 +146,6 @@ def _restore_guarded(box: Sandbox, plan: ValidationPlan) -> list[str]:
     return guarded
 
 
-def _read_junit(box: Sandbox, path: str, parser: str) -> str | None:
-    if parser != "pytest":
-        return None
-    try:
-        return box.read_file(path).decode("utf-8", errors="replace")
-    except InfrastructureError:
-        raise
-    except Exception:  # noqa: BLE001 - no such file: the run wrote no report
-        return None
-
-
 def _validate_once(plan: ValidationPlan, log_dir: Path) -> Verdict:
     parser = get_parser(plan.parser, plan.parser_options)
     folder = log_dir / plan.instance_id
@@ -208,7 +197,7 @@ def _validate_once(plan: ValidationPlan, log_dir: Path) -> Verdict:
                 if check_run(run, parser) is None:  # else judge() rejects it with its reason
                     # What grading believes, validation believes: the same cross-checks.
                     checked = cross_check(parser, parsed, result.output, result.exit_code,
-                                          _read_junit(box, junit_path, plan.parser))
+                                          read_junit(box, junit_path, plan.parser))
                     if checked.problem:
                         return reject("results_disagree", f"{side} run {attempt}: "
                                       f"{checked.problem}")
