@@ -8,9 +8,7 @@ import shlex
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from swegc.redact import redact
 from swegc.runtime.harness.guard import (guarded_reason, parse_numstat, patch_paths_command,
