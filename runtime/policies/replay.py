@@ -10,57 +10,19 @@ rollout ``sample`` of an instance replays that instance's ``sample``-th trajecto
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from swegc.errors import InputError
-from swegc.records import Trajectory, read_jsonl
+from swegc.records import Trajectory
 from swegc.runtime.policies import Completion, PolicyError, PolicyOptions
-
-_JSON_COLUMNS = ("policy", "messages", "tools", "test_report")  # kept as JSON strings by some writers
-
-
-def _files(path: Path) -> list[Path]:
-    if path.is_file():
-        return [path]
-    if not path.exists():
-        raise InputError(f"{path}: no such trajectory file or folder to replay")
-    root = path / "data" if (path / "data").is_dir() else path
-    found = sorted(p for p in root.rglob("*") if p.suffix in (".jsonl", ".parquet"))
-    if not found:
-        raise InputError(f"{path}: no .jsonl or .parquet trajectory files in {root}")
-    return found
-
-
-def _rows(file: Path) -> list[tuple[str, dict[str, Any]]]:
-    if file.suffix == ".jsonl":
-        return read_jsonl(str(file), "trajectory")
-    if file.suffix != ".parquet":
-        raise InputError(f"{file}: not a trajectory file; expected .jsonl or .parquet")
-    import pyarrow.parquet as pq
-
-    try:
-        table = pq.read_table(file)
-    except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for unreadable files
-        raise InputError(f"{file}: cannot read parquet: {exc}") from None
-    return [(f"{file}#row{i}", {k: v for k, v in row.items() if v is not None})
-            for i, row in enumerate(table.to_pylist())]
 
 
 def read_trajectories(source: str, instance_id: str) -> list[Trajectory]:
     """Every recorded trajectory of ``instance_id`` in ``source``, in file order."""
-    found = []
-    for file in _files(Path(source)):
-        for where, row in _rows(file):
-            if row.get("instance_id") != instance_id:
-                continue
-            for key in _JSON_COLUMNS:
-                if isinstance(row.get(key), str):
-                    row[key] = json.loads(row[key])
-            found.append(Trajectory.from_json(row, where=where))
-    return found
+    from swegc.trajectory_dataset import read_trajectories as read_run
+
+    return [traj for _, traj in read_run(source) if traj.instance_id == instance_id]
 
 
 class ReplayPolicy:
