@@ -305,7 +305,11 @@ def read_dataset(out_dir: Path, split: str = "train") -> list[dict[str, Any]]:
     path = shard_path(out_dir, split)
     if not path.exists():
         raise InputError(f"{path}: no such dataset shard; write it with swegc compile")
-    table = pq.read_table(path)
+    return _decoded_rows(pq.read_table(path))
+
+
+def _decoded_rows(table: Any) -> list[dict[str, Any]]:
+    """A table's rows with the columns swegc marked as JSON decoded back into objects."""
     json_columns = [f.name for f in table.schema
                     if f.metadata and f.metadata.get(b"swegc.encoding") == b"json"]
     rows = table.to_pylist()
@@ -342,14 +346,7 @@ def load_rows(dataset: str | Path, split: str | None = None) -> dict[str, dict[s
             table = pq.read_table(path)
         except Exception as exc:  # pyarrow raises several types for unreadable files
             raise InputError(f"{path}: cannot read parquet: {exc}") from None
-        json_columns = [f.name for f in table.schema
-                        if f.metadata and f.metadata.get(b"swegc.encoding") == b"json"]
-        found = []
-        for index, row in enumerate(table.to_pylist()):
-            for column in json_columns:
-                if row[column] is not None:
-                    row[column] = json.loads(row[column])
-            found.append((f"{path}#row{index}", row))
+        found = [(f"{path}#row{index}", row) for index, row in enumerate(_decoded_rows(table))]
     elif path.is_file():
         found = read_jsonl(str(path), "dataset row")
     elif (path / "data").is_dir():
