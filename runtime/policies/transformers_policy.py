@@ -8,8 +8,10 @@ imported when the policy is built, never at ``import swegc``.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -92,6 +94,9 @@ class LocalModel:
         except OSError as exc:
             raise InputError(f"{model_path}: cannot load a model and tokenizer: {exc}") from None
         self.model.eval()
+        # Rollouts of one run share this model from several threads; the seed is torch's
+        # global RNG, so a generation and its seeding must not interleave with another.
+        self._lock = threading.Lock()
         if not self.tokenizer.chat_template:
             raise InputError(f"{model_path}: the tokenizer has no chat template")
 
@@ -103,11 +108,11 @@ class LocalModel:
         ids = self.tokenizer.apply_chat_template(_template_messages(messages), tools=tools or None,
                                                  add_generation_prompt=True, return_tensors="pt",
                                                  return_dict=True)["input_ids"]
-        if seed is not None:
-            torch.manual_seed(seed)
         sampling = {"do_sample": True, "temperature": temperature, "top_p": top_p} \
             if temperature > 0 else {"do_sample": False}
-        with torch.no_grad():
+        with self._lock, torch.no_grad():
+            if seed is not None:
+                torch.manual_seed(seed)
             out = self.model.generate(ids, attention_mask=torch.ones_like(ids),
                                       max_new_tokens=max_tokens,
                                       pad_token_id=self.tokenizer.pad_token_id,
@@ -118,6 +123,13 @@ class LocalModel:
         return Generation(text, int(ids.shape[1]), len(new), "stop" if stopped else "length")
 
 
+@functools.lru_cache(maxsize=4)
+def load_model(model_path: str) -> LocalModel:
+    """One loaded copy of a model folder per process: every rollout of a run shares it, instead
+    of loading the weights again for each instance and sample."""
+    return LocalModel(model_path)
+
+
 class TransformersPolicy:
     name = "transformers"
 
@@ -126,7 +138,7 @@ class TransformersPolicy:
             raise InputError("the transformers policy needs model_path (a folder with a model "
                              "and a tokenizer)")
         self.options, self.seed = options, seed
-        self.model = model or LocalModel(str(options.model_path))
+        self.model = model or load_model(str(options.model_path))
         self.calls = 0
 
     def settings(self) -> dict[str, Any]:
