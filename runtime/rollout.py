@@ -49,6 +49,7 @@ class RolloutUnit:
     row: Mapping[str, Any]
     sample: int
     key: str
+    policy: Any = field(compare=False, repr=False)  # made once: its settings are in the key
 
     @property
     def instance_id(self) -> str:
@@ -105,12 +106,12 @@ class Rollouts:
         units = []
         for row in rows:
             for sample in range(self.options.samples):
-                # The policy is made here once so that a bad name or option fails before any work.
-                settings = get_policy(self.options.policy, self.options.policy_options, row,
-                                      sample).settings()
-                key = content_hash("rollout", ROLLOUT_FORMAT, _row_identity(row), settings,
-                                   sample, asdict(self.limits), _sandbox_identity(self.sandbox_limits))
-                units.append(RolloutUnit(row, sample, key))
+                # Made here, once per unit, so that a bad name or option fails before any work.
+                policy = get_policy(self.options.policy, self.options.policy_options, row, sample)
+                key = content_hash("rollout", ROLLOUT_FORMAT, _row_identity(row),
+                                   policy.settings(), sample, asdict(self.limits),
+                                   _sandbox_identity(self.sandbox_limits))
+                units.append(RolloutUnit(row, sample, key, policy))
         return units
 
     # -- running ---------------------------------------------------------------------------
@@ -194,10 +195,9 @@ class Rollouts:
 
     def _run_agent(self, unit: RolloutUnit) -> dict[str, Any]:
         from swegc.runtime.agent import run_agent
-        from swegc.runtime.policies import get_policy
         from swegc.runtime.sandbox import InfrastructureError, open_sandbox
 
-        policy = get_policy(self.options.policy, self.options.policy_options, unit.row, unit.sample)
+        policy = unit.policy
         last = ""
         for attempt in range(1, 4):
             try:
