@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from swegc.runtime.agent.loop import SYSTEM_PROMPT, USER_PROMPT, Agent, AgentLimits, _Finished
+from swegc.runtime.agent.loop import Agent, AgentLimits, _Finished, initial_messages
 from swegc.runtime.agent.tools import TOOLS
 from swegc.runtime.policies import Completion, PolicyError
 from swegc.runtime.sandbox import InfrastructureError, Sandbox, SandboxLimits, open_sandbox
@@ -83,10 +83,7 @@ class SWEEnv:
         self.sandbox = open_sandbox(str(self.row["image"]), self.sandbox_limits,
                                     labels={"org.swegc.instance": str(self.row["instance_id"])})
         self.agent = Agent(self._policy, self.sandbox, self.limits)
-        self.agent.messages = [
-            {"role": "system", "content": SYSTEM_PROMPT},
-            {"role": "user", "content": USER_PROMPT.format(
-                problem_statement=self.row["problem_statement"])}]
+        self.agent.messages = initial_messages(str(self.row["problem_statement"]))
         self.exit_status, self.report = None, None
         return copy.deepcopy(self.agent.messages)
 

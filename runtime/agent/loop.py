@@ -54,6 +54,12 @@ NO_TOOL_CALL = ("Your message had no tool call. Every message must call one of t
                 "bash, str_replace_editor, or submit (to end the episode).")
 
 
+def initial_messages(problem_statement: str) -> list[dict[str, Any]]:
+    """The conversation before the first step: the system prompt and the issue."""
+    return [{"role": "system", "content": SYSTEM_PROMPT},
+            {"role": "user", "content": USER_PROMPT.format(problem_statement=problem_statement)}]
+
+
 @dataclass(frozen=True)
 class AgentLimits:
     """When a rollout stops; every field has a default a rollout can live with."""
@@ -132,8 +138,7 @@ class Agent:
         self._context = (0, 0)  # (reported prompt + completion tokens, messages it covers)
 
     def run(self, problem_statement: str) -> AgentResult:
-        self.messages = [{"role": "system", "content": SYSTEM_PROMPT},
-                         {"role": "user", "content": USER_PROMPT.format(problem_statement=problem_statement)}]
+        self.messages = initial_messages(problem_statement)
         try:
             while True:
                 self.step()
