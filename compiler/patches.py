@@ -209,22 +209,64 @@ def split_patch(diff: str, test_globs: Sequence[str]) -> Split:
                  code_lines=sum(s.lines for s in code), test_lines=sum(s.lines for s in tests))
 
 
-def test_directives(test_patch: str, style: str, directive_globs: Sequence[str]) -> list[str]:
-    """What to append to the test command: test files the test patch adds or modifies.
+_DEFINES_TESTS = re.compile(r"^\+\s*(?:async\s+)?(?:def\s+test|class\s+\w*Test)", re.MULTILINE)
 
-    ``paths`` gives the paths as they are, ``modules`` dotted module names
-    (``tests/test_x.py`` -> ``tests.test_x``, for Django-style runners), ``none`` nothing.
+
+def _runnable_sections(test_patch: str) -> list[FileSection]:
+    return [s for s in file_sections(test_patch) if not s.deleted] if test_patch.strip() else []
+
+
+def test_directives(test_patch: str, style: str, directive_globs: Sequence[str]) -> list[str]:
+    """What to append to the test command: the test files the test patch adds or modifies.
+
+    As SWE-bench does (``get_test_directives``), directives come from the files the test patch
+    touches, so only the changed test files run and PASS_TO_PASS covers them, not the whole
+    suite. ``directive_globs`` (``tests.directive_files``) says which of them are runnable test
+    files. ``paths`` gives the paths as they are, ``modules`` dotted module names
+    (``tests/test_x.py`` -> ``tests.test_x``, for unittest and Django-style runners), ``none``
+    nothing. Deleted files are never directives: there is nothing left to run.
     """
     if style == "none" or not test_patch.strip():
         return []
     if style not in ("paths", "modules"):
         raise ValueError(f"unknown directive style {style!r}; expected paths, modules or none")
     spec = _matcher(directive_globs)
-    files = sorted({s.path for s in file_sections(test_patch)
-                    if not s.deleted and spec.match_file(s.path)})
+    files = sorted({s.path for s in _runnable_sections(test_patch) if spec.match_file(s.path)})
     if style == "paths":
         return files
-    return [re.sub(r"\.py$", "", f).replace("/", ".") for f in files]
+    return [module_name(f) for f in files]
+
+
+def module_name(path: str) -> str:
+    """``tests/test_x.py`` -> ``tests.test_x``: a test file as unittest and Django name it."""
+    return re.sub(r"\.py$", "", path).replace("/", ".")
+
+
+def directive_warnings(test_patch: str, style: str, directive_globs: Sequence[str],
+                       directives: Sequence[str]) -> list[str]:
+    """Why some changed tests will not run, said before anything is built.
+
+    Two cases: no changed test file became a directive (so the whole suite runs and every test
+    of the repository lands in PASS_TO_PASS), and a changed file that defines tests (an added
+    ``def test...`` or ``class ...Test``) is left out by ``tests.directive_files``.
+    """
+    if style == "none":
+        return []
+    sections = _runnable_sections(test_patch)
+    if not sections:
+        return []
+    warnings = []
+    if not directives:
+        warnings.append(
+            "no changed test file is a directive (tests.directive_files: "
+            f"{', '.join(directive_globs)} match none of {', '.join(s.path for s in sections)}), "
+            "so the whole test suite runs; widen tests.directive_files")
+    spec = _matcher(directive_globs)
+    for section in sections:
+        if not spec.match_file(section.path) and _DEFINES_TESTS.search(section.text):
+            warnings.append(f"{section.path} changes tests but is not run: tests.directive_files "
+                            f"({', '.join(directive_globs)}) does not match it")
+    return warnings
 
 
 test_directives.__test__ = False  # type: ignore[attr-defined]  # not a pytest test

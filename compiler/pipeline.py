@@ -361,13 +361,16 @@ class Compiler:
     def _collect(self, group: EnvGroup, item: PlannedInstance, stored: UnitResult,
                  rows: list[dict[str, Any]], reports: list[dict[str, Any]]) -> None:
         verdict, image = stored.verdict, stored.image
+        warnings = instance_warnings(item, verdict)
+        for warning in warnings:
+            self.echo(f"warning: {item.instance_id}: {warning}")
         reports.append(self._report(
             group.spec, item.instance_id, verdict.status, verdict.reason, verdict.detail,
             version=item.version, env_key=group.key, image=image.name if image else None,
             FAIL_TO_PASS=len(verdict.FAIL_TO_PASS), PASS_TO_PASS=len(verdict.PASS_TO_PASS),
             flaky_tests=verdict.flaky_tests, validation_s=round(verdict.duration_s, 3),
             build_s=image.build_s if image else 0.0,
-            layer_bytes=image.layer_bytes if image else 0,
+            layer_bytes=image.layer_bytes if image else 0, warnings=warnings,
             **({"published": compare_with_published(item.candidate.expected, verdict)}
                if item.candidate.expected else {})))
         if verdict.status != "valid" or image is None:
@@ -453,6 +456,15 @@ class Compiler:
             specs=tuple(SpecEntry(str(s.path), s.spec_hash) for s in specs),
             images={r["instance_id"]: ImageEntry(r["image_tag"], r["image_id"]) for r in rows},
             counts=dict(counts))
+
+
+def instance_warnings(item: PlannedInstance, verdict: Verdict) -> list[str]:
+    """What a user should know about an instance's tests: changed tests left out of the test
+    command (found when planning) and changed test files that ran no test (after the runs)."""
+    unrun = [f"{d}: a changed test file that ran no test after the fix, so its tests are in "
+             "neither FAIL_TO_PASS nor PASS_TO_PASS (is it a test module the runner collects?)"
+             for d in verdict.unrun_directives or ()]
+    return [*item.warnings, *unrun]
 
 
 def compare_with_published(expected: Any, verdict: Verdict) -> dict[str, Any]:

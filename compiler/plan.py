@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from swegc.compiler.candidates import Rejection, candidate_split
-from swegc.compiler.patches import PatchError, Split, test_directives
+from swegc.compiler.patches import PatchError, Split, directive_warnings, test_directives
 from swegc.compiler.spec.model import RepoSpec
 from swegc.runtime.harness.test_spec import TestSettings
 from swegc.runtime.harness.validation import TEST_ENV, full_test_command
@@ -21,7 +21,7 @@ from swegc.hashing import content_hash
 from swegc.records import Candidate
 from swegc.store import BuildStore
 
-PLAN_FORMAT = 1
+PLAN_FORMAT = 2  # 2: directives from every changed test file, with warnings
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,7 @@ class PlannedInstance:
     test_command: str  # with directives
     timeout_s: int
     env: tuple[tuple[str, str], ...]  # test-time environment variables
+    warnings: tuple[str, ...] = ()  # changed tests that will not run (directive_warnings)
 
     def test_settings(self, spec: RepoSpec) -> TestSettings:
         """How this instance's tests run: what validation uses and what its row records.
@@ -61,6 +62,7 @@ class PlannedInstance:
         data["test_files"] = tuple(data["test_files"])
         data["directives"] = tuple(data["directives"])
         data["env"] = tuple(tuple(pair) for pair in data["env"])
+        data["warnings"] = tuple(data.get("warnings", ()))
         return cls(**data)
 
 
@@ -139,6 +141,8 @@ def _plan(spec: RepoSpec, repo: GitRepo, candidate: Candidate,
                          f"version {version} is covered by no environment: {ranges}")
     directives = tuple(test_directives(test_patch, spec.tests.directives,
                                        spec.tests.directive_files))
+    warnings = tuple(directive_warnings(test_patch, spec.tests.directives,
+                                        spec.tests.directive_files, directives))
     command = (override.test_command if override and override.test_command
                else spec.tests.command)
     env = {**spec.tests.env, **(override.env if override else {})}
@@ -147,4 +151,4 @@ def _plan(spec: RepoSpec, repo: GitRepo, candidate: Candidate,
         test_files=test_files, directives=directives, version=version, env_index=env_index,
         test_command=full_test_command(command, list(directives)),
         timeout_s=(override.timeout if override and override.timeout else spec.tests.timeout),
-        env=tuple(sorted(env.items())))
+        env=tuple(sorted(env.items())), warnings=warnings)

@@ -20,11 +20,12 @@ REPORT_SCHEMA_VERSION = 1
 INSTANCE_STATUSES = ("valid", "rejected", "skipped", "error")
 ENV_STATUSES = ("built", "failed")
 MAX_FLAKY_SHOWN = 5  # tests listed per instance in the summary; the report has them all
+MAX_WARNINGS_SHOWN = 20  # instances whose warnings the summary lists; the report has them all
 
 INSTANCE_FIELDS: dict[str, Any] = {
     "instance_id": None, "repo": None, "status": None, "reason": None, "detail": None, "version": None,
     "env_key": None, "image": None, "FAIL_TO_PASS": 0, "PASS_TO_PASS": 0, "flaky_tests": [],
-    "validation_s": 0.0, "build_s": 0.0,
+    "validation_s": 0.0, "build_s": 0.0, "warnings": [],
 }
 ENV_FIELDS: dict[str, Any] = {
     "env_key": None, "repo": None, "versions": None, "python": None, "image": None, "status": None,
@@ -54,7 +55,8 @@ def write_reports(out_dir: Path, instances: list[dict[str, Any]], envs: list[dic
 
     Instance rows: instance_id, repo, status (valid | rejected | skipped | error), reason
     (snake_case code), detail, version, env_key, image, FAIL_TO_PASS and PASS_TO_PASS (counts),
-    flaky_tests, validation_s, build_s, and optionally layer_bytes (the instance image's own
+    flaky_tests, validation_s, build_s, warnings (changed tests that did not run), and optionally
+    layer_bytes (the instance image's own
     layer). Env rows: env_key, repo, versions, python, image, status (built | failed), reason,
     detail, build_s, size_bytes, instances. Extra fields are kept; every row gets schema_version.
     """
@@ -166,6 +168,21 @@ def _env_lines(envs: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _warning_lines(instances: list[dict[str, Any]]) -> list[str]:
+    """Instances whose changed tests did not all run (directives), each warning in full."""
+    warned = [(r["instance_id"], r["warnings"]) for r in instances if r.get("warnings")]
+    if not warned:
+        return []
+    lines = ["", f"warnings: {sum(len(w) for _, w in warned)} in {len(warned)} "
+                 f"instance{'s' if len(warned) != 1 else ''}"]
+    for instance_id, warnings in warned[:MAX_WARNINGS_SHOWN]:
+        lines += [f"  {instance_id}: {warning}" for warning in warnings]
+    if len(warned) > MAX_WARNINGS_SHOWN:
+        lines.append(f"  ... and {len(warned) - MAX_WARNINGS_SHOWN} more instances "
+                     "(reports/instances.jsonl)")
+    return lines
+
+
 def _published_lines(instances: list[dict[str, Any]]) -> list[str]:
     """For re-validated published instances: which still hold as published."""
     compared = [r for r in instances if r.get("published")]
@@ -203,6 +220,7 @@ def summarize(out_dir: Path) -> str:
     lines += _repo_lines(instances) if instances else ["  no instances"]
     lines += _reason_lines(instances)
     lines += _flaky_lines(instances)
+    lines += _warning_lines(instances)
     lines += _published_lines(instances)
     lines += _env_lines(envs)
     lines += ["",

@@ -121,3 +121,12 @@ def test_sizes_read_like_docker_images(size: int, text: str) -> None:
 @pytest.mark.parametrize("seconds, text", [(1.25, "1.2 s"), (61, "1 min 01 s"), (3725, "1 h 02 min")])
 def test_durations_read_naturally(seconds: float, text: str) -> None:
     assert human_seconds(seconds) == text
+
+
+def test_the_summary_lists_each_instance_whose_changed_tests_did_not_all_run(tmp_path: Path) -> None:
+    warned = inst("octo__demo-4", "valid", FAIL_TO_PASS=1, warnings=[
+        "tests/helpers.py: a changed test file that ran no test after the fix"])
+    write_reports(tmp_path, [*INSTANCES, warned], ENVS)
+    text = summarize(tmp_path)
+    assert "warnings: 1 in 1 instance\n  octo__demo-4: tests/helpers.py: a changed test file" in text
+    assert read_reports(tmp_path)[0][0]["warnings"] == []  # every row has the field

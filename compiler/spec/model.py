@@ -16,6 +16,10 @@ from packaging.version import InvalidVersion, Version
 from swegc.naming import DEBIAN_SUITES, DEFAULT_BASE_IMAGES  # noqa: F401 - re-exported
 
 SOURCE_KINDS = ("git", "jsonl", "instances", "github")
+# The one default of ``tests.directive_files``: every changed Python test file, as SWE-bench
+# passes every file its test_patch touches. conftest.py and __init__.py hold no tests of their
+# own (and pytest given a package's __init__.py may collect the whole package).
+DEFAULT_DIRECTIVE_FILES = ("**/*.py", "!**/conftest.py", "!**/__init__.py")
 VERSION_STRATEGIES = ("file", "command", "git-describe", "fixed")
 DIRECTIVE_STYLES = ("paths", "modules", "none")
 
@@ -73,7 +77,7 @@ class TestsSpec:
     parser: str  # a name in swegc.runtime.harness.parsers.PARSERS
     parser_options: dict[str, Any] | None = None  # what the parser needs (regex: pattern, ...)
     directives: str = "paths"  # how changed test files are passed: paths | modules | none
-    directive_files: tuple[str, ...] = ("**/test_*.py", "**/*_test.py", "**/tests.py")
+    directive_files: tuple[str, ...] = DEFAULT_DIRECTIVE_FILES  # changed files passed to it
     timeout: int = 900  # seconds for one run of the test command
     runs: int = 2  # runs per side (before/after) to catch flaky tests
     network: bool = False  # whether tests may reach the network

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from swegc.redact import redact
+from swegc.runtime.harness.directive_results import directives_without_results
 from swegc.runtime.harness.guard import (guarded_reason, parse_numstat, patch_paths_command,
                                          read_junit, restore_script, run_env, with_env)
 from swegc.runtime.harness.judging import Judgement, ObservedRun, check_run, judge
@@ -44,6 +45,7 @@ class ValidationPlan:
     network: bool = False
     env: dict[str, str] = field(default_factory=dict)
     parser_options: dict[str, Any] | None = None
+    directives: tuple[str, ...] = ()  # the changed test files in test_command
 
     @classmethod
     def for_settings(cls, settings: TestSettings, *, instance_id: str, image: str,
@@ -52,7 +54,8 @@ class ValidationPlan:
         return cls(instance_id=instance_id, image=image, test_command=settings.test_command,
                    test_patch=test_patch, patch=patch, parser=settings.parser, runs=runs,
                    timeout_s=settings.timeout_s, network=settings.network,
-                   env=dict(settings.env), parser_options=settings.parser_options)
+                   env=dict(settings.env), parser_options=settings.parser_options,
+                   directives=tuple(settings.test_directives))
 
 
 @dataclass
@@ -64,6 +67,9 @@ class Verdict:
     runs: list[dict[str, Any]]
     duration_s: float
     attempts: int
+    # Directives (changed test files) no after-run test belongs to; None: not known (a
+    # parser whose ids say no file, or a verdict stored before this was recorded).
+    unrun_directives: list[str] | None = None
 
     @property
     def FAIL_TO_PASS(self) -> list[str]:  # noqa: N802 - SWE-bench's column name
@@ -91,7 +97,8 @@ class Verdict:
             unknown_before=list(data.get("unknown_before", [])), reason=data["reason"],
             detail=data["detail"])
         return cls(data["status"], data["reason"], data["detail"], judgement, list(data["runs"]),
-                   float(data["duration_s"]), int(data["attempts"]))
+                   float(data["duration_s"]), int(data["attempts"]),
+                   data.get("unrun_directives"))
 
     def to_json(self) -> dict[str, Any]:
         j = self.judgement
@@ -100,7 +107,7 @@ class Verdict:
                 "PASS_TO_FAIL": j.PASS_TO_FAIL, "flaky_tests": j.flaky_tests,
                 "unknown_before": j.unknown_before,
                 "runs": self.runs, "duration_s": round(self.duration_s, 3),
-                "attempts": self.attempts}
+                "attempts": self.attempts, "unrun_directives": self.unrun_directives}
 
 
 def full_test_command(command: str, directives: list[str]) -> str:
@@ -215,4 +222,9 @@ def _validate_once(plan: ValidationPlan, log_dir: Path) -> Verdict:
                     return reject("timeout", f"{side} run {attempt} exceeded {plan.timeout_s}s")
     judgement = judge(observed["before"], observed["after"], parser)
     status = "valid" if judgement.valid else "rejected"
-    return Verdict(status, judgement.reason, judgement.detail, judgement, summaries, 0.0, 1)
+    unrun = None  # said only of runs that ran properly: else the rejection says what failed
+    if judgement.valid or judgement.reason == "no_fail_to_pass":
+        unrun = directives_without_results(
+            plan.directives, {t for run in observed["after"] for t in run.parsed.statuses},
+            plan.parser)
+    return Verdict(status, judgement.reason, judgement.detail, judgement, summaries, 0.0, 1, unrun)
