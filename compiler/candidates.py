@@ -166,7 +166,8 @@ def git_candidates(spec: RepoSpec, repo: GitRepo) -> tuple[list[Candidate], list
                                 f"text is unknown ({where}); the issue is dropped")
                 continue
             texts.append(issue)
-        found[candidate.number] = replace(candidate, issues=tuple(texts))
+        found[candidate.number] = replace(candidate, issues=tuple(texts),
+                                          issue_numbers=tuple(linked))
     return [found[n] for n in sorted(found)], warnings
 
 
@@ -345,6 +346,27 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+def _published_issues(row: dict[str, Any], repo: str, statement: str,
+                      where: str) -> tuple[int, ...]:
+    """The issues a published instance resolves: its ``issue_numbers`` column (SWE-bench's
+    collected task instances have one; its published splits dropped it), else the issues of
+    ``repo`` that closing keywords in the statement name ("fixes #12"). A bare link is not
+    taken: in an issue's text it points at another, related issue."""
+    value = row.get("issue_numbers")
+    if isinstance(value, str) and value.strip().startswith("["):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            raise InputError(f"{where}: issue_numbers is neither a list nor a JSON list") from None
+    if value is not None and value != "":
+        items = value if isinstance(value, (list, tuple)) else [value]
+        try:
+            return tuple(int(str(n).lstrip("#")) for n in items)
+        except ValueError:
+            raise InputError(f"{where}: issue_numbers must be issue numbers, got {value!r}") from None
+    return tuple(keyword_references(repo, [statement]))
+
+
 def candidate_from_instance(row: dict[str, Any], where: str) -> Candidate:
     """One SWE-bench-format row as a candidate whose patches and expectations are preset."""
     for column in ("instance_id", "repo", "base_commit", "patch"):
@@ -362,12 +384,14 @@ def candidate_from_instance(row: dict[str, Any], where: str) -> Candidate:
         FAIL_TO_PASS=_test_list(row.get("FAIL_TO_PASS"), where, "FAIL_TO_PASS"),
         PASS_TO_PASS=_test_list(row.get("PASS_TO_PASS"), where, "PASS_TO_PASS"),
         patch=row["patch"], test_patch=row.get("test_patch") or "")
+    statement = _text(row.get("problem_statement"))
     return Candidate(repo=str(row["repo"]), number=int(number), base_commit=str(row["base_commit"]),
-                     title="", body=_text(row.get("problem_statement")), patch=row["patch"],
+                     title="", body=statement, patch=row["patch"],
                      test_patch=row.get("test_patch") or "",
                      created_at=_text(row.get("created_at")),
                      hints_text=_text(row.get("hints_text")), source="instances",
-                     expected=expected)
+                     expected=expected,
+                     issue_numbers=_published_issues(row, str(row["repo"]), statement, where))
 
 
 # -- filters ---------------------------------------------------------------------------------

@@ -379,10 +379,10 @@ class Compiler:
         fields = dict(
             instance_id=item.instance_id, repo=group.spec.repo, base_commit=cand.base_commit,
             patch=item.patch, test_patch=item.test_patch, problem_statement=cand.problem_statement,
-            hints_text=cand.hints_text, created_at=cand.created_at, version=item.version,
-            environment_setup_commit=group.recipe.env_commit,
+            hints_text=cand.hints_text, created_at=cand.created_at,
+            **item.version_columns(group.recipe.env_commit),
             FAIL_TO_PASS=verdict.FAIL_TO_PASS, PASS_TO_PASS=verdict.PASS_TO_PASS,
-            pull_number=cand.number, issue_numbers=[str(i.number) for i in cand.issues],
+            pull_number=cand.number, issue_numbers=cand.resolved_issues,
             image=image.name, image_id=image.id, spec_hash=group.spec.spec_hash,
             flaky_tests=verdict.flaky_tests, **item.test_settings(group.spec).row_columns(),
             test_file_globs=list(group.spec.tests.files),

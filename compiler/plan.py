@@ -15,7 +15,7 @@ from swegc.compiler.patches import PatchError, Split, directive_warnings, test_d
 from swegc.compiler.spec.model import RepoSpec
 from swegc.runtime.harness.test_spec import TestSettings
 from swegc.runtime.harness.validation import TEST_ENV, full_test_command
-from swegc.compiler.versioning import VersionError, detect_version
+from swegc.compiler.versioning import VersionError, detect_version, published_version
 from swegc.git import GitRepo
 from swegc.hashing import content_hash
 from swegc.records import Candidate
@@ -49,6 +49,21 @@ class PlannedInstance:
                             parser=spec.tests.parser, parser_options=spec.tests.parser_options,
                             timeout_s=self.timeout_s, network=spec.tests.network,
                             env={**TEST_ENV, **dict(self.env)})
+
+    def version_columns(self, env_commit: str) -> dict[str, str]:
+        """The row's ``version`` and ``environment_setup_commit`` with SWE-bench's meanings,
+        and swegc's own choices beside them (``spec_version``, ``env_commit``).
+
+        A rebuilt published instance keeps the published values as they were: they are what
+        the dataset's users know the instance by, even where swegc's spec grouped it otherwise.
+        """
+        published = self.candidate.expected
+        return {"version": (published.version if published and published.version
+                            else self.version),
+                "environment_setup_commit": (published.environment_setup_commit
+                                             if published and published.environment_setup_commit
+                                             else env_commit),
+                "spec_version": self.version, "env_commit": env_commit}
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -128,8 +143,12 @@ def _plan(spec: RepoSpec, repo: GitRepo, candidate: Candidate,
     if not test_patch.strip():
         return Rejection(iid, "no_test_change", "the pull request changes no test file")
     try:
-        version = (override.version if override and override.version
-                   else detect_version(spec, repo, candidate.base_commit))
+        if override and override.version:
+            version = override.version
+        elif spec.version.strategy == "published":
+            version = published_version(spec, candidate)
+        else:
+            version = detect_version(spec, repo, candidate.base_commit)
     except VersionError as exc:
         if exc.transient:
             raise _TransientVersionError(exc) from exc

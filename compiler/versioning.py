@@ -16,6 +16,7 @@ from collections.abc import Callable
 from swegc.compiler.spec.model import RepoSpec, VersionSpec
 from swegc.errors import SwegcError
 from swegc.git import GitError, GitRepo
+from swegc.records import Candidate
 from swegc.runtime.orphans import container_name
 
 COMMAND_TIMEOUT_S = 120
@@ -195,9 +196,26 @@ STRATEGIES: dict[str, Callable[[RepoSpec, GitRepo, str], str]] = {
 }
 
 
+def published_version(spec: RepoSpec, candidate: Candidate) -> str:
+    """``from: published``: the version the published row of an ``instances:`` source gives."""
+    expected = candidate.expected
+    if expected is None:
+        raise VersionError(f"{spec.where('version')}: from: published needs published rows "
+                           f"(source.instances); {candidate.instance_id} came from a "
+                           f"{candidate.source} source")
+    if not expected.version:
+        raise VersionError(f"{spec.where('version')}: the published row of "
+                           f"{candidate.instance_id} has no version; set "
+                           f"instances.{candidate.instance_id}.version in the spec")
+    return expected.version
+
+
 def detect_version(spec: RepoSpec, repo: GitRepo, commit: str) -> str:
     """The version of ``commit`` by the spec's strategy (e.g. "1.2")."""
     strategy = STRATEGIES.get(spec.version.strategy)
+    if spec.version.strategy == "published":
+        raise VersionError(f"{spec.where('version')}: from: published takes the version of "
+                           "each published row, not of a commit")
     if strategy is None:
         raise VersionError(f"{spec.where('version')}: unknown version strategy "
                            f"{spec.version.strategy!r}; known: {', '.join(sorted(STRATEGIES))}")

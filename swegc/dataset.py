@@ -31,7 +31,7 @@ INSTANCE_COLUMNS = (
     "pull_number", "issue_numbers", "image", "image_id", "spec_hash", "test_command",
     "test_directives", "log_parser", "flaky_tests", "validation", "swegc_version",
     "swegc_log_parser", "swegc_parser_options", "test_timeout_s", "test_network", "test_env",
-    "test_file_globs", "image_tag", "image_name", "docker_image", "eval_script", "eval_type",
+    "test_file_globs", "spec_version", "env_commit", "image_tag", "image_name", "docker_image", "eval_script", "eval_type",
     "schema_version",
 )
 LIST_COLUMNS = frozenset({"FAIL_TO_PASS", "PASS_TO_PASS", "issue_numbers", "flaky_tests", "test_directives",
@@ -50,8 +50,12 @@ COLUMN_DOCS = {
     "problem_statement": "Text of the linked issue(s), or the pull request's title and body.",
     "hints_text": "Issue comments made before the fix was first committed.",
     "created_at": "When the pull request was created (ISO 8601).",
-    "version": "The repository's version at base_commit, as the spec derives it.",
-    "environment_setup_commit": "Commit whose dependencies the environment image installs.",
+    "version": "SWE-bench's version (which groups instances by environment). Rebuilt from a "
+               "published dataset (`source.instances`): the published value, kept as it was; "
+               "otherwise the version the spec found (`spec_version`).",
+    "environment_setup_commit": "SWE-bench's environment setup commit. Rebuilt from a published "
+                                "dataset: the published value, kept as it was; otherwise the "
+                                "commit the env image was built at (`env_commit`).",
     "FAIL_TO_PASS": "Tests that fail before the patch and pass after it, in every run.",
     "PASS_TO_PASS": "Tests that pass both before and after the patch, in every run.",
     "pull_number": "The pull request's number.",
@@ -74,6 +78,10 @@ COLUMN_DOCS = {
     "test_env": "JSON: environment variables set for test_command (also baked into the image).",
     "test_file_globs": "The spec's test-file globs: eval_script resets every matching file a "
                        "candidate patch changed.",
+    "spec_version": "The version swegc's spec found at base_commit (its `version:` block, or "
+                    "the published row with `from: published`); it picked the environment.",
+    "env_commit": "The commit the env image holds the repository and its dependencies at: the "
+                  "common ancestor of the base commits of the instances that share the env.",
     "image_tag": "The image's `name:tag` (a tag can move: run `image`, not this).",
     "image_name": "Same reference as `image`; mini-swe-agent, SkyRL, rLLM and R2E-Gym read it.",
     "docker_image": "Same reference as `image`, under the name some harnesses read instead.",

@@ -18,8 +18,10 @@ CANDIDATE_SCHEMA_VERSION = 1
 # 2: the test settings' columns (parser_options, test_timeout_s, ...). 3: the columns the field's
 # tools read (image_name, docker_image, eval_script, eval_type; `image` an immutable reference,
 # `log_parser` SWE-bench's parser name, swegc's own in swegc_log_parser/swegc_parser_options).
-INSTANCE_SCHEMA_VERSION = 3
-READABLE_INSTANCE_VERSIONS = (1, 2, 3)  # 1: rows without test settings, graded with the defaults
+# 4: spec_version and env_commit, swegc's own choices, beside the published version and
+# environment_setup_commit that a rebuilt instance keeps.
+INSTANCE_SCHEMA_VERSION = 4
+READABLE_INSTANCE_VERSIONS = (1, 2, 3, 4)  # 1: rows without test settings, graded with the defaults
 TRAJECTORY_SCHEMA_VERSION = 2
 # Version 1 rows (no image, sample, cost, error, grade or swegc_version) are still read.
 READABLE_TRAJECTORY_VERSIONS = (1, 2)
@@ -97,6 +99,15 @@ class Candidate:
     commit_messages: tuple[str, ...] = ()
     source: str = "jsonl"
     expected: Expected | None = None
+    # Issues the pull request resolves, also those whose text is unknown (``issues`` has the
+    # ones with text); a published row's ``issue_numbers``.
+    issue_numbers: tuple[int, ...] = ()
+
+    @property
+    def resolved_issues(self) -> list[str]:
+        """The ``issue_numbers`` column: every resolved issue, in order, once."""
+        numbers = [issue.number for issue in self.issues] + list(self.issue_numbers)
+        return [str(n) for n in dict.fromkeys(numbers)]
 
     @property
     def instance_id(self) -> str:
@@ -115,6 +126,9 @@ class Candidate:
         data = asdict(self)
         data["labels"] = list(self.labels)
         data["commit_messages"] = list(self.commit_messages)
+        data["issue_numbers"] = list(self.issue_numbers)
+        if not self.issue_numbers:  # records (and the plans keyed by them) stay as they were
+            del data["issue_numbers"]
         data["issues"] = [asdict(i) for i in self.issues]
         if self.expected is not None:
             exp = asdict(self.expected)
@@ -141,6 +155,7 @@ class Candidate:
             data["issues"] = tuple(LinkedIssue(**i) for i in data.get("issues") or ())
             data["labels"] = tuple(data.get("labels") or ())
             data["commit_messages"] = tuple(data.get("commit_messages") or ())
+            data["issue_numbers"] = tuple(int(n) for n in data.get("issue_numbers") or ())
             if data.get("expected"):
                 exp = dict(data["expected"])
                 exp["FAIL_TO_PASS"] = tuple(exp.get("FAIL_TO_PASS") or ())
@@ -176,8 +191,8 @@ class Instance:
     problem_statement: str
     hints_text: str
     created_at: str
-    version: str
-    environment_setup_commit: str
+    version: str  # SWE-bench's; a rebuilt published instance keeps the published value
+    environment_setup_commit: str  # likewise
     FAIL_TO_PASS: list[str]
     PASS_TO_PASS: list[str]
     pull_number: int
@@ -198,6 +213,11 @@ class Instance:
     test_network: bool = False
     test_env: dict[str, str] = field(default_factory=dict)
     test_file_globs: list[str] = field(default_factory=list)
+    # swegc's own choices: the version its spec found (which picked the environment) and the
+    # commit the env image was built at. Equal to version/environment_setup_commit unless the
+    # instance was rebuilt from a published row that said otherwise.
+    spec_version: str = ""
+    env_commit: str = ""
     # What peer harnesses read (swegc.runtime.harness.peer_columns).
     image_tag: str = ""
     image_name: str = ""

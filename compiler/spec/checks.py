@@ -28,9 +28,9 @@ Where = Callable[[Path_], str]
 
 # Which version keys each strategy needs and which it may take (the rest are mistakes).
 _VERSION_NEEDS = {"file": {"path", "pattern"}, "command": {"command"}, "git-describe": set(),
-                  "fixed": {"value"}}
+                  "fixed": {"value"}, "published": set()}
 _VERSION_TAKES = {"file": {"path", "pattern"}, "command": {"command", "pattern", "python"},
-                  "git-describe": {"pattern"}, "fixed": {"value"}}
+                  "git-describe": {"pattern"}, "fixed": {"value"}, "published": set()}
 
 
 def did_you_mean(word: str, choices: Sequence[str]) -> str:
@@ -54,6 +54,12 @@ def check_document(doc: Mapping[str, Any], where: Where,
         problems += _check_parser(doc["tests"]["parser"], where, doc["tests"].get("parser_options"))
     if ok("version"):
         problems += _check_version(doc["version"], where)
+        if ok("source") and doc["version"]["from"] == "published" and \
+                "instances" not in doc["source"]:
+            kind = next((k for k in SOURCE_KINDS if k in doc["source"]), "none")
+            problems.append(_problem(where, ("version", "from"), "published takes each "
+                                     "instance's version from its published row, so it needs "
+                                     f"source.instances (this spec's source is {kind})"))
         if "python" in doc["version"] and "build" not in broken:
             problems += _check_version_python(doc["version"]["python"], doc.get("build", {}),
                                               where)

@@ -20,7 +20,7 @@ SOURCE_KINDS = ("git", "jsonl", "instances", "github")
 # passes every file its test_patch touches. conftest.py and __init__.py hold no tests of their
 # own (and pytest given a package's __init__.py may collect the whole package).
 DEFAULT_DIRECTIVE_FILES = ("**/*.py", "!**/conftest.py", "!**/__init__.py")
-VERSION_STRATEGIES = ("file", "command", "git-describe", "fixed")
+VERSION_STRATEGIES = ("file", "command", "git-describe", "fixed", "published")
 DIRECTIVE_STYLES = ("paths", "modules", "none")
 
 
