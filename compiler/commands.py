@@ -53,14 +53,17 @@ def compile_cmd(paths: tuple[Path, ...], out: Path, jobs: int | None, runs: int 
     options = CompileOptions(out=out, jobs=jobs or default_jobs(), runs=runs, only=only,
                              limit=limit, retry_failed=retry_failed, split=split)
     echo = lambda line: click.echo(line, err=True)  # noqa: E731 - progress goes to stderr
+    compiler = Compiler(options, echo)
     try:
-        result = Compiler(options, echo).run(paths)
+        result = compiler.run(paths)
     except KeyboardInterrupt:
         click.echo("interrupted: finished work is kept in the build store; run the same "
                    "command again to continue", err=True)
         raise SystemExit(130) from None
-    click.echo(summarize(out))
-    click.echo(f"\ncompiled in {result.elapsed_s:.1f}s; dataset: datasets.load_dataset({str(out)!r})")
+    written = compiler.outputs.root  # out/partial for --instance and --limit
+    click.echo(summarize(written))
+    click.echo(f"\ncompiled in {result.elapsed_s:.1f}s; dataset: "
+               f"datasets.load_dataset({str(written)!r})")
 
 
 @click.command()

@@ -28,7 +28,7 @@ from swegc.runtime.harness.peer_columns import peer_columns
 from swegc.runtime.harness.validation import ValidationPlan, Verdict, validate
 from swegc.errors import SwegcError
 from swegc.executors import LocalPool
-from swegc.git import GitRepo
+from swegc.git import GitError, GitRepo
 from swegc.hashing import content_hash
 from swegc.records import Instance
 from swegc.runtime.docker_client import docker_client
@@ -40,6 +40,7 @@ from swegc.store import BuildStore
 UNIT_FORMAT = 3  # 3: validation puts back the fix's test infrastructure and cross-checks results
 # Build failures worth another try on the next compile rather than a stored verdict.
 TRANSIENT_BUILD_FAILURES = ("docker_error", "build_timeout")
+CLONE_UNREADABLE = "clone_unreadable"  # git could not read the clone (objects missing)
 Echo = Callable[[str], None]
 
 
@@ -256,7 +257,7 @@ class Compiler:
             group = outcome.item
             if outcome.error is not None:
                 raise outcome.error
-            verb = f"failed: {group.failure['reason']}" if group.failure else \
+            verb = f"failed: {failure_line(group.failure)}" if group.failure else \
                 f"built {group.built.name} in {group.built.build_s:.0f}s"
             self.echo(f"[env {n}/{len(todo)}] {group.spec.repo} "
                       f"{group.spec.environments[group.env_index].versions or '*'}: {verb}")
@@ -265,8 +266,14 @@ class Compiler:
         lock = tuple(self.store.get("lock", group.key) or ())
         try:
             group.built = builder.env_image(group.recipe, lock=lock)
+        except GitError as exc:  # this repository's clone, not the compile: fail its units only
+            group.failure = clone_failure(group.spec, builder.repo, exc)
+            return
         except BuildFailed as exc:
-            group.failure = {"reason": exc.reason, "detail": exc.detail, "log": exc.log_path}
+            # One name for one failure: the env's report, the console and its instances say
+            # env_build_failed where the image builder says build_failed.
+            reason = "env_build_failed" if exc.reason == "build_failed" else exc.reason
+            group.failure = {"reason": reason, "detail": exc.detail, "log": exc.log_path}
             if exc.reason not in TRANSIENT_BUILD_FAILURES:
                 self.store.put("env", group.key, {"failure": group.failure})
             return
@@ -306,9 +313,16 @@ class Compiler:
         for group in groups:
             for item in group.instances:
                 if group.failure:
-                    reports.append(self._report(group.spec, item.instance_id, "rejected",
-                                                "env_build_failed", group.failure["detail"][:2000],
-                                                version=item.version, env_key=group.key))
+                    unreadable = group.failure["reason"] == CLONE_UNREADABLE  # retried next time
+                    status = "error" if unreadable else "rejected"
+                    reason = CLONE_UNREADABLE if unreadable else "env_build_failed"
+                    detail = group.failure["detail"][-2000:]
+                    published = item.candidate.expected
+                    reports.append(self._report(
+                        group.spec, item.instance_id, status, reason, detail,
+                        version=item.version, env_key=group.key, log=group.failure.get("log"),
+                        **({"published": compare_with_published(published, Verdict.not_validated(
+                            status, reason, detail))} if published else {})))
                     continue
                 key = self._unit_key(group, item)
                 data = self.store.get("unit", key)
@@ -343,6 +357,10 @@ class Compiler:
         assert group.built is not None
         try:
             image = builder.instance_image(recipe, group.built, group.recipe.env_commit)
+        except GitError as exc:
+            failure = clone_failure(group.spec, builder.repo, exc)
+            return UnitResult(Verdict.not_validated("error", CLONE_UNREADABLE, failure["detail"]),
+                              None)
         except BuildFailed as exc:
             result = UnitResult(Verdict.not_validated(
                 "error" if exc.reason in TRANSIENT_BUILD_FAILURES else "rejected",
@@ -416,7 +434,8 @@ class Compiler:
                 "build_s": round(built.build_s, 3) if built and not built.reused else
                 round(self._stored_build_s(group.key), 3),
                 "size_bytes": built.size_bytes if built else 0,
-                "env_commit": group.recipe.env_commit, "instances": len(group.instances)}
+                "env_commit": group.recipe.env_commit, "instances": len(group.instances),
+                "log": group.failure.get("log") if group.failure else None}
 
     def _stored_build_s(self, key: str) -> float:
         stored = self.store.get("env", key)
@@ -458,6 +477,18 @@ class Compiler:
             counts=dict(counts))
 
 
+def clone_failure(spec: RepoSpec, repo: GitRepo, exc: GitError) -> dict[str, Any]:
+    """An env failure for a clone git cannot read (objects missing, say): what git said, and how
+    to repair the clone. Not stored: the next compile tries again once it is repaired."""
+    bundle = spec.source.clone is not None and spec.source.clone.is_file()
+    repair = (f"make the bundle {spec.source.clone} again from a complete clone" if bundle else
+              f"`git -C {repo.path} fsck` lists what is missing; fetch it again with `git -C "
+              f"{repo.path} fetch --refetch origin`, or clone {spec.repo} again")
+    return {"reason": CLONE_UNREADABLE, "log": None,
+            "detail": f"{exc}\nhint: the clone of {spec.repo} cannot be read; {repair}. "
+                      "Other repositories are built as usual."}
+
+
 def instance_warnings(item: PlannedInstance, verdict: Verdict) -> list[str]:
     """What a user should know about an instance's tests: changed tests left out of the test
     command (found when planning) and changed test files that ran no test (after the runs)."""
@@ -467,21 +498,59 @@ def instance_warnings(item: PlannedInstance, verdict: Verdict) -> list[str]:
     return [*item.warnings, *unrun]
 
 
+def failure_line(failure: dict[str, Any]) -> str:
+    """An env failure on one console line: its reason, what it said last and where its log is."""
+    lines = [line for line in (failure.get("detail") or "").strip().splitlines() if line.strip()]
+    said = f": {lines[-1].strip()[:160]}" if lines else ""
+    log = f" (log: {failure['log']})" if failure.get("log") else ""
+    return f"{failure['reason']}{said}{log}"
+
+
+# Failures on swegc's side (building, the engine, the clone): they say nothing of whether the
+# published instance holds, so a rebuilt instance that hit one is "not_rebuilt".
+NOT_REBUILT_REASONS = frozenset({"env_build_failed", "install_failed", "build_failed",
+                                 "build_timeout", "docker_error", "infrastructure",
+                                 CLONE_UNREADABLE})
+
+
 def compare_with_published(expected: Any, verdict: Verdict) -> dict[str, Any]:
-    """How a re-validated instance compares with what its published dataset said."""
-    ours_f2p, ours_p2p = set(verdict.FAIL_TO_PASS), set(verdict.PASS_TO_PASS)
-    theirs_f2p, theirs_p2p = set(expected.FAIL_TO_PASS), set(expected.PASS_TO_PASS)
+    """How a re-validated instance compares with what its published dataset said.
+
+    ``agreement``: ``same``, ``differs``, ``no_longer_valid`` (its tests ran and it does not
+    hold) or ``not_rebuilt`` (swegc could not build or run it: the published instance is not in
+    question). SWE-bench's log parser cut test ids at the first space (``test_x[a b]`` became
+    ``test_x[a``): a published id that is such a cut of one of ours counts as that test, and
+    ``truncated`` lists the pairs.
+    """
     if verdict.status != "valid":
-        agreement = "no_longer_valid"
-    elif ours_f2p == theirs_f2p and (not theirs_p2p or ours_p2p == theirs_p2p):
-        agreement = "same"
-    else:
-        agreement = "differs"
-    return {"agreement": agreement,
+        agreement = ("not_rebuilt" if verdict.status == "error"
+                     or verdict.reason in NOT_REBUILT_REASONS else "no_longer_valid")
+        return {"agreement": agreement, "FAIL_TO_PASS_missing": [], "FAIL_TO_PASS_extra": [],
+                "PASS_TO_PASS_missing": [], "PASS_TO_PASS_extra": [], "truncated": []}
+    truncated: list[list[str]] = []
+    ours_f2p, ours_p2p = set(verdict.FAIL_TO_PASS), set(verdict.PASS_TO_PASS)
+    theirs_f2p = _untruncated(expected.FAIL_TO_PASS, ours_f2p, truncated)
+    theirs_p2p = _untruncated(expected.PASS_TO_PASS, ours_p2p, truncated)
+    same = ours_f2p == theirs_f2p and (not theirs_p2p or ours_p2p == theirs_p2p)
+    return {"agreement": "same" if same else "differs",
             "FAIL_TO_PASS_missing": sorted(theirs_f2p - ours_f2p),
             "FAIL_TO_PASS_extra": sorted(ours_f2p - theirs_f2p),
             "PASS_TO_PASS_missing": sorted(theirs_p2p - ours_p2p) if theirs_p2p else [],
-            "PASS_TO_PASS_extra": sorted(ours_p2p - theirs_p2p) if theirs_p2p else []}
+            "PASS_TO_PASS_extra": sorted(ours_p2p - theirs_p2p) if theirs_p2p else [],
+            "truncated": sorted(truncated)}
+
+
+def _untruncated(published: Sequence[str], ours: set[str], truncated: list[list[str]]) -> set[str]:
+    """The published ids, each cut one replaced by the one id of ours it is the cut of."""
+    result = set()
+    for test in published:
+        if test not in ours and " " not in test:
+            whole = [t for t in ours if t.startswith(test + " ")]
+            if len(whole) == 1:
+                truncated.append([test, whole[0]])
+                test = whole[0]
+        result.add(test)
+    return result
 
 
 def default_jobs() -> int:

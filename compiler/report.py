@@ -20,6 +20,7 @@ REPORT_SCHEMA_VERSION = 1
 INSTANCE_STATUSES = ("valid", "rejected", "skipped", "error")
 ENV_STATUSES = ("built", "failed")
 MAX_FLAKY_SHOWN = 5  # tests listed per instance in the summary; the report has them all
+MAX_DETAIL_LINES = 8  # last lines of a failed env's error shown by the summary
 MAX_WARNINGS_SHOWN = 20  # instances whose warnings the summary lists; the report has them all
 
 INSTANCE_FIELDS: dict[str, Any] = {
@@ -29,7 +30,7 @@ INSTANCE_FIELDS: dict[str, Any] = {
 }
 ENV_FIELDS: dict[str, Any] = {
     "env_key": None, "repo": None, "versions": None, "python": None, "image": None, "status": None,
-    "reason": None, "detail": None, "build_s": 0.0, "size_bytes": 0, "instances": 0,
+    "reason": None, "detail": None, "build_s": 0.0, "size_bytes": 0, "instances": 0, "log": None,
 }
 
 
@@ -58,7 +59,7 @@ def write_reports(out_dir: Path, instances: list[dict[str, Any]], envs: list[dic
     flaky_tests, validation_s, build_s, warnings (changed tests that did not run), and optionally
     layer_bytes (the instance image's own
     layer). Env rows: env_key, repo, versions, python, image, status (built | failed), reason,
-    detail, build_s, size_bytes, instances. Extra fields are kept; every row gets schema_version.
+    detail, build_s, size_bytes, instances, log (a failed build's log). Extra fields are kept; every row gets schema_version.
     """
     layout = BuildLayout(out_dir)
     inst = [_normalize(r, INSTANCE_FIELDS, "instance_id", INSTANCE_STATUSES, "instance") for r in instances]
@@ -162,9 +163,12 @@ def _env_lines(envs: list[dict[str, Any]]) -> list[str]:
                          e.get("instances") or 0, human_seconds(float(e.get("build_s") or 0)),
                          human_bytes(int(e.get("size_bytes") or 0))] for e in envs], left=4)
     for env in failed:
-        detail = (env.get("detail") or "").strip().splitlines()
-        lines.append(f"  failed {env['env_key']}: {env.get('reason') or 'unknown'}"
-                     + (f": {detail[-1][:120]}" if detail else ""))
+        detail = [line for line in (env.get("detail") or "").strip().splitlines() if line.strip()]
+        lines.append(f"  failed {env['env_key']}: {env.get('reason') or 'unknown'}")
+        # pip's last line ("ERROR: ... failed") rarely says why: the lines before it do.
+        lines += [f"    {line.rstrip()[:200]}" for line in detail[-MAX_DETAIL_LINES:]]
+        if env.get("log"):
+            lines.append(f"    log: {env['log']}")
     return lines
 
 
@@ -193,21 +197,37 @@ def _published_lines(instances: list[dict[str, Any]]) -> list[str]:
         counts[row["published"]["agreement"]] = counts.get(row["published"]["agreement"], 0) + 1
     lines = ["", f"published instances re-validated: {len(compared)} "
                  f"({', '.join(f'{n} {k}' for k, n in sorted(counts.items()))})"]
+    if counts.get("not_rebuilt"):
+        lines.append("  not_rebuilt: swegc could not build or run them (its side, not the "
+                     "published instance's); see the reason")
+    truncated = sum(len(row["published"].get("truncated") or ()) for row in compared)
+    if truncated:
+        lines.append(f"  {truncated} published test id(s) were cut at a space (SWE-bench's log "
+                     "parser splits on whitespace) and were matched as prefixes of swegc's ids")
     for row in compared:
         pub = row["published"]
         if pub["agreement"] == "same":
             continue
         missing = pub["FAIL_TO_PASS_missing"] + pub["PASS_TO_PASS_missing"]
         extra = pub["FAIL_TO_PASS_extra"] + pub["PASS_TO_PASS_extra"]
-        why = row.get("reason") if pub["agreement"] == "no_longer_valid" else \
+        why = row.get("reason") if pub["agreement"] in ("no_longer_valid", "not_rebuilt") else \
             f"{len(missing)} published test(s) not confirmed, {len(extra)} new"
         lines.append(f"  {row['instance_id']}: {pub['agreement']} ({why})")
     return lines
 
 
 def summarize(out_dir: Path) -> str:
-    """The text a user reads after ``swegc compile`` (and with ``swegc status``)."""
+    """The text a user reads after ``swegc compile`` (and with ``swegc status``).
+
+    A folder that only a compile of some instances (``--instance``, ``--limit``) wrote holds its
+    reports in ``partial/``: those are summarized, and the summary says so.
+    """
     out_dir = Path(out_dir)
+    layout = BuildLayout(out_dir)
+    if not layout.instances_report.is_file() and layout.partial.instances_report.is_file():
+        return (f"{out_dir} holds only a compile of some instances (--instance or --limit), "
+                f"in {layout.partial.root}; a compile without them writes the full build\n\n"
+                + summarize(layout.partial.root))
     instances, envs = read_reports(out_dir)
     envs = sorted(envs, key=lambda e: str(e["env_key"]))
     instances = sorted(instances, key=lambda r: str(r["instance_id"]))
@@ -228,4 +248,7 @@ def summarize(out_dir: Path) -> str:
               f"images: {human_bytes(env_bytes + layer_bytes)} (environments {human_bytes(env_bytes)}, "
               f"instance layers {human_bytes(layer_bytes)})"]
     lines += _dataset_lines(out_dir)
+    if layout.partial.instances_report.is_file():
+        lines.append(f"a compile of some instances is in {layout.partial.root} "
+                     f"(swegc status {layout.partial.root})")
     return "\n".join(lines)

@@ -80,7 +80,8 @@ def test_summary_counts_reasons_flaky_tests_time_and_disk(tmp_path: Path) -> Non
     assert "    tests/t.py::test_f[a - b]" in lines
     assert "    ... and 2 more (reports/instances.jsonl)" in lines
     assert "environments: 1 built, 1 failed" in lines
-    assert "  failed env-b: install_failed: ERROR: No matching distribution" in lines
+    assert "  failed env-b: install_failed" in lines
+    assert "    ERROR: No matching distribution" in lines
     assert "time: validation 1 min 00 s, image builds 1 min 16 s" in lines
     assert "images: 1.5 GB (environments 1.5 GB, instance layers 2.0 MB)" in lines
     assert lines[-1] == "dataset: none written yet"
@@ -130,3 +131,44 @@ def test_the_summary_lists_each_instance_whose_changed_tests_did_not_all_run(tmp
     text = summarize(tmp_path)
     assert "warnings: 1 in 1 instance\n  octo__demo-4: tests/helpers.py: a changed test file" in text
     assert read_reports(tmp_path)[0][0]["warnings"] == []  # every row has the field
+
+
+def test_a_failed_env_shows_the_end_of_its_error_and_where_its_log_is(tmp_path: Path) -> None:
+    detail = "\n".join([f"  line {i}" for i in range(20)] +
+                       ["ERROR: Could not build wheels for lxml", "error: failed-wheel-build"])
+    env = {**ENVS[0], "reason": "env_build_failed", "detail": detail,
+           "log": str(tmp_path / "logs/images/env-b.log")}
+    write_reports(tmp_path, INSTANCES, [env, ENVS[1]])
+    text = summarize(tmp_path)
+    assert "  failed env-b: env_build_failed\n" in text
+    assert "    ERROR: Could not build wheels for lxml\n    error: failed-wheel-build\n" in text
+    assert "    line 14\n" in text and "line 13\n" not in text  # the last 8 lines
+    assert f"    log: {tmp_path}/logs/images/env-b.log" in text
+
+
+def test_status_of_a_folder_only_a_compile_of_some_instances_wrote_summarizes_its_partial_folder(
+        tmp_path: Path) -> None:
+    write_reports(tmp_path / "partial", INSTANCES[:1], ENVS[1:])
+    text = summarize(tmp_path)
+    assert text.startswith(f"{tmp_path} holds only a compile of some instances (--instance or "
+                           f"--limit), in {tmp_path / 'partial'}")
+    assert "octo/demo      1" in text
+    write_reports(tmp_path, INSTANCES, ENVS)
+    assert summarize(tmp_path).endswith(f"a compile of some instances is in {tmp_path / 'partial'} "
+                                        f"(swegc status {tmp_path / 'partial'})")
+
+
+def test_rebuilt_published_instances_tell_a_failure_on_swegcs_side_from_one_that_no_longer_holds(
+        tmp_path: Path) -> None:
+    def pub(agreement: str, **extra: Any) -> dict[str, Any]:
+        return {"agreement": agreement, "FAIL_TO_PASS_missing": [], "FAIL_TO_PASS_extra": [],
+                "PASS_TO_PASS_missing": [], "PASS_TO_PASS_extra": [], "truncated": [], **extra}
+    rows = [inst("octo__demo-1", "rejected", "install_failed", published=pub("not_rebuilt")),
+            inst("octo__demo-2", "rejected", "no_fail_to_pass", published=pub("no_longer_valid")),
+            inst("octo__demo-3", "valid", published=pub("same", truncated=[["t[a", "t[a b]"]]))]
+    write_reports(tmp_path, rows, [])
+    text = summarize(tmp_path)
+    assert "published instances re-validated: 3 (1 no_longer_valid, 1 not_rebuilt, 1 same)" in text
+    assert "  octo__demo-1: not_rebuilt (install_failed)" in text
+    assert "  octo__demo-2: no_longer_valid (no_fail_to_pass)" in text
+    assert "1 published test id(s) were cut at a space" in text
