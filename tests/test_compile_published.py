@@ -33,6 +33,8 @@ def test_published_instances_are_rebuilt_and_each_is_said_to_hold_or_differ(tmp_
                          | {"FAIL_TO_PASS": json.dumps(row["FAIL_TO_PASS"]),
                             "PASS_TO_PASS": json.dumps(row["PASS_TO_PASS"])})
     published[1]["FAIL_TO_PASS"] = json.dumps(["tests/test_stats.py::test_that_never_existed"])
+    # What SWE-bench publishes is kept as published, whatever swegc's spec finds.
+    published[0].update(version="0.9", environment_setup_commit="c" * 40, issue_numbers=["1"])
     data = tmp_path / "published.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in published))
     spec_text = (ROOT / "examples" / "specs" / "calc.yaml").read_text()
@@ -58,3 +60,9 @@ def test_published_instances_are_rebuilt_and_each_is_said_to_hold_or_differ(tmp_
     rebuilt = {r["instance_id"]: r for r in read_dataset(out)}
     assert rebuilt["example__calc-2"]["patch"] == rows["example__calc-2"]["patch"]
     assert rebuilt["example__calc-2"]["problem_statement"] == rows["example__calc-2"]["problem_statement"]
+    kept = rebuilt["example__calc-2"]
+    assert (kept["version"], kept["environment_setup_commit"]) == ("0.9", "c" * 40)
+    assert (kept["spec_version"], kept["env_commit"]) == \
+        (rows["example__calc-2"]["version"], rows["example__calc-2"]["environment_setup_commit"])
+    assert kept["issue_numbers"] == ["1"]
+    assert rebuilt["example__calc-8"]["version"] == rebuilt["example__calc-8"]["spec_version"]
