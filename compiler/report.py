@@ -29,6 +29,7 @@ INSTANCE_FIELDS: dict[str, Any] = {
 ENV_FIELDS: dict[str, Any] = {
     "env_key": None, "repo": None, "versions": None, "python": None, "image": None, "status": None,
     "reason": None, "detail": None, "build_s": 0.0, "size_bytes": 0, "instances": 0,
+    "resolution_lag": [],
 }
 
 
@@ -56,7 +57,8 @@ def write_reports(out_dir: Path, instances: list[dict[str, Any]], envs: list[dic
     (snake_case code), detail, version, env_key, image, FAIL_TO_PASS and PASS_TO_PASS (counts),
     flaky_tests, validation_s, build_s, and optionally layer_bytes (the instance image's own
     layer). Env rows: env_key, repo, versions, python, image, status (built | failed), reason,
-    detail, build_s, size_bytes, instances. Extra fields are kept; every row gets schema_version.
+    detail, build_s, size_bytes, instances, resolution_lag (under pip_date: a warning per
+    package that resolved far behind the date, naming what held it back). Extra fields are kept; every row gets schema_version.
     """
     layout = BuildLayout(out_dir)
     inst = [_normalize(r, INSTANCE_FIELDS, "instance_id", INSTANCE_STATUSES, "instance") for r in instances]
@@ -163,6 +165,9 @@ def _env_lines(envs: list[dict[str, Any]]) -> list[str]:
         detail = (env.get("detail") or "").strip().splitlines()
         lines.append(f"  failed {env['env_key']}: {env.get('reason') or 'unknown'}"
                      + (f": {detail[-1][:120]}" if detail else ""))
+    for env in envs:
+        for message in env.get("resolution_lag") or []:
+            lines.append(f"  warning {env['env_key']}: {message}")
     return lines
 
 
