@@ -51,7 +51,8 @@ class DatedInstaller:
         root = build_in / "installer"
         (root / "bin").mkdir(parents=True, exist_ok=True)
         (root / "pyshim" / "pip").mkdir(parents=True, exist_ok=True)
-        config = {"venv": venv, "date": self.date, "exclude_newer_package": self.package_caps()}
+        config = {"venv": venv, "date": self.date, "exclude_newer_package": self.package_caps(),
+                  "uv_data": f"{TOOLS_DIR}/data"}
         source = (Path(__file__).with_name("pip_wrapper.py")).read_text()
         wrapper = f"#!{venv}/bin/python\nCONFIG = {json.dumps(config)!r}\n{source}"
         for name in ("pip", "pip3"):
@@ -87,7 +88,7 @@ class DatedInstaller:
             f'--target "$tmp" uv=={UV_VERSION}',
             '  mv -T "$tmp" "$uv_dir" 2>/dev/null || rm -rf "$tmp"',
             "fi",
-            '"$uv_dir/bin/uv" --version',
+            f'XDG_DATA_HOME={TOOLS_DIR}/data "$uv_dir/bin/uv" --version',
             f'export SWEGC_UV="$uv_dir/bin/uv" PATH={WRAPPER_DIR}/bin:$PATH '
             f"PYTHONPATH={WRAPPER_DIR}/pyshim UV_EXCLUDE_NEWER={self.date}",
         ]

@@ -63,8 +63,11 @@ def uv(config, command, args, constraints=None):
             cmd += ["--exclude-newer-package", cap]
         if constraints:
             cmd += ["--constraint", constraints]
+    env = dict(os.environ)
+    env.pop("PYTHONPATH", None)
+    env["XDG_DATA_HOME"] = config["uv_data"]  # uv's state stays in the cache mount too
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            universal_newlines=True)
+                            universal_newlines=True, env=env)
     lines = []
     for line in proc.stdout:
         sys.stdout.write(line)
@@ -125,7 +128,7 @@ def not_editable(args):
     return out
 
 
-def legacy_develop(config, args, constraints):
+def legacy_develop(config, args, pins):
     """What pip did before PEP 660 for a backend without ``build_editable``: install the
     project's dependencies, then ``setup.py develop --no-deps`` with the venv's setuptools."""
     python = config["venv"] + "/bin/python"
@@ -136,7 +139,7 @@ def legacy_develop(config, args, constraints):
     say("the build backend has no build_editable hook (PEP 660); falling back to "
         "`setup.py develop`, as pip did before 25.3")
     plain = not_editable(args)
-    code, _ = uv(config, "install", plain, constraints)  # dependencies (and a wheel of it)
+    code, _ = resolve(config, plain, pins)  # the dependencies (and a wheel of the project)
     if code != 0:
         return code
     for _, path in targets:
@@ -150,28 +153,33 @@ def legacy_develop(config, args, constraints):
     return 0
 
 
-def install(config, args):
-    pins = {}
+def resolve(config, args, pins):
+    """``uv pip install ARGS``, pinning what uv refuses only because it is yanked (``pins``
+    grows); returns (exit code, output of the last try)."""
     constraints = None
     for _ in range(8):
-        code, output = uv(config, "install", args, constraints)
-        if code == 0:
-            return 0
-        new = {k: v for k, v in yanked_pins(output).items() if pins.get(k) != v}
-        if new:
-            pins.update(new)
-            for name, version in sorted(new.items()):
-                say("only yanked releases of %s fit; installing %s==%s as pip would" %
-                    (name, name, version))
+        if pins:
             handle, constraints = tempfile.mkstemp(prefix="swegc-yanked-", suffix=".txt")
             with os.fdopen(handle, "w") as fh:
                 fh.write("".join("%s==%s\n" % item for item in sorted(pins.items())))
-            continue
-        if "build_editable" in output:
-            fallback = legacy_develop(config, args, constraints)
-            if fallback is not None:
-                return fallback
-        return code
+        code, output = uv(config, "install", args, constraints)
+        new = {k: v for k, v in yanked_pins(output).items() if pins.get(k) != v}
+        if code == 0 or not new:
+            return code, output
+        pins.update(new)
+        for name, version in sorted(new.items()):
+            say("only yanked releases of %s fit; installing %s==%s as pip would" %
+                (name, name, version))
+    return code, output
+
+
+def install(config, args):
+    pins = {}
+    code, output = resolve(config, args, pins)
+    if code != 0 and "build_editable" in output:
+        fallback = legacy_develop(config, args, pins)
+        if fallback is not None:
+            return fallback
     return code
 
 
