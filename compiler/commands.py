@@ -22,6 +22,50 @@ def check(paths: tuple[Path, ...]) -> None:
         click.echo(f"ok  {spec.path}  {spec.repo}  ({envs} environment{'s' if envs != 1 else ''}, "
                    f"source: {spec.source.kind}, parser: {spec.tests.parser})")
     click.echo(f"{len(specs)} spec{'s' if len(specs) != 1 else ''} checked, no problems")
+    for line in base_image_lines(specs):
+        click.echo(line)
+
+
+def base_image_lines(specs: list) -> list[str]:
+    """Which Pythons this machine can build, and the image each environment would start from.
+
+    Built in are the Debian suites debootstrap makes (``swegc images base``); any other Python
+    needs an image mapped in ``build.base_images`` (best once, in a shared file specs extend).
+    """
+    import shutil
+
+    from swegc.naming import DEBIAN_SUITES
+    from swegc.errors import DockerUnavailableError
+    from swegc.runtime.docker_client import docker_client, image_exists
+
+    try:
+        client = docker_client()
+    except DockerUnavailableError:
+        client = None
+    debootstrap = shutil.which("debootstrap") is not None
+    built_in = ", ".join(f"{v} ({suite})" for v, suite in DEBIAN_SUITES.items())
+    lines = [f"Python built in (debootstrap {'found' if debootstrap else 'not installed'}): "
+             f"{built_in}; any other Python needs build.base_images, e.g. "
+             '{"3.10": "python:3.10-slim"} where a registry is reachable']
+    seen: set[tuple[str, str]] = set()
+    for spec in specs:
+        for env in spec.environments:
+            image = spec.base_image_for(env)
+            if (env.python, image) in seen:
+                continue
+            seen.add((env.python, image))
+            if client is None:
+                state = "Docker not reachable"
+            elif image_exists(client, image) is not None:
+                state = "present"
+            elif image.startswith("swegc-base:"):
+                state = (f"missing: swegc images base --python {env.python}" if debootstrap
+                         else "missing: install debootstrap, then swegc images base --python "
+                         f"{env.python}")
+            else:
+                state = f"missing: docker pull {image} (or docker tag a local image as it)"
+            lines.append(f"  python {env.python}: {image}  [{state}]")
+    return lines
 
 
 @click.command("compile")

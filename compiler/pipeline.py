@@ -110,7 +110,8 @@ def _env_recipe(spec: RepoSpec, env_index: int, repo: GitRepo, members: list[Pla
     return EnvRecipe(repo=spec.repo, base_image=spec.base_image_for(env), env_commit=env_commit,
                      apt=env.apt, pre_install=env.pre_install, pip=env.pip, install=env.install,
                      env=tuple(sorted(env.env.items())), pip_date=pip_date,
-                     upgrade_pip=env.upgrade_pip)
+                     upgrade_pip=env.upgrade_pip, python=env.python,
+                     pip_date_exempt=env.pip_date_exempt)
 
 
 class Compiler:
@@ -279,13 +280,31 @@ class Compiler:
             return
         if group.built.freeze and not self.store.get("lock", group.key):
             self.store.put("lock", group.key, list(group.built.freeze))
-        self.store.put("env", group.key, {"image": group.built.to_json()})
+        lags = self._resolution_lags(group, builder)
+        self.store.put("env", group.key, {"image": group.built.to_json(), "lags": lags})
+
+    def _resolution_lags(self, group: EnvGroup, builder: ImageBuilder) -> list[str]:
+        """Under pip_date, a warning for each package that resolved far behind the date."""
+        from swegc.runtime.resolution_lag import find_lags, reader_for
+
+        recipe, built = group.recipe, group.built
+        if not recipe.pip_date or built is None or not built.freeze:
+            return []
+        lags = find_lags(built.freeze, recipe.pip_date, reader_for(builder.network),
+                         recipe.pip_date_exempt)
+        env = group.spec.environments[group.env_index]
+        messages = [lag.message(recipe.pip_date) for lag in lags]
+        for message in messages:
+            self.echo(f"warning: {env.where}: environments[{group.env_index}].pip_date: {message}")
+        return messages
 
     def _instance_recipe(self, group: EnvGroup, item: PlannedInstance) -> InstanceRecipe:
         env = group.spec.environments[group.env_index]
         return InstanceRecipe(item.instance_id, item.candidate.base_commit, env.install,
                               env.post_install,
-                              env=tuple(sorted(item.test_settings(group.spec).env.items())))
+                              env=tuple(sorted(item.test_settings(group.spec).env.items())),
+                              pip_date=group.recipe.pip_date,
+                              pip_date_exempt=group.recipe.pip_date_exempt)
 
     def _unit_key(self, group: EnvGroup, item: PlannedInstance) -> str:
         """Everything the unit's result depends on: the instance image (and through it the
@@ -435,7 +454,8 @@ class Compiler:
                 round(self._stored_build_s(group.key), 3),
                 "size_bytes": built.size_bytes if built else 0,
                 "env_commit": group.recipe.env_commit, "instances": len(group.instances),
-                "log": group.failure.get("log") if group.failure else None}
+                "log": group.failure.get("log") if group.failure else None,
+                "resolution_lag": (self.store.get("env", group.key) or {}).get("lags", [])}
 
     def _stored_build_s(self, key: str) -> float:
         stored = self.store.get("env", key)

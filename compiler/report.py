@@ -31,6 +31,7 @@ INSTANCE_FIELDS: dict[str, Any] = {
 ENV_FIELDS: dict[str, Any] = {
     "env_key": None, "repo": None, "versions": None, "python": None, "image": None, "status": None,
     "reason": None, "detail": None, "build_s": 0.0, "size_bytes": 0, "instances": 0, "log": None,
+    "resolution_lag": [],
 }
 
 
@@ -59,7 +60,9 @@ def write_reports(out_dir: Path, instances: list[dict[str, Any]], envs: list[dic
     flaky_tests, validation_s, build_s, warnings (changed tests that did not run), and optionally
     layer_bytes (the instance image's own
     layer). Env rows: env_key, repo, versions, python, image, status (built | failed), reason,
-    detail, build_s, size_bytes, instances, log (a failed build's log). Extra fields are kept; every row gets schema_version.
+    detail, build_s, size_bytes, instances, log (a failed build's log), resolution_lag (under
+    pip_date: a warning per package that resolved far behind the date, naming what held it
+    back). Extra fields are kept; every row gets schema_version.
     """
     layout = BuildLayout(out_dir)
     inst = [_normalize(r, INSTANCE_FIELDS, "instance_id", INSTANCE_STATUSES, "instance") for r in instances]
@@ -169,6 +172,9 @@ def _env_lines(envs: list[dict[str, Any]]) -> list[str]:
         lines += [f"    {line.rstrip()[:200]}" for line in detail[-MAX_DETAIL_LINES:]]
         if env.get("log"):
             lines.append(f"    log: {env['log']}")
+    for env in envs:
+        for message in env.get("resolution_lag") or []:
+            lines.append(f"  warning {env['env_key']}: {message}")
     return lines
 
 

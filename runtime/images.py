@@ -28,17 +28,17 @@ from swegc.hashing import content_hash
 from swegc.naming import env_image_name, instance_image_name
 from swegc.redact import redact
 from swegc.runtime.docker_client import LABEL, docker_client, image_exists, require_image
+from swegc.runtime.installer import DatedInstaller
 from swegc.runtime.network import CA_MOUNT, BuildNetwork
 
 VENV = "/opt/venv"
 PATH = f"{VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-IMAGE_FORMAT = 2  # bump when the build scripts change what an image contains
+IMAGE_FORMAT = 3  # bump when the build scripts change what an image contains
+# 3: under pip_date, uv and the pip wrapper are no longer in any layer, and the instance
+# step installs through the same wrapper, with the same date, as the env step.
 # Instance images only: 3 adds STOPSIGNAL SIGKILL (harnesses that `docker stop` a container
 # whose main process ignores SIGTERM otherwise wait 10-15 s for nothing each time).
 INSTANCE_FORMAT = 3
-# Under pip_date, build tools resolve no older than this: setuptools 64+ (2022) is needed for
-# PEP 660 editable installs, which uv requires, and 67.x still ships pkg_resources.
-BUILD_TOOLS_FLOOR = "2023-06-01T00:00:00Z"
 
 
 class BuildFailed(Exception):
@@ -63,6 +63,11 @@ class EnvRecipe:
     env: tuple[tuple[str, str], ...] = ()
     pip_date: str | None = None  # an ISO date: packages resolved as of then (uv --exclude-newer)
     upgrade_pip: bool = True
+    python: str | None = None  # the Python the spec asked for, checked against the base image
+    pip_date_exempt: tuple[str, ...] = ()  # packages resolved without the date cap
+
+    def installer(self) -> DatedInstaller | None:
+        return DatedInstaller(self.pip_date, self.pip_date_exempt) if self.pip_date else None
 
     def key(self, base_image_id: str) -> str:
         return content_hash("env", IMAGE_FORMAT, asdict(self), base_image_id)
@@ -75,6 +80,11 @@ class InstanceRecipe:
     install: tuple[str, ...] = ()
     post_install: tuple[str, ...] = ()
     env: tuple[tuple[str, str], ...] = ()  # the tests' environment, baked into the image config
+    pip_date: str | None = None  # the env's: its install resolves as the env's did
+    pip_date_exempt: tuple[str, ...] = ()
+
+    def installer(self) -> DatedInstaller | None:
+        return DatedInstaller(self.pip_date, self.pip_date_exempt) if self.pip_date else None
 
     def key(self, env_key: str) -> str:
         return content_hash("instance", IMAGE_FORMAT, INSTANCE_FORMAT, asdict(self), env_key)
@@ -100,6 +110,31 @@ class BuiltImage:
     @classmethod
     def from_json(cls, data: dict[str, Any], **changes: Any) -> BuiltImage:
         return cls(**{**data, "freeze": tuple(data.get("freeze") or ()), **changes})
+
+
+def _base_image_checks(recipe: EnvRecipe) -> list[str]:
+    """Fail early, saying what is missing, when a base image cannot carry an env."""
+    image = recipe.base_image  # an image reference: no quotes or $ in it
+    lines = [
+        "missing=''",
+        "command -v python3 >/dev/null || missing=\"$missing python3\"",
+        "command -v git >/dev/null || missing=\"$missing git\"",
+        "if [ -n \"$missing\" ]; then echo \"swegc: the base image " + image +
+        " has no$missing: choose an image with python3 and git, or add them "
+        "(environments[].apt: [git])\" >&2; exit 3; fi",
+        "python3 -c 'import venv, ensurepip' 2>/dev/null || { echo \"swegc: the base image "
+        + image + " has python3 without venv/ensurepip (Debian: apt: [python3-venv])\" "
+        ">&2; exit 3; }",
+    ]
+    if recipe.python:
+        want = shlex.quote(recipe.python)
+        lines.append(
+            "have=$(python3 -c 'import sys; print(\"%d.%d\" % sys.version_info[:2])'); "
+            f"if [ \"$have\" != {want} ]; then echo \"swegc: the base image {image} has "
+            f"Python $have, but the environment asks for {recipe.python}: map "
+            f"build.base_images[\\\"{recipe.python}\\\"] to an image with that Python\" >&2; "
+            "exit 3; fi")
+    return lines
 
 
 def _run_block(title: str, commands: tuple[str, ...] | list[str]) -> str:
@@ -169,6 +204,8 @@ class ImageBuilder:
             self.repo.create_bundle(work / "in" / "repo.bundle", recipe.env_commit, tags=tags)
             if lock:
                 (work / "in" / "lock.txt").write_text("\n".join(lock) + "\n")
+            if recipe.installer():
+                recipe.installer().write(work / "in", VENV)
             script = self._env_script(recipe, bool(lock))
             labels = {f"{LABEL}.kind": "env", f"{LABEL}.repo": recipe.repo,
                       f"{LABEL}.key": key, f"{LABEL}.env_commit": recipe.env_commit}
@@ -188,26 +225,17 @@ class ImageBuilder:
                 "apt-get update -qq",
                 f"apt-get install -y -qq --no-install-recommends {pkgs}",
                 "rm -rf /var/lib/apt/lists/*"])
+        script += _run_block("base image", _base_image_checks(recipe))
         script += _run_block("venv", [f"python3 -m venv {VENV}",
                                       f"export PATH={PATH} VIRTUAL_ENV={VENV}"])
         for key, value in recipe.env:
             script += f"export {key}={shlex.quote(value)}\n"
         if recipe.upgrade_pip:
             script += _run_block("upgrade pip", ["pip install --disable-pip-version-check -U pip"])
-        if recipe.pip_date:
-            # pip cannot resolve "as of a date"; uv can. A build-only shim sends every
-            # `pip install` of this build (the spec's install commands too) through uv.
-            floor = max(recipe.pip_date, BUILD_TOOLS_FLOOR)
-            tools = " ".join(f"--exclude-newer-package {name}={floor}"
-                             for name in ("setuptools", "wheel"))
-            script += _run_block(f"resolve packages as of {recipe.pip_date}", [
-                "pip install --disable-pip-version-check --target /swegc/tools uv",
-                "mkdir -p /swegc/shim",
-                "printf '#!/bin/sh\\nif [ \"$1\" = install ] || [ \"$1\" = uninstall ]; then "
-                f"exec env PYTHONPATH=/swegc/tools /swegc/tools/bin/uv pip \"$@\" --python {VENV}/bin/python {tools}; "
-                f"fi\\nexec {VENV}/bin/python -m pip \"$@\"\\n' > /swegc/shim/pip",
-                "chmod +x /swegc/shim/pip",
-                f"export PATH=/swegc/shim:$PATH UV_EXCLUDE_NEWER={shlex.quote(recipe.pip_date)}"])
+        installer = recipe.installer()
+        if installer:
+            script += _run_block(f"pip resolves packages as of {recipe.pip_date} (through uv)",
+                                 installer.setup_lines(VENV))
         script += _run_block("pre_install", recipe.pre_install)
         script += _run_block("repository", [
             "git init -q /testbed", "cd /testbed",
@@ -244,6 +272,8 @@ class ImageBuilder:
                         if t not in env_tags}
                 self.repo.create_bundle(work / "in" / "delta.bundle", recipe.base_commit,
                                         exclude=[env_commit], tags=tags)
+            if recipe.installer():
+                recipe.installer().write(work / "in", VENV)
             script = self._instance_script(recipe)
             labels = {f"{LABEL}.kind": "instance", f"{LABEL}.instance": recipe.instance_id,
                       f"{LABEL}.key": key, f"{LABEL}.env": env.name,
@@ -257,6 +287,10 @@ class ImageBuilder:
     def _instance_script(self, recipe: InstanceRecipe) -> str:
         base = recipe.base_commit
         script = "set -euo pipefail\ncd /testbed\n"
+        installer = recipe.installer()
+        if installer:
+            script += _run_block(f"pip resolves packages as of {recipe.pip_date} (through uv)",
+                                 installer.setup_lines(VENV))
         script += _run_block("checkout", [
             "if [ -f /swegc/in/delta.bundle ]; then git fetch -q /swegc/in/delta.bundle "
             "'refs/swegc/tip:refs/swegc/tip' 'refs/tags/*:refs/tags/*'; fi",

@@ -235,7 +235,9 @@ def test_a_python_without_a_base_image_says_how_to_provide_one(tmp_path: Path) -
     name = spec_with(tmp_path, '    python: "3.9"', '    python: "3.10"')
     assert problems(name) == ['w.yaml:16: environments[0].python: no base image for Python '
                               '"3.10": images exist for 3.9, 3.11, 3.13; set '
-                              'environments[0].base_image, or build.base_images["3.10"]']
+                              'environments[0].base_image, or build.base_images["3.10"] (such '
+                              'as python:3.10-slim where a registry is reachable; once for all '
+                              'specs in a shared file they extend)']
     spec_with(tmp_path, '    python: "3.9"', '    python: "3.10"\n    base_image: my/py:3.10')
     assert load_specs(["w.yaml"])[0].environments[0].base_image == "my/py:3.10"
     write(tmp_path, "w.yaml", VALID.replace('"3.9"', '"3.10"') +

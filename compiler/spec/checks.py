@@ -162,7 +162,9 @@ def _check_environments(envs: Sequence[Mapping[str, Any]], build: Mapping[str, A
             problems.append(_problem(where, ("environments", index, "python"),
                                      f'no base image for Python "{env["python"]}": images exist '
                                      f"for {built_in}; set environments[{index}].base_image, or "
-                                     f'build.base_images["{env["python"]}"]'))
+                                     f'build.base_images["{env["python"]}"] (such as '
+                                     f'python:{env["python"]}-slim where a registry is reachable; '
+                                     "once for all specs in a shared file they extend)"))
     if len(specifiers) == len(envs):
         problems += _check_coverage(specifiers, envs, where)
     return problems

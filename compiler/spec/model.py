@@ -107,6 +107,7 @@ class EnvironmentSpec:
     post_install: tuple[str, ...] = ()  # shell in /testbed after install (instance layer)
     env: dict[str, str] = field(default_factory=dict)
     pip_date: str | None = None  # "commit" or an ISO date: resolve packages as of that date
+    pip_date_exempt: tuple[str, ...] = ()  # packages resolved without the pip_date cap
     upgrade_pip: bool = True
 
     def specifier(self) -> SpecifierSet:
@@ -125,7 +126,8 @@ class EnvironmentSpec:
         return {"python": self.python, "base_image": self.base_image, "apt": list(self.apt),
                 "pre_install": list(self.pre_install), "pip": list(self.pip),
                 "install": list(self.install), "env": dict(sorted(self.env.items())),
-                "pip_date": self.pip_date, "upgrade_pip": self.upgrade_pip}
+                "pip_date": self.pip_date, "upgrade_pip": self.upgrade_pip,
+                **({"pip_date_exempt": list(self.pip_date_exempt)} if self.pip_date_exempt else {})}
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,199 @@
+"""The ``pip`` of a build under ``pip_date`` (see ``installer.py``); runs inside the container.
+
+This file is not imported by swegc: ``DatedInstaller.write`` copies its text into the build's
+input folder after a ``CONFIG = '...'`` line. It runs on the venv's Python, which may be as old
+as 3.8, so it uses the standard library only and no newer syntax.
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+# pip options uv does not take and that change nothing about what is installed
+DROPPED = {"--no-cache-dir", "--disable-pip-version-check", "--use-pep517",
+           "--no-warn-script-location", "--no-warn-conflicts", "--no-python-version-warning"}
+DROPPED_WITH_VALUE = {"--progress-bar", "--root-user-action", "--src"}
+RENAMED = {"--pre": ["--prerelease", "allow"], "--ignore-installed": ["--reinstall"],
+           "-I": ["--reinstall"]}
+YANKED = re.compile(r"`?([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s`]+?)`? (?:was|is) yanked")
+
+
+def say(message):
+    sys.stderr.write("swegc pip: " + message + "\n")
+    sys.stderr.flush()
+
+
+def real_pip(config, args):
+    env = dict(os.environ)
+    env.pop("PYTHONPATH", None)  # the real pip, not the `python -m pip` hand-off
+    return subprocess.call([config["venv"] + "/bin/python", "-m", "pip"] + args, env=env)
+
+
+def translate(args):
+    out = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        name = arg.split("=", 1)[0]
+        if name in DROPPED:
+            pass
+        elif name in DROPPED_WITH_VALUE:
+            if "=" not in arg:
+                i += 1
+        elif arg in RENAMED:
+            out.extend(RENAMED[arg])
+        elif arg == "--trusted-host":
+            out.extend(["--allow-insecure-host", args[i + 1]])
+            i += 1
+        else:
+            out.append(arg)
+        i += 1
+    return out
+
+
+def uv(config, command, args, constraints=None):
+    """Run ``uv pip COMMAND``; returns (exit code, output), the output also shown."""
+    cmd = [os.environ["SWEGC_UV"], "pip", command] + args + ["--python", config["venv"] + "/bin/python"]
+    if command == "install":
+        cmd += ["--index-strategy", "unsafe-best-match"]
+        for cap in config["exclude_newer_package"]:
+            cmd += ["--exclude-newer-package", cap]
+        if constraints:
+            cmd += ["--constraint", constraints]
+    env = dict(os.environ)
+    env.pop("PYTHONPATH", None)
+    env["XDG_DATA_HOME"] = config["uv_data"]  # uv's state stays in the cache mount too
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            universal_newlines=True, env=env)
+    lines = []
+    for line in proc.stdout:
+        sys.stdout.write(line)
+        lines.append(line)
+    sys.stdout.flush()
+    return proc.wait(), "".join(lines)
+
+
+def yanked_pins(output):
+    """name -> the highest version uv refused only because it is yanked."""
+    pins = {}
+    for name, version in YANKED.findall(output):
+        key = name.lower()
+        if key not in pins or _version_key(version) > _version_key(pins[key]):
+            pins[key] = version
+    return pins
+
+
+def _version_key(version):
+    return [int(p) if p.isdigit() else 0 for p in re.split(r"[.+-]", version)]
+
+
+def editables(args):
+    """(index, path) of each ``-e PATH`` / ``--editable PATH`` that is a local folder."""
+    found = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        path = None
+        if arg in ("-e", "--editable") and i + 1 < len(args):
+            path, i = args[i + 1], i + 1
+        elif arg.startswith("--editable="):
+            path = arg.split("=", 1)[1]
+        elif arg.startswith("-e") and len(arg) > 2:
+            path = arg[2:]
+        if path is not None and os.path.isdir(path.split("[", 1)[0]):
+            found.append((i, path))
+        i += 1
+    return found
+
+
+def not_editable(args):
+    """The same arguments with every ``-e PATH`` written as a plain ``PATH``."""
+    out = []
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+            out.append(arg)
+        elif arg in ("-e", "--editable"):
+            skip = True
+        elif arg.startswith("--editable="):
+            out.append(arg.split("=", 1)[1])
+        elif arg.startswith("-e") and len(arg) > 2:
+            out.append(arg[2:])
+        else:
+            out.append(arg)
+    return out
+
+
+def legacy_develop(config, args, pins):
+    """What pip did before PEP 660 for a backend without ``build_editable``: install the
+    project's dependencies, then ``setup.py develop --no-deps`` with the venv's setuptools."""
+    python = config["venv"] + "/bin/python"
+    targets = editables(args)
+    if not targets or not all(os.path.isfile(os.path.join(p.split("[", 1)[0], "setup.py"))
+                              for _, p in targets):
+        return None
+    say("the build backend has no build_editable hook (PEP 660); falling back to "
+        "`setup.py develop`, as pip did before 25.3")
+    plain = not_editable(args)
+    code, _ = resolve(config, plain, pins)  # the dependencies (and a wheel of the project)
+    if code != 0:
+        return code
+    for _, path in targets:
+        folder = path.split("[", 1)[0]
+        name = subprocess.check_output([python, "setup.py", "--name"], cwd=folder,
+                                       universal_newlines=True).strip().splitlines()[-1]
+        uv(config, "uninstall", [name])
+        code = subprocess.call([python, "setup.py", "develop", "--no-deps"], cwd=folder)
+        if code != 0:
+            return code
+    return 0
+
+
+def resolve(config, args, pins):
+    """``uv pip install ARGS``, pinning what uv refuses only because it is yanked (``pins``
+    grows); returns (exit code, output of the last try)."""
+    constraints = None
+    for _ in range(8):
+        if pins:
+            handle, constraints = tempfile.mkstemp(prefix="swegc-yanked-", suffix=".txt")
+            with os.fdopen(handle, "w") as fh:
+                fh.write("".join("%s==%s\n" % item for item in sorted(pins.items())))
+        code, output = uv(config, "install", args, constraints)
+        new = {k: v for k, v in yanked_pins(output).items() if pins.get(k) != v}
+        if code == 0 or not new:
+            return code, output
+        pins.update(new)
+        for name, version in sorted(new.items()):
+            say("only yanked releases of %s fit; installing %s==%s as pip would" %
+                (name, name, version))
+    return code, output
+
+
+def install(config, args):
+    pins = {}
+    code, output = resolve(config, args, pins)
+    if code != 0 and "build_editable" in output:
+        fallback = legacy_develop(config, args, pins)
+        if fallback is not None:
+            return fallback
+    return code
+
+
+def main(config):
+    argv = sys.argv[1:]
+    command = next((a for a in argv if not a.startswith("-")), None)
+    if command not in ("install", "uninstall"):
+        return real_pip(config, argv)
+    position = argv.index(command)
+    args = translate(argv[:position] + argv[position + 1:])
+    if command == "uninstall":
+        return uv(config, "uninstall", args)[0]
+    return install(config, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main(json.loads(globals()["CONFIG"])))

@@ -1,0 +1,120 @@
+"""A local package index (PEP 503 HTML and PEP 691 JSON, with upload times and yanked files),
+served over HTTP where build containers reach it: the Docker bridge's gateway address."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import http.server
+import io
+import json
+import subprocess
+import threading
+import zipfile
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Release:
+    name: str
+    version: str
+    uploaded: str  # ISO datetime
+    yanked: str | None = None  # the reason
+    requires: tuple[str, ...] = ()
+
+    @property
+    def filename(self) -> str:
+        return f"{self.name.replace('-', '_')}-{self.version}-py3-none-any.whl"
+
+    def metadata(self) -> str:
+        lines = ["Metadata-Version: 2.1", f"Name: {self.name}", f"Version: {self.version}"]
+        lines += [f"Requires-Dist: {r}" for r in self.requires]
+        return "\n".join(lines) + "\n"
+
+    def wheel(self) -> bytes:
+        """A real, installable wheel holding one module named after the package."""
+        module = self.name.replace("-", "_")
+        info = f"{module}-{self.version}.dist-info"
+        files = {f"{module}.py": f"VERSION = {self.version!r}\n",
+                 f"{info}/METADATA": self.metadata(),
+                 f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n"
+                                  "Tag: py3-none-any\n"}
+        record = []
+        for path, text in files.items():
+            digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=")
+            record.append(f"{path},sha256={digest.decode()},{len(text.encode())}")
+        files[f"{info}/RECORD"] = "\n".join(record + [f"{info}/RECORD,,"]) + "\n"
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as archive:
+            for path, text in files.items():
+                archive.writestr(path, text)
+        return buffer.getvalue()
+
+
+@dataclass
+class LocalIndex:
+    releases: list[Release]
+    url: str = ""
+    blobs: dict[str, bytes] = field(default_factory=dict)
+
+    def project(self, name: str) -> list[Release]:
+        return [r for r in self.releases if r.name == name]
+
+
+def bridge_gateway() -> str:
+    out = subprocess.run(["docker", "network", "inspect", "bridge", "--format",
+                          "{{(index .IPAM.Config 0).Gateway}}"], capture_output=True, text=True)
+    return out.stdout.strip() or "172.17.0.1"
+
+
+def serve_index(releases: list[Release]) -> tuple[LocalIndex, http.server.HTTPServer]:
+    index = LocalIndex(releases)
+    for release in releases:
+        index.blobs[release.filename] = release.wheel()
+        index.blobs[release.filename + ".metadata"] = release.metadata().encode()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def _send(self, body: bytes, kind: str) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            parts = [p for p in self.path.split("?")[0].split("/") if p]
+            if len(parts) == 3 and parts[0] == "files" and parts[2] in index.blobs:
+                return self._send(index.blobs[parts[2]], "application/octet-stream")
+            if len(parts) == 2 and parts[0] == "simple" and index.project(parts[1]):
+                return self._project(parts[1])
+            self.send_error(404)
+
+        def _project(self, name: str) -> None:
+            files = []
+            for r in index.project(name):
+                sha = hashlib.sha256(index.blobs[r.filename]).hexdigest()
+                meta = hashlib.sha256(index.blobs[r.filename + ".metadata"]).hexdigest()
+                files.append({"filename": r.filename, "url": f"/files/{name}/{r.filename}",
+                              "hashes": {"sha256": sha}, "upload-time": r.uploaded,
+                              "yanked": r.yanked or False, "core-metadata": {"sha256": meta}})
+            if JSON in (self.headers.get("Accept") or ""):
+                body = {"meta": {"api-version": "1.1"}, "name": name, "files": files,
+                        "versions": sorted({r.version for r in index.project(name)})}
+                return self._send(json.dumps(body).encode(), JSON)
+            links = "".join(
+                f'<a href="{f["url"]}#sha256={f["hashes"]["sha256"]}"'
+                + (f' data-yanked="{f["yanked"]}"' if f["yanked"] else "")
+                + f' data-core-metadata="sha256={f["core-metadata"]["sha256"]}">{f["filename"]}</a>'
+                for f in files)
+            self._send(f"<html><body>{links}</body></html>".encode(), "text/html")
+
+    server = http.server.ThreadingHTTPServer((bridge_gateway(), 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    index.url = f"http://{server.server_address[0]}:{server.server_address[1]}/simple"
+    return index, server
+
+
+JSON = "application/vnd.pypi.simple.v1+json"

@@ -1,0 +1,120 @@
+"""Under pip_date: one dated installer for the env and instance steps, with pip's semantics,
+and nothing of it left in the images; warnings when a resolution falls far behind its date."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from index_fixtures import Release, serve_index
+from swegc.git import GitRepo
+from swegc.runtime.images import BuildFailed, EnvRecipe, ImageBuilder, InstanceRecipe
+from swegc.runtime.network import BuildNetwork
+from swegc.runtime.resolution_lag import IndexReader, find_lags
+from swegc.runtime.sandbox.docker_exec import DockerExecSandbox as Sandbox
+
+DATE = "2024-06-01T00:00:00Z"
+RELEASES = [
+    Release("swegc-test-yanked", "1.0", "2020-01-01T00:00:00Z", yanked="withdrawn"),
+    Release("swegc-test-dated", "1.0", "2023-01-01T00:00:00Z"),
+    Release("swegc-test-dated", "2.0", "2025-01-01T00:00:00Z"),
+    Release("swegc-test-later", "1.0", "2023-02-01T00:00:00Z"),
+    Release("swegc-test-later", "2.0", "2025-02-01T00:00:00Z"),
+    # A runner whose newer release needs a dependency first uploaded after the date.
+    Release("swegc-test-runner", "3.5", "2018-04-01T00:00:00Z"),
+    Release("swegc-test-runner", "5.1", "2019-08-01T00:00:00Z",
+            requires=("swegc-test-reuploaded>=1",)),
+    Release("swegc-test-reuploaded", "1.1", "2022-03-01T00:00:00Z"),
+]
+# A build backend without the PEP 660 build_editable hook, as old setuptools had.
+LEGACY_BACKEND = ("from setuptools.build_meta import build_wheel, build_sdist, "
+                  "get_requires_for_build_wheel, prepare_metadata_for_build_wheel\n")
+
+
+def _setup_py(requires: list[str]) -> str:
+    return ("from setuptools import setup\nsetup(name='legacy', version='2.0', "
+            f"packages=['legacy'], install_requires={requires!r})\n")
+
+
+@pytest.fixture(scope="module")
+def index():
+    served, server = serve_index(RELEASES)
+    yield served
+    server.shutdown()
+
+
+@pytest.mark.docker
+def test_env_and_instance_installs_resolve_as_of_the_date_with_pips_semantics_and_leave_no_installer(
+        git_builder, tmp_path, docker_engine, index):
+    g = git_builder
+    c1 = g.commit("legacy project", {
+        "pyproject.toml": '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "backend"\n'
+                          'backend-path = ["_build"]\n',
+        "_build/backend.py": LEGACY_BACKEND, "legacy/__init__.py": "X = 1\n",
+        "setup.py": _setup_py(["swegc-test-yanked", "swegc-test-dated"])})
+    # The instance's commit adds a dependency: its install must resolve it as of the date too.
+    c2 = g.commit("needs more", {"setup.py": _setup_py(
+        ["swegc-test-yanked", "swegc-test-dated", "swegc-test-later"])})
+    network = BuildNetwork.resolve({"pip_extra_index_url": index.url})
+    builder = ImageBuilder(GitRepo.open(g.path), network, tmp_path / "logs")
+    env = builder.env_image(EnvRecipe(repo="acme/legacy", base_image="swegc-base:bookworm",
+                                      env_commit=c1, python="3.11", pip_date=DATE,
+                                      install=("python -m pip install -e .",)))
+    inst = builder.instance_image(InstanceRecipe("acme__legacy-2", c2, install=("pip install -e .",),
+                                                 pip_date=DATE), env, c1)
+    try:
+        with Sandbox(inst.name) as box:
+            def out(cmd: str) -> str:
+                result = box.run(cmd)
+                return result.output.strip()
+
+            versions = out("python -c 'import swegc_test_dated as d, swegc_test_later as l, "
+                           "swegc_test_yanked as y; print(d.VERSION, l.VERSION, y.VERSION)'")
+            assert versions == "1.0 1.0 1.0"  # as of the date, in both steps; the yanked one too
+            # Editable although the backend has no build_editable: setup.py develop, as pip did.
+            assert out("python -c 'import legacy; print(legacy.__file__)'") == \
+                "/testbed/legacy/__init__.py"
+            # No uv, no wrapper: not on PATH, not in the venv, not anywhere in the layers.
+            assert box.run("command -v uv").exit_code != 0
+            assert out("readlink -f $(command -v pip)") == "/opt/venv/bin/pip"
+            assert out("find / -xdev \\( -name 'uv' -o -name 'installer' -o -name "
+                       "'swegc-tools' \\) -not -path '/proc/*' 2>/dev/null") == ""
+            assert out("ls -A /root/.cache 2>/dev/null") == ""
+        log = (tmp_path / "logs" / f"env-{env.key}.log").read_text()
+        assert "only yanked releases of swegc-test-yanked fit" in log
+        assert "falling back to `setup.py develop`" in log
+    finally:
+        for image in (inst, env):
+            subprocess.run(["docker", "rmi", "-f", image.name], capture_output=True)
+
+
+def test_a_resolution_far_behind_its_date_names_the_dependency_that_held_it_back(index):
+    reader = IndexReader([index.url])
+    freeze = ["swegc-test-runner==3.5", "swegc-test-dated==1.0"]
+    lags = find_lags(freeze, "2019-08-20T00:00:00Z", reader)
+    assert [(lag.package, lag.resolved, lag.available) for lag in lags] == \
+        [("swegc-test-runner", "3.5", "5.1")]
+    message = lags[0].message("2019-08-20T00:00:00Z")
+    assert "swegc-test-reuploaded (first upload 2022-03-01)" in message
+    assert "pip_date_exempt: [swegc-test-reuploaded]" in message
+    # An exempted package is not reported, and a recent resolution is not a lag.
+    assert find_lags(freeze, "2019-08-20", reader, exempt=("swegc-test-runner",)) == []
+    assert find_lags(["swegc-test-dated==1.0"], DATE, reader) == []
+
+
+@pytest.mark.docker
+def test_a_base_image_with_another_python_than_asked_fails_saying_how_to_map_it(
+        git_builder, tmp_path, docker_engine):
+    subprocess.run(["docker", "tag", "swegc-base:bookworm", "local/python:3.10-test"], check=True)
+    c1 = git_builder.commit("one", {"a.txt": "a\n"})
+    builder = ImageBuilder(GitRepo.open(git_builder.path), BuildNetwork.resolve({}),
+                           tmp_path / "logs")
+    try:
+        with pytest.raises(BuildFailed) as failure:
+            builder.env_image(EnvRecipe(repo="acme/a", base_image="local/python:3.10-test",
+                                        env_commit=c1, python="3.10", upgrade_pip=False))
+        assert ("the base image local/python:3.10-test has Python 3.11, but the environment "
+                'asks for 3.10: map build.base_images["3.10"]') in failure.value.detail
+    finally:
+        subprocess.run(["docker", "rmi", "local/python:3.10-test"], capture_output=True)
