@@ -28,8 +28,8 @@ from swegc.runtime.harness.peer_columns import peer_columns
 from swegc.runtime.harness.validation import ValidationPlan, Verdict
 from swegc.errors import SwegcError
 from swegc.compiler.units import (EnvBuild, EnvJob, InstanceBuild, InstanceJob, UnitResult,
-                                  build_and_validate, build_env)
-from swegc.executors import LocalPool, Outcome, Resources, Transient, write_logs
+                                  build_and_validate, build_env, push_image_to, registry_reference)
+from swegc.executors import Outcome, Resources, Transient, make_executor, write_logs
 from swegc.git import GitRepo
 from swegc.hashing import content_hash
 from swegc.records import Instance
@@ -50,12 +50,15 @@ Echo = Callable[[str], None]
 @dataclass(frozen=True)
 class CompileOptions:
     out: Path
-    jobs: int = 2
+    jobs: int | None = 2  # units at once (None: as many as a Ray cluster offers)
     runs: int | None = None  # override every spec's tests.runs
     only: tuple[str, ...] = ()  # instance ids to compile (empty: all)
     limit: int | None = None  # at most this many candidates per spec
     retry_failed: bool = False  # rebuild envs and rerun units whose stored result is a failure
     split: str = "train"
+    executor: str = "local"  # local | ray
+    ray_address: str | None = None
+    registry: str | None = None  # HOST/NAMESPACE that units push images to and nodes pull from
 
 
 @dataclass
@@ -104,8 +107,11 @@ class Compiler:
             raise SwegcError(f"--out {self.out} is a file; give a folder for the build")
         self.layout = BuildLayout(self.out)
         self.store = BuildStore(self.layout.store)
-        self.pool = LocalPool(options.jobs)
-        self.registry: str | None = None  # where units push images and nodes pull them from
+        self.registry = options.registry  # where units push images and nodes pull them from
+        if self.registry:
+            from swegc.runtime.registry import Registry, check_registry
+
+            check_registry(Registry.parse(self.registry))
         self.env_references: dict[str, str | None] = {}  # env key -> name@sha256:...
 
     # -- stages ----------------------------------------------------------------------------
@@ -135,8 +141,14 @@ class Compiler:
             groups.extend(self._group(spec, repo, planned))
         self._check_selection(groups, reports)
         groups = self._selected(groups)
-        self._build_envs(groups, builders)
-        rows = self._build_and_validate(groups, builders, reports)
+        # Made here, once the specs and plans are known good: a Ray cluster takes seconds.
+        self.pool = make_executor(self.options.executor, self.options.jobs,
+                                  address=self.options.ray_address, echo=self.echo)
+        try:
+            self._build_envs(groups, builders)
+            rows = self._build_and_validate(groups, builders, reports)
+        finally:
+            self.pool.close()
         envs = [self._env_report(g) for g in groups]
         self._write(specs, rows, reports, envs)
         return CompileResult(reports, envs, rows, time.monotonic() - start)
@@ -231,9 +243,11 @@ class Compiler:
             stored = self.store.get("env", group.key)
             if stored and stored.get("failure") and not self.options.retry_failed:
                 group.failure = stored["failure"]
-            elif stored and stored.get("image") and builder.client.images.list(
-                    name=stored["image"]["name"]):
+            elif stored and stored.get("image") and self._still_there(
+                    BuiltImage.from_json(stored["image"]), builder.client):
                 group.built = BuiltImage.from_json(stored["image"], reused=True)
+                if self.registry:  # nodes without it pull it by this reference
+                    self.env_references[group.key] = push_image_to(group.built, self.registry)
             else:
                 todo.append((group, self._env_job(group, builder)))
         by_job = {id(job): group for group, job in todo}
@@ -246,6 +260,13 @@ class Compiler:
                 f"built {group.built.name} in {group.built.build_s:.0f}s"
             self.echo(f"[env {n}/{len(todo)}] {group.spec.repo} "
                       f"{group.spec.environments[group.env_index].versions or '*'}: {verb}")
+
+    def _still_there(self, image: BuiltImage, client: Any) -> bool:
+        """Whether a stored env image can be used: in this engine, or in the registry (from
+        which the nodes that lack it pull it)."""
+        if client.images.list(name=image.name):
+            return True
+        return bool(self.registry and registry_reference(image, self.registry))
 
     def _env_job(self, group: EnvGroup, builder: ImageBuilder) -> EnvJob:
         assert builder.repo is not None
@@ -316,7 +337,9 @@ class Compiler:
                 data = self.store.get("unit", key)
                 stored = UnitResult.from_json(data) if data is not None else None
                 image_gone = bool(stored and stored.image and
-                                  (stored.image.name, stored.image.id) not in images)
+                                  (stored.image.name, stored.image.id) not in images and
+                                  not (self.registry and registry_reference(stored.image,
+                                                                            self.registry)))
                 if stored and not image_gone:
                     self._collect(group, item, stored, rows, reports)
                 else:
@@ -336,8 +359,9 @@ class Compiler:
             counts = f" F2P={len(verdict.FAIL_TO_PASS)} P2P={len(verdict.PASS_TO_PASS)}" \
                 if verdict.status == "valid" else ""
             flaky = f" flaky={len(verdict.flaky_tests)}" if verdict.flaky_tests else ""
+            where = f" on node {outcome.node[:12]}" if outcome.node else ""
             self.echo(f"[instance {n}/{total}] {item.instance_id}: {what}{counts}{flaky} "
-                      f"({verdict.duration_s:.1f}s)")
+                      f"({verdict.duration_s:.1f}s){where}")
             self._collect(group, item, stored, rows, reports)
         return rows
 

@@ -154,9 +154,23 @@ def ensure_image(client: Any, image: BuiltImage, reference: str | None) -> None:
 
 
 def _push(image: BuiltImage, registry: str | None) -> str | None:
-    """Push ``image`` to the registry (nothing is sent when it is there); its reference."""
-    if registry is None:
+    return push_image_to(image, registry) if registry else None
+
+
+def registry_reference(image: BuiltImage, registry: str) -> str | None:
+    """``name@sha256:...`` when the registry holds this very image (by id), else None."""
+    from swegc.runtime.registry import Registry, RegistryError, registry_copy
+
+    repository, _, tag = image.name.rpartition(":")
+    try:
+        copy = registry_copy(Registry.parse(registry), repository, tag, image.id)
+    except RegistryError:
         return None
+    return copy[0] if copy else None
+
+
+def push_image_to(image: BuiltImage, registry: str) -> str:
+    """Push ``image`` to the registry (nothing is sent when it is there); its reference."""
     from swegc.runtime.docker_client import docker_client
     from swegc.runtime.registry import Registry, RegistryError, push_image
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from swegc import __version__
 from swegc.errors import SwegcError
-from swegc.executors import LocalPool, Resources, Transient, write_logs
+from swegc.executors import Resources, Transient, make_executor, write_logs
 from swegc.hashing import content_hash
 from swegc.records import Trajectory
 from swegc.redact import redact
@@ -40,10 +40,12 @@ class RolloutOptions:
     limits: Any = None  # swegc.runtime.agent.AgentLimits (defaults when None)
     sandbox: Any = None  # swegc.runtime.sandbox.SandboxLimits for the agent's sandbox
     samples: int = 1
-    jobs: int = 2
+    jobs: int | None = 2  # rollouts at once (None: as many as a Ray cluster offers)
     only: tuple[str, ...] = ()
     limit: int | None = None
     split: str = "train"
+    executor: str = "local"  # local | ray
+    ray_address: str | None = None
 
 
 @dataclass(frozen=True)
@@ -109,7 +111,8 @@ class Rollouts:
         if self.out.exists() and not self.out.is_dir():
             raise SwegcError(f"--out {self.out} is a file; give a folder for the runs")
         self.store = BuildStore(self.out / "store.sqlite")
-        self.pool = LocalPool(options.jobs)
+        self.pool = make_executor(options.executor, options.jobs, address=options.ray_address,
+                                  echo=echo)
 
     # -- planning --------------------------------------------------------------------------
     def units(self, rows: list[Mapping[str, Any]]) -> list[RolloutUnit]:
@@ -193,6 +196,7 @@ class Rollouts:
                           f"{traj.wall_time_s:.1f}s); resolved so far {resolved}/{len(done)} "
                           f"({100.0 * resolved / len(done):.1f}%)")
         finally:
+            self.pool.close()
             # Whatever finished is written, also when the run is interrupted.
             summary.trajectories = [done[u.key] for u in units if u.key in done]
             summary.path = self._write(summary.trajectories)

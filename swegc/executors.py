@@ -23,7 +23,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
-EXECUTORS = ("local",)
+EXECUTORS = ("local", "ray")
 
 
 class Transient(Exception):
@@ -153,16 +153,19 @@ def write_logs(logs: dict[str, str]) -> None:
         path.write_text(text)
 
 
-def make_executor(name: str = "local", jobs: int = 2, *, address: str | None = None,
+def make_executor(name: str = "local", jobs: int | None = None, *, address: str | None = None,
                   retry: RetryPolicy = RetryPolicy(), echo: Callable[[str], None] = print) -> Executor:
-    """An executor by short name: ``local`` (threads) or ``ray`` (a Ray cluster at ``address``;
-    without one, a cluster started on this machine)."""
-    if name == "local":
-        if address:
-            from swegc.errors import SwegcError
-
-            raise SwegcError("--ray-address is for --executor ray")
-        return LocalPool(jobs, retry)
+    """An executor by short name: ``local`` (``jobs`` threads, 2 when not given) or ``ray``
+    (a Ray cluster at ``address``, or one started on this machine; at most ``jobs`` units at
+    once when given, else as many as the cluster's nodes offer)."""
     from swegc.errors import SwegcError
 
+    if name == "local":
+        if address:
+            raise SwegcError("--ray-address is for --executor ray")
+        return LocalPool(jobs or 2, retry)
+    if name == "ray":
+        from swegc.ray_executor import RayExecutor
+
+        return RayExecutor(address=address, jobs=jobs, retry=retry, echo=echo)
     raise SwegcError(f"unknown executor {name!r}; choose one of: {', '.join(EXECUTORS)}")
