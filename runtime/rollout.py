@@ -256,6 +256,7 @@ def _run_agent(unit: RolloutUnit) -> dict[str, Any]:
 
     policy = unit.policy or get_policy(unit.policy_name, unit.policy_options, unit.row,
                                        unit.sample)
+    _pull(str(unit.row["image"]))
     try:
         box = open_sandbox(str(unit.row["image"]), unit.sandbox,
                            labels={"org.swegc.instance": unit.instance_id})
@@ -270,6 +271,16 @@ def _run_agent(unit: RolloutUnit) -> dict[str, Any]:
             "completion_tokens": result.completion_tokens, "cost": result.cost,
             "wall_time_s": result.wall_time_s,
             "error": redact(result.error) if result.error else None}
+
+
+def _pull(image: str) -> None:
+    """A node that lacks a published row's image pulls it by digest."""
+    from swegc.runtime.registry import RegistryError, ensure_pulled
+
+    try:
+        ensure_pulled(image)
+    except RegistryError as exc:
+        raise Transient("registry", str(exc)) from None
 
 
 def _grade(spec: Any, patch: str, unit: RolloutUnit) -> tuple[Any, dict[str, str]]:

@@ -129,7 +129,7 @@ def test_a_compile_on_ray_killed_midway_resumes_without_redoing_stored_units(
     assert verdicts(out) == verdicts(reference)
 
 
-def test_a_node_without_an_env_image_pulls_it_by_digest_from_the_registry(docker_engine, tmp_path):
+def test_a_node_without_an_image_pulls_it_by_digest_from_the_registry(docker_engine, tmp_path):
     from swegc.compiler.units import ensure_image, push_image_to, registry_reference
     from swegc.runtime.images import BuiltImage
     from tests.registry_fixtures import running_registry
@@ -148,5 +148,10 @@ def test_a_node_without_an_env_image_pulls_it_by_digest_from_the_registry(docker
         docker_engine.images.remove(image.id, force=True)  # this node lacks it now
         ensure_image(docker_engine, built, reference)
         assert docker_engine.images.get(built.name).id == image.id
+        from swegc.runtime.registry import ensure_pulled
+
+        docker_engine.images.remove(image.id, force=True)  # a published row's image, missing
+        ensure_pulled(reference)  # what a rollout or grading unit does first
+        assert docker_engine.images.get(reference).id == image.id
         for tag in docker_engine.images.get(image.id).tags:
             docker_engine.images.remove(tag, force=True)

@@ -158,7 +158,12 @@ def grade_unit(job: GradeJob) -> Graded:
     from dataclasses import replace
 
     from swegc.executors import Transient
+    from swegc.runtime.registry import RegistryError, ensure_pulled
 
+    try:
+        ensure_pulled(job.spec.image)  # a node without a published row's image pulls it
+    except RegistryError as exc:
+        raise Transient("registry", str(exc)) from None
     with tempfile.TemporaryDirectory(prefix="swegc-grade-") as tmp:
         log = Path(tmp) / "test_output.txt"
         report = grade_patch(job.spec, job.prediction.model_patch or "", log_path=log, attempts=1)
