@@ -124,7 +124,8 @@ def build_and_validate(job: InstanceJob) -> InstanceBuild:
             reason = "install_failed" if exc.reason == "build_failed" else exc.reason
             result = UnitResult(Verdict.not_validated("rejected", reason, exc.detail[-2000:]), None)
             return InstanceBuild(result, _logs(images, job.image_log_dir))
-        verdict = validate(replace(job.plan, image=image.name), logs_dir)
+        # One try here: the executor is what retries infrastructure failures, with backoff.
+        verdict = validate(replace(job.plan, image=image.name), logs_dir, attempts=1)
         if verdict.status == "error":
             raise Transient(verdict.reason or "infrastructure", verdict.detail or "")
         logs = {**_logs(images, job.image_log_dir), **_logs(logs_dir, job.logs_dir)}

@@ -292,7 +292,7 @@ def _grade(spec: Any, patch: str, unit: RolloutUnit) -> tuple[Any, dict[str, str
 
     with tempfile.TemporaryDirectory(prefix="swegc-grade-") as tmp:
         log = Path(tmp) / "grade.log"
-        report = grade_patch(spec, patch, log_path=log)
+        report = grade_patch(spec, patch, log_path=log, attempts=1)  # the executor retries
         text = log.read_text(errors="replace") if log.exists() else ""
     report = replace(report, log_path=unit.grade_log if report.log_path else None)
     return report, ({unit.grade_log: text} if text else {})
