@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from swegc.executor_cli import executor_options
+
 
 @click.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
@@ -72,8 +74,9 @@ def base_image_lines(specs: list) -> list[str]:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path), default=Path("build"), show_default=True,
               help="Build folder: dataset (Hub layout), reports, logs and the build store.")
-@click.option("--jobs", "-j", type=click.IntRange(1, 64), default=None,
-              help="Units of work in parallel (default: min(4, CPUs)).")
+@click.option("--jobs", "-j", type=click.IntRange(1, 4096), default=None,
+              help="Units of work in parallel (default: min(4, CPUs); with --executor ray, "
+                   "as many as the cluster's nodes offer).")
 @click.option("--runs", type=click.IntRange(1, 20), default=None,
               help="Test runs per side, overriding every spec's tests.runs.")
 @click.option("--instance", "only", multiple=True, metavar="ID",
@@ -84,8 +87,13 @@ def base_image_lines(specs: list) -> list[str]:
               help="Build again envs whose build failed and plan again rejected candidates "
                    "(infrastructure failures are always retried).")
 @click.option("--split", default="train", show_default=True, help="Dataset split name.")
+@executor_options
+@click.option("--registry", default=None, metavar="HOST/NAMESPACE",
+              help="Push every image built to this registry, so that nodes of a cluster pull "
+                   "by digest what they lack (and publishing finds them there).")
 def compile_cmd(paths: tuple[Path, ...], out: Path, jobs: int | None, runs: int | None,
-                only: tuple[str, ...], limit: int | None, retry_failed: bool, split: str) -> None:
+                only: tuple[str, ...], limit: int | None, retry_failed: bool, split: str,
+                executor: str, ray_address: str | None, registry: str | None) -> None:
     """Compile specs into validated task instances with Docker images.
 
     Resumable: stop it at any moment and run it again to finish the rest; on unchanged input
@@ -94,8 +102,11 @@ def compile_cmd(paths: tuple[Path, ...], out: Path, jobs: int | None, runs: int 
     from swegc.compiler.pipeline import CompileOptions, Compiler, default_jobs
     from swegc.compiler.report import summarize
 
-    options = CompileOptions(out=out, jobs=jobs or default_jobs(), runs=runs, only=only,
-                             limit=limit, retry_failed=retry_failed, split=split)
+    if executor == "local" and jobs is None:
+        jobs = default_jobs()
+    options = CompileOptions(out=out, jobs=jobs, runs=runs, only=only, limit=limit,
+                             retry_failed=retry_failed, split=split, executor=executor,
+                             ray_address=ray_address, registry=registry)
     echo = lambda line: click.echo(line, err=True)  # noqa: E731 - progress goes to stderr
     compiler = Compiler(options, echo)
     try:

@@ -25,55 +25,41 @@ from swegc.compiler.plan import PlannedInstance, plan_candidate
 from swegc.compiler.spec.model import RepoSpec
 from swegc.compiler.spec.loader import load_specs
 from swegc.runtime.harness.peer_columns import peer_columns
-from swegc.runtime.harness.validation import ValidationPlan, Verdict, validate
+from swegc.runtime.harness.validation import ValidationPlan, Verdict
 from swegc.errors import SwegcError
-from swegc.executors import LocalPool
+from swegc.compiler.units import (EnvBuild, EnvJob, InstanceBuild, InstanceJob, UnitResult,
+                                  build_and_validate, build_env, push_image_to, registry_reference)
+from swegc.executors import Outcome, Resources, Transient, make_executor, write_logs
 from swegc.git import GitError, GitRepo
 from swegc.hashing import content_hash
 from swegc.records import Instance
 from swegc.runtime.docker_client import docker_client
 from swegc.runtime.orphans import remove_orphans
-from swegc.runtime.images import BuildFailed, BuiltImage, EnvRecipe, ImageBuilder, InstanceRecipe
+from swegc.runtime.images import (BuiltImage, EnvRecipe, ImageBuilder, InstanceRecipe, env_bundle,
+                                  instance_bundle)
 from swegc.runtime.network import BuildNetwork
 from swegc.store import BuildStore
 
 UNIT_FORMAT = 3  # 3: validation puts back the fix's test infrastructure and cross-checks results
-# Build failures worth another try on the next compile rather than a stored verdict.
-TRANSIENT_BUILD_FAILURES = ("docker_error", "build_timeout")
 CLONE_UNREADABLE = "clone_unreadable"  # git could not read the clone (objects missing)
+# Image builds at once: each is CPU-, disk- and network-heavy, unlike a validation.
+ENV_BUILDS = Resources(cpus=1.0, max_in_flight=4)
+INSTANCE_UNITS = Resources(cpus=1.0)
 Echo = Callable[[str], None]
 
 
 @dataclass(frozen=True)
 class CompileOptions:
     out: Path
-    jobs: int = 2
+    jobs: int | None = 2  # units at once (None: as many as a Ray cluster offers)
     runs: int | None = None  # override every spec's tests.runs
     only: tuple[str, ...] = ()  # instance ids to compile (empty: all)
     limit: int | None = None  # at most this many candidates per spec
     retry_failed: bool = False  # rebuild envs and rerun units whose stored result is a failure
     split: str = "train"
-
-
-@dataclass(frozen=True)
-class UnitResult:
-    """What one instance unit produced: its verdict, and its image when the image was built.
-
-    Stored in the build store as ``to_json`` gives it, so a later compile reads it back typed.
-    """
-
-    verdict: Verdict
-    image: BuiltImage | None
-
-    def to_json(self) -> dict[str, Any]:
-        return {"verdict": self.verdict.to_json(),
-                "image": self.image.to_json() if self.image else None}
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> UnitResult:
-        image = data.get("image")
-        return cls(Verdict.from_json(data["verdict"]),
-                   BuiltImage.from_json(image) if image else None)
+    executor: str = "local"  # local | ray
+    ray_address: str | None = None
+    registry: str | None = None  # HOST/NAMESPACE that units push images to and nodes pull from
 
 
 @dataclass
@@ -123,7 +109,12 @@ class Compiler:
             raise SwegcError(f"--out {self.out} is a file; give a folder for the build")
         self.layout = BuildLayout(self.out)
         self.store = BuildStore(self.layout.store)
-        self.pool = LocalPool(options.jobs)
+        self.registry = options.registry  # where units push images and nodes pull them from
+        if self.registry:
+            from swegc.runtime.registry import Registry, check_registry
+
+            check_registry(Registry.parse(self.registry))
+        self.env_references: dict[str, str | None] = {}  # env key -> name@sha256:...
 
     # -- stages ----------------------------------------------------------------------------
     def run(self, spec_paths: Sequence[str | Path]) -> CompileResult:
@@ -152,8 +143,14 @@ class Compiler:
             groups.extend(self._group(spec, repo, planned))
         self._check_selection(groups, reports)
         groups = self._selected(groups)
-        self._build_envs(groups, builders)
-        rows = self._build_and_validate(groups, builders, reports)
+        # Made here, once the specs and plans are known good: a Ray cluster takes seconds.
+        self.pool = make_executor(self.options.executor, self.options.jobs,
+                                  address=self.options.ray_address, echo=self.echo)
+        try:
+            self._build_envs(groups, builders)
+            rows = self._build_and_validate(groups, builders, reports)
+        finally:
+            self.pool.close()
         envs = [self._env_report(g) for g in groups]
         self._write(specs, rows, reports, envs)
         return CompileResult(reports, envs, rows, time.monotonic() - start)
@@ -241,56 +238,83 @@ class Compiler:
         return groups
 
     def _build_envs(self, groups: list[EnvGroup], builders: dict[str, ImageBuilder]) -> None:
-        todo = []
+        todo: list[tuple[EnvGroup, EnvJob]] = []
         for group in groups:
             builder = builders[group.spec.repo]
             group.key = group.recipe.key(builder.base_image_id(group.recipe.base_image))
             stored = self.store.get("env", group.key)
             if stored and stored.get("failure") and not self.options.retry_failed:
                 group.failure = stored["failure"]
-            elif stored and stored.get("image") and builder.client.images.list(
-                    name=stored["image"]["name"]):
+            elif stored and stored.get("image") and self._still_there(
+                    BuiltImage.from_json(stored["image"]), builder.client):
                 group.built = BuiltImage.from_json(stored["image"], reused=True)
+                if self.registry:  # nodes without it pull it by this reference
+                    self.env_references[group.key] = push_image_to(group.built, self.registry)
             else:
-                todo.append(group)
-        for n, outcome in enumerate(self.pool.map_unordered(
-                lambda g: self._build_env(g, builders[g.spec.repo]), todo), 1):
-            group = outcome.item
-            if outcome.error is not None:
-                raise outcome.error
+                try:
+                    todo.append((group, self._env_job(group, builder)))
+                except GitError as exc:  # this repository's clone: fail its units only
+                    assert builder.repo is not None
+                    group.failure = clone_failure(group.spec, builder.repo, exc)
+                    self.echo(f"[env] {group.spec.repo} "
+                              f"{group.spec.environments[group.env_index].versions or '*'}: "
+                              f"failed: {failure_line(group.failure)}")
+        by_job = {id(job): group for group, job in todo}
+        outcomes = self.pool.map_unordered(build_env, [job for _, job in todo],
+                                           resources=ENV_BUILDS, locality=lambda job: job.key)
+        for n, outcome in enumerate(outcomes, 1):
+            group = by_job[id(outcome.item)]
+            self._env_built(group, outcome)
             verb = f"failed: {failure_line(group.failure)}" if group.failure else \
                 f"built {group.built.name} in {group.built.build_s:.0f}s"
             self.echo(f"[env {n}/{len(todo)}] {group.spec.repo} "
                       f"{group.spec.environments[group.env_index].versions or '*'}: {verb}")
 
-    def _build_env(self, group: EnvGroup, builder: ImageBuilder) -> None:
-        lock = tuple(self.store.get("lock", group.key) or ())
-        try:
-            group.built = builder.env_image(group.recipe, lock=lock)
-        except GitError as exc:  # this repository's clone, not the compile: fail its units only
-            group.failure = clone_failure(group.spec, builder.repo, exc)
+    def _still_there(self, image: BuiltImage, client: Any) -> bool:
+        """Whether a stored env image can be used: in this engine, or in the registry (from
+        which the nodes that lack it pull it)."""
+        if client.images.list(name=image.name):
+            return True
+        return bool(self.registry and registry_reference(image, self.registry))
+
+    def _env_job(self, group: EnvGroup, builder: ImageBuilder) -> EnvJob:
+        assert builder.repo is not None
+        return EnvJob(group.key, group.recipe, tuple(self.store.get("lock", group.key) or ()),
+                      env_bundle(builder.repo, group.recipe), builder.network,
+                      tuple(sorted(builder.labels.items())), str(self.layout.image_logs),
+                      self.registry)
+
+    def _env_built(self, group: EnvGroup, outcome: Outcome[EnvJob, EnvBuild]) -> None:
+        """The driver's side of an env unit: its logs and result go where they belong."""
+        if isinstance(outcome.error, Transient):  # reported; the next compile tries again
+            group.failure = {"reason": outcome.error.reason, "detail": outcome.error.detail,
+                             "log": None}
             return
-        except BuildFailed as exc:
-            # One name for one failure: the env's report, the console and its instances say
-            # env_build_failed where the image builder says build_failed.
-            reason = "env_build_failed" if exc.reason == "build_failed" else exc.reason
-            group.failure = {"reason": reason, "detail": exc.detail, "log": exc.log_path}
-            if exc.reason not in TRANSIENT_BUILD_FAILURES:
-                self.store.put("env", group.key, {"failure": group.failure})
+        if outcome.error is not None:
+            raise outcome.error
+        build = outcome.result
+        assert build is not None
+        write_logs(build.logs)
+        if build.failure is not None:
+            group.failure = build.failure
+            self.store.put("env", group.key, {"failure": group.failure})
             return
+        group.built = build.image
+        self.env_references[group.key] = build.reference
+        assert group.built is not None
         if group.built.freeze and not self.store.get("lock", group.key):
             self.store.put("lock", group.key, list(group.built.freeze))
-        lags = self._resolution_lags(group, builder)
+        lags = self._resolution_lags(group, outcome.item.network)
         self.store.put("env", group.key, {"image": group.built.to_json(), "lags": lags})
 
-    def _resolution_lags(self, group: EnvGroup, builder: ImageBuilder) -> list[str]:
+    def _resolution_lags(self, group: EnvGroup, network: BuildNetwork) -> list[str]:
         """Under pip_date, a warning for each package that resolved far behind the date."""
         from swegc.runtime.resolution_lag import find_lags, reader_for
 
         recipe, built = group.recipe, group.built
         if not recipe.pip_date or built is None or not built.freeze:
             return []
-        lags = find_lags(built.freeze, recipe.pip_date, reader_for(builder.network),
+        lags = find_lags(built.freeze, recipe.pip_date, reader_for(network),
                          recipe.pip_date_exempt)
         env = group.spec.environments[group.env_index]
         messages = [lag.message(recipe.pip_date) for lag in lags]
@@ -322,7 +346,7 @@ class Compiler:
     def _build_and_validate(self, groups: list[EnvGroup], builders: dict[str, ImageBuilder],
                             reports: list[dict[str, Any]]) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = []
-        todo: list[tuple[EnvGroup, PlannedInstance, str]] = []
+        todo: list[tuple[EnvGroup, PlannedInstance, InstanceJob]] = []
         # One listing per compile (not per unit): which images the stored units still have, by
         # tag and id. A tag that another build moved to a new image leaves the stored unit's
         # image id dangling: the row would name an image that is gone, so the unit is redone.
@@ -347,52 +371,66 @@ class Compiler:
                 data = self.store.get("unit", key)
                 stored = UnitResult.from_json(data) if data is not None else None
                 image_gone = bool(stored and stored.image and
-                                  (stored.image.name, stored.image.id) not in images)
+                                  (stored.image.name, stored.image.id) not in images and
+                                  not (self.registry and registry_reference(stored.image,
+                                                                            self.registry)))
                 if stored and not image_gone:
                     self._collect(group, item, stored, rows, reports)
                 else:
-                    todo.append((group, item, key))
+                    builder = builders[group.spec.repo]
+                    try:
+                        todo.append((group, item, self._instance_job(group, item, key, builder)))
+                    except GitError as exc:  # not stored: tried again once the clone is repaired
+                        assert builder.repo is not None
+                        failure = clone_failure(group.spec, builder.repo, exc)
+                        self._collect(group, item, UnitResult(Verdict.not_validated(
+                            "error", CLONE_UNREADABLE, failure["detail"]), None), rows, reports)
         total = len(todo)
-        for n, outcome in enumerate(self.pool.map_unordered(
-                lambda job: self._unit(builders[job[0].spec.repo], *job), todo), 1):
-            group, item, key = outcome.item
-            if outcome.error is not None:
-                raise outcome.error
-            stored = outcome.result
+        by_job = {id(job): (group, item) for group, item, job in todo}
+        outcomes = self.pool.map_unordered(build_and_validate, [job for _, _, job in todo],
+                                           resources=INSTANCE_UNITS,
+                                           locality=lambda job: job.env.key)
+        for n, outcome in enumerate(outcomes, 1):
+            group, item = by_job[id(outcome.item)]
+            stored = self._unit_done(outcome)
             verdict = stored.verdict
             what = verdict.status if verdict.status == "valid" else \
                 f"{verdict.status}: {verdict.reason}"
             counts = f" F2P={len(verdict.FAIL_TO_PASS)} P2P={len(verdict.PASS_TO_PASS)}" \
                 if verdict.status == "valid" else ""
             flaky = f" flaky={len(verdict.flaky_tests)}" if verdict.flaky_tests else ""
+            where = f" on node {outcome.node[:12]}" if outcome.node else ""
             self.echo(f"[instance {n}/{total}] {item.instance_id}: {what}{counts}{flaky} "
-                      f"({verdict.duration_s:.1f}s)")
+                      f"({verdict.duration_s:.1f}s){where}")
             self._collect(group, item, stored, rows, reports)
         return rows
 
-    def _unit(self, builder: ImageBuilder, group: EnvGroup, item: PlannedInstance,
-              key: str) -> UnitResult:
+    def _instance_job(self, group: EnvGroup, item: PlannedInstance, key: str,
+                      builder: ImageBuilder) -> InstanceJob:
+        assert group.built is not None and builder.repo is not None
         recipe = self._instance_recipe(group, item)
-        assert group.built is not None
-        try:
-            image = builder.instance_image(recipe, group.built, group.recipe.env_commit)
-        except GitError as exc:
-            failure = clone_failure(group.spec, builder.repo, exc)
-            return UnitResult(Verdict.not_validated("error", CLONE_UNREADABLE, failure["detail"]),
-                              None)
-        except BuildFailed as exc:
-            result = UnitResult(Verdict.not_validated(
-                "error" if exc.reason in TRANSIENT_BUILD_FAILURES else "rejected",
-                "install_failed" if exc.reason == "build_failed" else exc.reason,
-                exc.detail[-2000:]), None)
-        else:
-            plan = ValidationPlan.for_settings(
-                item.test_settings(group.spec), instance_id=item.instance_id, image=image.name,
-                test_patch=item.test_patch, patch=item.patch, runs=self._runs(group.spec))
-            result = UnitResult(validate(plan, self.layout.logs_dir), image)
-        if result.verdict.status != "error":  # infrastructure errors are retried on the next run
-            self.store.put("unit", key, result.to_json())
-        return result
+        plan = ValidationPlan.for_settings(
+            item.test_settings(group.spec), instance_id=item.instance_id, image="",
+            test_patch=item.test_patch, patch=item.patch, runs=self._runs(group.spec))
+        return InstanceJob(key, recipe, group.built, group.recipe.env_commit,
+                           self.env_references.get(group.key),
+                           instance_bundle(builder.repo, recipe, group.recipe.env_commit),
+                           builder.network, tuple(sorted(builder.labels.items())), plan,
+                           str(self.layout.image_logs), str(self.layout.logs_dir), self.registry)
+
+    def _unit_done(self, outcome: Outcome[InstanceJob, InstanceBuild]) -> UnitResult:
+        """The driver's side of an instance unit: logs written, the result stored, unless the
+        infrastructure failed (reported as an error, tried again by the next compile)."""
+        if isinstance(outcome.error, Transient):
+            return UnitResult(Verdict.not_validated("error", outcome.error.reason,
+                                                    outcome.error.detail[-2000:]), None)
+        if outcome.error is not None:
+            raise outcome.error
+        build = outcome.result
+        assert build is not None
+        write_logs(build.logs)
+        self.store.put("unit", outcome.item.key, build.result.to_json())
+        return build.result
 
     # -- results ---------------------------------------------------------------------------
     def _collect(self, group: EnvGroup, item: PlannedInstance, stored: UnitResult,

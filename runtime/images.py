@@ -137,6 +137,26 @@ def _base_image_checks(recipe: EnvRecipe) -> list[str]:
     return lines
 
 
+def env_bundle(repo: GitRepo, recipe: EnvRecipe) -> bytes:
+    """The git bundle an env image is cloned from: history up to the env commit, its tags."""
+    with tempfile.TemporaryDirectory(prefix="swegc-bundle-") as tmp:
+        path = Path(tmp) / "repo.bundle"
+        repo.create_bundle(path, recipe.env_commit, tags=repo.tags_merged_into(recipe.env_commit))
+        return path.read_bytes()
+
+
+def instance_bundle(repo: GitRepo, recipe: InstanceRecipe, env_commit: str) -> bytes:
+    """The objects and tags from the env commit to an instance's base commit (empty: none)."""
+    if recipe.base_commit == env_commit:
+        return b""
+    env_tags = repo.tags_merged_into(env_commit)
+    tags = {t: s for t, s in repo.tags_merged_into(recipe.base_commit).items() if t not in env_tags}
+    with tempfile.TemporaryDirectory(prefix="swegc-bundle-") as tmp:
+        path = Path(tmp) / "delta.bundle"
+        repo.create_bundle(path, recipe.base_commit, exclude=[env_commit], tags=tags)
+        return path.read_bytes()
+
+
 def _run_block(title: str, commands: tuple[str, ...] | list[str]) -> str:
     if not commands:
         return ""
@@ -171,9 +191,13 @@ def _image_sizes(client: Any, image: Any) -> tuple[int, int]:
 
 
 class ImageBuilder:
-    """Builds env and instance images for one repository, reusing any whose tag exists."""
+    """Builds env and instance images for one repository, reusing any whose tag exists.
 
-    def __init__(self, repo: GitRepo, network: BuildNetwork, log_dir: Path,
+    ``repo`` may be None where the caller hands over the git bundles (a unit on a worker that
+    has no clone of the repository: see ``env_bundle`` and ``instance_bundle``).
+    """
+
+    def __init__(self, repo: GitRepo | None, network: BuildNetwork, log_dir: Path,
                  timeout_s: int = 3600, labels: dict[str, str] | None = None):
         self.repo = repo
         self.network = network
@@ -183,14 +207,21 @@ class ImageBuilder:
         self.package_cache = cache_root() / "packages"
         self.client = docker_client()
 
+    def _repo(self) -> GitRepo:
+        if self.repo is None:
+            raise ValueError("this ImageBuilder has no repository: pass the bundle")
+        return self.repo
+
     # -- env -------------------------------------------------------------------------------
     def base_image_id(self, base_image: str) -> str:
         hint = ("build it with `swegc images base --python X.Y`" if base_image.startswith("swegc-base:")
                 else "pull it or set environments[].base_image to an image you have")
         return require_image(self.client, base_image, hint).id
 
-    def env_image(self, recipe: EnvRecipe, lock: tuple[str, ...] = ()) -> BuiltImage:
-        """The env image for ``recipe``; ``lock`` (a previous build's freeze) pins packages."""
+    def env_image(self, recipe: EnvRecipe, lock: tuple[str, ...] = (),
+                  bundle: bytes | None = None) -> BuiltImage:
+        """The env image for ``recipe``; ``lock`` (a previous build's freeze) pins packages;
+        ``bundle`` is ``env_bundle``'s (made from the repository when not given)."""
         key = recipe.key(self.base_image_id(recipe.base_image))
         name = env_image_name(recipe.repo, key)
         existing = self._existing(name, key)
@@ -200,8 +231,8 @@ class ImageBuilder:
             work = Path(tmp)
             (work / "in").mkdir()
             (work / "out").mkdir()
-            tags = self.repo.tags_merged_into(recipe.env_commit)
-            self.repo.create_bundle(work / "in" / "repo.bundle", recipe.env_commit, tags=tags)
+            (work / "in" / "repo.bundle").write_bytes(
+                bundle if bundle is not None else env_bundle(self._repo(), recipe))
             if lock:
                 (work / "in" / "lock.txt").write_text("\n".join(lock) + "\n")
             if recipe.installer():
@@ -255,8 +286,10 @@ class ImageBuilder:
         return script
 
     # -- instance --------------------------------------------------------------------------
-    def instance_image(self, recipe: InstanceRecipe, env: BuiltImage,
-                       env_commit: str) -> BuiltImage:
+    def instance_image(self, recipe: InstanceRecipe, env: BuiltImage, env_commit: str,
+                       bundle: bytes | None = None) -> BuiltImage:
+        """The instance image on ``env``; ``bundle`` is ``instance_bundle``'s (made from the
+        repository when not given)."""
         key = recipe.key(env.key)
         name = instance_image_name(recipe.instance_id, key)
         existing = self._existing(name, key)
@@ -266,12 +299,10 @@ class ImageBuilder:
             work = Path(tmp)
             (work / "in").mkdir()
             (work / "out").mkdir()
-            if recipe.base_commit != env_commit:
-                env_tags = self.repo.tags_merged_into(env_commit)
-                tags = {t: s for t, s in self.repo.tags_merged_into(recipe.base_commit).items()
-                        if t not in env_tags}
-                self.repo.create_bundle(work / "in" / "delta.bundle", recipe.base_commit,
-                                        exclude=[env_commit], tags=tags)
+            delta = bundle if bundle is not None else \
+                instance_bundle(self._repo(), recipe, env_commit)
+            if delta:
+                (work / "in" / "delta.bundle").write_bytes(delta)
             if recipe.installer():
                 recipe.installer().write(work / "in", VENV)
             script = self._instance_script(recipe)

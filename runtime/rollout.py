@@ -20,13 +20,15 @@ from typing import Any
 
 from swegc import __version__
 from swegc.errors import SwegcError
-from swegc.executors import LocalPool
+from swegc.executors import Resources, Transient, make_executor, write_logs
 from swegc.hashing import content_hash
 from swegc.records import Trajectory
 from swegc.redact import redact
 from swegc.store import BuildStore
 
 ROLLOUT_FORMAT = 1
+# One sandbox for the agent, then one to grade in: a core each.
+ROLLOUT_UNITS = Resources(cpus=1.0)
 Echo = Callable[[str], None]
 
 
@@ -38,18 +40,30 @@ class RolloutOptions:
     limits: Any = None  # swegc.runtime.agent.AgentLimits (defaults when None)
     sandbox: Any = None  # swegc.runtime.sandbox.SandboxLimits for the agent's sandbox
     samples: int = 1
-    jobs: int = 2
+    jobs: int | None = 2  # rollouts at once (None: as many as a Ray cluster offers)
     only: tuple[str, ...] = ()
     limit: int | None = None
     split: str = "train"
+    executor: str = "local"  # local | ray
+    ray_address: str | None = None
 
 
 @dataclass(frozen=True)
 class RolloutUnit:
+    """One sample of one instance, with all a worker needs to roll it out and grade it."""
+
     row: Mapping[str, Any]
     sample: int
     key: str
-    policy: Any = field(compare=False, repr=False)  # made once: its settings are in the key
+    # Made once on the driver for the local pool (its settings are in the key); None where
+    # the unit runs in another process, which makes its own from the name and options.
+    policy: Any = field(compare=False, repr=False)
+    policy_name: str = ""
+    policy_options: Any = None
+    limits: Any = None  # swegc.runtime.agent.AgentLimits
+    sandbox: Any = None  # swegc.runtime.sandbox.SandboxLimits
+    grade_log: str = ""  # the driver's path of the grading log: the log's name
+    agent: dict[str, Any] | None = None  # the agent's stored result: only grading is left
 
     @property
     def instance_id(self) -> str:
@@ -58,6 +72,15 @@ class RolloutUnit:
     @property
     def run_id(self) -> str:
         return f"{self.instance_id}.s{self.sample}.{self.key[:10]}"
+
+
+@dataclass(frozen=True)
+class RolloutResult:
+    """A unit's result: the agent's part (stored first), the graded trajectory, the log."""
+
+    agent: dict[str, Any]
+    trajectory: Trajectory
+    logs: dict[str, str]
 
 
 @dataclass
@@ -88,7 +111,8 @@ class Rollouts:
         if self.out.exists() and not self.out.is_dir():
             raise SwegcError(f"--out {self.out} is a file; give a folder for the runs")
         self.store = BuildStore(self.out / "store.sqlite")
-        self.pool = LocalPool(options.jobs)
+        self.pool = make_executor(options.executor, options.jobs, address=options.ray_address,
+                                  echo=echo)
 
     # -- planning --------------------------------------------------------------------------
     def units(self, rows: list[Mapping[str, Any]]) -> list[RolloutUnit]:
@@ -111,7 +135,12 @@ class Rollouts:
                 key = content_hash("rollout", ROLLOUT_FORMAT, _row_identity(row),
                                    policy.settings(), sample, asdict(self.limits),
                                    _sandbox_identity(self.sandbox_limits))
-                units.append(RolloutUnit(row, sample, key, policy))
+                run_id = f"{row['instance_id']}.s{sample}.{key[:10]}"
+                grade_log = self.out / "logs" / str(row["instance_id"]) / f"{run_id}.grade.log"
+                units.append(RolloutUnit(
+                    row, sample, key, None if self.pool.remote else policy,
+                    self.options.policy, self.options.policy_options, self.limits,
+                    self.sandbox_limits, str(grade_log), self.store.get("agent", key)))
         return units
 
     # -- running ---------------------------------------------------------------------------
@@ -138,16 +167,25 @@ class Rollouts:
                       f"{len(todo)} to run")
         resolved = sum(t.resolved for t in done.values())
         try:
-            for n, outcome in enumerate(self.pool.map_unordered(self._unit, todo), 1):
+            outcomes = self.pool.map_unordered(rollout_unit, todo, resources=ROLLOUT_UNITS,
+                                               locality=lambda u: str(u.row["image"]))
+            for n, outcome in enumerate(outcomes, 1):
                 unit = outcome.item
-                if outcome.error is not None:
-                    if not isinstance(outcome.error, _Retry):
-                        raise outcome.error
+                if isinstance(outcome.error, Transient):
+                    kept = outcome.error.retry_with
+                    if isinstance(kept, RolloutUnit) and kept.agent is not None:
+                        self.store.put("agent", unit.key, kept.agent)  # grading is what failed
                     summary.errors.append(f"{unit.run_id}: {outcome.error}")
                     self.echo(f"[rollout {n}/{len(todo)}] {unit.instance_id} sample {unit.sample}: "
                               f"error (not stored; the next run retries it): {outcome.error}")
                     continue
-                traj: Trajectory = outcome.result
+                if outcome.error is not None:
+                    raise outcome.error
+                assert outcome.result is not None
+                write_logs(outcome.result.logs)
+                self.store.put("agent", unit.key, outcome.result.agent)
+                traj = outcome.result.trajectory
+                self.store.put("trajectory", unit.key, traj.to_json())
                 done[unit.key] = traj
                 summary.ran += 1
                 resolved += traj.resolved
@@ -158,72 +196,11 @@ class Rollouts:
                           f"{traj.wall_time_s:.1f}s); resolved so far {resolved}/{len(done)} "
                           f"({100.0 * resolved / len(done):.1f}%)")
         finally:
+            self.pool.close()
             # Whatever finished is written, also when the run is interrupted.
             summary.trajectories = [done[u.key] for u in units if u.key in done]
             summary.path = self._write(summary.trajectories)
         return summary
-
-    def _unit(self, unit: RolloutUnit) -> Trajectory:
-        from swegc.runtime.harness.test_spec import TestSpec
-
-        start = time.monotonic()
-        agent = self.store.get("agent", unit.key)
-        if agent is None:
-            agent = self._run_agent(unit)
-            self.store.put("agent", unit.key, agent)
-        patch = agent["patch"]
-        grade: dict[str, Any] = {"resolved": False, "status": "", "test_report": {}, "error": None}
-        if patch.strip():
-            report = self._grade(TestSpec.from_row(unit.row, where=unit.instance_id), patch, unit)
-            if report.error:
-                # Infrastructure, not the patch: never stored as unresolved; retried next run.
-                raise _Retry(f"grading failed on the infrastructure: {report.error}")
-            grade = {"resolved": report.resolved,
-                     "status": report.status.name if report.status is not None else "",
-                     "test_report": dict(report.test_report), "error": None}
-        traj = Trajectory(
-            instance_id=unit.instance_id, run_id=unit.run_id, policy=agent["policy"],
-            messages=agent["messages"], tools=agent["tools"], exit_status=agent["exit_status"],
-            patch=patch, n_steps=agent["n_steps"], prompt_tokens=agent["prompt_tokens"],
-            completion_tokens=agent["completion_tokens"],
-            wall_time_s=round(float(agent["wall_time_s"]) + time.monotonic() - start, 3),
-            resolved=bool(grade["resolved"]), test_report=grade["test_report"],
-            image=str(unit.row["image"]), sample=unit.sample, cost=float(agent["cost"]),
-            grade=grade["status"], error=agent["error"], swegc_version=__version__)
-        self.store.put("trajectory", unit.key, traj.to_json())
-        return traj
-
-    def _run_agent(self, unit: RolloutUnit) -> dict[str, Any]:
-        from swegc.runtime.agent import run_agent
-        from swegc.runtime.sandbox import InfrastructureError, open_sandbox
-
-        policy = unit.policy
-        last = ""
-        for attempt in range(1, 4):
-            try:
-                box = open_sandbox(str(unit.row["image"]), self.sandbox_limits,
-                                   labels={"org.swegc.instance": unit.instance_id})
-            except InfrastructureError as exc:  # the sandbox did not start: nothing ran yet
-                last = str(exc)
-                time.sleep(min(2 ** attempt, 10))
-                continue
-            with box:
-                result = run_agent(policy, box, str(unit.row["problem_statement"]), self.limits)
-            return {"policy": policy.settings(), "messages": result.messages,
-                    "tools": result.tools, "exit_status": result.exit_status,
-                    "patch": result.patch, "n_steps": result.n_steps,
-                    "prompt_tokens": result.prompt_tokens,
-                    "completion_tokens": result.completion_tokens, "cost": result.cost,
-                    "wall_time_s": result.wall_time_s,
-                    "error": redact(result.error) if result.error else None}
-        raise _Retry(f"the sandbox did not start after 3 attempts: {last}")
-
-    def _grade(self, spec: Any, patch: str, unit: RolloutUnit) -> Any:
-        from swegc.runtime.harness.grading import grade_patch
-
-        log = self.out / "logs" / unit.instance_id / f"{unit.run_id}.grade.log"
-        log.parent.mkdir(parents=True, exist_ok=True)
-        return grade_patch(spec, patch, log_path=log)
 
     def _write(self, trajectories: list[Trajectory]) -> Path:
         from swegc.trajectory_dataset import write_trajectories
@@ -237,8 +214,88 @@ class Rollouts:
                         f"policy ({model}): {len(trajectories)} trajectories.")
 
 
-class _Retry(Exception):
-    """A unit that failed on the infrastructure: reported, not stored, retried next run."""
+def rollout_unit(unit: RolloutUnit) -> RolloutResult:
+    """One rollout: the agent in a sandbox of the row's image (unless its result is known),
+    then its patch graded in a fresh one. A plain function of the unit: it runs in a thread of
+    the driver or on a Ray worker alike, and the driver stores what it returns."""
+    from dataclasses import replace
+
+    from swegc.runtime.harness.test_spec import TestSpec
+
+    start = time.monotonic()
+    agent = unit.agent if unit.agent is not None else _run_agent(unit)
+    patch = agent["patch"]
+    grade: dict[str, Any] = {"resolved": False, "status": "", "test_report": {}, "error": None}
+    logs: dict[str, str] = {}
+    if patch.strip():
+        report, logs = _grade(TestSpec.from_row(unit.row, where=unit.instance_id), patch, unit)
+        if report.error:
+            # Infrastructure, not the patch: never stored as unresolved; the retry grades the
+            # same patch again without running the agent again.
+            raise Transient("grading", f"grading failed on the infrastructure: {report.error}",
+                            retry_with=replace(unit, agent=agent))
+        grade = {"resolved": report.resolved,
+                 "status": report.status.name if report.status is not None else "",
+                 "test_report": dict(report.test_report), "error": None}
+    traj = Trajectory(
+        instance_id=unit.instance_id, run_id=unit.run_id, policy=agent["policy"],
+        messages=agent["messages"], tools=agent["tools"], exit_status=agent["exit_status"],
+        patch=patch, n_steps=agent["n_steps"], prompt_tokens=agent["prompt_tokens"],
+        completion_tokens=agent["completion_tokens"],
+        wall_time_s=round(float(agent["wall_time_s"]) + time.monotonic() - start, 3),
+        resolved=bool(grade["resolved"]), test_report=grade["test_report"],
+        image=str(unit.row["image"]), sample=unit.sample, cost=float(agent["cost"]),
+        grade=grade["status"], error=agent["error"], swegc_version=__version__)
+    return RolloutResult(agent, traj, logs)
+
+
+def _run_agent(unit: RolloutUnit) -> dict[str, Any]:
+    from swegc.runtime.agent import run_agent
+    from swegc.runtime.policies import get_policy
+    from swegc.runtime.sandbox import InfrastructureError, open_sandbox
+
+    policy = unit.policy or get_policy(unit.policy_name, unit.policy_options, unit.row,
+                                       unit.sample)
+    _pull(str(unit.row["image"]))
+    try:
+        box = open_sandbox(str(unit.row["image"]), unit.sandbox,
+                           labels={"org.swegc.instance": unit.instance_id})
+    except InfrastructureError as exc:  # the sandbox did not start: nothing ran yet
+        raise Transient("sandbox", f"the sandbox did not start: {exc}") from None
+    with box:
+        result = run_agent(policy, box, str(unit.row["problem_statement"]), unit.limits)
+    return {"policy": policy.settings(), "messages": result.messages,
+            "tools": result.tools, "exit_status": result.exit_status,
+            "patch": result.patch, "n_steps": result.n_steps,
+            "prompt_tokens": result.prompt_tokens,
+            "completion_tokens": result.completion_tokens, "cost": result.cost,
+            "wall_time_s": result.wall_time_s,
+            "error": redact(result.error) if result.error else None}
+
+
+def _pull(image: str) -> None:
+    """A node that lacks a published row's image pulls it by digest."""
+    from swegc.runtime.registry import RegistryError, ensure_pulled
+
+    try:
+        ensure_pulled(image)
+    except RegistryError as exc:
+        raise Transient("registry", str(exc)) from None
+
+
+def _grade(spec: Any, patch: str, unit: RolloutUnit) -> tuple[Any, dict[str, str]]:
+    """The grade report and the grading log (named by the driver's path)."""
+    import tempfile
+    from dataclasses import replace
+
+    from swegc.runtime.harness.grading import grade_patch
+
+    with tempfile.TemporaryDirectory(prefix="swegc-grade-") as tmp:
+        log = Path(tmp) / "grade.log"
+        report = grade_patch(spec, patch, log_path=log, attempts=1)  # the executor retries
+        text = log.read_text(errors="replace") if log.exists() else ""
+    report = replace(report, log_path=unit.grade_log if report.log_path else None)
+    return report, ({unit.grade_log: text} if text else {})
 
 
 def _row_identity(row: Mapping[str, Any]) -> dict[str, Any]:

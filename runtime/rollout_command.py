@@ -6,6 +6,8 @@ from typing import Any
 
 import click
 
+from swegc.executor_cli import executor_options
+
 
 @click.command("rollout")
 @click.argument("dataset", type=click.Path(exists=True))
@@ -37,10 +39,13 @@ import click
               help="Seconds one tool command may take.")
 @click.option("--memory", default="4g", show_default=True, help="Memory limit of a sandbox.")
 @click.option("--cpus", type=float, default=1.0, show_default=True, help="CPUs of a sandbox.")
-@click.option("--jobs", type=int, default=2, show_default=True, help="Rollouts at once.")
+@click.option("--jobs", type=click.IntRange(1), default=None,
+              help="Rollouts at once (default 2; with --executor ray, as many as the cluster "
+                   "offers).")
 @click.option("--instance", "only", multiple=True, help="Only this instance id (repeatable).")
 @click.option("--limit", type=int, default=None, help="At most this many instances.")
 @click.option("--split", default="train", show_default=True, help="Split of DATASET to read.")
+@executor_options
 def rollout(dataset: str, policy: str, out_dir: str, **kw: Any) -> None:
     """Run agent rollouts in instance images; grade each patch; write RUNS."""
     from pathlib import Path
@@ -60,7 +65,9 @@ def rollout(dataset: str, policy: str, out_dir: str, **kw: Any) -> None:
     options = RolloutOptions(
         out=Path(out_dir), policy=policy, policy_options=policy_options, limits=limits,
         sandbox=SandboxLimits(memory=kw["memory"], cpus=kw["cpus"]), samples=kw["samples"],
-        jobs=kw["jobs"], only=tuple(kw["only"]), limit=kw["limit"], split=kw["split"])
+        jobs=kw["jobs"] or (2 if kw["executor"] == "local" else None), only=tuple(kw["only"]),
+        limit=kw["limit"], split=kw["split"], executor=kw["executor"],
+        ray_address=kw["ray_address"])
     rows = list(load_rows(dataset, kw["split"]).values())
     summary = Rollouts(options, echo=click.echo).run(rows)
     total = len(summary.trajectories)

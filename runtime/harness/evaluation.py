@@ -135,6 +135,45 @@ def _prediction(record: Any, where: str) -> Prediction:
     return Prediction(iid, str(record.get("model_name_or_path") or ""), patch)
 
 
+@dataclass(frozen=True)
+class GradeJob:
+    """One prediction to grade, with all a worker needs: the instance's test settings, the
+    patch, and the driver's path of the log (its name)."""
+
+    spec: TestSpec
+    prediction: Prediction
+    log_path: str
+
+
+@dataclass(frozen=True)
+class Graded:
+    report: GradeReport
+    logs: dict[str, str]
+
+
+def grade_unit(job: GradeJob) -> Graded:
+    """Grade one prediction; a failure of the infrastructure raises ``Transient`` (retried by
+    the executor, never stored). A plain function: it runs in a thread or on a Ray worker."""
+    import tempfile
+    from dataclasses import replace
+
+    from swegc.executors import Transient
+    from swegc.runtime.registry import RegistryError, ensure_pulled
+
+    try:
+        ensure_pulled(job.spec.image)  # a node without a published row's image pulls it
+    except RegistryError as exc:
+        raise Transient("registry", str(exc)) from None
+    with tempfile.TemporaryDirectory(prefix="swegc-grade-") as tmp:
+        log = Path(tmp) / "test_output.txt"
+        report = grade_patch(job.spec, job.prediction.model_patch or "", log_path=log, attempts=1)
+        text = log.read_text(errors="replace") if log.exists() else None
+    if report.error:
+        raise Transient("grading", report.error)
+    report = replace(report, log_path=job.log_path if report.log_path else None)
+    return Graded(report, {job.log_path: text} if text is not None else {})
+
+
 def grade_key(row: Mapping[str, Any], patch: str) -> str:
     """What a stored grade depends on: the whole row and the patch."""
     return content_hash("grade", GRADE_FORMAT, dict(row), patch)
@@ -142,9 +181,13 @@ def grade_key(row: Mapping[str, Any], patch: str) -> str:
 
 def evaluate(predictions: str | Path, dataset: Path, out: Path, *, jobs: int = 1,
              instance_ids: Sequence[str] = (), attempts: int = 3,
-             echo: Callable[[str], None] = print) -> EvaluationSummary:
-    """Grade every prediction (of ``instance_ids`` only, when given); write SWE-bench's reports."""
-    from swegc.executors import LocalPool
+             echo: Callable[[str], None] = print, executor: Any = None) -> EvaluationSummary:
+    """Grade every prediction (of ``instance_ids`` only, when given); write SWE-bench's reports.
+
+    ``executor`` runs the grading units (a local pool of ``jobs`` threads when not given);
+    infrastructure failures are tried ``attempts`` times in all.
+    """
+    from swegc.executors import LocalPool, Resources, RetryPolicy, Transient, write_logs
     from swegc.store import BuildStore
 
     every_row = load_rows(dataset)
@@ -172,17 +215,24 @@ def evaluate(predictions: str | Path, dataset: Path, out: Path, *, jobs: int = 1
         echo(f"{len(reports)} prediction(s) graded before, reused; {len(todo)} to grade")
     start = time.monotonic()
 
-    def run(prediction: Prediction) -> GradeReport:
-        folder = out / prediction.instance_id
-        return grade_patch(specs[prediction.instance_id], prediction.model_patch or "",
-                           log_path=folder / "test_output.txt", attempts=attempts)
-
-    for n, outcome in enumerate(LocalPool(jobs).map_unordered(run, todo), 1):
-        prediction = outcome.item
-        if outcome.error is not None:
+    pool = executor or LocalPool(jobs, RetryPolicy(attempts=attempts))
+    grading = [GradeJob(specs[p.instance_id], p, str(out / p.instance_id / "test_output.txt"))
+               for p in todo]
+    outcomes = pool.map_unordered(grade_unit, grading, resources=Resources(cpus=1.0),
+                                  locality=lambda job: job.spec.image)
+    for n, outcome in enumerate(outcomes, 1):
+        prediction = outcome.item.prediction
+        if isinstance(outcome.error, Transient):  # counted as an error, never stored
+            report = GradeReport(instance_id=prediction.instance_id, resolved=False, status=None,
+                                 patch_applied=False, empty_patch=False,
+                                 error=f"after {outcome.attempts} attempts: {outcome.error.detail}",
+                                 attempts=outcome.attempts)
+        elif outcome.error is not None:
             raise outcome.error
-        report = outcome.result
-        assert report is not None
+        else:
+            assert outcome.result is not None
+            report = outcome.result.report
+            write_logs(outcome.result.logs)
         reports[prediction.instance_id] = report
         if report.error is None:
             store.put("grade", grade_key(rows[prediction.instance_id],

@@ -1,0 +1,204 @@
+"""The compiler's units, as plain functions of records: an env image build, and an instance's
+image build with its validation.
+
+A unit gets everything it needs in its record (the recipe, the git bundle its image is made
+from, the build network settings, the validation plan) and returns a typed result with the
+text of the logs it wrote. It touches no build store and no clone of the repository, so it
+runs the same in a thread of the driver or on any node of a Ray cluster that has a Docker
+engine; the driver alone stores results and writes logs. Failures of the infrastructure raise
+``Transient`` (retried by the executor, never stored); a failure of the input is a result.
+
+With a registry, a unit pushes the image it built and returns its ``name@sha256:`` reference;
+an instance unit on a node that lacks its env image pulls it by that reference first.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from swegc.errors import SwegcError
+from swegc.executors import Transient
+from swegc.runtime.harness.validation import ValidationPlan, Verdict, validate
+from swegc.runtime.images import BuildFailed, BuiltImage, EnvRecipe, ImageBuilder, InstanceRecipe
+from swegc.runtime.network import BuildNetwork
+
+# Build failures of the infrastructure (the engine, a timeout), not of the recipe.
+TRANSIENT_BUILD_FAILURES = ("docker_error", "build_timeout")
+
+
+@dataclass(frozen=True)
+class UnitResult:
+    """What one instance unit produced: its verdict, and its image when the image was built.
+
+    Stored in the build store as ``to_json`` gives it, so a later compile reads it back typed.
+    """
+
+    verdict: Verdict
+    image: BuiltImage | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"verdict": self.verdict.to_json(),
+                "image": self.image.to_json() if self.image else None}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> UnitResult:
+        image = data.get("image")
+        return cls(Verdict.from_json(data["verdict"]),
+                   BuiltImage.from_json(image) if image else None)
+
+
+@dataclass(frozen=True)
+class EnvJob:
+    key: str
+    recipe: EnvRecipe
+    lock: tuple[str, ...]
+    bundle: bytes  # runtime.images.env_bundle
+    network: BuildNetwork
+    labels: tuple[tuple[str, str], ...]
+    log_dir: str  # the driver's folder of image build logs: the logs' names
+    registry: str | None = None  # HOST[:PORT]/NAMESPACE to push the image to
+
+
+@dataclass(frozen=True)
+class EnvBuild:
+    image: BuiltImage | None
+    failure: dict[str, Any] | None  # a failure of the recipe: stored, not retried
+    logs: dict[str, str]  # the driver's path -> text
+    reference: str | None = None  # name@sha256:... in the registry
+
+
+@dataclass(frozen=True)
+class InstanceJob:
+    key: str  # the unit's key in the build store
+    recipe: InstanceRecipe
+    env: BuiltImage
+    env_commit: str
+    env_reference: str | None  # where a node without the env image pulls it from
+    bundle: bytes  # runtime.images.instance_bundle
+    network: BuildNetwork
+    labels: tuple[tuple[str, str], ...]
+    plan: ValidationPlan  # its image is filled in once the image is built
+    image_log_dir: str
+    logs_dir: str
+    registry: str | None = None
+
+
+@dataclass(frozen=True)
+class InstanceBuild:
+    result: UnitResult
+    logs: dict[str, str]
+    reference: str | None = None
+
+
+def build_env(job: EnvJob) -> EnvBuild:
+    """Build (or find) one env image; see the module doc."""
+    with tempfile.TemporaryDirectory(prefix="swegc-unit-") as tmp:
+        builder = ImageBuilder(None, job.network, Path(tmp), labels=dict(job.labels))
+        try:
+            built = builder.env_image(job.recipe, lock=job.lock, bundle=job.bundle)
+        except BuildFailed as exc:
+            if exc.reason in TRANSIENT_BUILD_FAILURES:
+                raise Transient(exc.reason, exc.detail) from None
+            # One name for one failure: the env's report, the console and its instances say
+            # env_build_failed where the image builder says build_failed.
+            reason = "env_build_failed" if exc.reason == "build_failed" else exc.reason
+            failure = {"reason": reason, "detail": exc.detail,
+                       "log": _moved(exc.log_path, tmp, job.log_dir)}
+            return EnvBuild(None, failure, _logs(tmp, job.log_dir))
+        logs = _logs(tmp, job.log_dir)
+    built = replace(built, log_path=_moved(built.log_path, tmp, job.log_dir))
+    return EnvBuild(built, None, logs, _push(built, job.registry))
+
+
+def build_and_validate(job: InstanceJob) -> InstanceBuild:
+    """Build one instance image on its env and validate the instance in it."""
+    with tempfile.TemporaryDirectory(prefix="swegc-unit-") as tmp:
+        images, logs_dir = Path(tmp) / "images", Path(tmp) / "logs"
+        builder = ImageBuilder(None, job.network, images, labels=dict(job.labels))
+        ensure_image(builder.client, job.env, job.env_reference)
+        try:
+            image = builder.instance_image(job.recipe, job.env, job.env_commit, bundle=job.bundle)
+        except BuildFailed as exc:
+            if exc.reason in TRANSIENT_BUILD_FAILURES:
+                raise Transient(exc.reason, exc.detail[-2000:]) from None
+            reason = "install_failed" if exc.reason == "build_failed" else exc.reason
+            result = UnitResult(Verdict.not_validated("rejected", reason, exc.detail[-2000:]), None)
+            return InstanceBuild(result, _logs(images, job.image_log_dir))
+        # One try here: the executor is what retries infrastructure failures, with backoff.
+        verdict = validate(replace(job.plan, image=image.name), logs_dir, attempts=1)
+        if verdict.status == "error":
+            raise Transient(verdict.reason or "infrastructure", verdict.detail or "")
+        logs = {**_logs(images, job.image_log_dir), **_logs(logs_dir, job.logs_dir)}
+    image = replace(image, log_path=_moved(image.log_path, str(images), job.image_log_dir))
+    reference = _push(image, job.registry) if verdict.status == "valid" else None
+    return InstanceBuild(UnitResult(verdict, image), logs, reference)
+
+
+def ensure_image(client: Any, image: BuiltImage, reference: str | None) -> None:
+    """Make sure this node's engine holds ``image`` (by name and id): pull it by digest from
+    the registry when it does not, and tag it with its name."""
+    from swegc.runtime.docker_client import image_exists
+    from swegc.runtime.registry import RegistryError, pull_by_digest
+
+    local = image_exists(client, image.name)
+    if local is not None and local.id == image.id:
+        return
+    if reference is None:
+        raise SwegcError(f"{image.name} is not in this node's Docker engine and no registry was "
+                         "given to pull it from: compile with --registry HOST/NAMESPACE")
+    try:
+        pulled = pull_by_digest(client, reference)
+    except RegistryError as exc:
+        raise Transient("registry", str(exc)) from None
+    repository, _, tag = image.name.rpartition(":")
+    pulled.tag(repository, tag)
+
+
+def _push(image: BuiltImage, registry: str | None) -> str | None:
+    return push_image_to(image, registry) if registry else None
+
+
+def registry_reference(image: BuiltImage, registry: str) -> str | None:
+    """``name@sha256:...`` when the registry holds this very image (by id), else None."""
+    from swegc.runtime.registry import Registry, RegistryError, registry_copy
+
+    repository, _, tag = image.name.rpartition(":")
+    try:
+        copy = registry_copy(Registry.parse(registry), repository, tag, image.id)
+    except RegistryError:
+        return None
+    return copy[0] if copy else None
+
+
+def push_image_to(image: BuiltImage, registry: str) -> str:
+    """Push ``image`` to the registry (nothing is sent when it is there); its reference."""
+    from swegc.runtime.docker_client import docker_client
+    from swegc.runtime.registry import Registry, RegistryError, push_image
+
+    repository, _, tag = image.name.rpartition(":")
+    try:
+        return push_image(docker_client(), image.id, Registry.parse(registry), repository,
+                          tag).reference
+    except RegistryError as exc:
+        raise Transient("registry", str(exc)) from None
+
+
+def _logs(folder: str | Path, target: str) -> dict[str, str]:
+    """Every log file under ``folder``, keyed by the path it gets under ``target``."""
+    root = Path(folder)
+    if not root.is_dir():
+        return {}
+    return {str(Path(target) / path.relative_to(root)): path.read_text(errors="replace")
+            for path in sorted(root.rglob("*")) if path.is_file()}
+
+
+def _moved(path: str | None, folder: str, target: str) -> str | None:
+    if path is None:
+        return None
+    try:
+        return str(Path(target) / Path(path).relative_to(folder))
+    except ValueError:
+        return path
