@@ -118,3 +118,39 @@ def test_a_base_image_with_another_python_than_asked_fails_saying_how_to_map_it(
                 'asks for 3.10: map build.base_images["3.10"]') in failure.value.detail
     finally:
         subprocess.run(["docker", "rmi", "local/python:3.10-test"], capture_output=True)
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("pyproject", [
+    '[build-system]\nrequires = ["setuptools>=40", "setuptools_scm"]\n'
+    'build-backend = "setuptools.build_meta"\n',
+    None,  # a legacy project: setup_requires alone brings setuptools_scm
+], ids=["pyproject", "setup_requires"])
+def test_a_project_versioned_by_setuptools_scm_gets_its_tag_version_under_an_old_date(
+        git_builder, tmp_path, docker_engine, pyproject):
+    """setuptools_scm reads the version from git at build time: under an old pip_date it must
+    still do so (not install the project as 0.0.0), in the env and in the instance step."""
+    g = git_builder
+    c1 = g.commit("scm project", {
+        **({"pyproject.toml": pyproject} if pyproject else {}),
+        "setup.py": "from setuptools import setup\nsetup(name='scmpkg', use_scm_version=True, "
+                    "setup_requires=['setuptools_scm'], packages=['scmpkg'])\n",
+        "scmpkg/__init__.py": ""})
+    g.git("tag", "v1.4.0", c1)
+    c2 = g.commit("later", {"scmpkg/more.py": "X = 1\n"})
+    g.git("tag", "v1.5.0", c2)
+    builder = ImageBuilder(GitRepo.open(g.path), BuildNetwork.resolve({}), tmp_path / "logs")
+    env = builder.env_image(EnvRecipe(repo="acme/scm", base_image="swegc-base:bookworm",
+                                      env_commit=c1, python="3.11", pip_date="2019-08-20",
+                                      install=("pip install -e .",)))
+    inst = builder.instance_image(InstanceRecipe("acme__scm-2", c2, install=("pip install -e .",),
+                                                 pip_date="2019-08-20"), env, c1)
+    try:
+        for image, version in ((env, "1.4.0"), (inst, "1.5.0")):
+            with Sandbox(image.name) as box:
+                found = box.run("python -c 'import importlib.metadata as m; "
+                                "print(m.version(\"scmpkg\"))'").output.strip()
+                assert found == version, f"{image.name}: {found}"
+    finally:
+        for image in (inst, env):
+            subprocess.run(["docker", "rmi", "-f", image.name], capture_output=True)
