@@ -451,6 +451,9 @@ class Compiler:
         if verdict.status != "valid" or image is None:
             return
         cand = item.candidate
+        # With a registry, the row names the pushed image by digest: any node (and any peer
+        # tool) pulls that very image; without one, the local image id (until a publish).
+        pushed = registry_reference(image, self.registry) if self.registry else None
         fields = dict(
             instance_id=item.instance_id, repo=group.spec.repo, base_commit=cand.base_commit,
             patch=item.patch, test_patch=item.test_patch, problem_statement=cand.problem_statement,
@@ -458,7 +461,8 @@ class Compiler:
             **item.version_columns(group.recipe.env_commit),
             FAIL_TO_PASS=verdict.FAIL_TO_PASS, PASS_TO_PASS=verdict.PASS_TO_PASS,
             pull_number=cand.number, issue_numbers=cand.resolved_issues,
-            image=image.name, image_id=image.id, spec_hash=group.spec.spec_hash,
+            image=pushed or image.name, image_tag=image.name, image_id=image.id,
+            spec_hash=group.spec.spec_hash,
             flaky_tests=verdict.flaky_tests, **item.test_settings(group.spec).row_columns(),
             test_file_globs=list(group.spec.tests.files),
             validation={"runs": self._runs(group.spec),

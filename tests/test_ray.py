@@ -155,3 +155,31 @@ def test_a_node_without_an_image_pulls_it_by_digest_from_the_registry(docker_eng
         assert docker_engine.images.get(reference).id == image.id
         for tag in docker_engine.images.get(image.id).tags:
             docker_engine.images.remove(tag, force=True)
+
+
+def test_a_compile_with_a_registry_names_each_rows_image_by_its_pushed_digest(
+        example_compile, cluster, tmp_path):
+    """Rows of a compile with --registry name images that any node can pull, so rollouts and
+    gradings of that build run on a cluster without a publish first."""
+    from swegc.dataset import read_dataset
+    from tests.registry_fixtures import running_registry
+
+    reference, _ = example_compile
+    out = tmp_path / "pushed"
+    with running_registry(tmp_path / "registry") as host:
+        result = compile_example(out, "--executor", "ray", "--ray-address", cluster.address,
+                                 "--registry", f"{host}/cluster")
+        assert result.returncode == 0, result.stderr[-3000:]
+        rows = {r["instance_id"]: r for r in read_dataset(out)}
+        assert set(rows) == VALID and verdicts(out) == verdicts(reference)
+        for row in rows.values():
+            assert row["image"].startswith(f"{host}/cluster/swegc-inst/"), row["image"]
+            assert "@sha256:" in row["image"]
+            assert row["image_name"] == row["docker_image"] == row["image"]
+            assert row["image_tag"].startswith("swegc-inst/")  # the local tag, kept beside it
+        graded = subprocess.run([*SWEGC, "evaluate", "gold", "--dataset", str(out), "--out",
+                                 str(tmp_path / "eval"), "--executor", "ray", "--ray-address",
+                                 cluster.address], capture_output=True, text=True, timeout=1200)
+        assert graded.returncode == 0, graded.stderr[-3000:]
+        report = json.loads((tmp_path / "eval" / "report.json").read_text())
+        assert set(report["resolved_ids"]) == VALID
