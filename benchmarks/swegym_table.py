@@ -58,7 +58,7 @@ def row(build: Path) -> str:
                          for e in built) or "none built"
     if len(built) < len(envs):
         env_cell += f" ({len(envs) - len(built)} failed)"
-    layers = [r["image"]["layer_bytes"] for r in valid if r.get("image")]
+    layers = [r["layer_bytes"] for r in valid if r.get("layer_bytes")]
     layer_cell = (f"{_size(statistics.median(layers))} / {_size(max(layers))}" if layers else "—")
     validated = [r for r in instances if r["validation_s"]]
     val = sum(r["validation_s"] for r in validated)
