@@ -132,16 +132,36 @@ def _local(spec: RepoSpec, path: Path | str) -> Path:
 # -- git -------------------------------------------------------------------------------------
 
 def git_candidates(spec: RepoSpec, repo: GitRepo) -> tuple[list[Candidate], list[str]]:
-    """Merged pull requests in the first-parent history of a local clone, and warnings."""
+    """Merged pull requests in the first-parent history of a local clone, and warnings.
+
+    With several branches (a project that keeps its previous major release on a branch of its
+    own), each branch's history is read in the order given; a pull request met on an earlier
+    branch (the history the branches share) is kept from there.
+    """
     source = spec.source.git
     if source is None:
         raise InputError(f"{spec.where('source.git')}: source kind is git but source.git is "
                          "not set")
-    ref = source.branch or "HEAD"
-    branch = source.branch or _current_branch(repo)
+    refs = list(source.branches) or ["HEAD"]
     issues = _read_issues(_local(spec, source.issues)) if source.issues else None
     warnings: list[str] = []
     found: dict[int, Candidate] = {}
+    for ref in refs:
+        branch = ref if source.branches else _current_branch(repo)
+        if source.branches and not repo.has_commit(ref):
+            raise InputError(f"{spec.where('source.git.branch')}: the clone {repo.path} has no "
+                             f"branch or ref {ref!r} (fetch it, or correct source.git.branch)")
+        _read_branch(spec, repo, ref, branch, issues, found, warnings)
+    return [found[n] for n in sorted(found)], warnings
+
+
+def _read_branch(spec: RepoSpec, repo: GitRepo, ref: str, branch: str | None,
+                 issues: dict[int, LinkedIssue] | None, found: dict[int, Candidate],
+                 warnings: list[str]) -> None:
+    """Add the pull requests of one branch's first-parent history to ``found``."""
+    source = spec.source.git
+    assert source is not None
+    on_this_branch: set[int] = set()
     for entry in repo.first_parent_log(ref):
         candidate = None
         if source.merges and len(entry.parents) >= 2:
@@ -150,9 +170,12 @@ def git_candidates(spec: RepoSpec, repo: GitRepo) -> tuple[list[Candidate], list
             candidate = _from_squash(spec.repo, entry, branch)
         if candidate is None:
             continue
-        if candidate.number in found:  # newest first: a later re-merge wins, say so
+        if candidate.number in on_this_branch:  # newest first: a later re-merge wins, say so
             warnings.append(f"{repo.name}: pull request #{candidate.number} appears twice in "
                             f"the history of {ref}; keeping {found[candidate.number].merge_commit}")
+            continue
+        on_this_branch.add(candidate.number)
+        if candidate.number in found:  # history shared with an earlier branch
             continue
         linked = keyword_references(spec.repo, [candidate.title, candidate.body,
                                                 *candidate.commit_messages])
@@ -168,7 +191,6 @@ def git_candidates(spec: RepoSpec, repo: GitRepo) -> tuple[list[Candidate], list
             texts.append(issue)
         found[candidate.number] = replace(candidate, issues=tuple(texts),
                                           issue_numbers=tuple(linked))
-    return [found[n] for n in sorted(found)], warnings
 
 
 def _current_branch(repo: GitRepo) -> str | None:

@@ -127,6 +127,29 @@ def test_squash_merged_commits_lose_the_number_suffix_from_their_title(tmp_path,
     assert [i.number for i in squash.issues] == [3]
 
 
+def test_several_branches_are_read_in_order_and_shared_history_counts_once(tmp_path, history):
+    # A maintenance branch forked after #7 and #8, with a fix of its own (#11), as projects that
+    # keep their previous major release on a branch do (conan's develop for 1.x).
+    history.git("checkout", "-q", "-b", "release", "main~3")
+    history.commit("Fix X on 1.x (#11)\n\nFixes #4", {"widgets/core.py": "X = 11\n",
+                                                     "tests/test_core.py": "def test(): assert 11\n"})
+    history.git("checkout", "-q", "main")
+    spec = git_spec(tmp_path, history)
+    spec = replace(spec, source=replace(spec.source, git=GitSource(
+        branches=("main", "release"), issues=Path("issues.jsonl"))))
+    candidates, warnings = git_candidates(spec, GitRepo.open(history.root))
+    assert [(c.number, c.base_branch) for c in candidates] == [
+        (7, "main"), (8, "main"), (9, "main"), (10, "main"), (11, "release")]
+    assert not any("twice" in w for w in warnings)
+
+
+def test_a_branch_the_clone_lacks_is_an_error_naming_it(tmp_path, history):
+    spec = git_spec(tmp_path, history)
+    spec = replace(spec, source=replace(spec.source, git=GitSource(branches=("main", "develop"))))
+    with pytest.raises(InputError, match="no branch or ref 'develop'"):
+        git_candidates(spec, GitRepo.open(history.root))
+
+
 def test_squash_detection_can_be_turned_off(tmp_path, history):
     spec = git_spec(tmp_path, history)
     spec = replace(spec, source=replace(spec.source, git=GitSource(squash=False)))

@@ -128,6 +128,13 @@ def test_a_wrong_type_says_what_was_expected_and_what_was_given(tmp_path: Path) 
                               "w.yaml:7: tests.runs: expected a whole number (got 'two')"]
 
 
+def test_a_branch_that_is_neither_a_name_nor_a_list_of_names_says_what_is_expected(
+        tmp_path: Path) -> None:
+    name = spec_with(tmp_path, "  git: {branch: main}", "  git: {branch: 5}")
+    assert problems(name) == ["w.yaml:4: source.git.branch: expected a branch name or a list of "
+                              "branch names (got 5)"]
+
+
 def test_a_missing_required_section_is_reported_at_the_file(tmp_path: Path) -> None:
     write(tmp_path, "w.yaml", VALID.split("version:")[0])
     assert problems("w.yaml") == [

@@ -64,7 +64,7 @@ def test_a_valid_spec_becomes_a_repo_spec_with_the_values_written(tmp_path: Path
     assert spec.repo == "acme/widgets"
     assert spec.source.kind == "git"
     assert spec.source.clone == tmp_path / "widgets.bundle"
-    assert spec.source.git is not None and spec.source.git.branch == "main"
+    assert spec.source.git is not None and spec.source.git.branches == ("main",)
     assert spec.source.git.issues == tmp_path / "specs" / "issues.jsonl"
     assert spec.source.filters.since == "2023-01-01"
     assert spec.source.filters.labels == ("bug",)
@@ -172,6 +172,18 @@ def test_instances_source_keeps_hub_names_and_resolves_local_paths(tmp_path: Pat
     a, b = load_specs(["a.yaml", "sub/b.yaml"])
     assert a.source.kind == "instances" and a.source.instances == "hub:org/ds:test"
     assert b.source.instances == str(tmp_path / "sub" / "d.jsonl")
+
+
+def test_git_branch_is_one_ref_or_a_list_of_refs(tmp_path: Path) -> None:
+    write(tmp_path, "one.yaml", VALID)
+    write(tmp_path, "two.yaml", VALID.replace("acme/widgets", "acme/two").replace("acme__widgets", "acme__two").replace(
+        "branch: main", "branch: [develop2, develop]"))
+    write(tmp_path, "head.yaml", VALID.replace("acme/widgets", "acme/head").replace("acme__widgets", "acme__head").replace(
+        "branch: main, ", ""))
+    one, two, head = load_specs(["one.yaml", "two.yaml", "head.yaml"])
+    assert one.source.git.branches == ("main",)
+    assert two.source.git.branches == ("develop2", "develop")
+    assert head.source.git.branches == ()
 
 
 def test_a_github_source_needs_no_clone(tmp_path: Path) -> None:

@@ -328,6 +328,8 @@ def _translate(error: Any, layer: _Layer, where: spec_checks.Where) -> list[Prob
         hint = did_you_mean(str(instance), [str(v) for v in value])
         return [Problem(where(parts), f"{prefix}expected one of {', '.join(map(str, value))} "
                         f"(got {got}){hint}")]
+    if kind in ("oneOf", "anyOf") and "x-expected" in sub:
+        return [Problem(where(parts), f"{prefix}expected {sub['x-expected']} (got {got})")]
     if kind == "pattern":
         expected = sub.get("x-expected") or (f'a string like "{sub["examples"][0]}"'
                                              if "examples" in sub else f"a string matching {value}")
@@ -428,12 +430,19 @@ def _source(source: dict[str, Any], local: Any) -> SourceSpec:
             filters[key] = tuple(filters[key])
     return SourceSpec(
         kind=kind, clone=local("source.clone") if "clone" in source else None,
-        git=GitSource(**{**git, "issues": local("source.git.issues") if "issues" in git else None})
-        if git is not None else None,
+        git=_git_source(git, local) if git is not None else None,
         jsonl=local("source.jsonl") if "jsonl" in source else None,
         instances=instances,
         github=GithubSource(**source["github"]) if "github" in source else None,
         filters=Filters(**filters))
+
+
+def _git_source(git: dict[str, Any], local: Any) -> GitSource:
+    values = dict(git)
+    branch = values.pop("branch", None)
+    branches = () if branch is None else (branch,) if isinstance(branch, str) else tuple(branch)
+    issues = local("source.git.issues") if "issues" in values else None
+    return GitSource(**{**values, "branches": branches, "issues": issues})
 
 
 def _tests(tests: dict[str, Any]) -> TestsSpec:

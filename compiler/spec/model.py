@@ -28,7 +28,7 @@ DIRECTIVE_STYLES = ("paths", "modules", "none")
 class GitSource:
     """Pull requests read from the history of a local clone."""
 
-    branch: str | None = None  # history of this ref (default: the clone's HEAD)
+    branches: tuple[str, ...] = ()  # histories of these refs, in order (empty: the clone's HEAD)
     merges: bool = True  # "Merge pull request #N from ..." merge commits
     squash: bool = True  # squash-merged commits whose subject ends with "(#N)"
     issues: Path | None = None  # JSONL of {number, title, body}: text for linked issues
