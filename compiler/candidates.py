@@ -155,6 +155,9 @@ def git_candidates(spec: RepoSpec, repo: GitRepo) -> tuple[list[Candidate], list
     return [found[n] for n in sorted(found)], warnings
 
 
+MAX_SHOWN = 5  # examples named in a warning that sums up many
+
+
 def _read_branch(spec: RepoSpec, repo: GitRepo, ref: str, branch: str | None,
                  issues: dict[int, LinkedIssue] | None, found: dict[int, Candidate],
                  warnings: list[str]) -> None:
@@ -162,6 +165,7 @@ def _read_branch(spec: RepoSpec, repo: GitRepo, ref: str, branch: str | None,
     source = spec.source.git
     assert source is not None
     on_this_branch: set[int] = set()
+    unknown: list[tuple[int, int]] = []  # (pull request, issue) whose issue text is unknown
     for entry in repo.first_parent_log(ref):
         candidate = None
         if source.merges and len(entry.parents) >= 2:
@@ -183,14 +187,19 @@ def _read_branch(spec: RepoSpec, repo: GitRepo, ref: str, branch: str | None,
         for number in linked:
             issue = issues.get(number) if issues is not None else None
             if issue is None:
-                where = (f"not in {source.issues}" if issues is not None
-                         else "source.git.issues is not set")
-                warnings.append(f"pull request #{candidate.number} resolves #{number}, whose "
-                                f"text is unknown ({where}); the issue is dropped")
+                unknown.append((candidate.number, number))
                 continue
             texts.append(issue)
         found[candidate.number] = replace(candidate, issues=tuple(texts),
                                           issue_numbers=tuple(linked))
+    if unknown:  # one warning, not one per pull request: real histories have thousands
+        where = (f"not in {source.issues}" if issues is not None
+                 else "source.git.issues is not set")
+        shown = ", ".join(f"#{pr} resolves #{issue}" for pr, issue in unknown[:MAX_SHOWN])
+        more = f", and {len(unknown) - MAX_SHOWN} more" if len(unknown) > MAX_SHOWN else ""
+        on = f"{ref}: " if source.branches else ""
+        warnings.append(f"{on}{len(unknown)} linked issue(s) whose text is unknown ({where}) "
+                        f"are dropped from their pull requests: {shown}{more}")
 
 
 def _current_branch(repo: GitRepo) -> str | None:

@@ -127,6 +127,19 @@ def test_squash_merged_commits_lose_the_number_suffix_from_their_title(tmp_path,
     assert [i.number for i in squash.issues] == [3]
 
 
+def test_many_unknown_issue_texts_are_one_warning_that_counts_them(tmp_path, history):
+    for n in range(20, 28):  # real histories link thousands of issues no file holds
+        history.commit(f"Fix {n} (#{n})\n\nFixes #{n + 100}", {"widgets/core.py": f"X = {n}\n"})
+    candidates, warnings = git_candidates(git_spec(tmp_path, history),
+                                          GitRepo.open(history.root))
+    unknown = [w for w in warnings if "whose text is unknown" in w]
+    assert len(unknown) == 1
+    assert "9 linked issue(s)" in unknown[0] and "not in issues.jsonl" in unknown[0]
+    assert unknown[0].startswith("9 linked issue(s)")
+    assert "#27 resolves #127" in unknown[0] and "and 4 more" in unknown[0]
+    assert [c.issue_numbers for c in candidates if c.number == 27] == [(127,)]
+
+
 def test_several_branches_are_read_in_order_and_shared_history_counts_once(tmp_path, history):
     # A maintenance branch forked after #7 and #8, with a fix of its own (#11), as projects that
     # keep their previous major release on a branch do (conan's develop for 1.x).
