@@ -35,7 +35,10 @@ def remove_orphans(client: Any) -> int:
     """Remove this host's swegc containers whose owning process is gone; returns how many."""
     host = _host()
     removed = 0
-    for container in client.containers.list(all=True, filters={"name": "swegc-"}):
+    # ignore_removed: another process may remove one of them between the listing and its
+    # inspection (a concurrent compile's cleanup), which is no error here.
+    for container in client.containers.list(all=True, filters={"name": "swegc-"},
+                                            ignore_removed=True):
         parts = container.name.split("-")
         # swegc-<role>-<host...>-<pid>-<hex>: the host may itself contain dashes
         if len(parts) < 5 or parts[0] != "swegc":
