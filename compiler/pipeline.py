@@ -110,6 +110,7 @@ class Compiler:
         self.layout = BuildLayout(self.out)
         self.store = BuildStore(self.layout.store)
         self.registry = options.registry  # where units push images and nodes pull them from
+        self.repos: dict[str, GitRepo] = {}  # each spec's clone, by repository
         if self.registry:
             from swegc.runtime.registry import Registry, check_registry
 
@@ -136,6 +137,7 @@ class Compiler:
                                  f"clone {spec.repo} there or correct the path")
             repo = GitRepo.open(spec.source.clone)
             repos[spec.repo] = repo
+            self.repos[spec.repo] = repo
             builders[spec.repo] = ImageBuilder(
                 repo, BuildNetwork.resolve(asdict(spec.build)), self.layout.image_logs,
                 labels={"org.swegc.spec_hash": spec.spec_hash})
@@ -324,10 +326,16 @@ class Compiler:
 
     def _instance_recipe(self, group: EnvGroup, item: PlannedInstance) -> InstanceRecipe:
         env = group.spec.environments[group.env_index]
+        pip_date = group.recipe.pip_date
+        if env.pip_date == "commit":
+            # The instance's own commit: its requirements as they stood then. The env's date
+            # (the common ancestor's) is older and may predate what the instance pins.
+            pip_date = self.repos[group.spec.repo].commit_info(
+                item.candidate.base_commit).committer_date
         return InstanceRecipe(item.instance_id, item.candidate.base_commit, env.install,
                               env.post_install,
                               env=tuple(sorted(item.test_settings(group.spec).env.items())),
-                              pip_date=group.recipe.pip_date,
+                              pip_date=pip_date,
                               pip_date_exempt=group.recipe.pip_date_exempt)
 
     def _unit_key(self, group: EnvGroup, item: PlannedInstance) -> str:

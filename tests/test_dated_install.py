@@ -154,3 +154,64 @@ def test_a_project_versioned_by_setuptools_scm_gets_its_tag_version_under_an_old
     finally:
         for image in (inst, env):
             subprocess.run(["docker", "rmi", "-f", image.name], capture_output=True)
+
+
+def _commit_on(g, date: str, message: str, files: dict[str, str]) -> str:
+    """A commit of ``g`` dated ``date`` (GitBuilder's own dates are all early 2024)."""
+    import os
+
+    g.write(files)
+    g.git("add", "-A")
+    stamp = {"GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date}
+    subprocess.run(["git", "commit", "-q", "-m", message], cwd=g.path, check=True,
+                   env={**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
+                        "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t", **stamp})
+    return g.git("rev-parse", "HEAD")
+
+
+@pytest.mark.docker
+def test_under_pip_date_commit_each_instance_resolves_as_of_its_own_base_commit(
+        git_builder, tmp_path, docker_engine, index):
+    """Two pull requests share an env made at the older one's commit; the newer one requires a
+    package first released after that date, as of its own date: it must install and validate."""
+    import json
+    import sys
+
+    g = git_builder
+    setup = "from setuptools import setup\nsetup(name='acme', packages=['acme'], install_requires={})\n"
+    test = "from acme import VALUE\n\ndef test_value():\n    assert VALUE == {}\n"
+    base1 = _commit_on(g, "2024-01-10T00:00:00Z", "start", {
+        "setup.py": setup.format(["swegc-test-dated"]), "acme/__init__.py": "VALUE = 0\n",
+        "tests/test_value.py": test.format(0)})
+    g.git("checkout", "-q", "-b", "pr1")
+    head1 = _commit_on(g, "2024-01-11T00:00:00Z", "fix 1", {
+        "acme/__init__.py": "VALUE = 1\n", "tests/test_value.py": test.format(1)})
+    g.git("checkout", "-q", "main")
+    g.git("merge", "-q", "--no-ff", "-m", "Merge pull request #1", head1)
+    merge1 = g.git("rev-parse", "HEAD")
+    # A year later the project needs swegc-test-later>=2.0 (uploaded 2025-02-01).
+    base2 = _commit_on(g, "2025-03-01T00:00:00Z", "needs later 2", {
+        "setup.py": setup.format(["swegc-test-dated", "swegc-test-later>=2.0"])})
+    merge2 = _commit_on(g, "2025-03-02T00:00:00Z", "Fix 2 (#2)", {
+        "acme/__init__.py": "VALUE = 2\n", "tests/test_value.py": test.format(2)})
+    records = tmp_path / "records.jsonl"
+    records.write_text("".join(json.dumps(r) + "\n" for r in (
+        {"repo": "acme/dated", "number": 1, "base_commit": base1, "merge_commit": merge1,
+         "title": "Fix 1"},
+        {"repo": "acme/dated", "number": 2, "base_commit": base2, "merge_commit": merge2,
+         "title": "Fix 2"})))
+    spec = tmp_path / "dated.yaml"
+    spec.write_text(
+        f"extends: swegc:pytest\nrepo: acme/dated\nsource: {{clone: {g.path}, jsonl: {records}}}\n"
+        "tests: {runs: 1}\nversion: {from: fixed, value: '1.0'}\n"
+        f"build: {{pip_extra_index_url: '{index.url}'}}\n"
+        "environments: [{python: '3.11', pip_date: commit, pip: [pytest],\n"
+        "                install: ['pip install -e .']}]\n")
+    out = tmp_path / "out"
+    result = subprocess.run([sys.executable, "-m", "swegc.cli", "compile", str(spec), "--out",
+                             str(out)], capture_output=True, text=True, timeout=1200)
+    assert result.returncode == 0, result.stderr[-3000:]
+    statuses = {r["instance_id"]: (r["status"], r["reason"]) for r in map(
+        json.loads, (out / "reports" / "instances.jsonl").read_text().splitlines())}
+    assert statuses == {"acme__dated-1": ("valid", None), "acme__dated-2": ("valid", None)}, \
+        result.stderr[-3000:]
