@@ -111,6 +111,7 @@ class Compiler:
         self.store = BuildStore(self.layout.store)
         self.registry = options.registry  # where units push images and nodes pull them from
         self.repos: dict[str, GitRepo] = {}  # each spec's clone, by repository
+        self._commit_dates: dict[str, str] = {}  # base commit -> committer date, read once
         if self.registry:
             from swegc.runtime.registry import Registry, check_registry
 
@@ -126,7 +127,6 @@ class Compiler:
             self.echo(f"removed {orphans} container(s) left by an interrupted run")
         reports: list[dict[str, Any]] = []
         groups: list[EnvGroup] = []
-        repos: dict[str, GitRepo] = {}
         builders: dict[str, ImageBuilder] = {}
         for spec in specs:
             if spec.source.clone is None:
@@ -136,7 +136,6 @@ class Compiler:
                 raise SwegcError(f"{spec.where('source.clone')}: {spec.source.clone} does not exist; "
                                  f"clone {spec.repo} there or correct the path")
             repo = GitRepo.open(spec.source.clone)
-            repos[spec.repo] = repo
             self.repos[spec.repo] = repo
             builders[spec.repo] = ImageBuilder(
                 repo, BuildNetwork.resolve(asdict(spec.build)), self.layout.image_logs,
@@ -330,13 +329,19 @@ class Compiler:
         if env.pip_date == "commit":
             # The instance's own commit: its requirements as they stood then. The env's date
             # (the common ancestor's) is older and may predate what the instance pins.
-            pip_date = self.repos[group.spec.repo].commit_info(
-                item.candidate.base_commit).committer_date
+            pip_date = self._commit_date(group.spec.repo, item.candidate.base_commit)
         return InstanceRecipe(item.instance_id, item.candidate.base_commit, env.install,
                               env.post_install,
                               env=tuple(sorted(item.test_settings(group.spec).env.items())),
                               pip_date=pip_date,
                               pip_date_exempt=group.recipe.pip_date_exempt)
+
+    def _commit_date(self, repo: str, sha: str) -> str:
+        """A commit's committer date: one git call per commit, however often a compile asks
+        (each instance's recipe is made for its unit key and again for its job)."""
+        if sha not in self._commit_dates:
+            self._commit_dates[sha] = self.repos[repo].commit_info(sha).committer_date
+        return self._commit_dates[sha]
 
     def _unit_key(self, group: EnvGroup, item: PlannedInstance) -> str:
         """Everything the unit's result depends on: the instance image (and through it the
