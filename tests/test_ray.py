@@ -31,6 +31,15 @@ def dataset_rows(out: Path) -> dict[str, tuple]:
             for r in read_dataset(out)}
 
 
+def gold_resolved_on_ray(build: Path, out: Path, cluster) -> set[str]:
+    """The instances `swegc evaluate gold` resolves on the cluster (it must exit 0)."""
+    graded = subprocess.run([*SWEGC, "evaluate", "gold", "--dataset", str(build), "--out",
+                             str(out), "--executor", "ray", "--ray-address", cluster.address],
+                            capture_output=True, text=True, timeout=1200)
+    assert graded.returncode == 0, graded.stderr[-3000:]
+    return set(json.loads((out / "report.json").read_text())["resolved_ids"])
+
+
 @pytest.fixture(scope="module")
 def cluster(docker_engine):
     with ray_cluster(workers=2, slots=2) as running:
@@ -62,12 +71,7 @@ def test_the_gold_policy_on_ray_resolves_the_same_instances(example_build, clust
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     rows = read_dataset(out, "train")
     assert {r["instance_id"] for r in rows if r["resolved"]} == VALID
-    graded = subprocess.run([*SWEGC, "evaluate", "gold", "--dataset", str(example_build), "--out",
-                             str(tmp_path / "eval"), "--executor", "ray", "--ray-address",
-                             cluster.address], capture_output=True, text=True, timeout=1200)
-    assert graded.returncode == 0, graded.stderr[-3000:]
-    report = json.loads((tmp_path / "eval" / "report.json").read_text())
-    assert set(report["resolved_ids"]) == VALID
+    assert gold_resolved_on_ray(example_build, tmp_path / "eval", cluster) == VALID
     assert (tmp_path / "eval" / "example__calc-2" / "test_output.txt").is_file()
 
 
@@ -177,9 +181,4 @@ def test_a_compile_with_a_registry_names_each_rows_image_by_its_pushed_digest(
             assert "@sha256:" in row["image"]
             assert row["image_name"] == row["docker_image"] == row["image"]
             assert row["image_tag"].startswith("swegc-inst/")  # the local tag, kept beside it
-        graded = subprocess.run([*SWEGC, "evaluate", "gold", "--dataset", str(out), "--out",
-                                 str(tmp_path / "eval"), "--executor", "ray", "--ray-address",
-                                 cluster.address], capture_output=True, text=True, timeout=1200)
-        assert graded.returncode == 0, graded.stderr[-3000:]
-        report = json.loads((tmp_path / "eval" / "report.json").read_text())
-        assert set(report["resolved_ids"]) == VALID
+        assert gold_resolved_on_ray(out, tmp_path / "eval", cluster) == VALID
