@@ -351,7 +351,9 @@ class Compiler:
         return content_hash("unit", UNIT_FORMAT, self._instance_recipe(group, item).key(group.key),
                             item.patch, item.test_patch, item.test_command, item.timeout_s,
                             self._runs(group.spec), tests.parser, tests.parser_options,
-                            tests.network)
+                            tests.network,
+                            # only when set: units of specs without it keep their keys
+                            *((("prepare", tests.prepare),) if tests.prepare else ()))
 
     def _runs(self, spec: RepoSpec) -> int:
         return self.options.runs or spec.tests.runs

@@ -48,7 +48,7 @@ class PlannedInstance:
         return TestSettings(test_command=self.test_command, test_directives=self.directives,
                             parser=spec.tests.parser, parser_options=spec.tests.parser_options,
                             timeout_s=self.timeout_s, network=spec.tests.network,
-                            env={**TEST_ENV, **dict(self.env)})
+                            env={**TEST_ENV, **dict(self.env)}, prepare=spec.tests.prepare)
 
     def version_columns(self, env_commit: str) -> dict[str, str]:
         """The row's ``version`` and ``environment_setup_commit`` with SWE-bench's meanings,
@@ -82,7 +82,9 @@ class PlannedInstance:
 
 
 def plan_key(spec: RepoSpec, candidate: Candidate) -> str:
-    relevant = {"tests": asdict(spec.tests), "version": asdict(spec.version),
+    tests = asdict(spec.tests)
+    del tests["prepare"]  # run at test time: plans do not depend on it
+    relevant = {"tests": tests, "version": asdict(spec.version),
                 "environments": [env.image_inputs() | {"versions": env.versions}
                                  for env in spec.environments],
                 "override": asdict(spec.instances[candidate.instance_id])

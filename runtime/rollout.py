@@ -303,7 +303,10 @@ def _row_identity(row: Mapping[str, Any]) -> dict[str, Any]:
     keys = ("instance_id", "image", "base_commit", "problem_statement", "patch", "test_patch",
             "test_command", "FAIL_TO_PASS", "PASS_TO_PASS", "swegc_log_parser", "swegc_parser_options",
             "test_timeout_s", "test_network", "test_env")
-    return {k: row.get(k) for k in keys}
+    identity = {k: row.get(k) for k in keys}
+    if row.get("test_prepare"):  # only when set: rollouts of rows without it keep their keys
+        identity["test_prepare"] = row["test_prepare"]
+    return identity
 
 
 def _sandbox_identity(limits: Any) -> dict[str, Any]:

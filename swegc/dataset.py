@@ -31,11 +31,11 @@ INSTANCE_COLUMNS = (
     "pull_number", "issue_numbers", "image", "image_id", "spec_hash", "test_command",
     "test_directives", "log_parser", "flaky_tests", "validation", "swegc_version",
     "swegc_log_parser", "swegc_parser_options", "test_timeout_s", "test_network", "test_env",
-    "test_file_globs", "spec_version", "env_commit", "image_tag", "image_name", "docker_image", "eval_script", "eval_type",
+    "test_prepare", "test_file_globs", "spec_version", "env_commit", "image_tag", "image_name", "docker_image", "eval_script", "eval_type",
     "schema_version",
 )
 LIST_COLUMNS = frozenset({"FAIL_TO_PASS", "PASS_TO_PASS", "issue_numbers", "flaky_tests", "test_directives",
-                          "test_file_globs"})
+                          "test_prepare", "test_file_globs"})
 INT_COLUMNS = frozenset({"pull_number", "schema_version", "test_timeout_s"})
 BOOL_COLUMNS = frozenset({"test_network"})
 JSON_COLUMNS = frozenset({"validation", "swegc_parser_options", "test_env"})
@@ -76,6 +76,9 @@ COLUMN_DOCS = {
     "test_timeout_s": "Seconds one run of test_command may take.",
     "test_network": "Whether the tests may reach the network.",
     "test_env": "JSON: environment variables set for test_command (also baked into the image).",
+    "test_prepare": "Commands run in /testbed after the patches are applied and before "
+                    "test_command (regenerating what the patch changes the sources of, such as a "
+                    "compiled grammar); if one fails, the patch is not resolved.",
     "test_file_globs": "The spec's test-file globs: eval_script resets every matching file a "
                        "candidate patch changed.",
     "spec_version": "The version swegc's spec found at base_commit (its `version:` block, or "

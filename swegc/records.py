@@ -20,8 +20,8 @@ CANDIDATE_SCHEMA_VERSION = 1
 # `log_parser` SWE-bench's parser name, swegc's own in swegc_log_parser/swegc_parser_options).
 # 4: spec_version and env_commit, swegc's own choices, beside the published version and
 # environment_setup_commit that a rebuilt instance keeps.
-INSTANCE_SCHEMA_VERSION = 4
-READABLE_INSTANCE_VERSIONS = (1, 2, 3, 4)  # 1: rows without test settings, graded with the defaults
+INSTANCE_SCHEMA_VERSION = 5  # 5: test_prepare
+READABLE_INSTANCE_VERSIONS = (1, 2, 3, 4, 5)  # 1: rows without test settings, graded with the defaults
 TRAJECTORY_SCHEMA_VERSION = 2
 # Version 1 rows (no image, sample, cost, error, grade or swegc_version) are still read.
 READABLE_TRAJECTORY_VERSIONS = (1, 2)
@@ -212,6 +212,7 @@ class Instance:
     test_timeout_s: int = 900
     test_network: bool = False
     test_env: dict[str, str] = field(default_factory=dict)
+    test_prepare: list[str] = field(default_factory=list)
     test_file_globs: list[str] = field(default_factory=list)
     # swegc's own choices: the version its spec found (which picked the environment) and the
     # commit the env image was built at. Equal to version/environment_setup_commit unless the

@@ -289,6 +289,8 @@ def shell_fragments(doc: Mapping[str, Any], where: Where,
     found: list[tuple[Path_, str]] = []
     if ok("tests"):
         found.append((("tests", "command"), doc["tests"]["command"]))
+        found += [(("tests", "prepare", j), text)
+                  for j, text in enumerate(doc["tests"].get("prepare", []))]
     if ok("version") and "command" in doc["version"]:
         found.append((("version", "command"), doc["version"]["command"]))
     for i, env in enumerate(doc["environments"] if ok("environments") else []):

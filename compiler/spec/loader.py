@@ -447,7 +447,7 @@ def _git_source(git: dict[str, Any], local: Any) -> GitSource:
 
 def _tests(tests: dict[str, Any]) -> TestsSpec:
     values = dict(tests)
-    for key in ("files", "directive_files"):
+    for key in ("files", "directive_files", "prepare"):
         if key in values:
             values[key] = tuple(values[key])
     values["env"] = _env(values.get("env", {}))

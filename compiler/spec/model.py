@@ -82,6 +82,7 @@ class TestsSpec:
     runs: int = 2  # runs per side (before/after) to catch flaky tests
     network: bool = False  # whether tests may reach the network
     env: dict[str, str] = field(default_factory=dict)
+    prepare: tuple[str, ...] = ()  # shell after the patches, before the tests (each run side)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,8 @@ What the script does, in order:
    test files too when the row has ``test_file_globs`` (the spec's ``tests.files``);
 2. resets every file the test_patch touches to ``base_commit`` (deleting the files it creates),
    then applies the test_patch, and the gold patch's part for infrastructure files if any;
-3. runs ``test_command`` (directives included) between SWE-bench's start and end markers,
+3. runs the row's ``test_prepare`` commands, if any (a failure: not resolved), then
+   ``test_command`` (directives included) between SWE-bench's start and end markers,
    with pytest writing junit XML to a folder made for this run;
 4. judges (``eval_judge.py``) from a channel the tested code does not print into (junit XML,
    or the runner's own summary checked against its exit code), prints the statuses last in
@@ -157,6 +158,13 @@ def eval_script(row: Mapping[str, Any]) -> str:
     if gold_part:
         lines.append(_heredoc("git apply --verbose -", gold_part, "GOLD_INFRA",
                               " || { echo 'swegc-eval: the reference infrastructure does not apply'; exit 1; }"))
+    for index, command in enumerate(row.get("test_prepare") or [], start=1):
+        if index == 1:
+            lines.append("# 2b. The spec's tests.prepare commands (what the patch changes the "
+                         "sources of, built again); one that fails: not resolved.")
+        lines += [_heredoc(f'cat > "$swegc_tmp/prepare-{index}.sh"', str(command), "PREPARE"),
+                  f'(cd /testbed && bash "$swegc_tmp/prepare-{index}.sh") < /dev/null'
+                  f" || {{ echo 'swegc-eval: tests.prepare command {index} failed'; exit 1; }}"]
     lines += [
         "# 3. The tests, between SWE-bench's markers; pytest writes its own junit XML.",
         _heredoc('cat > "$swegc_tmp/expected.json"', json.dumps(expected, sort_keys=True), "EXPECTED"),

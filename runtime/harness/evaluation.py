@@ -80,12 +80,16 @@ def read_predictions(source: str | Path, rows: Mapping[str, Mapping[str, Any]]) 
         raise InputError(f"{path}: cannot read predictions: {exc.strerror}") from None
     records: list[tuple[str, Any]]
     stripped = text.lstrip()
-    if stripped.startswith(("[", "{")) and not _is_jsonl(stripped):
+    # A .jsonl file is lines whatever its first line looks like (as SWE-bench reads it): one
+    # prediction on one line is also a JSON object, which must not be read as keyed by id.
+    if path.suffix != ".jsonl" and stripped.startswith(("[", "{")) and not _is_jsonl(stripped):
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise InputError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from None
-        if isinstance(data, dict):
+        if isinstance(data, dict) and isinstance(data.get("instance_id"), str):
+            records = [(str(path), data)]  # one prediction, not keyed by id
+        elif isinstance(data, dict):
             records = [(f"{path} [{key!r}]", {"instance_id": key, **value}
                         if isinstance(value, dict) else value) for key, value in data.items()]
         else:

@@ -4,7 +4,8 @@
    nothing fuzzier): a patch that does not apply is reported, ``patch_applied=False``;
 2. put back every test-infrastructure file the patch touched (``guard``), and every file the
    test_patch touches, as they are at base_commit (removing ones base_commit lacks);
-3. apply the test_patch and run the test command once, with the row's env plus
+3. apply the test_patch, run the spec's ``prepare`` commands (``prepare``; a failure leaves
+   the patch unresolved) and run the test command once, with the row's env plus
    ``guard.run_env`` (for pytest a JUnit report at a fresh random path);
 4. keep only results the channels agree on (``trust``) and grade them (``grading``).
 """
@@ -21,6 +22,7 @@ from swegc.runtime.harness.guard import (graded_test_files, guarded_reason, pars
                                          patch_paths_command, read_junit, restore_script, run_env,
                                          with_env)
 from swegc.runtime.harness.parsers import get_parser
+from swegc.runtime.harness.prepare import run_prepare
 from swegc.runtime.harness.test_spec import TestSpec
 from swegc.runtime.harness.trust import trusted_run
 from swegc.runtime.sandbox import InfrastructureError, SandboxLimits, open_sandbox
@@ -70,6 +72,12 @@ def run_patch(spec: TestSpec, patch: str, log_path: Path | None) -> GradeReport:
             log.write()
             return grade(spec, {}, **facts, run_problem="the test_patch does not apply after "
                          "the patch: " + tested.output.strip()[-500:])
+        if spec.settings.prepare:
+            prepared = run_prepare(box, spec.settings.prepare, spec.timeout_s)
+            log.add("tests.prepare", 1 if prepared.problem else 0, prepared.log)
+            if prepared.problem:
+                log.write()
+                return grade(spec, {}, **facts, run_problem=prepared.problem)
         command = with_env(spec.test_command, run_env(spec.parser, junit_path))
         result = box.execute(command, timeout_s=spec.timeout_s)
         log.add(f"$ {spec.test_command}", result.exit_code, result.output,

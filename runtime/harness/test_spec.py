@@ -35,13 +35,16 @@ class TestSettings:
     timeout_s: int = DEFAULT_TIMEOUT_S  # one run of test_command
     network: bool = False  # whether the tests may reach the network
     env: dict[str, str] = field(default_factory=dict)  # set for the test command
+    # Commands run in /testbed after the patches are applied and before the tests (the spec's
+    # tests.prepare): what the patch changes the sources of, built again (a grammar, say).
+    prepare: tuple[str, ...] = ()
 
     def row_columns(self) -> dict[str, Any]:
         """The dataset row's columns for these settings (see swegc.dataset.COLUMN_DOCS)."""
         return {"test_command": self.test_command, "test_directives": list(self.test_directives),
                 "swegc_log_parser": self.parser, "swegc_parser_options": self.parser_options,
                 "test_timeout_s": self.timeout_s, "test_network": self.network,
-                "test_env": dict(sorted(self.env.items()))}
+                "test_env": dict(sorted(self.env.items())), "test_prepare": list(self.prepare)}
 
 
 @dataclass(frozen=True)
@@ -110,7 +113,8 @@ class TestSpec:
                                        else "parser_options", default=None),
             timeout_s=get.integer("test_timeout_s", default=DEFAULT_TIMEOUT_S),
             network=get.boolean("test_network", default=False),
-            env={k: str(v) for k, v in (get.mapping("test_env", default={}) or {}).items()})
+            env={k: str(v) for k, v in (get.mapping("test_env", default={}) or {}).items()},
+            prepare=get.strings("test_prepare", default=()))
         from swegc.runtime.harness.parsers import get_parser
 
         try:

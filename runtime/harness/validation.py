@@ -16,6 +16,7 @@ from swegc.runtime.harness.guard import (guarded_reason, parse_numstat, patch_pa
                                          read_junit, restore_script, run_env, with_env)
 from swegc.runtime.harness.judging import Judgement, ObservedRun, check_run, judge
 from swegc.runtime.harness.parsers import ParseResult, get_parser
+from swegc.runtime.harness.prepare import run_prepare
 from swegc.runtime.harness.trust import cross_check
 from swegc.runtime.sandbox import InfrastructureError, SandboxLimits, open_sandbox
 
@@ -46,6 +47,7 @@ class ValidationPlan:
     env: dict[str, str] = field(default_factory=dict)
     parser_options: dict[str, Any] | None = None
     directives: tuple[str, ...] = ()  # the changed test files in test_command
+    prepare: tuple[str, ...] = ()  # tests.prepare: after each side's patches, before its runs
 
     @classmethod
     def for_settings(cls, settings: TestSettings, *, instance_id: str, image: str,
@@ -55,7 +57,7 @@ class ValidationPlan:
                    test_patch=test_patch, patch=patch, parser=settings.parser, runs=runs,
                    timeout_s=settings.timeout_s, network=settings.network,
                    env=dict(settings.env), parser_options=settings.parser_options,
-                   directives=tuple(settings.test_directives))
+                   directives=tuple(settings.test_directives), prepare=tuple(settings.prepare))
 
 
 @dataclass
@@ -190,6 +192,13 @@ def _validate_once(plan: ValidationPlan, log_dir: Path) -> Verdict:
                     (folder / "guarded.log").write_text(
                         "put back as at the base commit before the after runs, as grading "
                         "does (test infrastructure):\n" + "\n".join(guarded) + "\n")
+            if plan.prepare:
+                prepared = run_prepare(box, plan.prepare, plan.timeout_s)
+                (folder / f"prepare-{side}.log").write_text(redact(
+                    f"# {plan.instance_id} {side}: tests.prepare\n{prepared.log}"))
+                if prepared.problem:
+                    return reject("timeout" if prepared.timed_out else "prepare_failed",
+                                  f"{side} the patch: {prepared.problem}")
             for attempt in range(1, plan.runs + 1):
                 result = box.execute(command, timeout_s=plan.timeout_s)
                 log_name = f"{side}-{attempt}.log"
