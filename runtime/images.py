@@ -65,12 +65,13 @@ class EnvRecipe:
     upgrade_pip: bool = True
     python: str | None = None  # the Python the spec asked for, checked against the base image
     pip_date_exempt: tuple[str, ...] = ()  # packages resolved without the date cap
+    build_outputs: tuple[str, ...] = ()  # untracked files the install builds, kept for instances
 
     def installer(self) -> DatedInstaller | None:
         return DatedInstaller(self.pip_date, self.pip_date_exempt) if self.pip_date else None
 
     def key(self, base_image_id: str) -> str:
-        return content_hash("env", IMAGE_FORMAT, asdict(self), base_image_id)
+        return content_hash("env", IMAGE_FORMAT, _recipe_fields(self), base_image_id)
 
 
 @dataclass(frozen=True)
@@ -82,12 +83,32 @@ class InstanceRecipe:
     env: tuple[tuple[str, str], ...] = ()  # the tests' environment, baked into the image config
     pip_date: str | None = None  # the env's: its install resolves as the env's did
     pip_date_exempt: tuple[str, ...] = ()
+    build_outputs: tuple[str, ...] = ()  # the env's: kept from the env's install, not cleaned
 
     def installer(self) -> DatedInstaller | None:
         return DatedInstaller(self.pip_date, self.pip_date_exempt) if self.pip_date else None
 
     def key(self, env_key: str) -> str:
-        return content_hash("instance", IMAGE_FORMAT, INSTANCE_FORMAT, asdict(self), env_key)
+        return content_hash("instance", IMAGE_FORMAT, INSTANCE_FORMAT, _recipe_fields(self),
+                            env_key)
+
+
+def _recipe_fields(recipe: EnvRecipe | InstanceRecipe) -> dict[str, Any]:
+    """A recipe's fields for its key; ``build_outputs`` only when set, so that images of
+    recipes without it keep the tags they were built under."""
+    data = asdict(recipe)
+    if not data["build_outputs"]:
+        del data["build_outputs"]
+    return data
+
+
+def clean_command(build_outputs: tuple[str, ...]) -> str:
+    """``git clean`` of everything untracked except the spec's ``build_outputs``.
+
+    With ``-x`` git ignores .gitignore but still honours ``-e`` patterns, and an ignored path
+    is not removed: so the build outputs survive, and nothing else the install left does.
+    """
+    return " ".join(["git clean -q -fdx", *(f"-e {shlex.quote(p)}" for p in build_outputs)])
 
 
 @dataclass(frozen=True)
@@ -282,7 +303,7 @@ class ImageBuilder:
         script += _run_block("record", [
             f"{VENV}/bin/python -m pip freeze --exclude-editable --disable-pip-version-check "
             "> /swegc/out/freeze.txt",
-            "cd /testbed && git reset -q --hard && git clean -q -fdx"])
+            f"cd /testbed && git reset -q --hard && {clean_command(recipe.build_outputs)}"])
         return script
 
     # -- instance --------------------------------------------------------------------------
@@ -322,11 +343,19 @@ class ImageBuilder:
         if installer:
             script += _run_block(f"pip resolves packages as of {recipe.pip_date} (through uv)",
                                  installer.setup_lines(VENV))
+        # A new layer gives every file a new inode, so the index's stat data is stale and a
+        # forced checkout would write (and give a new mtime to) every file: refreshed, it
+        # writes only the files this commit changes, and the kept outputs of the others stay
+        # newer than their sources.
+        refresh = ["git update-index -q --refresh >/dev/null || true"] if recipe.build_outputs else []
         script += _run_block("checkout", [
             "if [ -f /swegc/in/delta.bundle ]; then git fetch -q /swegc/in/delta.bundle "
             "'refs/swegc/tip:refs/swegc/tip' 'refs/tags/*:refs/tags/*'; fi",
+            *refresh,
             f"git checkout -q --detach -f {base}",
-            "git clean -q -fdx",
+            # The env's build outputs (build_outputs) stay: the install then rebuilds only
+            # what this commit changed (their sources are newer than the outputs).
+            clean_command(recipe.build_outputs),
             # Nothing may point past the base commit: no branch, remote, stash or reflog.
             "git for-each-ref --format='%(refname)' refs/swegc refs/heads refs/remotes refs/stash "
             "| while read -r ref; do git update-ref -d \"$ref\"; done",

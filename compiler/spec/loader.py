@@ -461,7 +461,8 @@ def _version(version: dict[str, Any]) -> VersionSpec:
 
 def _environment(env: dict[str, Any], where: str) -> EnvironmentSpec:
     values = dict(env)
-    for key in ("apt", "pre_install", "pip", "install", "post_install", "pip_date_exempt"):
+    for key in ("apt", "pre_install", "pip", "install", "post_install", "pip_date_exempt",
+                "build_outputs"):
         if key in values:
             values[key] = tuple(values[key])
     values["env"] = _env(values.get("env", {}))

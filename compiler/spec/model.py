@@ -110,6 +110,7 @@ class EnvironmentSpec:
     pip_date: str | None = None  # "commit" or an ISO date: resolve packages as of that date
     pip_date_exempt: tuple[str, ...] = ()  # packages resolved without the pip_date cap
     upgrade_pip: bool = True
+    build_outputs: tuple[str, ...] = ()  # untracked build outputs kept from env to instances
 
     def specifier(self) -> SpecifierSet:
         return SpecifierSet(self.versions)
@@ -128,7 +129,8 @@ class EnvironmentSpec:
                 "pre_install": list(self.pre_install), "pip": list(self.pip),
                 "install": list(self.install), "env": dict(sorted(self.env.items())),
                 "pip_date": self.pip_date, "upgrade_pip": self.upgrade_pip,
-                **({"pip_date_exempt": list(self.pip_date_exempt)} if self.pip_date_exempt else {})}
+                **({"pip_date_exempt": list(self.pip_date_exempt)} if self.pip_date_exempt else {}),
+                **({"build_outputs": list(self.build_outputs)} if self.build_outputs else {})}
 
 
 @dataclass(frozen=True)
