@@ -354,7 +354,8 @@ class Compiler:
                             self._runs(group.spec), tests.parser, tests.parser_options,
                             tests.network,
                             # only when set: units of specs without it keep their keys
-                            *((("prepare", tests.prepare),) if tests.prepare else ()))
+                            *((("prepare", prepare),) if (prepare := item.prepare(group.spec))
+                              else ()))
 
     def _runs(self, spec: RepoSpec) -> int:
         return self.options.runs or spec.tests.runs

@@ -48,7 +48,12 @@ class PlannedInstance:
         return TestSettings(test_command=self.test_command, test_directives=self.directives,
                             parser=spec.tests.parser, parser_options=spec.tests.parser_options,
                             timeout_s=self.timeout_s, network=spec.tests.network,
-                            env={**TEST_ENV, **dict(self.env)}, prepare=spec.tests.prepare)
+                            env={**TEST_ENV, **dict(self.env)}, prepare=self.prepare(spec))
+
+    def prepare(self, spec: RepoSpec) -> tuple[str, ...]:
+        """The commands run after the patches: the environment's, else the tests' own."""
+        own = spec.environments[self.env_index].prepare
+        return spec.tests.prepare if own is None else own
 
     def version_columns(self, env_commit: str) -> dict[str, str]:
         """The row's ``version`` and ``environment_setup_commit`` with SWE-bench's meanings,

@@ -233,3 +233,21 @@ def test_yaml_lines_applies_merge_keys_with_local_keys_winning() -> None:
 def test_labels_read_like_the_paths_users_write() -> None:
     assert label(("environments", 2, "python")) == "environments[2].python"
     assert label(("build", "base_images", "3.10")) == 'build.base_images["3.10"]'
+
+
+def test_an_environment_prepare_replaces_the_tests_prepare_for_its_instances(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from swegc.compiler.plan import PlannedInstance
+
+    text = VALID.replace("  env: {PYTHONHASHSEED: 0}\n",
+                         "  env: {PYTHONHASHSEED: 0}\n  prepare: [\"python setup.py build_ext -i\"]\n")
+    text = text.replace('    python: "3.11"\n', '    python: "3.11"\n    prepare: []\n'
+                        '    build_outputs: ["build/", "*.so"]\n')
+    write(tmp_path, "w.yaml", text)
+    [spec] = load_specs(["w.yaml"])
+    assert spec.tests.prepare == ("python setup.py build_ext -i",)
+    assert spec.environments[1].build_outputs == ("build/", "*.so")
+    old, new = (PlannedInstance.prepare(SimpleNamespace(env_index=i), spec) for i in (0, 1))
+    assert old == ("python setup.py build_ext -i",)  # the first environment inherits it
+    assert new == ()  # the second runs none

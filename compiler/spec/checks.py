@@ -294,7 +294,7 @@ def shell_fragments(doc: Mapping[str, Any], where: Where,
     if ok("version") and "command" in doc["version"]:
         found.append((("version", "command"), doc["version"]["command"]))
     for i, env in enumerate(doc["environments"] if ok("environments") else []):
-        for key in ("pre_install", "install", "post_install"):
+        for key in ("pre_install", "install", "post_install", "prepare"):
             found += [(("environments", i, key, j), text)
                       for j, text in enumerate(env.get(key, []))]
     for key, override in (doc["instances"] if ok("instances") else {}).items():

@@ -462,7 +462,7 @@ def _version(version: dict[str, Any]) -> VersionSpec:
 def _environment(env: dict[str, Any], where: str) -> EnvironmentSpec:
     values = dict(env)
     for key in ("apt", "pre_install", "pip", "install", "post_install", "pip_date_exempt",
-                "build_outputs"):
+                "build_outputs", "prepare"):
         if key in values:
             values[key] = tuple(values[key])
     values["env"] = _env(values.get("env", {}))

@@ -111,6 +111,7 @@ class EnvironmentSpec:
     pip_date_exempt: tuple[str, ...] = ()  # packages resolved without the pip_date cap
     upgrade_pip: bool = True
     build_outputs: tuple[str, ...] = ()  # untracked build outputs kept from env to instances
+    prepare: tuple[str, ...] | None = None  # replaces tests.prepare for this env's instances
 
     def specifier(self) -> SpecifierSet:
         return SpecifierSet(self.versions)
