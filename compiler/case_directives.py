@@ -13,7 +13,9 @@ although nothing is left to run. Here a changed line belongs to the case that ho
 - an added line, to the case whose header is the nearest at or above it in the post-image (the
   file after the patch): a new case, or an old case with a changed body;
 - a removed line, to the case that held it in the pre-image (the file at the base commit), if a
-  case of that name is still in the post-image: a deleted or renamed case has nothing to run.
+  case of that name is still in the post-image: a deleted or renamed case has nothing to run;
+- a blank line, to none: blank lines separate cases, and a new case added at the end of a file
+  usually starts with one, which would otherwise name the case above it.
 
 The pre-image is read from the clone at the base commit and the post-image is made from it
 with the patch's hunks. When the file cannot be read, or the hunks do not fit it, each hunk is
@@ -141,6 +143,8 @@ def _attribute(changes: list[tuple[str, int]], pre: list[str], post: list[str],
     surviving = {name for _, name in post_heads}
     names = []
     for side, index in changes:
+        if not (post if side == "+" else pre)[index].strip():
+            continue  # a blank line separates cases: it changes none
         name = _enclosing(post_heads if side == "+" else pre_heads, index)
         if name is not None and (side == "+" or name in surviving):
             names.append(name)

@@ -53,6 +53,15 @@ def test_an_added_case_is_named_by_its_header(git_builder):
     assert names_for(git_builder, after) == ["testNew"]
 
 
+def test_a_case_appended_after_a_new_blank_line_does_not_name_the_case_above(git_builder):
+    base = "-- preamble\n\n" + case("testA1") + case("testA2") + case("testA3")
+    after = {"test-data/check-a.test": base + "\n" + case("testNew")}
+    repo, base_commit, head = cases_repo(git_builder, after)
+    test_patch = split_patch(read_diff(repo, base_commit, head), ["test-data/**"]).test_patch
+    assert "+\n+[case testNew]" in test_patch  # the blank line above the new header is added
+    assert names_for(git_builder, after) == ["testNew"]
+
+
 def test_a_case_whose_body_changed_far_below_its_unchanged_header_is_named(git_builder):
     # The changed line is the body's last: its header is out of the hunk's context.
     after = {"test-data/check-a.test": "-- preamble\n\n" + case("testA1")
