@@ -178,8 +178,9 @@ def test_a_case_regex_that_does_not_compile_or_lacks_the_name_group_is_a_spec_er
 def test_a_case_name_with_no_test_id_after_the_fix_is_named():
     ids = ["mypy/test/testcheck.py::TypeCheckSuite::check-a.test::testA1",
            "mypy/test/testfinegrainedcache.py::FineGrainedSuite::fine.test::testB_cached",
-           "mypy/test/testcheck.py::TypeCheckSuite::check-a.test::testP[x]"]
-    assert directives_without_results(["testA1", "testB", "testP", "testMissing"], ids, "pytest",
-                                      "cases") == ["testMissing"]
+           "mypy/test/testcheck.py::TypeCheckSuite::check-a.test::testP[x]",
+           "tests/test_cases.py::test_case[testQ]"]
+    assert directives_without_results(["testA1", "testB", "testP", "testQ", "testMissing"], ids,
+                                      "pytest", "cases") == ["testMissing"]
     assert directives_without_results(["testA1", "testQ"], ["pkg.mod.Suite.testA1"], "unittest",
                                       "cases") == ["testQ"]

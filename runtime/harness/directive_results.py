@@ -14,7 +14,8 @@ Other parsers (``regex``) name tests freely, so nothing can be said for them (``
 
 Case names (``tests.directives.cases``) are looked for in each id's last part: pytest's
 ``path::Suite::file.test::testFoo``, unittest's ``pkg.mod.Class.testFoo``, Django's
-``testFoo (pkg.mod.Class)``. A case ran when its name begins that part (a suite may add a
+``testFoo (pkg.mod.Class)``, or a parametrized pytest test's parameter id
+(``test_case[testFoo]``). A case ran when its name begins one of them (a suite may add a
 suffix, as mypy's ``testFoo_cached``); pytest's ``-k`` matches more loosely still (any part
 of the id that contains the name).
 """
@@ -36,7 +37,7 @@ def directives_without_results(directives: Sequence[str], test_ids: Iterable[str
         return None
     ids = list(test_ids)
     if kind == "cases":
-        names = {_last_part(test_id, parser) for test_id in ids}
+        names = {name for test_id in ids for name in _own_names(test_id, parser)}
         return [d for d in directives if not any(n.startswith(d) for n in names)]
     if parser == "pytest":
         files = {test_id.split("::", 1)[0] for test_id in ids}
@@ -45,13 +46,15 @@ def directives_without_results(directives: Sequence[str], test_ids: Iterable[str
     return [d for d in directives if not any(_in_module(t, d) for t in targets)]
 
 
-def _last_part(test_id: str, parser: str) -> str:
-    """The test's own name, without its parents or parameters."""
+def _own_names(test_id: str, parser: str) -> tuple[str, ...]:
+    """The test's own name without its parents, and a pytest test's parameter id."""
     if parser == "pytest":
-        return test_id.partition("[")[0].rsplit("::", 1)[-1]
+        path, bracket, params = test_id.partition("[")
+        name = path.rsplit("::", 1)[-1]
+        return (name, params[:-1]) if bracket and params.endswith("]") else (name,)
     if parser == "django":
-        return test_id.split(" ", 1)[0]
-    return test_id.rsplit(".", 1)[-1]
+        return (test_id.split(" ", 1)[0],)
+    return (test_id.rsplit(".", 1)[-1],)
 
 
 def _target(test_id: str, parser: str) -> str:
