@@ -166,6 +166,9 @@ def _read_branch(spec: RepoSpec, repo: GitRepo, ref: str, branch: str | None,
     assert source is not None
     on_this_branch: set[int] = set()
     unknown: list[tuple[int, int]] = []  # (pull request, issue) whose issue text is unknown
+    # Pull requests whose commit is in the history more than once (mypy re-applies the same
+    # typeshed commits at every sync): how often, said once each.
+    repeats: dict[int, int] = {}
     for entry in repo.first_parent_log(ref):
         candidate = None
         if source.merges and len(entry.parents) >= 2:
@@ -174,9 +177,8 @@ def _read_branch(spec: RepoSpec, repo: GitRepo, ref: str, branch: str | None,
             candidate = _from_squash(spec.repo, entry, branch)
         if candidate is None:
             continue
-        if candidate.number in on_this_branch:  # newest first: a later re-merge wins, say so
-            warnings.append(f"{repo.name}: pull request #{candidate.number} appears twice in "
-                            f"the history of {ref}; keeping {found[candidate.number].merge_commit}")
+        if candidate.number in on_this_branch:  # newest first: a later re-merge wins
+            repeats[candidate.number] = repeats.get(candidate.number, 1) + 1
             continue
         on_this_branch.add(candidate.number)
         if candidate.number in found:  # history shared with an earlier branch
@@ -192,6 +194,10 @@ def _read_branch(spec: RepoSpec, repo: GitRepo, ref: str, branch: str | None,
             texts.append(issue)
         found[candidate.number] = replace(candidate, issues=tuple(texts),
                                           issue_numbers=tuple(linked))
+    for number, times in repeats.items():
+        said = "twice" if times == 2 else f"{times} times"
+        warnings.append(f"{repo.name}: pull request #{number} appears {said} in the history of "
+                        f"{ref}; keeping {found[number].merge_commit}")
     if unknown:  # one warning, not one per pull request: real histories have thousands
         where = (f"not in {source.issues}" if issues is not None
                  else "source.git.issues is not set")

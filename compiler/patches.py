@@ -192,14 +192,14 @@ def file_sections(diff: str) -> list[FileSection]:
     return sections
 
 
-def _matcher(globs: Sequence[str]) -> pathspec.PathSpec:
+def glob_matcher(globs: Sequence[str]) -> pathspec.PathSpec:
     """gitignore-style globs (``tests/``, ``**/test_*.py``, ``!tests/data/**``)."""
     return pathspec.GitIgnoreSpec.from_lines(list(globs))
 
 
 def split_patch(diff: str, test_globs: Sequence[str]) -> Split:
     """Cut ``diff`` into code and tests: a file is a test file when one of its paths matches."""
-    spec = _matcher(test_globs)
+    spec = glob_matcher(test_globs)
     code, tests = [], []
     for section in file_sections(diff):
         is_test = any(spec.match_file(p) for p in section.paths())
@@ -209,7 +209,7 @@ def split_patch(diff: str, test_globs: Sequence[str]) -> Split:
                  code_lines=sum(s.lines for s in code), test_lines=sum(s.lines for s in tests))
 
 
-_DEFINES_TESTS = re.compile(r"^\+\s*(?:async\s+)?(?:def\s+test|class\s+\w*Test)", re.MULTILINE)
+DEFINES_TESTS = re.compile(r"^\+\s*(?:async\s+)?(?:def\s+test|class\s+\w*Test)", re.MULTILINE)
 
 
 def _runnable_sections(test_patch: str) -> list[FileSection]:
@@ -230,7 +230,7 @@ def test_directives(test_patch: str, style: str, directive_globs: Sequence[str])
         return []
     if style not in ("paths", "modules"):
         raise ValueError(f"unknown directive style {style!r}; expected paths, modules or none")
-    spec = _matcher(directive_globs)
+    spec = glob_matcher(directive_globs)
     files = sorted({s.path for s in _runnable_sections(test_patch) if spec.match_file(s.path)})
     if style == "paths":
         return files
@@ -261,9 +261,9 @@ def directive_warnings(test_patch: str, style: str, directive_globs: Sequence[st
             "no changed test file is a directive (tests.directive_files: "
             f"{', '.join(directive_globs)} match none of {', '.join(s.path for s in sections)}), "
             "so the whole test suite runs; widen tests.directive_files")
-    spec = _matcher(directive_globs)
+    spec = glob_matcher(directive_globs)
     for section in sections:
-        if not spec.match_file(section.path) and _DEFINES_TESTS.search(section.text):
+        if not spec.match_file(section.path) and DEFINES_TESTS.search(section.text):
             warnings.append(f"{section.path} changes tests but is not run: tests.directive_files "
                             f"({', '.join(directive_globs)}) does not match it")
     return warnings

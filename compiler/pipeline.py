@@ -428,7 +428,8 @@ class Compiler:
         recipe = self._instance_recipe(group, item)
         plan = ValidationPlan.for_settings(
             item.test_settings(group.spec), instance_id=item.instance_id, image="",
-            test_patch=item.test_patch, patch=item.patch, runs=self._runs(group.spec))
+            test_patch=item.test_patch, patch=item.patch, runs=self._runs(group.spec),
+            directive_kind=item.directive_kind)
         return InstanceJob(key, recipe, group.built, group.recipe.env_commit,
                            self.env_references.get(group.key),
                            instance_bundle(builder.repo, recipe, group.recipe.env_commit),
@@ -571,7 +572,10 @@ def clone_failure(spec: RepoSpec, repo: GitRepo, exc: GitError) -> dict[str, Any
 def instance_warnings(item: PlannedInstance, verdict: Verdict) -> list[str]:
     """What a user should know about an instance's tests: changed tests left out of the test
     command (found when planning) and changed test files that ran no test (after the runs)."""
-    unrun = [f"{d}: a changed test file that ran no test after the fix, so its tests are in "
+    cases = item.directive_kind == "cases"
+    unrun = [f"{d}: a changed test case that ran no test after the fix, so it is in neither "
+             "FAIL_TO_PASS nor PASS_TO_PASS (is its file one the runner collects?)" if cases else
+             f"{d}: a changed test file that ran no test after the fix, so its tests are in "
              "neither FAIL_TO_PASS nor PASS_TO_PASS (is it a test module the runner collects?)"
              for d in verdict.unrun_directives or ()]
     return [*item.warnings, *unrun]

@@ -11,12 +11,13 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from swegc.compiler.candidates import Rejection, candidate_split
+from swegc.compiler.case_directives import case_warnings, changed_cases, command_with_cases
 from swegc.compiler.patches import PatchError, Split, directive_warnings, test_directives
-from swegc.compiler.spec.model import RepoSpec
+from swegc.compiler.spec.model import CaseDirectives, RepoSpec
 from swegc.runtime.harness.test_spec import TestSettings
 from swegc.runtime.harness.validation import TEST_ENV, full_test_command
 from swegc.compiler.versioning import VersionError, detect_version, published_version
-from swegc.git import GitRepo
+from swegc.git import GitError, GitRepo
 from swegc.hashing import content_hash
 from swegc.records import Candidate
 from swegc.store import BuildStore
@@ -31,13 +32,14 @@ class PlannedInstance:
     patch: str
     test_patch: str
     test_files: tuple[str, ...]
-    directives: tuple[str, ...]
+    directives: tuple[str, ...]  # changed test files, or changed case names
     version: str
     env_index: int  # index into spec.environments
     test_command: str  # with directives
     timeout_s: int
     env: tuple[tuple[str, str], ...]  # test-time environment variables
     warnings: tuple[str, ...] = ()  # changed tests that will not run (directive_warnings)
+    directive_kind: str = "files"  # "cases": the directives are test-case names
 
     def test_settings(self, spec: RepoSpec) -> TestSettings:
         """How this instance's tests run: what validation uses and what its row records.
@@ -165,16 +167,36 @@ def _plan(spec: RepoSpec, repo: GitRepo, candidate: Candidate,
         ranges = "; ".join(f"{e.versions or '*'} ({e.where})" for e in spec.environments)
         return Rejection(iid, "no_environment",
                          f"version {version} is covered by no environment: {ranges}")
-    directives = tuple(test_directives(test_patch, spec.tests.directives,
-                                       spec.tests.directive_files))
-    warnings = tuple(directive_warnings(test_patch, spec.tests.directives,
-                                        spec.tests.directive_files, directives))
     command = (override.test_command if override and override.test_command
                else spec.tests.command)
+    directives, warnings, command = _directives(spec, repo, candidate.base_commit, test_patch,
+                                                command)
     env = {**spec.tests.env, **(override.env if override else {})}
     return PlannedInstance(
         instance_id=iid, candidate=candidate, patch=patch, test_patch=test_patch,
         test_files=test_files, directives=directives, version=version, env_index=env_index,
-        test_command=full_test_command(command, list(directives)),
+        test_command=command, directive_kind=spec.tests.directive_kind,
         timeout_s=(override.timeout if override and override.timeout else spec.tests.timeout),
         env=tuple(sorted(env.items())), warnings=warnings)
+
+
+def _directives(spec: RepoSpec, repo: GitRepo, base_commit: str, test_patch: str,
+                command: str) -> tuple[tuple[str, ...], tuple[str, ...], str]:
+    """The directives, the warnings about changed tests that will not run, and the command
+    with the directives appended: changed test files, or the names of changed cases (read
+    against the test files as they are at ``base_commit``)."""
+    rule, globs = spec.tests.directives, spec.tests.directive_files
+    if isinstance(rule, CaseDirectives):
+        def read_base(path: str) -> str | None:
+            try:
+                data = repo.show_file(base_commit, path)
+            except GitError:  # a clone missing the blob: each hunk is read alone
+                return None
+            return None if data is None else data.decode("utf-8", errors="replace")
+
+        names = changed_cases(test_patch, rule, globs, read_base)
+        return (tuple(names), tuple(case_warnings(test_patch, rule, globs, names)),
+                command_with_cases(command, rule, names))
+    files = test_directives(test_patch, rule, globs)
+    return (tuple(files), tuple(directive_warnings(test_patch, rule, globs, files)),
+            full_test_command(command, files))

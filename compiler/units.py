@@ -26,7 +26,7 @@ from swegc.runtime.images import BuildFailed, BuiltImage, EnvRecipe, ImageBuilde
 from swegc.runtime.network import BuildNetwork
 
 # Build failures of the infrastructure (the engine, a timeout), not of the recipe.
-TRANSIENT_BUILD_FAILURES = ("docker_error", "build_timeout")
+TRANSIENT_BUILD_FAILURES = ("docker_error", "build_timeout", "cache_locked")
 
 
 @dataclass(frozen=True)

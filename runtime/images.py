@@ -49,6 +49,21 @@ class BuildFailed(Exception):
         self.reason, self.detail, self.log_path = reason, detail, log_path
 
 
+# uv's answer when another build holds a lock of the package cache that every build shares
+# (an editable build of /testbed is keyed by that path, the same in every build) for more than
+# its timeout: the other build's doing, not this install's.
+_CACHE_LOCKED = "Failed to acquire lock on the distribution cache"
+
+
+def failure_reason(exit_code: int, output: str) -> str:
+    """Why a build script failed: ``build_timeout`` (exit -1), ``cache_locked`` (the shared
+    package cache was held by another build: tried again, as the engine's failures are) or
+    ``build_failed``."""
+    if exit_code == -1:
+        return "build_timeout"
+    return "cache_locked" if _CACHE_LOCKED in output else "build_failed"
+
+
 @dataclass(frozen=True)
 class EnvRecipe:
     """Everything that goes into an env image; its hash is the image tag."""
@@ -429,8 +444,8 @@ class ImageBuilder:
             log_path.write_text(redact(log, self.network.secrets()))
             if exit_code != 0:
                 tail = redact("\n".join(output.splitlines()[-20:]), self.network.secrets())
-                reason = "build_timeout" if exit_code == -1 else "build_failed"
-                raise BuildFailed(reason, f"{name} (exit {exit_code}):\n{tail}", str(log_path))
+                raise BuildFailed(failure_reason(exit_code, output),
+                                  f"{name} (exit {exit_code}):\n{tail}", str(log_path))
             repository, _, tag = name.rpartition(":")
             freeze = _read_freeze(work)
             if freeze:  # the lock travels with the image, for builds that only find it

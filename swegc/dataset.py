@@ -65,7 +65,8 @@ COLUMN_DOCS = {
     "image_id": "Local image id of that image.",
     "spec_hash": "Hash of the repository spec the instance was compiled from.",
     "test_command": "The command that runs the tests (test_directives appended).",
-    "test_directives": "The test files or modules passed to test_command.",
+    "test_directives": "The test files or modules passed to test_command, or the names of the "
+                       "changed test cases (a spec's tests.directives.cases).",
     "log_parser": "SWE-bench 5.x parser that reads eval_script's log (`parse_log_pytest`, "
                   "`parse_log_pytest_v2` or `parse_log_django`).",
     "flaky_tests": "Tests whose status differed between repeated runs; in neither list above.",

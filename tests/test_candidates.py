@@ -107,6 +107,18 @@ def test_merge_commits_become_candidates_based_on_their_first_parent(tmp_path, h
     assert pr.source == "git"
 
 
+def test_a_squash_commit_applied_again_and_again_is_one_candidate_and_one_warning(tmp_path, history):
+    # mypy re-applies the same typeshed commits, subject and all, at every sync.
+    for n in range(3):
+        history.commit("Remove LiteralString (#11)", {"widgets/core.py": f"X = {10 + n}\n",
+                                                      "tests/test_core.py": f"# {n}\n"})
+    newest = history.git("rev-parse", "HEAD")
+    candidates, warnings = git_candidates(git_spec(tmp_path, history), GitRepo.open(history.root))
+    assert [c.merge_commit for c in candidates if c.number == 11] == [newest]
+    assert [w for w in warnings if "#11" in w] == [
+        f"{history.root}: pull request #11 appears 3 times in the history of HEAD; keeping {newest}"]
+
+
 def test_linked_issues_come_from_keywords_and_missing_issue_text_is_a_warning(tmp_path, history):
     candidates, warnings = git_candidates(git_spec(tmp_path, history),
                                           GitRepo.open(history.root))

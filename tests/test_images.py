@@ -141,3 +141,17 @@ def test_an_env_image_found_already_built_still_gives_its_package_lock(history, 
         assert any(line.startswith("six==") for line in found.freeze)
     finally:
         _cleanup(docker_engine, first)
+
+
+def test_a_build_that_waited_in_vain_for_the_shared_package_cache_is_tried_again_not_rejected():
+    from swegc.compiler.units import TRANSIENT_BUILD_FAILURES
+    from swegc.runtime.images import failure_reason
+
+    # What uv said in a mypy trial while another repository's build held the editable-build lock
+    # of /testbed (the same path in every build) for more than five minutes.
+    said = ("error: Failed to acquire lock on the distribution cache\n  cause: Could not acquire "
+            "lock\n  cause: Timeout (300s) when waiting for lock on `/root/.cache/uv/sdists-v11/"
+            "editable/a005330d8cf01d63/.lock`, is another uv process running?")
+    assert failure_reason(1, said) == "cache_locked" in TRANSIENT_BUILD_FAILURES
+    assert failure_reason(1, "error: No matching distribution") == "build_failed"
+    assert failure_reason(-1, said) == "build_timeout"

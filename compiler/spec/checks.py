@@ -19,7 +19,7 @@ from typing import Any
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
-from swegc.compiler.spec.model import DEFAULT_BASE_IMAGES, SOURCE_KINDS
+from swegc.compiler.spec.model import CASE_NAME_GROUP, DEFAULT_BASE_IMAGES, SOURCE_KINDS
 from swegc.compiler.spec.yaml_lines import label
 from swegc.errors import Problem
 
@@ -52,6 +52,7 @@ def check_document(doc: Mapping[str, Any], where: Where,
         problems += _check_source(doc["source"], where)
     if ok("tests"):
         problems += _check_parser(doc["tests"]["parser"], where, doc["tests"].get("parser_options"))
+        problems += _check_case_directives(doc["tests"].get("directives"), where)
     if ok("version"):
         problems += _check_version(doc["version"], where)
         if ok("source") and doc["version"]["from"] == "published" and \
@@ -111,6 +112,21 @@ def _check_parser(name: str, where: Where, options: Mapping[str, Any] | None = N
     return [_problem(where, ("tests", "parser"),
                      f"unknown parser '{name}'{did_you_mean(name, sorted(PARSERS))}; known "
                      f"parsers: {known}")]
+
+
+def _check_case_directives(directives: Any, where: Where) -> list[Problem]:
+    """``tests.directives.cases`` must compile and name the case with the group ``name``."""
+    if not isinstance(directives, Mapping) or "cases" not in directives:
+        return []
+    parts = ("tests", "directives", "cases")
+    try:
+        compiled = re.compile(directives["cases"])
+    except re.error as exc:
+        return [_problem(where, parts, f"not a valid regex: {exc}")]
+    if CASE_NAME_GROUP not in compiled.groupindex:
+        return [_problem(where, parts, f"needs a group named '{CASE_NAME_GROUP}' that captures "
+                         r"a case's name, like ^\[case (?P<name>[A-Za-z0-9_]+)")]
+    return []
 
 
 def _check_version(version: Mapping[str, Any], where: Where) -> list[Problem]:

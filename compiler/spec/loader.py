@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from swegc.compiler.spec import checks as spec_checks
-from swegc.compiler.spec.model import (BuildSpec, EnvironmentSpec, Filters, GithubSource, GitSource,
-                                 InstanceOverride, RepoSpec, SourceSpec, TestsSpec, VersionSpec)
+from swegc.compiler.spec.model import (BuildSpec, CaseDirectives, EnvironmentSpec, Filters,
+                                       GithubSource, GitSource, InstanceOverride, RepoSpec,
+                                       SourceSpec, TestsSpec, VersionSpec)
 from swegc.compiler.spec.checks import ShellFragment, did_you_mean
 from swegc.compiler.spec.yaml_lines import YamlSyntaxError, dotted, join, label, load_yaml
 from swegc.errors import Problem, SpecError
@@ -328,6 +329,16 @@ def _translate(error: Any, layer: _Layer, where: spec_checks.Where) -> list[Prob
         hint = did_you_mean(str(instance), [str(v) for v in value])
         return [Problem(where(parts), f"{prefix}expected one of {', '.join(map(str, value))} "
                         f"(got {got}){hint}")]
+    if kind in ("oneOf", "anyOf") and isinstance(instance, (dict, str)):
+        # A mapping where a mapping is one of the choices (a string where a list of names is):
+        # that choice's own problems say more than "none of the choices".
+        branch = next((i for i, choice in enumerate(value)
+                       if (choice.get("type") == "object" if isinstance(instance, dict)
+                           else "enum" in choice)), None)
+        inner = [e for e in error.context if e.relative_schema_path
+                 and e.relative_schema_path[0] == branch]
+        if inner:
+            return [p for e in inner for p in _translate(e, layer, where)]
     if kind in ("oneOf", "anyOf") and "x-expected" in sub:
         return [Problem(where(parts), f"{prefix}expected {sub['x-expected']} (got {got})")]
     if kind == "pattern":
@@ -451,6 +462,8 @@ def _tests(tests: dict[str, Any]) -> TestsSpec:
         if key in values:
             values[key] = tuple(values[key])
     values["env"] = _env(values.get("env", {}))
+    if isinstance(values.get("directives"), dict):
+        values["directives"] = CaseDirectives(**values["directives"])
     return TestsSpec(**values)
 
 

@@ -22,6 +22,7 @@ SOURCE_KINDS = ("git", "jsonl", "instances", "github")
 DEFAULT_DIRECTIVE_FILES = ("**/*.py", "!**/conftest.py", "!**/__init__.py")
 VERSION_STRATEGIES = ("file", "command", "git-describe", "fixed", "published")
 DIRECTIVE_STYLES = ("paths", "modules", "none")
+CASE_NAME_GROUP = "name"  # the named group of tests.directives.cases that is the case's name
 
 
 @dataclass(frozen=True)
@@ -71,18 +72,42 @@ class SourceSpec:
 
 
 @dataclass(frozen=True)
+class CaseDirectives:
+    """Directives that are test-case names, for suites whose tests are cases in data files
+    (mypy's ``[case testFoo]`` blocks in ``test-data/unit/*.test``) selected by name.
+
+    The names are read from the files of the test patch that match ``tests.directive_files``
+    (``compiler.case_directives`` says which cases a change belongs to), joined into one
+    argument and appended after ``option``: ``pytest -k 'testFoo or testBar'``.
+    """
+
+    __test__ = False  # not a pytest test class
+
+    cases: str  # regex matched against each line; its group "name" is a case's name
+    join: str = " or "  # what goes between the names in the one argument
+    option: str | None = None  # an argument put before the names ("-k"); none: names only
+
+
+@dataclass(frozen=True)
 class TestsSpec:
     files: tuple[str, ...]  # gitignore-style globs: changed files that go to test_patch
     command: str  # run in /testbed with bash; directives are appended
     parser: str  # a name in swegc.runtime.harness.parsers.PARSERS
     parser_options: dict[str, Any] | None = None  # what the parser needs (regex: pattern, ...)
-    directives: str = "paths"  # how changed test files are passed: paths | modules | none
+    # How changed tests are passed: paths | modules | none (changed test files), or the names
+    # of the changed cases (CaseDirectives).
+    directives: str | CaseDirectives = "paths"
     directive_files: tuple[str, ...] = DEFAULT_DIRECTIVE_FILES  # changed files passed to it
     timeout: int = 900  # seconds for one run of the test command
     runs: int = 2  # runs per side (before/after) to catch flaky tests
     network: bool = False  # whether tests may reach the network
     env: dict[str, str] = field(default_factory=dict)
     prepare: tuple[str, ...] = ()  # shell after the patches, before the tests (each run side)
+
+    @property
+    def directive_kind(self) -> str:
+        """``cases`` when the directives are test-case names, else ``files``."""
+        return "cases" if isinstance(self.directives, CaseDirectives) else "files"
 
 
 @dataclass(frozen=True)

@@ -46,18 +46,21 @@ class ValidationPlan:
     network: bool = False
     env: dict[str, str] = field(default_factory=dict)
     parser_options: dict[str, Any] | None = None
-    directives: tuple[str, ...] = ()  # the changed test files in test_command
+    directives: tuple[str, ...] = ()  # the changed test files (or case names) in test_command
+    directive_kind: str = "files"  # "files" or "cases" (test-case names)
     prepare: tuple[str, ...] = ()  # tests.prepare: after each side's patches, before its runs
 
     @classmethod
     def for_settings(cls, settings: TestSettings, *, instance_id: str, image: str,
-                     test_patch: str, patch: str, runs: int) -> ValidationPlan:
+                     test_patch: str, patch: str, runs: int,
+                     directive_kind: str = "files") -> ValidationPlan:
         """The plan that runs an instance's tests as its row will say they run."""
         return cls(instance_id=instance_id, image=image, test_command=settings.test_command,
                    test_patch=test_patch, patch=patch, parser=settings.parser, runs=runs,
                    timeout_s=settings.timeout_s, network=settings.network,
                    env=dict(settings.env), parser_options=settings.parser_options,
-                   directives=tuple(settings.test_directives), prepare=tuple(settings.prepare))
+                   directives=tuple(settings.test_directives), directive_kind=directive_kind,
+                   prepare=tuple(settings.prepare))
 
 
 @dataclass
@@ -69,8 +72,8 @@ class Verdict:
     runs: list[dict[str, Any]]
     duration_s: float
     attempts: int
-    # Directives (changed test files) no after-run test belongs to; None: not known (a
-    # parser whose ids say no file, or a verdict stored before this was recorded).
+    # Directives (changed test files or case names) no after-run test belongs to; None: not
+    # known (a parser whose ids say no file, or a verdict stored before this was recorded).
     unrun_directives: list[str] | None = None
 
     @property
@@ -235,5 +238,5 @@ def _validate_once(plan: ValidationPlan, log_dir: Path) -> Verdict:
     if judgement.valid or judgement.reason == "no_fail_to_pass":
         unrun = directives_without_results(
             plan.directives, {t for run in observed["after"] for t in run.parsed.statuses},
-            plan.parser)
+            plan.parser, plan.directive_kind)
     return Verdict(status, judgement.reason, judgement.detail, judgement, summaries, 0.0, 1, unrun)

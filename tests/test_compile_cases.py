@@ -1,0 +1,114 @@
+"""A repository whose tests are cases in data files, compiled for real (git history, Docker):
+only the cases a pull request adds or changes run, by name."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import GitBuilder
+
+pytestmark = pytest.mark.docker
+
+SWEGC = [sys.executable, "-m", "swegc.cli"]
+# A pytest module that turns every `[case NAME]` block of tests/data/*.test into a test with the
+# id test_case[NAME]: the block is `EXPRESSION == EXPECTED`, evaluated with calc imported.
+CASES_MODULE = '''\
+import pathlib
+import re
+
+import pytest
+
+import calc
+
+DATA = pathlib.Path(__file__).parent / "data"
+BLOCK = re.compile(r"^\\[case (\\w+)\\]\\n(.*?)(?=^\\[case |\\Z)", re.M | re.S)
+
+
+def cases():
+    for path in sorted(DATA.glob("*.test")):
+        for match in BLOCK.finditer(path.read_text()):
+            yield pytest.param(match.group(2), id=match.group(1))
+
+
+@pytest.mark.parametrize("body", list(cases()))
+def test_case(body):
+    lines = [line for line in body.splitlines() if line.strip() and not line.startswith("#")]
+    for line in lines:
+        expression, expected = line.split(" == ")
+        assert eval(expression, {"calc": calc}) == eval(expected)
+'''
+
+
+def case(name: str, checks: list[str], padding: int = 5) -> str:
+    """A case with comment lines between its header and its checks, so that a changed check
+    lies out of the diff's context around the header."""
+    return f"[case {name}]\n" + "".join(f"# note {i}\n" for i in range(padding)) + \
+        "".join(f"{c}\n" for c in checks) + "\n"
+
+
+def cases_history(path: Path) -> Path:
+    repo = GitBuilder(path)
+    repo.commit("base", {
+        "calc/__init__.py": "def add(a, b):\n    return a + b\n\n\ndef neg(a):\n    return a\n",
+        "pytest.ini": "[pytest]\npythonpath = .\n",
+        "tests/test_cases.py": CASES_MODULE,
+        "tests/data/add.test": case("testAdd", ["calc.add(1, 2) == 3"])
+        + case("testAddZero", ["calc.add(0, 0) == 0"]),
+        "tests/data/neg.test": case("testNegZero", ["calc.neg(0) == 0"])
+        + case("testNegTwice", ["calc.neg(0) == 0"]),
+        "tests/other/loose.test": case("testLoose", ["1 == 1"])})
+    repo.commit("Fix neg (#2)", {
+        "calc/__init__.py": "def add(a, b):\n    return a + b\n\n\ndef neg(a):\n    return -a\n",
+        # A new case that fails before the fix; testNegTwice's check changes far below its
+        # header (it passes on both sides); testAddZero is deleted; testAdd does not change.
+        "tests/data/add.test": case("testAdd", ["calc.add(1, 2) == 3"]),
+        "tests/data/neg.test": case("testNegZero", ["calc.neg(0) == 0"])
+        + case("testNegTwice", ["calc.neg(calc.neg(3)) == 3"])
+        + case("testNegOne", ["calc.neg(1) == -1"]),
+        # A case in a file the module never reads: it runs no test.
+        "tests/other/loose.test": case("testLoose", ["2 == 2"])})
+    return repo.path
+
+
+def test_only_the_changed_cases_run_by_name_and_the_new_case_is_fail_to_pass(tmp_path,
+                                                                             docker_engine):
+    clone = cases_history(tmp_path / "calc")
+    spec = tmp_path / "specs" / "calc.yaml"
+    spec.parent.mkdir()
+    spec.write_text(f"""\
+extends: swegc:pytest
+repo: acme/calc
+source: {{clone: {clone}, git: {{}}}}
+tests:
+  files: ["tests/**"]
+  command: "pytest -rA -p no:cacheprovider"
+  directive_files: ["tests/**/*.test"]
+  directives: {{cases: '^\\[case (?P<name>\\w+)\\]', option: "-k"}}
+version: {{from: fixed, value: "1.0"}}
+environments: [{{python: "3.11", pip: ["pytest==8.3.3"]}}]
+""")
+    out = tmp_path / "out"
+    result = subprocess.run([*SWEGC, "compile", str(spec.parent), "--out", str(out)],
+                            capture_output=True, text=True, timeout=1200)
+    assert result.returncode == 0, result.stderr[-3000:]
+
+    from swegc.dataset import read_dataset
+
+    (row,) = read_dataset(out)
+    assert row["test_directives"] == ["testNegTwice", "testNegOne", "testLoose"]
+    assert row["test_command"] == ("pytest -rA -p no:cacheprovider "
+                                   "-k 'testNegTwice or testNegOne or testLoose'")
+    assert row["FAIL_TO_PASS"] == ["tests/test_cases.py::test_case[testNegOne]"]
+    assert row["PASS_TO_PASS"] == ["tests/test_cases.py::test_case[testNegTwice]"]
+    runs = row["validation"]["sides"]  # two tests in every run: the other cases never ran
+    assert len(runs) == 4 and all(sum(run["counts"].values()) == 2 for run in runs)
+    (line,) = (out / "reports" / "instances.jsonl").read_text().splitlines()
+    report = json.loads(line)
+    assert report["warnings"] == [
+        "testLoose: a changed test case that ran no test after the fix, so it is in neither "
+        "FAIL_TO_PASS nor PASS_TO_PASS (is its file one the runner collects?)"]
