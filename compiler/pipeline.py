@@ -36,7 +36,7 @@ from swegc.records import Instance
 from swegc.runtime.docker_client import docker_client
 from swegc.runtime.orphans import remove_orphans
 from swegc.runtime.images import (BuiltImage, EnvRecipe, ImageBuilder, InstanceRecipe, env_bundle,
-                                  instance_bundle)
+                                  instance_bundle, submodule_archives)
 from swegc.runtime.network import BuildNetwork
 from swegc.store import BuildStore
 
@@ -97,7 +97,14 @@ def _env_recipe(spec: RepoSpec, env_index: int, repo: GitRepo, members: list[Pla
                      apt=env.apt, pre_install=env.pre_install, pip=env.pip, install=env.install,
                      env=tuple(sorted(env.env.items())), pip_date=pip_date,
                      upgrade_pip=env.upgrade_pip, python=env.python,
-                     pip_date_exempt=env.pip_date_exempt, build_outputs=env.build_outputs)
+                     pip_date_exempt=env.pip_date_exempt, build_outputs=env.build_outputs,
+                     submodules=pinned_submodules(spec, repo, env_commit))
+
+
+def pinned_submodules(spec: RepoSpec, repo: GitRepo, commit: str) -> tuple[tuple[str, str], ...]:
+    """(path, commit) of each of the spec's submodules that ``commit`` pins."""
+    pinned = ((path, repo.gitlink(commit, path)) for path in sorted(spec.source.submodules))
+    return tuple((path, sha) for path, sha in pinned if sha)
 
 
 class Compiler:
@@ -111,6 +118,8 @@ class Compiler:
         self.store = BuildStore(self.layout.store)
         self.registry = options.registry  # where units push images and nodes pull them from
         self.repos: dict[str, GitRepo] = {}  # each spec's clone, by repository
+        # each spec's clones of its submodules (source.submodules), by repository and path
+        self.submodule_clones: dict[str, dict[str, GitRepo]] = {}
         self._commit_dates: dict[str, str] = {}  # base commit -> committer date, read once
         if self.registry:
             from swegc.runtime.registry import Registry, check_registry
@@ -137,6 +146,12 @@ class Compiler:
                                  f"clone {spec.repo} there or correct the path")
             repo = GitRepo.open(spec.source.clone)
             self.repos[spec.repo] = repo
+            for path, clone in spec.source.submodules.items():
+                if not clone.exists():
+                    raise SwegcError(f"{spec.where('source.submodules')}: {clone} (submodule "
+                                     f"{path}) does not exist; clone the submodule's repository "
+                                     "there (its URL is in the repository's .gitmodules)")
+                self.submodule_clones.setdefault(spec.repo, {})[path] = GitRepo.open(clone)
             builders[spec.repo] = ImageBuilder(
                 repo, BuildNetwork.resolve(asdict(spec.build)), self.layout.image_logs,
                 labels={"org.swegc.spec_hash": spec.spec_hash})
@@ -283,7 +298,9 @@ class Compiler:
         return EnvJob(group.key, group.recipe, tuple(self.store.get("lock", group.key) or ()),
                       env_bundle(builder.repo, group.recipe), builder.network,
                       tuple(sorted(builder.labels.items())), str(self.layout.image_logs),
-                      self.registry)
+                      self.registry,
+                      submodule_archives(self.submodule_clones.get(group.spec.repo, {}),
+                                         group.recipe.submodules))
 
     def _env_built(self, group: EnvGroup, outcome: Outcome[EnvJob, EnvBuild]) -> None:
         """The driver's side of an env unit: its logs and result go where they belong."""
@@ -335,7 +352,9 @@ class Compiler:
                               env=tuple(sorted(item.test_settings(group.spec).env.items())),
                               pip_date=pip_date,
                               pip_date_exempt=group.recipe.pip_date_exempt,
-                              build_outputs=group.recipe.build_outputs)
+                              build_outputs=group.recipe.build_outputs,
+                              submodules=pinned_submodules(group.spec, self.repos[group.spec.repo],
+                                                           item.candidate.base_commit))
 
     def _commit_date(self, repo: str, sha: str) -> str:
         """A commit's committer date: one git call per commit, however often a compile asks
@@ -434,7 +453,9 @@ class Compiler:
                            self.env_references.get(group.key),
                            instance_bundle(builder.repo, recipe, group.recipe.env_commit),
                            builder.network, tuple(sorted(builder.labels.items())), plan,
-                           str(self.layout.image_logs), str(self.layout.logs_dir), self.registry)
+                           str(self.layout.image_logs), str(self.layout.logs_dir), self.registry,
+                           submodule_archives(self.submodule_clones.get(group.spec.repo, {}),
+                                              recipe.submodules))
 
     def _unit_done(self, outcome: Outcome[InstanceJob, InstanceBuild]) -> UnitResult:
         """The driver's side of an instance unit: logs written, the result stored, unless the

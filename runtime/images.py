@@ -20,9 +20,10 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from swegc import __version__
+from swegc.errors import SwegcError
 from swegc.git import GitRepo, cache_root
 from swegc.hashing import content_hash
 from swegc.naming import env_image_name, instance_image_name
@@ -81,6 +82,7 @@ class EnvRecipe:
     python: str | None = None  # the Python the spec asked for, checked against the base image
     pip_date_exempt: tuple[str, ...] = ()  # packages resolved without the date cap
     build_outputs: tuple[str, ...] = ()  # untracked files the install builds, kept for instances
+    submodules: tuple[tuple[str, str], ...] = ()  # (path, pinned commit) filled from clones
 
     def installer(self) -> DatedInstaller | None:
         return DatedInstaller(self.pip_date, self.pip_date_exempt) if self.pip_date else None
@@ -99,6 +101,7 @@ class InstanceRecipe:
     pip_date: str | None = None  # the env's: its install resolves as the env's did
     pip_date_exempt: tuple[str, ...] = ()
     build_outputs: tuple[str, ...] = ()  # the env's: kept from the env's install, not cleaned
+    submodules: tuple[tuple[str, str], ...] = ()  # (path, commit) pinned at base_commit
 
     def installer(self) -> DatedInstaller | None:
         return DatedInstaller(self.pip_date, self.pip_date_exempt) if self.pip_date else None
@@ -112,9 +115,55 @@ def _recipe_fields(recipe: EnvRecipe | InstanceRecipe) -> dict[str, Any]:
     """A recipe's fields for its key; ``build_outputs`` only when set, so that images of
     recipes without it keep the tags they were built under."""
     data = asdict(recipe)
-    if not data["build_outputs"]:
-        del data["build_outputs"]
+    for optional in ("build_outputs", "submodules"):
+        if not data[optional]:
+            del data[optional]
     return data
+
+
+def submodule_archives(clones: Mapping[str, GitRepo],
+                       submodules: tuple[tuple[str, str], ...]) -> tuple[bytes, ...]:
+    """A tar of each submodule's tree at its pinned commit, from the spec's clone of it."""
+    archives = []
+    for path, commit in submodules:
+        clone = clones[path]
+        if not clone.has_commit(commit):
+            raise SwegcError(f"source.submodules: the clone of submodule {path} ({clone.path}) "
+                             f"lacks the commit {commit} the repository pins: fetch it there "
+                             f"(git -C {clone.path} fetch origin {commit})")
+        archives.append(clone.archive(commit))
+    return tuple(archives)
+
+
+SUBMODULE_MARKERS = ".git/swegc-submodules"  # one file per filled submodule: "PATH COMMIT"
+
+
+def _submodule_marker(path: str) -> str:
+    return f"{SUBMODULE_MARKERS}/{path.replace('/', '%')}"
+
+
+def _fill_submodules(submodules: tuple[tuple[str, str], ...]) -> list[str]:
+    """Fill each submodule's folder from its archive, unless it holds that commit already (an
+    instance whose commit pins what its env's did keeps the env's files, and its layer stays
+    small); each filled folder is noted in .git, outside the tree."""
+    lines = [f"mkdir -p {SUBMODULE_MARKERS}"] if submodules else []
+    for index, (path, commit) in enumerate(submodules):
+        marker, quoted = shlex.quote(_submodule_marker(path)), shlex.quote(path)
+        lines.append(f"[ -f {marker} ] || {{ rm -rf -- {quoted} && mkdir -p -- {quoted} && "
+                     f"tar -xf /swegc/in/submodule-{index}.tar -C {quoted} && "
+                     f"echo {quoted} {commit} > {marker}; }}")
+    return lines
+
+
+def _unfill_changed_submodules(submodules: tuple[tuple[str, str], ...]) -> list[str]:
+    """Before an instance's checkout: empty every folder the env filled for a submodule that
+    this commit pins differently (or not at all). git refuses to move a submodule's pin while
+    its folder holds files without a repository of their own ("Could not access submodule")."""
+    kept = "|".join(shlex.quote(f"{path} {commit}") for path, commit in submodules) or "''"
+    return [f"for marker in {SUBMODULE_MARKERS}/*; do [ -f \"$marker\" ] || continue; "
+            'read -r path commit < "$marker"; '
+            f'case "$path $commit" in {kept}) ;; '
+            '*) rm -rf -- "$path" && mkdir -p -- "$path" && rm -f -- "$marker" ;; esac; done']
 
 
 def clean_command(build_outputs: tuple[str, ...]) -> str:
@@ -193,6 +242,14 @@ def instance_bundle(repo: GitRepo, recipe: InstanceRecipe, env_commit: str) -> b
         return path.read_bytes()
 
 
+def _write_archives(work: Path, submodules: tuple[tuple[str, str], ...],
+                    archives: tuple[bytes, ...]) -> None:
+    if len(archives) != len(submodules):
+        raise ValueError(f"{len(submodules)} submodule(s) but {len(archives)} archive(s)")
+    for index, archive in enumerate(archives):
+        (work / "in" / f"submodule-{index}.tar").write_bytes(archive)
+
+
 def _run_block(title: str, commands: tuple[str, ...] | list[str]) -> str:
     if not commands:
         return ""
@@ -255,9 +312,10 @@ class ImageBuilder:
         return require_image(self.client, base_image, hint).id
 
     def env_image(self, recipe: EnvRecipe, lock: tuple[str, ...] = (),
-                  bundle: bytes | None = None) -> BuiltImage:
+                  bundle: bytes | None = None, archives: tuple[bytes, ...] = ()) -> BuiltImage:
         """The env image for ``recipe``; ``lock`` (a previous build's freeze) pins packages;
-        ``bundle`` is ``env_bundle``'s (made from the repository when not given)."""
+        ``bundle`` is ``env_bundle``'s (made from the repository when not given);
+        ``archives`` are ``submodule_archives`` of ``recipe.submodules``."""
         key = recipe.key(self.base_image_id(recipe.base_image))
         name = env_image_name(recipe.repo, key)
         existing = self._existing(name, key)
@@ -271,6 +329,7 @@ class ImageBuilder:
                 bundle if bundle is not None else env_bundle(self._repo(), recipe))
             if lock:
                 (work / "in" / "lock.txt").write_text("\n".join(lock) + "\n")
+            _write_archives(work, recipe.submodules, archives)
             if recipe.installer():
                 recipe.installer().write(work / "in", VENV)
             script = self._env_script(recipe, bool(lock))
@@ -306,10 +365,13 @@ class ImageBuilder:
         script += _run_block("pre_install", recipe.pre_install)
         script += _run_block("repository", [
             "git init -q /testbed", "cd /testbed",
-            "git fetch -q /swegc/in/repo.bundle 'refs/swegc/tip:refs/swegc/tip' "
+            # Submodules are filled from their own clones (source.submodules), never fetched.
+            "git fetch -q --no-recurse-submodules /swegc/in/repo.bundle "
+            "'refs/swegc/tip:refs/swegc/tip' "
             "'refs/tags/*:refs/tags/*'",
             f"git checkout -q --detach {recipe.env_commit}",
             "git update-ref -d refs/swegc/tip"])
+        script += _run_block("submodules", _fill_submodules(recipe.submodules))
         if locked:
             script += _run_block("locked packages", ["pip install -r /swegc/in/lock.txt"])
         if recipe.pip:
@@ -323,9 +385,9 @@ class ImageBuilder:
 
     # -- instance --------------------------------------------------------------------------
     def instance_image(self, recipe: InstanceRecipe, env: BuiltImage, env_commit: str,
-                       bundle: bytes | None = None) -> BuiltImage:
+                       bundle: bytes | None = None, archives: tuple[bytes, ...] = ()) -> BuiltImage:
         """The instance image on ``env``; ``bundle`` is ``instance_bundle``'s (made from the
-        repository when not given)."""
+        repository when not given); ``archives`` are ``submodule_archives``'."""
         key = recipe.key(env.key)
         name = instance_image_name(recipe.instance_id, key)
         existing = self._existing(name, key)
@@ -339,6 +401,7 @@ class ImageBuilder:
                 instance_bundle(self._repo(), recipe, env_commit)
             if delta:
                 (work / "in" / "delta.bundle").write_bytes(delta)
+            _write_archives(work, recipe.submodules, archives)
             if recipe.installer():
                 recipe.installer().write(work / "in", VENV)
             script = self._instance_script(recipe)
@@ -364,9 +427,11 @@ class ImageBuilder:
         # newer than their sources.
         refresh = ["git update-index -q --refresh >/dev/null || true"] if recipe.build_outputs else []
         script += _run_block("checkout", [
-            "if [ -f /swegc/in/delta.bundle ]; then git fetch -q /swegc/in/delta.bundle "
+            "if [ -f /swegc/in/delta.bundle ]; then "
+            "git fetch -q --no-recurse-submodules /swegc/in/delta.bundle "
             "'refs/swegc/tip:refs/swegc/tip' 'refs/tags/*:refs/tags/*'; fi",
             *refresh,
+            *_unfill_changed_submodules(recipe.submodules),
             f"git checkout -q --detach -f {base}",
             # The env's build outputs (build_outputs) stay: the install then rebuilds only
             # what this commit changed (their sources are newer than the outputs).
@@ -376,6 +441,7 @@ class ImageBuilder:
             "| while read -r ref; do git update-ref -d \"$ref\"; done",
             "for r in $(git remote); do git remote remove \"$r\"; done",
         ])
+        script += _run_block("submodules", _fill_submodules(recipe.submodules))
         script += _run_block("install", [*recipe.install])
         script += _run_block("post_install", [*recipe.post_install])
         script += _run_block("seal history", [

@@ -267,6 +267,16 @@ class GitRepo:
                 return self.run_bytes("cat-file", "blob", sha.decode())
         return None
 
+    def gitlink(self, commit: str, path: str) -> str | None:
+        """The commit a submodule at ``path`` is pinned to at ``commit``, or None when
+        ``path`` is not a submodule there (absent, or a plain folder)."""
+        listing = self.run_bytes("ls-tree", "-z", commit, "--", path)
+        for entry in listing.split(b"\x00"):
+            meta, _, name = entry.partition(b"\t")
+            if meta.startswith(b"160000 commit ") and name.decode("utf-8", "surrogateescape") == path:
+                return meta.split()[2].decode()
+        return None
+
     def tags_merged_into(self, commit: str) -> dict[str, str]:
         """Tags whose commit is an ancestor of ``commit``: tag name -> commit sha."""
         out = self.run("for-each-ref", "--merged", commit,

@@ -406,11 +406,15 @@ def _unique(problems: list[Problem]) -> list[Problem]:
 def _build(path: Path, layer: _Layer) -> RepoSpec:
     doc, origins = layer.doc, layer.origins
 
-    def local(key: str) -> Path:
-        """A path written in a spec file is relative to the file it is written in."""
+    def local(key: str, value: str | None = None) -> Path:
+        """A path written in a spec file is relative to the file it is written in.
+
+        ``value``: the path itself, for keys that are not dotted names (a submodule path).
+        """
         origin = origins.get(key)
         base = origin.file.parent if origin else path.parent
-        return Path(os.path.normpath(base / Path(doc_at(key)).expanduser()))
+        written = doc_at(key) if value is None else value
+        return Path(os.path.normpath(base / Path(written).expanduser()))
 
     def doc_at(key: str) -> Any:
         head, _, last = key.rpartition(".")
@@ -445,7 +449,9 @@ def _source(source: dict[str, Any], local: Any) -> SourceSpec:
         jsonl=local("source.jsonl") if "jsonl" in source else None,
         instances=instances,
         github=GithubSource(**source["github"]) if "github" in source else None,
-        filters=Filters(**filters))
+        filters=Filters(**filters),
+        submodules={name: local("source.submodules", clone)
+                    for name, clone in source.get("submodules", {}).items()})
 
 
 def _git_source(git: dict[str, Any], local: Any) -> GitSource:

@@ -69,6 +69,7 @@ class SourceSpec:
     instances: str | None = None  # a JSONL path, a dataset folder, or "hub:org/name[:split]"
     github: GithubSource | None = None
     filters: Filters = field(default_factory=Filters)
+    submodules: dict[str, Path] = field(default_factory=dict)  # path -> clone of the submodule
 
 
 @dataclass(frozen=True)
