@@ -30,9 +30,12 @@ from swegc.redact import redact
 from swegc.runtime.docker_client import LABEL, docker_client, image_exists, require_image
 from swegc.runtime.installer import DatedInstaller
 from swegc.runtime.network import CA_MOUNT, BuildNetwork
+from swegc.runtime.node import NODE_PREFIX, NodeRecipe
 
 VENV = "/opt/venv"
-PATH = f"{VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+PATH = f"{VENV}/bin:{SYSTEM_PATH}"
+NODE_PATH = f"{VENV}/bin:{NODE_PREFIX}/bin:{SYSTEM_PATH}"  # an env with Node
 IMAGE_FORMAT = 3  # bump when the build scripts change what an image contains
 # 3: under pip_date, uv and the pip wrapper are no longer in any layer, and the instance
 # step installs through the same wrapper, with the same date, as the env step.
@@ -65,12 +68,13 @@ class EnvRecipe:
     upgrade_pip: bool = True
     python: str | None = None  # the Python the spec asked for, checked against the base image
     pip_date_exempt: tuple[str, ...] = ()  # packages resolved without the date cap
+    node: NodeRecipe | None = None  # Node, npm and the folders whose packages are installed
 
     def installer(self) -> DatedInstaller | None:
         return DatedInstaller(self.pip_date, self.pip_date_exempt) if self.pip_date else None
 
     def key(self, base_image_id: str) -> str:
-        return content_hash("env", IMAGE_FORMAT, asdict(self), base_image_id)
+        return content_hash("env", IMAGE_FORMAT, _without_unset_node(asdict(self)), base_image_id)
 
 
 @dataclass(frozen=True)
@@ -82,12 +86,22 @@ class InstanceRecipe:
     env: tuple[tuple[str, str], ...] = ()  # the tests' environment, baked into the image config
     pip_date: str | None = None  # the env's: its install resolves as the env's did
     pip_date_exempt: tuple[str, ...] = ()
+    node: NodeRecipe | None = None  # the env's, with this instance's date
 
     def installer(self) -> DatedInstaller | None:
         return DatedInstaller(self.pip_date, self.pip_date_exempt) if self.pip_date else None
 
     def key(self, env_key: str) -> str:
-        return content_hash("instance", IMAGE_FORMAT, INSTANCE_FORMAT, asdict(self), env_key)
+        return content_hash("instance", IMAGE_FORMAT, INSTANCE_FORMAT,
+                            _without_unset_node(asdict(self)), env_key)
+
+
+def _without_unset_node(recipe: dict[str, Any]) -> dict[str, Any]:
+    """A recipe's fields for its key; without Node, the key of a recipe made before the
+    ``node`` field existed, so that images built then are still found."""
+    if recipe.get("node") is None:
+        recipe.pop("node", None)
+    return recipe
 
 
 @dataclass(frozen=True)
@@ -237,10 +251,13 @@ class ImageBuilder:
                 (work / "in" / "lock.txt").write_text("\n".join(lock) + "\n")
             if recipe.installer():
                 recipe.installer().write(work / "in", VENV)
+            if recipe.node:
+                recipe.node.write(work / "in")
             script = self._env_script(recipe, bool(lock))
             labels = {f"{LABEL}.kind": "env", f"{LABEL}.repo": recipe.repo,
                       f"{LABEL}.key": key, f"{LABEL}.env_commit": recipe.env_commit}
-            changes = [f"ENV PATH={PATH}", f"ENV VIRTUAL_ENV={VENV}", "ENV LANG=C.UTF-8",
+            changes = [f"ENV PATH={NODE_PATH if recipe.node else PATH}",
+                       f"ENV VIRTUAL_ENV={VENV}", "ENV LANG=C.UTF-8",
                        *(f"ENV {k}={json.dumps(v)}" for k, v in recipe.env)]
             image, build_s, log_path = self._run_and_commit(
                 recipe.base_image, script, work, name, labels, changes, f"env-{key}")
@@ -249,6 +266,7 @@ class ImageBuilder:
         return BuiltImage(name, image.id, key, size, layer, build_s, False, log_path, freeze)
 
     def _env_script(self, recipe: EnvRecipe, locked: bool) -> str:
+        keep = recipe.node.clean_excludes() if recipe.node else ""  # node_modules stay
         script = "set -euo pipefail\nexport DEBIAN_FRONTEND=noninteractive\n"
         if recipe.apt:
             pkgs = " ".join(shlex.quote(p) for p in recipe.apt)
@@ -267,6 +285,8 @@ class ImageBuilder:
         if installer:
             script += _run_block(f"pip resolves packages as of {recipe.pip_date} (through uv)",
                                  installer.setup_lines(VENV))
+        if recipe.node:
+            script += _run_block("node", recipe.node.setup_lines())
         script += _run_block("pre_install", recipe.pre_install)
         script += _run_block("repository", [
             "git init -q /testbed", "cd /testbed",
@@ -274,6 +294,8 @@ class ImageBuilder:
             "'refs/tags/*:refs/tags/*'",
             f"git checkout -q --detach {recipe.env_commit}",
             "git update-ref -d refs/swegc/tip"])
+        if recipe.node:
+            script += _run_block("npm packages", recipe.node.install_lines())
         if locked:
             script += _run_block("locked packages", ["pip install -r /swegc/in/lock.txt"])
         if recipe.pip:
@@ -282,7 +304,7 @@ class ImageBuilder:
         script += _run_block("record", [
             f"{VENV}/bin/python -m pip freeze --exclude-editable --disable-pip-version-check "
             "> /swegc/out/freeze.txt",
-            "cd /testbed && git reset -q --hard && git clean -q -fdx"])
+            "cd /testbed && git reset -q --hard && git clean -q -fdx" + keep])
         return script
 
     # -- instance --------------------------------------------------------------------------
@@ -317,6 +339,7 @@ class ImageBuilder:
 
     def _instance_script(self, recipe: InstanceRecipe) -> str:
         base = recipe.base_commit
+        keep = recipe.node.clean_excludes() if recipe.node else ""  # the env's node_modules
         script = "set -euo pipefail\ncd /testbed\n"
         installer = recipe.installer()
         if installer:
@@ -326,12 +349,14 @@ class ImageBuilder:
             "if [ -f /swegc/in/delta.bundle ]; then git fetch -q /swegc/in/delta.bundle "
             "'refs/swegc/tip:refs/swegc/tip' 'refs/tags/*:refs/tags/*'; fi",
             f"git checkout -q --detach -f {base}",
-            "git clean -q -fdx",
+            "git clean -q -fdx" + keep,
             # Nothing may point past the base commit: no branch, remote, stash or reflog.
             "git for-each-ref --format='%(refname)' refs/swegc refs/heads refs/remotes refs/stash "
             "| while read -r ref; do git update-ref -d \"$ref\"; done",
             "for r in $(git remote); do git remote remove \"$r\"; done",
         ])
+        if recipe.node:
+            script += _run_block("npm packages", recipe.node.install_lines())
         script += _run_block("install", [*recipe.install])
         script += _run_block("post_install", [*recipe.post_install])
         script += _run_block("seal history", [
