@@ -22,7 +22,7 @@ from swegc.build_layout import BuildLayout, ImageEntry, Manifest, SpecEntry, wri
 from swegc.compiler.candidates import Rejection, load_candidates
 from swegc.compiler.patches import Split
 from swegc.compiler.plan import PlannedInstance, plan_candidate
-from swegc.compiler.spec.model import RepoSpec
+from swegc.compiler.spec.model import EnvironmentSpec, RepoSpec
 from swegc.compiler.spec.loader import load_specs
 from swegc.runtime.harness.peer_columns import peer_columns
 from swegc.runtime.harness.validation import ValidationPlan, Verdict
@@ -38,6 +38,7 @@ from swegc.runtime.orphans import remove_orphans
 from swegc.runtime.images import (BuiltImage, EnvRecipe, ImageBuilder, InstanceRecipe, env_bundle,
                                   instance_bundle, submodule_archives)
 from swegc.runtime.network import BuildNetwork
+from swegc.runtime.node import NodeRecipe
 from swegc.store import BuildStore
 
 UNIT_FORMAT = 3  # 3: validation puts back the fix's test infrastructure and cross-checks results
@@ -90,21 +91,29 @@ def _env_recipe(spec: RepoSpec, env_index: int, repo: GitRepo, members: list[Pla
     if env_commit is None:
         raise SwegcError(f"{spec.repo}: base commits of environments[{env_index}] share no "
                          "common ancestor (unrelated histories in the clone?)")
-    pip_date = env.pip_date
-    if pip_date == "commit":
-        pip_date = repo.commit_info(env_commit).committer_date
+    def dated(value: str | None) -> str | None:
+        return repo.commit_info(env_commit).committer_date if value == "commit" else value
+
     return EnvRecipe(repo=spec.repo, base_image=spec.base_image_for(env), env_commit=env_commit,
                      apt=env.apt, pre_install=env.pre_install, pip=env.pip, install=env.install,
-                     env=tuple(sorted(env.env.items())), pip_date=pip_date,
+                     env=tuple(sorted(env.env.items())), pip_date=dated(env.pip_date),
                      upgrade_pip=env.upgrade_pip, python=env.python,
                      pip_date_exempt=env.pip_date_exempt, build_outputs=env.build_outputs,
-                     submodules=pinned_submodules(spec, repo, env_commit))
+                     submodules=pinned_submodules(spec, repo, env_commit),
+                     node=node_recipe(env, dated(env.npm_date())))
 
 
 def pinned_submodules(spec: RepoSpec, repo: GitRepo, commit: str) -> tuple[tuple[str, str], ...]:
     """(path, commit) of each of the spec's submodules that ``commit`` pins."""
     pinned = ((path, repo.gitlink(commit, path)) for path in sorted(spec.source.submodules))
     return tuple((path, sha) for path, sha in pinned if sha)
+
+
+def node_recipe(env: EnvironmentSpec, date: str | None) -> NodeRecipe | None:
+    """The env's Node for one image; ``date`` is its npm date, resolved for that image."""
+    if env.node is None:
+        return None
+    return NodeRecipe(env.node.version, env.node.npm, env.node.install, date)
 
 
 class Compiler:
@@ -347,6 +356,9 @@ class Compiler:
             # The instance's own commit: its requirements as they stood then. The env's date
             # (the common ancestor's) is older and may predate what the instance pins.
             pip_date = self._commit_date(group.spec.repo, item.candidate.base_commit)
+        npm_date = env.npm_date()
+        if npm_date == "commit":  # as pip_date: the instance's own commit
+            npm_date = self._commit_date(group.spec.repo, item.candidate.base_commit)
         return InstanceRecipe(item.instance_id, item.candidate.base_commit, env.install,
                               env.post_install,
                               env=tuple(sorted(item.test_settings(group.spec).env.items())),
@@ -354,7 +366,8 @@ class Compiler:
                               pip_date_exempt=group.recipe.pip_date_exempt,
                               build_outputs=group.recipe.build_outputs,
                               submodules=pinned_submodules(group.spec, self.repos[group.spec.repo],
-                                                           item.candidate.base_commit))
+                                                           item.candidate.base_commit),
+                              node=node_recipe(env, npm_date))
 
     def _commit_date(self, repo: str, sha: str) -> str:
         """A commit's committer date: one git call per commit, however often a compile asks

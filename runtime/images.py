@@ -31,9 +31,12 @@ from swegc.redact import redact
 from swegc.runtime.docker_client import LABEL, docker_client, image_exists, require_image
 from swegc.runtime.installer import DatedInstaller
 from swegc.runtime.network import CA_MOUNT, BuildNetwork
+from swegc.runtime.node import NODE_PREFIX, NodeRecipe
 
 VENV = "/opt/venv"
-PATH = f"{VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+PATH = f"{VENV}/bin:{SYSTEM_PATH}"
+NODE_PATH = f"{VENV}/bin:{NODE_PREFIX}/bin:{SYSTEM_PATH}"  # an env with Node
 IMAGE_FORMAT = 3  # bump when the build scripts change what an image contains
 # 3: under pip_date, uv and the pip wrapper are no longer in any layer, and the instance
 # step installs through the same wrapper, with the same date, as the env step.
@@ -83,6 +86,7 @@ class EnvRecipe:
     pip_date_exempt: tuple[str, ...] = ()  # packages resolved without the date cap
     build_outputs: tuple[str, ...] = ()  # untracked files the install builds, kept for instances
     submodules: tuple[tuple[str, str], ...] = ()  # (path, pinned commit) filled from clones
+    node: NodeRecipe | None = None  # Node, npm and the folders whose packages are installed
 
     def installer(self) -> DatedInstaller | None:
         return DatedInstaller(self.pip_date, self.pip_date_exempt) if self.pip_date else None
@@ -102,6 +106,7 @@ class InstanceRecipe:
     pip_date_exempt: tuple[str, ...] = ()
     build_outputs: tuple[str, ...] = ()  # the env's: kept from the env's install, not cleaned
     submodules: tuple[tuple[str, str], ...] = ()  # (path, commit) pinned at base_commit
+    node: NodeRecipe | None = None  # the env's, with this instance's date
 
     def installer(self) -> DatedInstaller | None:
         return DatedInstaller(self.pip_date, self.pip_date_exempt) if self.pip_date else None
@@ -112,10 +117,11 @@ class InstanceRecipe:
 
 
 def _recipe_fields(recipe: EnvRecipe | InstanceRecipe) -> dict[str, Any]:
-    """A recipe's fields for its key; ``build_outputs`` only when set, so that images of
-    recipes without it keep the tags they were built under."""
+    """A recipe's fields for its key; the later ones (``build_outputs``, ``submodules``,
+    ``node``) only when set, so that images of recipes without them keep the tags they were
+    built under."""
     data = asdict(recipe)
-    for optional in ("build_outputs", "submodules"):
+    for optional in ("build_outputs", "submodules", "node"):
         if not data[optional]:
             del data[optional]
     return data
@@ -332,10 +338,13 @@ class ImageBuilder:
             _write_archives(work, recipe.submodules, archives)
             if recipe.installer():
                 recipe.installer().write(work / "in", VENV)
+            if recipe.node:
+                recipe.node.write(work / "in")
             script = self._env_script(recipe, bool(lock))
             labels = {f"{LABEL}.kind": "env", f"{LABEL}.repo": recipe.repo,
                       f"{LABEL}.key": key, f"{LABEL}.env_commit": recipe.env_commit}
-            changes = [f"ENV PATH={PATH}", f"ENV VIRTUAL_ENV={VENV}", "ENV LANG=C.UTF-8",
+            changes = [f"ENV PATH={NODE_PATH if recipe.node else PATH}",
+                       f"ENV VIRTUAL_ENV={VENV}", "ENV LANG=C.UTF-8",
                        *(f"ENV {k}={json.dumps(v)}" for k, v in recipe.env)]
             image, build_s, log_path = self._run_and_commit(
                 recipe.base_image, script, work, name, labels, changes, f"env-{key}")
@@ -344,6 +353,7 @@ class ImageBuilder:
         return BuiltImage(name, image.id, key, size, layer, build_s, False, log_path, freeze)
 
     def _env_script(self, recipe: EnvRecipe, locked: bool) -> str:
+        keep = recipe.node.clean_excludes() if recipe.node else ""  # node_modules stay
         script = "set -euo pipefail\nexport DEBIAN_FRONTEND=noninteractive\n"
         if recipe.apt:
             pkgs = " ".join(shlex.quote(p) for p in recipe.apt)
@@ -362,6 +372,8 @@ class ImageBuilder:
         if installer:
             script += _run_block(f"pip resolves packages as of {recipe.pip_date} (through uv)",
                                  installer.setup_lines(VENV))
+        if recipe.node:
+            script += _run_block("node", recipe.node.setup_lines())
         script += _run_block("pre_install", recipe.pre_install)
         script += _run_block("repository", [
             "git init -q /testbed", "cd /testbed",
@@ -372,6 +384,8 @@ class ImageBuilder:
             f"git checkout -q --detach {recipe.env_commit}",
             "git update-ref -d refs/swegc/tip"])
         script += _run_block("submodules", _fill_submodules(recipe.submodules))
+        if recipe.node:
+            script += _run_block("npm packages", recipe.node.install_lines())
         if locked:
             script += _run_block("locked packages", ["pip install -r /swegc/in/lock.txt"])
         if recipe.pip:
@@ -380,7 +394,7 @@ class ImageBuilder:
         script += _run_block("record", [
             f"{VENV}/bin/python -m pip freeze --exclude-editable --disable-pip-version-check "
             "> /swegc/out/freeze.txt",
-            f"cd /testbed && git reset -q --hard && {clean_command(recipe.build_outputs)}"])
+            f"cd /testbed && git reset -q --hard && {clean_command(recipe.build_outputs)}{keep}"])
         return script
 
     # -- instance --------------------------------------------------------------------------
@@ -416,6 +430,7 @@ class ImageBuilder:
 
     def _instance_script(self, recipe: InstanceRecipe) -> str:
         base = recipe.base_commit
+        keep = recipe.node.clean_excludes() if recipe.node else ""  # the env's node_modules
         script = "set -euo pipefail\ncd /testbed\n"
         installer = recipe.installer()
         if installer:
@@ -435,13 +450,15 @@ class ImageBuilder:
             f"git checkout -q --detach -f {base}",
             # The env's build outputs (build_outputs) stay: the install then rebuilds only
             # what this commit changed (their sources are newer than the outputs).
-            clean_command(recipe.build_outputs),
+            clean_command(recipe.build_outputs) + keep,
             # Nothing may point past the base commit: no branch, remote, stash or reflog.
             "git for-each-ref --format='%(refname)' refs/swegc refs/heads refs/remotes refs/stash "
             "| while read -r ref; do git update-ref -d \"$ref\"; done",
             "for r in $(git remote); do git remote remove \"$r\"; done",
         ])
         script += _run_block("submodules", _fill_submodules(recipe.submodules))
+        if recipe.node:
+            script += _run_block("npm packages", recipe.node.install_lines())
         script += _run_block("install", [*recipe.install])
         script += _run_block("post_install", [*recipe.post_install])
         script += _run_block("seal history", [

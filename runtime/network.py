@@ -1,4 +1,4 @@
-"""How build containers reach package indexes: CA bundle, proxies, pip index.
+"""How build containers reach package indexes: CA bundle, proxies, pip index, npm registry.
 
 These settings are given to build containers at run time only (a mounted file, environment
 variables of the container) and never written into an image's config or layers, because they
@@ -24,6 +24,7 @@ ENVIRON_FALLBACKS = {
     "no_proxy": ("NO_PROXY", "no_proxy"),
     "pip_index_url": ("PIP_INDEX_URL",),
     "pip_extra_index_url": ("PIP_EXTRA_INDEX_URL",),
+    "npm_registry": ("NPM_CONFIG_REGISTRY", "npm_config_registry"),
 }
 
 
@@ -35,6 +36,7 @@ class BuildNetwork:
     no_proxy: str | None = None
     pip_index_url: str | None = None
     pip_extra_index_url: str | None = None
+    npm_registry: str | None = None
 
     @classmethod
     def resolve(cls, configured: Mapping[str, str | None],
@@ -61,7 +63,7 @@ class BuildNetwork:
         env: dict[str, str] = {}
         if self.ca_source():
             for var in ("PIP_CERT", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "GIT_SSL_CAINFO",
-                        "UV_NATIVE_TLS_CERT"):
+                        "UV_NATIVE_TLS_CERT", "npm_config_cafile"):
                 env[var] = CA_MOUNT
         for name, variables in (("http_proxy", ("HTTP_PROXY", "http_proxy")),
                                 ("https_proxy", ("HTTPS_PROXY", "https_proxy")),
@@ -73,13 +75,15 @@ class BuildNetwork:
             env["PIP_INDEX_URL"] = env["UV_INDEX_URL"] = self.pip_index_url
         if self.pip_extra_index_url:
             env["PIP_EXTRA_INDEX_URL"] = env["UV_EXTRA_INDEX_URL"] = self.pip_extra_index_url
+        if self.npm_registry:
+            env["npm_config_registry"] = self.npm_registry
         return env
 
     def secrets(self) -> list[str]:
         """Values that must never appear in a log: credentials inside proxy or index URLs."""
         found = []
         for value in (self.http_proxy, self.https_proxy, self.pip_index_url,
-                      self.pip_extra_index_url):
+                      self.pip_extra_index_url, self.npm_registry):
             if value:
                 match = re.match(r"^[a-z+]+://([^@/]+)@", value)
                 if match:

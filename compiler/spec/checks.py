@@ -181,8 +181,28 @@ def _check_environments(envs: Sequence[Mapping[str, Any]], build: Mapping[str, A
                                      f'build.base_images["{env["python"]}"] (such as '
                                      f'python:{env["python"]}-slim where a registry is reachable; '
                                      "once for all specs in a shared file they extend)"))
+        if isinstance(env.get("node"), Mapping):
+            problems += _check_node_folders(env["node"].get("install", []), index, where)
     if len(specifiers) == len(envs):
         problems += _check_coverage(specifiers, envs, where)
+    return problems
+
+
+def _check_node_folders(folders: Sequence[str], index: int, where: Where) -> list[Problem]:
+    """Each folder of node.install once, inside the repository, written in one way."""
+    problems, seen = [], set()
+    for j, folder in enumerate(folders):
+        parts = folder.rstrip("/").split("/")
+        clean = "/".join(p for p in parts if p not in ("", ".")) or "."
+        at = ("environments", index, "node", "install", j)
+        if ".." in parts:
+            problems.append(_problem(where, at, f"{folder!r} leaves the repository; name a "
+                                     "folder inside it, relative to its root"))
+        elif clean != folder:
+            problems.append(_problem(where, at, f"write {clean!r} (got {folder!r})"))
+        elif clean in seen:
+            problems.append(_problem(where, at, f"{folder!r} is named twice"))
+        seen.add(clean)
     return problems
 
 

@@ -21,8 +21,8 @@ from typing import Any
 
 from swegc.compiler.spec import checks as spec_checks
 from swegc.compiler.spec.model import (BuildSpec, CaseDirectives, EnvironmentSpec, Filters,
-                                       GithubSource, GitSource, InstanceOverride, RepoSpec,
-                                       SourceSpec, TestsSpec, VersionSpec)
+                                       GithubSource, GitSource, InstanceOverride, NodeSpec,
+                                       RepoSpec, SourceSpec, TestsSpec, VersionSpec)
 from swegc.compiler.spec.checks import ShellFragment, did_you_mean
 from swegc.compiler.spec.yaml_lines import YamlSyntaxError, dotted, join, label, load_yaml
 from swegc.errors import Problem, SpecError
@@ -486,6 +486,10 @@ def _environment(env: dict[str, Any], where: str) -> EnvironmentSpec:
             values[key] = tuple(values[key])
     values["env"] = _env(values.get("env", {}))
     values.setdefault("versions", "")
+    if values.get("node") is not None:
+        node = dict(values["node"])
+        node["install"] = tuple(node.get("install", ()))
+        values["node"] = NodeSpec(**node)
     return EnvironmentSpec(where=where, **values)
 
 

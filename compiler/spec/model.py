@@ -122,6 +122,20 @@ class VersionSpec:
 
 
 @dataclass(frozen=True)
+class NodeSpec:
+    """Node for an environment, and the folders whose npm packages are installed with it."""
+
+    version: str  # "18", "18.20" or "18.20.4": the newest matching release in the registry
+    npm: str | None = None  # same forms; None: the newest npm whose engines accept that Node
+    install: tuple[str, ...] = ()  # folders under /testbed with a package.json ("." the root)
+    date: str | None = None  # "commit" or an ISO date for `npm install --before`; None: pip_date
+
+    def inputs(self) -> dict[str, Any]:
+        return {"version": self.version, "npm": self.npm, "install": list(self.install),
+                "date": self.date}
+
+
+@dataclass(frozen=True)
 class EnvironmentSpec:
     versions: str  # PEP 440 specifier set ("" = every version)
     python: str  # "3.11"; picks the base image unless base_image is set
@@ -138,6 +152,13 @@ class EnvironmentSpec:
     upgrade_pip: bool = True
     build_outputs: tuple[str, ...] = ()  # untracked build outputs kept from env to instances
     prepare: tuple[str, ...] | None = None  # replaces tests.prepare for this env's instances
+    node: NodeSpec | None = None  # Node and npm packages (see runtime/node.py)
+
+    def npm_date(self) -> str | None:
+        """The date npm resolves as of where a folder has no lockfile: node.date, else pip_date."""
+        if self.node is None:
+            return None
+        return self.node.date if self.node.date is not None else self.pip_date
 
     def specifier(self) -> SpecifierSet:
         return SpecifierSet(self.versions)
@@ -157,7 +178,8 @@ class EnvironmentSpec:
                 "install": list(self.install), "env": dict(sorted(self.env.items())),
                 "pip_date": self.pip_date, "upgrade_pip": self.upgrade_pip,
                 **({"pip_date_exempt": list(self.pip_date_exempt)} if self.pip_date_exempt else {}),
-                **({"build_outputs": list(self.build_outputs)} if self.build_outputs else {})}
+                **({"build_outputs": list(self.build_outputs)} if self.build_outputs else {}),
+                **({"node": self.node.inputs()} if self.node else {})}
 
 
 @dataclass(frozen=True)
@@ -180,6 +202,7 @@ class BuildSpec:
     no_proxy: str | None = None
     pip_index_url: str | None = None
     pip_extra_index_url: str | None = None
+    npm_registry: str | None = None  # npm registry for builds (Node itself comes from it too)
     base_images: dict[str, str] = field(default_factory=dict)  # python version -> image
 
 
