@@ -84,8 +84,8 @@ def base_image_lines(specs: list) -> list[str]:
 @click.option("--limit", type=click.IntRange(1), default=None,
               help="At most this many candidates per spec (the first by PR number).")
 @click.option("--retry-failed", is_flag=True,
-              help="Build again envs whose build failed and plan again rejected candidates "
-                   "(infrastructure failures are always retried).")
+              help="Build again envs and instance images whose build failed and plan again "
+                   "rejected candidates (infrastructure failures are always retried).")
 @click.option("--split", default="train", show_default=True, help="Dataset split name.")
 @executor_options
 @click.option("--registry", default=None, metavar="HOST/NAMESPACE",

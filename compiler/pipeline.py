@@ -56,7 +56,8 @@ class CompileOptions:
     runs: int | None = None  # override every spec's tests.runs
     only: tuple[str, ...] = ()  # instance ids to compile (empty: all)
     limit: int | None = None  # at most this many candidates per spec
-    retry_failed: bool = False  # rebuild envs and rerun units whose stored result is a failure
+    # Build again envs and instance images whose build failed, plan again rejected candidates.
+    retry_failed: bool = False
     split: str = "train"
     executor: str = "local"  # local | ray
     ray_address: str | None = None
@@ -423,7 +424,10 @@ class Compiler:
                                   (stored.image.name, stored.image.id) not in images and
                                   not (self.registry and registry_reference(stored.image,
                                                                             self.registry)))
-                if stored and not image_gone:
+                # An instance whose image never got built (install_failed) is built again
+                # under --retry-failed; a verdict of its tests stands.
+                build_again = bool(stored and stored.image is None and self.options.retry_failed)
+                if stored and not image_gone and not build_again:
                     self._collect(group, item, stored, rows, reports)
                 else:
                     builder = builders[group.spec.repo]

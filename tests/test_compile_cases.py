@@ -75,8 +75,8 @@ def cases_history(path: Path) -> Path:
     return repo.path
 
 
-def test_only_the_changed_cases_run_by_name_and_the_new_case_is_fail_to_pass(tmp_path,
-                                                                             docker_engine):
+def cases_spec(tmp_path: Path, environment: str = 'python: "3.11", pip: ["pytest==8.3.3"]') -> Path:
+    """A folder with the spec of ``cases_history``'s repository: changed cases run by name."""
     clone = cases_history(tmp_path / "calc")
     spec = tmp_path / "specs" / "calc.yaml"
     spec.parent.mkdir()
@@ -90,12 +90,22 @@ tests:
   directive_files: ["tests/**/*.test"]
   directives: {{cases: '^\\[case (?P<name>\\w+)\\]', option: "-k"}}
 version: {{from: fixed, value: "1.0"}}
-environments: [{{python: "3.11", pip: ["pytest==8.3.3"]}}]
+environments: [{{{environment}}}]
 """)
-    out = tmp_path / "out"
-    result = subprocess.run([*SWEGC, "compile", str(spec.parent), "--out", str(out)],
+    return spec.parent
+
+
+def compile_(specs: Path, out: Path, *options: str) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run([*SWEGC, "compile", str(specs), "--out", str(out), *options],
                             capture_output=True, text=True, timeout=1200)
     assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+def test_only_the_changed_cases_run_by_name_and_the_new_case_is_fail_to_pass(tmp_path,
+                                                                             docker_engine):
+    out = tmp_path / "out"
+    compile_(cases_spec(tmp_path), out)
 
     from swegc.dataset import read_dataset
 
@@ -112,3 +122,13 @@ environments: [{{python: "3.11", pip: ["pytest==8.3.3"]}}]
     assert report["warnings"] == [
         "testLoose: a changed test case that ran no test after the fix, so it is in neither "
         "FAIL_TO_PASS nor PASS_TO_PASS (is its file one the runner collects?)"]
+
+
+def test_an_instance_whose_install_failed_is_built_again_only_under_retry_failed(tmp_path,
+                                                                                docker_engine):
+    specs = cases_spec(tmp_path, 'python: "3.11", post_install: ["exit 3"]')
+    out = tmp_path / "out"
+    assert "acme__calc-2: rejected: install_failed" in compile_(specs, out).stderr
+    assert "[instance" not in compile_(specs, out).stderr  # the stored verdict stands
+    again = compile_(specs, out, "--retry-failed")
+    assert "[instance 1/1] acme__calc-2: rejected: install_failed" in again.stderr
