@@ -25,16 +25,14 @@ SWE_GYM_VERSIONS = {
                          "0.29 0.32 1.4 1.5 1.6 1.7 1.8 1.9 1.10 2.0 2.4 2.5 2.6 2.7",
     "iterative/dvc": "0.1 0.8 0.35 0.93 1.0 1.11 2.0 2.58 3.0 3.3 3.4 3.49",
     "getmoto/moto": "0.4 1.0 1.2 1.3 2.0 2.1 2.2 2.3 3.0 3.1 4.0 4.1 4.2 5.0",
-    "python/mypy": "0.910 0.920 0.940 0.950 0.960 0.970 0.980 0.990 1.0 1.1 1.2 1.3 1.4 1.5 "
-                   "1.6 1.7 1.8 1.9 1.10 1.11",
+    "python/mypy": "0.800 0.810 0.820 0.910 0.920 0.940 0.950 0.960 0.970 0.980 0.990 1.0 1.1 "
+                   "1.2 1.3 1.4 1.5 1.6 1.7 1.8 1.9 1.10 1.11",
     "dask/dask": "2.11 2.30 2020.12 2021.1 2022.6 2023.1 2023.12 2024.5",
     "Project-MONAI/MONAI": "0.1 0.2 0.3 0.4 0.5 0.6 0.7 0.8 0.9 0.11 1.0 1.1 1.2 1.3",
     "bokeh/bokeh": "0.4 0.13 1.0 1.4 2.0 2.1 2.3 2.4 3.0 3.3 3.4 3.5",
     "modin-project/modin": "0.1 0.8 0.19 0.20 0.25 0.30",
     "pandas-dev/pandas": "0.16 0.25 1.0 1.5 2.0 2.1 2.2 3.0",
 }
-# Versions SWE-Gym serves and these specs do not, each with the reason the spec gives.
-NOT_SERVED = {("python/mypy", v) for v in ("0.800", "0.810", "0.820")}  # typeshed submodule
 
 
 @pytest.fixture(scope="module")
@@ -66,9 +64,12 @@ def test_every_version_swe_gym_built_an_env_for_is_served_by_one_environment(
     for version in SWE_GYM_VERSIONS[repo].split():
         serving = [env for env in spec.environments if env.covers(version)]
         assert len(serving) == 1, f"{repo} {version}: served by {len(serving)} environments"
-    for gap_repo, version in NOT_SERVED:
-        if gap_repo == repo:
-            assert spec.environment_for(version) is None
+
+
+def test_mypy_before_0900_gets_typeshed_from_its_submodule_clone(shipped: dict) -> None:
+    spec = shipped["python/mypy"]
+    assert spec.environment_for("0.800") is not None
+    assert set(spec.source.submodules) == {"mypy/typeshed"}
 
 
 def test_swe_gym_specs_share_their_defaults_through_one_partial(shipped: dict) -> None:
