@@ -36,7 +36,7 @@ from swegc.records import Instance
 from swegc.runtime.docker_client import docker_client
 from swegc.runtime.orphans import remove_orphans
 from swegc.runtime.images import (BuiltImage, EnvRecipe, ImageBuilder, InstanceRecipe, env_bundle,
-                                  instance_bundle, submodule_archives)
+                                  instance_bundle, submodule_bundles)
 from swegc.runtime.network import BuildNetwork
 from swegc.runtime.node import NodeRecipe
 from swegc.store import BuildStore
@@ -309,8 +309,8 @@ class Compiler:
                       env_bundle(builder.repo, group.recipe), builder.network,
                       tuple(sorted(builder.labels.items())), str(self.layout.image_logs),
                       self.registry,
-                      submodule_archives(self.submodule_clones.get(group.spec.repo, {}),
-                                         group.recipe.submodules))
+                      submodule_bundles(self.submodule_clones.get(group.spec.repo, {}),
+                                        group.recipe.submodules))
 
     def _env_built(self, group: EnvGroup, outcome: Outcome[EnvJob, EnvBuild]) -> None:
         """The driver's side of an env unit: its logs and result go where they belong."""
@@ -471,8 +471,8 @@ class Compiler:
                            instance_bundle(builder.repo, recipe, group.recipe.env_commit),
                            builder.network, tuple(sorted(builder.labels.items())), plan,
                            str(self.layout.image_logs), str(self.layout.logs_dir), self.registry,
-                           submodule_archives(self.submodule_clones.get(group.spec.repo, {}),
-                                              recipe.submodules))
+                           submodule_bundles(self.submodule_clones.get(group.spec.repo, {}),
+                                             recipe.submodules, group.recipe.submodules))
 
     def _unit_done(self, outcome: Outcome[InstanceJob, InstanceBuild]) -> UnitResult:
         """The driver's side of an instance unit: logs written, the result stored, unless the

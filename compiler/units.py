@@ -60,7 +60,7 @@ class EnvJob:
     labels: tuple[tuple[str, str], ...]
     log_dir: str  # the driver's folder of image build logs: the logs' names
     registry: str | None = None  # HOST[:PORT]/NAMESPACE to push the image to
-    archives: tuple[bytes, ...] = ()  # runtime.images.submodule_archives of the recipe
+    submodules: tuple[bytes, ...] = ()  # runtime.images.submodule_bundles of the recipe
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,7 @@ class InstanceJob:
     image_log_dir: str
     logs_dir: str
     registry: str | None = None
-    archives: tuple[bytes, ...] = ()  # runtime.images.submodule_archives of the recipe
+    submodules: tuple[bytes, ...] = ()  # runtime.images.submodule_bundles of the recipe
 
 
 @dataclass(frozen=True)
@@ -101,7 +101,7 @@ def build_env(job: EnvJob) -> EnvBuild:
         builder = ImageBuilder(None, job.network, Path(tmp), labels=dict(job.labels))
         try:
             built = builder.env_image(job.recipe, lock=job.lock, bundle=job.bundle,
-                                      archives=job.archives)
+                                      submodules=job.submodules)
         except BuildFailed as exc:
             if exc.reason in TRANSIENT_BUILD_FAILURES:
                 raise Transient(exc.reason, exc.detail) from None
@@ -124,7 +124,7 @@ def build_and_validate(job: InstanceJob) -> InstanceBuild:
         ensure_image(builder.client, job.env, job.env_reference)
         try:
             image = builder.instance_image(job.recipe, job.env, job.env_commit, bundle=job.bundle,
-                                           archives=job.archives)
+                                           submodules=job.submodules)
         except BuildFailed as exc:
             if exc.reason in TRANSIENT_BUILD_FAILURES:
                 raise Transient(exc.reason, exc.detail[-2000:]) from None

@@ -127,49 +127,46 @@ def _recipe_fields(recipe: EnvRecipe | InstanceRecipe) -> dict[str, Any]:
     return data
 
 
-def submodule_archives(clones: Mapping[str, GitRepo],
-                       submodules: tuple[tuple[str, str], ...]) -> tuple[bytes, ...]:
-    """A tar of each submodule's tree at its pinned commit, from the spec's clone of it."""
-    archives = []
+def submodule_bundles(clones: Mapping[str, GitRepo], submodules: tuple[tuple[str, str], ...],
+                      present: tuple[tuple[str, str], ...] = ()) -> tuple[bytes, ...]:
+    """A git bundle of each submodule's history up to its pinned commit, from the spec's clone
+    of it: all of it for an env; for an instance, what its env's pin (``present``) lacks, and
+    nothing when the pin is the env's. History ends at the pin: nothing after it gets in."""
+    bundles = []
     for path, commit in submodules:
         clone = clones[path]
         if not clone.has_commit(commit):
             raise SwegcError(f"source.submodules: the clone of submodule {path} ({clone.path}) "
                              f"lacks the commit {commit} the repository pins: fetch it there "
                              f"(git -C {clone.path} fetch origin {commit})")
-        archives.append(clone.archive(commit))
-    return tuple(archives)
+        before = [old for where, old in present if where == path]
+        if commit in before:
+            bundles.append(b"")  # the env's checkout is this one already
+            continue
+        exclude = [old for old in before if clone.has_commit(old) and clone.is_ancestor(old, commit)]
+        with tempfile.TemporaryDirectory(prefix="swegc-submodule-") as tmp:
+            target = Path(tmp) / "submodule.bundle"
+            clone.create_bundle(target, commit, exclude=exclude)
+            bundles.append(target.read_bytes())
+    return tuple(bundles)
 
 
-SUBMODULE_MARKERS = ".git/swegc-submodules"  # one file per filled submodule: "PATH COMMIT"
-
-
-def _submodule_marker(path: str) -> str:
-    return f"{SUBMODULE_MARKERS}/{path.replace('/', '%')}"
-
-
-def _fill_submodules(submodules: tuple[tuple[str, str], ...]) -> list[str]:
-    """Fill each submodule's folder from its archive, unless it holds that commit already (an
-    instance whose commit pins what its env's did keeps the env's files, and its layer stays
-    small); each filled folder is noted in .git, outside the tree."""
-    lines = [f"mkdir -p {SUBMODULE_MARKERS}"] if submodules else []
+def _submodule_lines(submodules: tuple[tuple[str, str], ...]) -> list[str]:
+    """Check out each submodule at its pinned commit, as `git submodule update --init` would:
+    a repository of its own (its git dir in .git/modules, as git keeps it), registered in the
+    repository's config, so that `git submodule status` says it is initialized and up to date
+    (mypy's setup.py refuses to build otherwise). A submodule at its pin already (an instance
+    whose commit pins what its env's did) is left as it is, and the layer stays small."""
+    lines = []
     for index, (path, commit) in enumerate(submodules):
-        marker, quoted = shlex.quote(_submodule_marker(path)), shlex.quote(path)
-        lines.append(f"[ -f {marker} ] || {{ rm -rf -- {quoted} && mkdir -p -- {quoted} && "
-                     f"tar -xf /swegc/in/submodule-{index}.tar -C {quoted} && "
-                     f"echo {quoted} {commit} > {marker}; }}")
+        quoted = shlex.quote(path)
+        lines.append(
+            f'if [ "$(git -C {quoted} rev-parse -q --verify HEAD 2>/dev/null)" != {commit} ]; then '
+            f"{{ [ -e {quoted}/.git ] || {{ rm -rf -- {quoted} && git init -q {quoted}; }}; }} && "
+            f"git -C {quoted} fetch -q /swegc/in/submodule-{index}.bundle refs/swegc/tip && "
+            f"git -C {quoted} checkout -q --detach -f {commit} && "
+            f"git submodule absorbgitdirs -- {quoted} && git submodule init -q -- {quoted}; fi")
     return lines
-
-
-def _unfill_changed_submodules(submodules: tuple[tuple[str, str], ...]) -> list[str]:
-    """Before an instance's checkout: empty every folder the env filled for a submodule that
-    this commit pins differently (or not at all). git refuses to move a submodule's pin while
-    its folder holds files without a repository of their own ("Could not access submodule")."""
-    kept = "|".join(shlex.quote(f"{path} {commit}") for path, commit in submodules) or "''"
-    return [f"for marker in {SUBMODULE_MARKERS}/*; do [ -f \"$marker\" ] || continue; "
-            'read -r path commit < "$marker"; '
-            f'case "$path $commit" in {kept}) ;; '
-            '*) rm -rf -- "$path" && mkdir -p -- "$path" && rm -f -- "$marker" ;; esac; done']
 
 
 def clean_command(build_outputs: tuple[str, ...]) -> str:
@@ -248,12 +245,12 @@ def instance_bundle(repo: GitRepo, recipe: InstanceRecipe, env_commit: str) -> b
         return path.read_bytes()
 
 
-def _write_archives(work: Path, submodules: tuple[tuple[str, str], ...],
-                    archives: tuple[bytes, ...]) -> None:
-    if len(archives) != len(submodules):
-        raise ValueError(f"{len(submodules)} submodule(s) but {len(archives)} archive(s)")
-    for index, archive in enumerate(archives):
-        (work / "in" / f"submodule-{index}.tar").write_bytes(archive)
+def _write_submodule_bundles(work: Path, submodules: tuple[tuple[str, str], ...],
+                             bundles: tuple[bytes, ...]) -> None:
+    if len(bundles) != len(submodules):
+        raise ValueError(f"{len(submodules)} submodule(s) but {len(bundles)} bundle(s)")
+    for index, bundle in enumerate(bundles):
+        (work / "in" / f"submodule-{index}.bundle").write_bytes(bundle)
 
 
 def _run_block(title: str, commands: tuple[str, ...] | list[str]) -> str:
@@ -318,10 +315,10 @@ class ImageBuilder:
         return require_image(self.client, base_image, hint).id
 
     def env_image(self, recipe: EnvRecipe, lock: tuple[str, ...] = (),
-                  bundle: bytes | None = None, archives: tuple[bytes, ...] = ()) -> BuiltImage:
+                  bundle: bytes | None = None, submodules: tuple[bytes, ...] = ()) -> BuiltImage:
         """The env image for ``recipe``; ``lock`` (a previous build's freeze) pins packages;
         ``bundle`` is ``env_bundle``'s (made from the repository when not given);
-        ``archives`` are ``submodule_archives`` of ``recipe.submodules``."""
+        ``submodules`` are ``submodule_bundles`` of ``recipe.submodules``."""
         key = recipe.key(self.base_image_id(recipe.base_image))
         name = env_image_name(recipe.repo, key)
         existing = self._existing(name, key)
@@ -335,7 +332,7 @@ class ImageBuilder:
                 bundle if bundle is not None else env_bundle(self._repo(), recipe))
             if lock:
                 (work / "in" / "lock.txt").write_text("\n".join(lock) + "\n")
-            _write_archives(work, recipe.submodules, archives)
+            _write_submodule_bundles(work, recipe.submodules, submodules)
             if recipe.installer():
                 recipe.installer().write(work / "in", VENV)
             if recipe.node:
@@ -377,13 +374,13 @@ class ImageBuilder:
         script += _run_block("pre_install", recipe.pre_install)
         script += _run_block("repository", [
             "git init -q /testbed", "cd /testbed",
-            # Submodules are filled from their own clones (source.submodules), never fetched.
+            # Submodules come from their own clones (source.submodules), never fetched.
             "git fetch -q --no-recurse-submodules /swegc/in/repo.bundle "
             "'refs/swegc/tip:refs/swegc/tip' "
             "'refs/tags/*:refs/tags/*'",
             f"git checkout -q --detach {recipe.env_commit}",
             "git update-ref -d refs/swegc/tip"])
-        script += _run_block("submodules", _fill_submodules(recipe.submodules))
+        script += _run_block("submodules", _submodule_lines(recipe.submodules))
         if recipe.node:
             script += _run_block("npm packages", recipe.node.install_lines())
         if locked:
@@ -399,9 +396,9 @@ class ImageBuilder:
 
     # -- instance --------------------------------------------------------------------------
     def instance_image(self, recipe: InstanceRecipe, env: BuiltImage, env_commit: str,
-                       bundle: bytes | None = None, archives: tuple[bytes, ...] = ()) -> BuiltImage:
+                       bundle: bytes | None = None, submodules: tuple[bytes, ...] = ()) -> BuiltImage:
         """The instance image on ``env``; ``bundle`` is ``instance_bundle``'s (made from the
-        repository when not given); ``archives`` are ``submodule_archives``'."""
+        repository when not given); ``submodules`` are ``submodule_bundles``'."""
         key = recipe.key(env.key)
         name = instance_image_name(recipe.instance_id, key)
         existing = self._existing(name, key)
@@ -415,7 +412,7 @@ class ImageBuilder:
                 instance_bundle(self._repo(), recipe, env_commit)
             if delta:
                 (work / "in" / "delta.bundle").write_bytes(delta)
-            _write_archives(work, recipe.submodules, archives)
+            _write_submodule_bundles(work, recipe.submodules, submodules)
             if recipe.installer():
                 recipe.installer().write(work / "in", VENV)
             script = self._instance_script(recipe)
@@ -446,7 +443,6 @@ class ImageBuilder:
             "git fetch -q --no-recurse-submodules /swegc/in/delta.bundle "
             "'refs/swegc/tip:refs/swegc/tip' 'refs/tags/*:refs/tags/*'; fi",
             *refresh,
-            *_unfill_changed_submodules(recipe.submodules),
             f"git checkout -q --detach -f {base}",
             # The env's build outputs (build_outputs) stay: the install then rebuilds only
             # what this commit changed (their sources are newer than the outputs).
@@ -456,7 +452,7 @@ class ImageBuilder:
             "| while read -r ref; do git update-ref -d \"$ref\"; done",
             "for r in $(git remote); do git remote remove \"$r\"; done",
         ])
-        script += _run_block("submodules", _fill_submodules(recipe.submodules))
+        script += _run_block("submodules", _submodule_lines(recipe.submodules))
         if recipe.node:
             script += _run_block("npm packages", recipe.node.install_lines())
         script += _run_block("install", [*recipe.install])

@@ -68,7 +68,7 @@ def pinned(tmp_path_factory):
     specs.mkdir()
     (specs / "pinned.yaml").write_text(SPEC.format(clone=repo.path, records=records,
                                                    stubs=stubs.path))
-    return specs, stubs
+    return specs, stubs, (first_stub, second_stub)
 
 
 def compile_specs(specs, out):
@@ -77,7 +77,7 @@ def compile_specs(specs, out):
 
 
 def test_each_instance_gets_the_submodule_files_its_commit_pins(pinned, tmp_path, docker_engine):
-    specs, _ = pinned
+    specs, _, (first_stub, second_stub) = pinned
     result = compile_specs(specs, tmp_path / "out")
     assert result.returncode == 0, result.stderr[-3000:]
     reports = {r["instance_id"]: r for r in map(json.loads, (tmp_path / "out" / "reports" /
@@ -91,13 +91,20 @@ def test_each_instance_gets_the_submodule_files_its_commit_pins(pinned, tmp_path
 
     assert run(reports["acme__pinned-2"]["image"], "cat lib/stubs/data.txt") == "one\n"
     assert run(reports["acme__pinned-3"]["image"], "cat lib/stubs/data.txt") == "two\n"
-    # The submodule's files are not the agent's changes: git sees a clean tree.
+    # A submodule as `git submodule update --init` leaves it: initialized, at its pin (a
+    # leading space), so that a build that asks git about it (mypy's setup.py) goes on.
+    status = run(reports["acme__pinned-3"]["image"], "git submodule status")
+    assert status.startswith(f" {second_stub} lib/stubs"), status
+    # The submodule's history ends at the pin: no later commit of it is in the image.
+    assert run(reports["acme__pinned-2"]["image"],
+               f"git -C lib/stubs cat-file -t {second_stub} 2>&1 || true").strip() != "commit"
+    # Its files are not the agent's changes: git sees a clean tree.
     assert run(reports["acme__pinned-3"]["image"], "git status --porcelain") == ""
 
 
 def test_a_submodule_clone_that_lacks_the_pinned_commit_is_a_clear_error(pinned, tmp_path,
                                                                          docker_engine):
-    specs, stubs = pinned
+    specs, stubs, _ = pinned
     shallow = GitBuilder(tmp_path / "other-stubs")
     shallow.commit("unrelated", {"data.txt": "x\n"})
     spec = specs / "pinned.yaml"
