@@ -196,6 +196,15 @@ def test_a_version_pattern_must_compile_and_capture(tmp_path: Path) -> None:
                                   r"the version, like (?P<version>\d+\.\d+)"]
 
 
+def test_an_issue_pattern_must_compile_and_capture_the_issue_number(tmp_path: Path) -> None:
+    spec_with(tmp_path, "git: {branch: main}", "git: {branch: main, issue_pattern: 'FIX-#(('}")
+    assert problems("w.yaml")[0].startswith("w.yaml:4: source.git.issue_pattern: not a valid "
+                                            "regex: ")
+    spec_with(tmp_path, "git: {branch: main}", r"git: {branch: main, issue_pattern: 'FIX-#\d+'}")
+    assert problems("w.yaml") == [r"w.yaml:4: source.git.issue_pattern: needs a group that "
+                                  r"captures the issue number, like ^FIX-#(?P<issue>\d+):"]
+
+
 def test_each_version_strategy_needs_its_own_fields_and_no_others(tmp_path: Path) -> None:
     name = spec_with(tmp_path, "  from: file\n  path: widgets/__init__.py",
                      "  from: command\n  path: widgets/__init__.py")

@@ -32,6 +32,9 @@ class GitSource:
     merges: bool = True  # "Merge pull request #N from ..." merge commits
     squash: bool = True  # squash-merged commits whose subject ends with "(#N)"
     issues: Path | None = None  # JSONL of {number, title, body}: text for linked issues
+    # A project's own way of naming the issue a pull request resolves in its commit messages
+    # (modin's "FIX-#1234: ..."), besides GitHub's closing keywords: group "issue" or group 1.
+    issue_pattern: str | None = None
 
 
 @dataclass(frozen=True)
