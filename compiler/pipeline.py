@@ -97,7 +97,8 @@ def _env_recipe(spec: RepoSpec, env_index: int, repo: GitRepo, members: list[Pla
                      apt=env.apt, pre_install=env.pre_install, pip=env.pip, install=env.install,
                      env=tuple(sorted(env.env.items())), pip_date=pip_date,
                      upgrade_pip=env.upgrade_pip, python=env.python,
-                     pip_date_exempt=env.pip_date_exempt)
+                     pip_date_exempt=env.pip_date_exempt,
+                     indexes=tuple((i.url, i.packages) for i in env.indexes))
 
 
 class Compiler:
@@ -334,7 +335,8 @@ class Compiler:
                               env.post_install,
                               env=tuple(sorted(item.test_settings(group.spec).env.items())),
                               pip_date=pip_date,
-                              pip_date_exempt=group.recipe.pip_date_exempt)
+                              pip_date_exempt=group.recipe.pip_date_exempt,
+                              indexes=group.recipe.indexes)
 
     def _commit_date(self, repo: str, sha: str) -> str:
         """A commit's committer date: one git call per commit, however often a compile asks

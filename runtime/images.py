@@ -28,7 +28,7 @@ from swegc.hashing import content_hash
 from swegc.naming import env_image_name, instance_image_name
 from swegc.redact import redact
 from swegc.runtime.docker_client import LABEL, docker_client, image_exists, require_image
-from swegc.runtime.installer import DatedInstaller
+from swegc.runtime.installer import DatedInstaller, Indexes
 from swegc.runtime.network import CA_MOUNT, BuildNetwork
 
 VENV = "/opt/venv"
@@ -65,12 +65,14 @@ class EnvRecipe:
     upgrade_pip: bool = True
     python: str | None = None  # the Python the spec asked for, checked against the base image
     pip_date_exempt: tuple[str, ...] = ()  # packages resolved without the date cap
+    indexes: Indexes = ()  # (url, packages) taken from another index than the build's
 
     def installer(self) -> DatedInstaller | None:
-        return DatedInstaller(self.pip_date, self.pip_date_exempt) if self.pip_date else None
+        return (DatedInstaller(self.pip_date, self.pip_date_exempt, self.indexes)
+                if self.pip_date else None)
 
     def key(self, base_image_id: str) -> str:
-        return content_hash("env", IMAGE_FORMAT, asdict(self), base_image_id)
+        return content_hash("env", IMAGE_FORMAT, _hashed(self), base_image_id)
 
 
 @dataclass(frozen=True)
@@ -82,12 +84,32 @@ class InstanceRecipe:
     env: tuple[tuple[str, str], ...] = ()  # the tests' environment, baked into the image config
     pip_date: str | None = None  # the env's: its install resolves as the env's did
     pip_date_exempt: tuple[str, ...] = ()
+    indexes: Indexes = ()  # the env's
 
     def installer(self) -> DatedInstaller | None:
-        return DatedInstaller(self.pip_date, self.pip_date_exempt) if self.pip_date else None
+        return (DatedInstaller(self.pip_date, self.pip_date_exempt, self.indexes)
+                if self.pip_date else None)
 
     def key(self, env_key: str) -> str:
-        return content_hash("instance", IMAGE_FORMAT, INSTANCE_FORMAT, asdict(self), env_key)
+        return content_hash("instance", IMAGE_FORMAT, INSTANCE_FORMAT, _hashed(self), env_key)
+
+
+def _hashed(recipe: EnvRecipe | InstanceRecipe) -> dict[str, Any]:
+    """The recipe as hashed; ``indexes`` only when set, so that images built before it
+    existed keep their tags."""
+    data = asdict(recipe)
+    if not data["indexes"]:
+        del data["indexes"]
+    return data
+
+
+def _index_lines(recipe: EnvRecipe | InstanceRecipe) -> list[str]:
+    """Without pip_date, pip has no per-package index: each index becomes an extra index of
+    every pip install (pip takes the highest version; 2.1.0+cpu ranks above 2.1.0)."""
+    if recipe.pip_date or not recipe.indexes:
+        return []
+    urls = " ".join(url for url, _ in recipe.indexes)
+    return [f'export PIP_EXTRA_INDEX_URL="${{PIP_EXTRA_INDEX_URL:+$PIP_EXTRA_INDEX_URL }}{urls}"']
 
 
 @dataclass(frozen=True)
@@ -267,6 +289,7 @@ class ImageBuilder:
         if installer:
             script += _run_block(f"pip resolves packages as of {recipe.pip_date} (through uv)",
                                  installer.setup_lines(VENV))
+        script += _run_block("indexes", _index_lines(recipe))
         script += _run_block("pre_install", recipe.pre_install)
         script += _run_block("repository", [
             "git init -q /testbed", "cd /testbed",
@@ -322,6 +345,7 @@ class ImageBuilder:
         if installer:
             script += _run_block(f"pip resolves packages as of {recipe.pip_date} (through uv)",
                                  installer.setup_lines(VENV))
+        script += _run_block("indexes", _index_lines(recipe))
         script += _run_block("checkout", [
             "if [ -f /swegc/in/delta.bundle ]; then git fetch -q /swegc/in/delta.bundle "
             "'refs/swegc/tip:refs/swegc/tip' 'refs/tags/*:refs/tags/*'; fi",

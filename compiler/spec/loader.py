@@ -21,7 +21,8 @@ from typing import Any
 
 from swegc.compiler.spec import checks as spec_checks
 from swegc.compiler.spec.model import (BuildSpec, EnvironmentSpec, Filters, GithubSource, GitSource,
-                                 InstanceOverride, RepoSpec, SourceSpec, TestsSpec, VersionSpec)
+                                 InstanceOverride, PackageIndex, RepoSpec, SourceSpec, TestsSpec,
+                                 VersionSpec)
 from swegc.compiler.spec.checks import ShellFragment, did_you_mean
 from swegc.compiler.spec.yaml_lines import YamlSyntaxError, dotted, join, label, load_yaml
 from swegc.errors import Problem, SpecError
@@ -466,6 +467,8 @@ def _environment(env: dict[str, Any], where: str) -> EnvironmentSpec:
             values[key] = tuple(values[key])
     values["env"] = _env(values.get("env", {}))
     values.setdefault("versions", "")
+    values["indexes"] = tuple(PackageIndex(url=i["url"], packages=tuple(i["packages"]))
+                              for i in values.get("indexes", []))
     return EnvironmentSpec(where=where, **values)
 
 

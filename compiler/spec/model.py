@@ -98,6 +98,15 @@ class VersionSpec:
 
 
 @dataclass(frozen=True)
+class PackageIndex:
+    """Packages installed from another index than the build's, such as PyTorch's CPU wheels
+    (PyPI's Linux torch carries CUDA: gigabytes an env does not need to run tests on a CPU)."""
+
+    url: str
+    packages: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class EnvironmentSpec:
     versions: str  # PEP 440 specifier set ("" = every version)
     python: str  # "3.11"; picks the base image unless base_image is set
@@ -112,6 +121,7 @@ class EnvironmentSpec:
     pip_date: str | None = None  # "commit" or an ISO date: resolve packages as of that date
     pip_date_exempt: tuple[str, ...] = ()  # packages resolved without the pip_date cap
     upgrade_pip: bool = True
+    indexes: tuple[PackageIndex, ...] = ()  # packages from another index (PyTorch's CPU one)
 
     def specifier(self) -> SpecifierSet:
         return SpecifierSet(self.versions)
@@ -130,7 +140,9 @@ class EnvironmentSpec:
                 "pre_install": list(self.pre_install), "pip": list(self.pip),
                 "install": list(self.install), "env": dict(sorted(self.env.items())),
                 "pip_date": self.pip_date, "upgrade_pip": self.upgrade_pip,
-                **({"pip_date_exempt": list(self.pip_date_exempt)} if self.pip_date_exempt else {})}
+                **({"pip_date_exempt": list(self.pip_date_exempt)} if self.pip_date_exempt else {}),
+                **({"indexes": [[i.url, list(i.packages)] for i in self.indexes]}
+                   if self.indexes else {})}
 
 
 @dataclass(frozen=True)
