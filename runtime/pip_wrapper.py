@@ -66,6 +66,10 @@ def uv(config, command, args, constraints=None):
     env = dict(os.environ)
     env.pop("PYTHONPATH", None)
     env["XDG_DATA_HOME"] = config["uv_data"]  # uv's state stays in the cache mount too
+    # Every build's editable install of /testbed takes one lock in the shared cache (uv keys
+    # it by path): a long one (pandas' meson build, 15 minutes) made the others fail after
+    # uv's 300 s. They wait instead; the build's own timeout still bounds the wait.
+    env.setdefault("UV_LOCK_TIMEOUT", "86400")
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             universal_newlines=True, env=env)
     lines = []
