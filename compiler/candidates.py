@@ -19,7 +19,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from swegc.compiler.mining.links import keyword_references
+from swegc.compiler.mining.links import keyword_references, pattern_references
 from swegc.compiler.patches import PatchError, Split, read_diff, split_patch
 from swegc.compiler.spec.model import Filters, RepoSpec
 from swegc.dates import instant
@@ -183,8 +183,11 @@ def _read_branch(spec: RepoSpec, repo: GitRepo, ref: str, branch: str | None,
         on_this_branch.add(candidate.number)
         if candidate.number in found:  # history shared with an earlier branch
             continue
-        linked = keyword_references(spec.repo, [candidate.title, candidate.body,
-                                                *candidate.commit_messages])
+        messages = [candidate.title, candidate.body, *candidate.commit_messages]
+        linked = keyword_references(spec.repo, messages)
+        if source.issue_pattern:
+            linked += [n for n in pattern_references(source.issue_pattern, messages)
+                       if n not in linked and n != candidate.number]
         texts = []
         for number in linked:
             issue = issues.get(number) if issues is not None else None

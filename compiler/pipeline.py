@@ -101,7 +101,8 @@ def _env_recipe(spec: RepoSpec, env_index: int, repo: GitRepo, members: list[Pla
                      upgrade_pip=env.upgrade_pip, python=env.python,
                      pip_date_exempt=env.pip_date_exempt, build_outputs=env.build_outputs,
                      submodules=pinned_submodules(spec, repo, env_commit),
-                     node=node_recipe(env, dated(env.npm_date())))
+                     node=node_recipe(env, dated(env.npm_date())),
+                     indexes=tuple((i.url, i.packages) for i in env.indexes))
 
 
 def pinned_submodules(spec: RepoSpec, repo: GitRepo, commit: str) -> tuple[tuple[str, str], ...]:
@@ -368,7 +369,8 @@ class Compiler:
                               build_outputs=group.recipe.build_outputs,
                               submodules=pinned_submodules(group.spec, self.repos[group.spec.repo],
                                                            item.candidate.base_commit),
-                              node=node_recipe(env, npm_date))
+                              node=node_recipe(env, npm_date),
+                              indexes=group.recipe.indexes)
 
     def _commit_date(self, repo: str, sha: str) -> str:
         """A commit's committer date: one git call per commit, however often a compile asks

@@ -29,7 +29,7 @@ from swegc.hashing import content_hash
 from swegc.naming import env_image_name, instance_image_name
 from swegc.redact import redact
 from swegc.runtime.docker_client import LABEL, docker_client, image_exists, require_image
-from swegc.runtime.installer import DatedInstaller
+from swegc.runtime.installer import DatedInstaller, Indexes
 from swegc.runtime.network import CA_MOUNT, BuildNetwork
 from swegc.runtime.node import NODE_PREFIX, NodeRecipe
 
@@ -87,9 +87,11 @@ class EnvRecipe:
     build_outputs: tuple[str, ...] = ()  # untracked files the install builds, kept for instances
     submodules: tuple[tuple[str, str], ...] = ()  # (path, pinned commit) filled from clones
     node: NodeRecipe | None = None  # Node, npm and the folders whose packages are installed
+    indexes: Indexes = ()  # (url, packages) taken from another index than the build's
 
     def installer(self) -> DatedInstaller | None:
-        return DatedInstaller(self.pip_date, self.pip_date_exempt) if self.pip_date else None
+        return (DatedInstaller(self.pip_date, self.pip_date_exempt, self.indexes)
+                if self.pip_date else None)
 
     def key(self, base_image_id: str) -> str:
         return content_hash("env", IMAGE_FORMAT, _recipe_fields(self), base_image_id)
@@ -107,9 +109,11 @@ class InstanceRecipe:
     build_outputs: tuple[str, ...] = ()  # the env's: kept from the env's install, not cleaned
     submodules: tuple[tuple[str, str], ...] = ()  # (path, commit) pinned at base_commit
     node: NodeRecipe | None = None  # the env's, with this instance's date
+    indexes: Indexes = ()  # the env's
 
     def installer(self) -> DatedInstaller | None:
-        return DatedInstaller(self.pip_date, self.pip_date_exempt) if self.pip_date else None
+        return (DatedInstaller(self.pip_date, self.pip_date_exempt, self.indexes)
+                if self.pip_date else None)
 
     def key(self, env_key: str) -> str:
         return content_hash("instance", IMAGE_FORMAT, INSTANCE_FORMAT, _recipe_fields(self),
@@ -118,10 +122,10 @@ class InstanceRecipe:
 
 def _recipe_fields(recipe: EnvRecipe | InstanceRecipe) -> dict[str, Any]:
     """A recipe's fields for its key; the later ones (``build_outputs``, ``submodules``,
-    ``node``) only when set, so that images of recipes without them keep the tags they were
-    built under."""
+    ``node``, ``indexes``) only when set, so that images of recipes without them keep the tags
+    they were built under."""
     data = asdict(recipe)
-    for optional in ("build_outputs", "submodules", "node"):
+    for optional in ("build_outputs", "submodules", "node", "indexes"):
         if not data[optional]:
             del data[optional]
     return data
@@ -176,6 +180,15 @@ def clean_command(build_outputs: tuple[str, ...]) -> str:
     is not removed: so the build outputs survive, and nothing else the install left does.
     """
     return " ".join(["git clean -q -fdx", *(f"-e {shlex.quote(p)}" for p in build_outputs)])
+
+
+def _index_lines(recipe: EnvRecipe | InstanceRecipe) -> list[str]:
+    """Without pip_date, pip has no per-package index: each index becomes an extra index of
+    every pip install (pip takes the highest version; 2.1.0+cpu ranks above 2.1.0)."""
+    if recipe.pip_date or not recipe.indexes:
+        return []
+    urls = " ".join(url for url, _ in recipe.indexes)
+    return [f'export PIP_EXTRA_INDEX_URL="${{PIP_EXTRA_INDEX_URL:+$PIP_EXTRA_INDEX_URL }}{urls}"']
 
 
 @dataclass(frozen=True)
@@ -371,6 +384,7 @@ class ImageBuilder:
                                  installer.setup_lines(VENV))
         if recipe.node:
             script += _run_block("node", recipe.node.setup_lines())
+        script += _run_block("indexes", _index_lines(recipe))
         script += _run_block("pre_install", recipe.pre_install)
         script += _run_block("repository", [
             "git init -q /testbed", "cd /testbed",
@@ -438,6 +452,7 @@ class ImageBuilder:
         # writes only the files this commit changes, and the kept outputs of the others stay
         # newer than their sources.
         refresh = ["git update-index -q --refresh >/dev/null || true"] if recipe.build_outputs else []
+        script += _run_block("indexes", _index_lines(recipe))
         script += _run_block("checkout", [
             "if [ -f /swegc/in/delta.bundle ]; then "
             "git fetch -q --no-recurse-submodules /swegc/in/delta.bundle "

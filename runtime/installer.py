@@ -13,6 +13,10 @@ SWE-bench's install lines expect from pip:
   falls back to ``setup.py develop``, as pip did before 25.3: the dependencies are installed by
   uv, the project with the venv's setuptools;
 - several indexes are searched as pip searches them (``--index-strategy unsafe-best-match``);
+- a package the environment takes from another index (``indexes``: PyTorch's CPU wheels) is
+  resolved as of the date on the build's own index, then installed at that version from the
+  other index: such an index has no upload times (PEP 700), and uv's date cap skips files
+  without one, silently falling back to the build index's build of the package;
 - build tools that must work with today's Pythons and each other (setuptools, wheel,
   setuptools-scm) resolve no older than ``BUILD_TOOLS_FLOOR``; packages named in
   ``pip_date_exempt`` are not capped at all.
@@ -28,6 +32,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+# (url, package names): packages taken from another index than the build's
+Indexes = tuple[tuple[str, tuple[str, ...]], ...]
 UV_VERSION = "0.13.9"
 # setuptools 64+ (2022) has PEP 660 editable installs, which uv requires; 67.x still ships
 # pkg_resources; setuptools-scm must be new enough for that setuptools (an older one leaves a
@@ -44,6 +50,7 @@ class DatedInstaller:
 
     date: str
     exempt: tuple[str, ...] = ()  # packages resolved without the date cap
+    indexes: Indexes = ()  # (url, packages): packages installed from another index
 
     def write(self, build_in: Path, venv: str) -> None:
         """Write the wrapper (``bin/pip``, ``bin/pip3``, a ``pip`` package for ``python -m
@@ -52,7 +59,8 @@ class DatedInstaller:
         (root / "bin").mkdir(parents=True, exist_ok=True)
         (root / "pyshim" / "pip").mkdir(parents=True, exist_ok=True)
         config = {"venv": venv, "date": self.date, "exclude_newer_package": self.package_caps(),
-                  "uv_data": f"{TOOLS_DIR}/data"}
+                  "uv_data": f"{TOOLS_DIR}/data",
+                  "indexes": [{"url": url, "packages": list(names)} for url, names in self.indexes]}
         source = (Path(__file__).with_name("pip_wrapper.py")).read_text()
         wrapper = f"#!{venv}/bin/python\nCONFIG = {json.dumps(config)!r}\n{source}"
         for name in ("pip", "pip3"):

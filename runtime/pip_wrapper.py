@@ -66,6 +66,10 @@ def uv(config, command, args, constraints=None):
     env = dict(os.environ)
     env.pop("PYTHONPATH", None)
     env["XDG_DATA_HOME"] = config["uv_data"]  # uv's state stays in the cache mount too
+    # Every build's editable install of /testbed takes one lock in the shared cache (uv keys
+    # it by path): a long one (pandas' meson build, 15 minutes) made the others fail after
+    # uv's 300 s. They wait instead; the build's own timeout still bounds the wait.
+    env.setdefault("UV_LOCK_TIMEOUT", "86400")
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             universal_newlines=True, env=env)
     lines = []
@@ -173,8 +177,39 @@ def resolve(config, args, pins):
     return code, output
 
 
+INSTALLED = re.compile(r"^ \+ ([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)", re.MULTILINE)
+
+
+def _name(name):
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def index_pins(config, args):
+    """The versions, as of the date on the build's own index, of the packages an environment
+    takes from another index (``indexes``), for this install: a dry run without those
+    indexes. Such an index has no upload times (PEP 700), so uv's date cap would skip its
+    files; pinned to the dated version and exempt from the cap, the package then comes from
+    there (its local version, such as 2.1.0+cpu, ranks above the build index's 2.1.0)."""
+    wanted = {_name(p) for index in config["indexes"] for p in index["packages"]}
+    code, output = uv(config, "install", args + ["--dry-run"])
+    if code != 0:  # exact pins (a lock of such a package's local version): no date to find
+        say("the dry run that dates %s failed; installing as asked" % ", ".join(sorted(wanted)))
+        return {}
+    return {_name(n): v for n, v in INSTALLED.findall(output) if _name(n) in wanted}
+
+
 def install(config, args):
     pins = {}
+    if config["indexes"]:
+        pins = index_pins(config, args)
+        for name, version in sorted(pins.items()):
+            say("%s==%s as of the date; installed from its own index" % (name, version))
+        # a flag replaces UV_EXTRA_INDEX_URL (the build's own extra index): keep both
+        extra = os.environ.get("UV_EXTRA_INDEX_URL", "").split()
+        for url in extra + [index["url"] for index in config["indexes"]]:
+            args = args + ["--extra-index-url", url]
+        config = dict(config, exclude_newer_package=config["exclude_newer_package"] + [
+            "%s=false" % p for index in config["indexes"] for p in index["packages"]])
     code, output = resolve(config, args, pins)
     if code != 0 and "build_editable" in output:
         fallback = legacy_develop(config, args, pins)

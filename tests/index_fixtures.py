@@ -1,5 +1,6 @@
 """A local package index (PEP 503 HTML and PEP 691 JSON, with upload times and yanked files),
-served over HTTP where build containers reach it: the Docker bridge's gateway address."""
+served over HTTP where build containers reach it: the Docker bridge's gateway address. With
+``upload_times=False`` it is an index like PyTorch's, which gives none (PEP 700)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import io
 import json
 import subprocess
 import threading
+import urllib.parse
 import zipfile
 from dataclasses import dataclass, field
 
@@ -67,7 +69,8 @@ def bridge_gateway() -> str:
     return out.stdout.strip() or "172.17.0.1"
 
 
-def serve_index(releases: list[Release]) -> tuple[LocalIndex, http.server.HTTPServer]:
+def serve_index(releases: list[Release], upload_times: bool = True,
+                ) -> tuple[LocalIndex, http.server.HTTPServer]:
     index = LocalIndex(releases)
     for release in releases:
         index.blobs[release.filename] = release.wheel()
@@ -85,7 +88,7 @@ def serve_index(releases: list[Release]) -> tuple[LocalIndex, http.server.HTTPSe
             self.wfile.write(body)
 
         def do_GET(self) -> None:  # noqa: N802 - http.server's name
-            parts = [p for p in self.path.split("?")[0].split("/") if p]
+            parts = [urllib.parse.unquote(p) for p in self.path.split("?")[0].split("/") if p]
             if len(parts) == 3 and parts[0] == "files" and parts[2] in index.blobs:
                 return self._send(index.blobs[parts[2]], "application/octet-stream")
             if len(parts) == 2 and parts[0] == "simple" and index.project(parts[1]):
@@ -97,9 +100,11 @@ def serve_index(releases: list[Release]) -> tuple[LocalIndex, http.server.HTTPSe
             for r in index.project(name):
                 sha = hashlib.sha256(index.blobs[r.filename]).hexdigest()
                 meta = hashlib.sha256(index.blobs[r.filename + ".metadata"]).hexdigest()
-                files.append({"filename": r.filename, "url": f"/files/{name}/{r.filename}",
-                              "hashes": {"sha256": sha}, "upload-time": r.uploaded,
-                              "yanked": r.yanked or False, "core-metadata": {"sha256": meta}})
+                url = f"/files/{name}/{urllib.parse.quote(r.filename)}"
+                files.append({"filename": r.filename, "url": url,
+                              "hashes": {"sha256": sha}, "yanked": r.yanked or False,
+                              "core-metadata": {"sha256": meta},
+                              **({"upload-time": r.uploaded} if upload_times else {})})
             if JSON in (self.headers.get("Accept") or ""):
                 body = {"meta": {"api-version": "1.1"}, "name": name, "files": files,
                         "versions": sorted({r.version for r in index.project(name)})}

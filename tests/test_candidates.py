@@ -139,6 +139,27 @@ def test_squash_merged_commits_lose_the_number_suffix_from_their_title(tmp_path,
     assert [i.number for i in squash.issues] == [3]
 
 
+def test_a_projects_own_issue_convention_in_squash_subjects_links_issues_when_the_spec_names_it(
+        tmp_path, history):
+    # modin's squash commits say "FIX-#N: ..." and keep "Resolves #N" in the pull request body,
+    # which a clone does not have; FIX-#0000 is its placeholder for "no issue".
+    history.commit("FIX-#4: Handle empty frames (#11)\n\nSigned-off-by: A",
+                   {"widgets/core.py": "X = 11\n", "tests/test_core.py": "def test(): assert 11\n"})
+    history.commit("FIX-#0000: Correct typos (#12)", {"widgets/core.py": "X = 12\n"})
+    repo = GitRepo.open(history.root)
+    plain, _ = git_candidates(git_spec(tmp_path, history), repo)
+    assert {c.number: c.issue_numbers for c in plain if c.number in (11, 12)} == {11: (), 12: ()}
+    spec = git_spec(tmp_path, history)
+    spec = replace(spec, source=replace(spec.source, git=replace(
+        spec.source.git, issue_pattern=r"^(?:FIX|FEAT|PERF)-#(?P<issue>\d+):")))
+    linked, _ = git_candidates(spec, repo)
+    by_number = {c.number: c for c in linked}
+    assert by_number[11].issue_numbers == (4,)
+    assert by_number[11].problem_statement == "Issue 4\nBody 4\n"
+    assert by_number[12].issue_numbers == ()
+    assert by_number[9].issue_numbers == (3,)  # closing keywords still count
+
+
 def test_many_unknown_issue_texts_are_one_warning_that_counts_them(tmp_path, history):
     for n in range(20, 28):  # real histories link thousands of issues no file holds
         history.commit(f"Fix {n} (#{n})\n\nFixes #{n + 100}", {"widgets/core.py": f"X = {n}\n"})

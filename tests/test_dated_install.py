@@ -104,6 +104,45 @@ def test_a_resolution_far_behind_its_date_names_the_dependency_that_held_it_back
 
 
 @pytest.mark.docker
+def test_a_package_from_an_index_without_upload_times_is_installed_there_at_its_dated_version(
+        git_builder, tmp_path, docker_engine, index):
+    """PyTorch's CPU index gives no upload times; uv's date cap skips such files and would
+    quietly take the build index's (CUDA) build. With ``indexes`` the version is dated on the
+    build index and the file comes from the named index, in the env and instance steps."""
+    cpu, cpu_server = serve_index([Release("swegc-test-dated", "1.0+cpu", ""),
+                                   Release("swegc-test-dated", "2.0+cpu", "")],
+                                  upload_times=False)
+    g = git_builder
+    c1 = g.commit("one", {"requirements.txt": "swegc-test-dated\n"})
+    c2 = g.commit("two", {"requirements.txt": "swegc-test-dated\nswegc-test-later\n"})
+    network = BuildNetwork.resolve({"pip_extra_index_url": index.url})
+    builder = ImageBuilder(GitRepo.open(g.path), network, tmp_path / "logs")
+    indexes = ((cpu.url, ("swegc-test-dated",)),)
+    install = ("pip install -r requirements.txt",)
+    env = builder.env_image(EnvRecipe(repo="acme/cpu", base_image="swegc-base:bookworm",
+                                      env_commit=c1, python="3.11", pip_date=DATE,
+                                      install=install, indexes=indexes))
+    inst = builder.instance_image(InstanceRecipe("acme__cpu-2", c2, install=install,
+                                                 pip_date=DATE, indexes=indexes), env, c1)
+    try:
+        with Sandbox(inst.name) as box:
+            versions = box.run("python -c 'import importlib.metadata as m; print("
+                               "m.version(\"swegc-test-dated\"), m.version(\"swegc-test-later\"))'")
+            # 2.0+cpu is newer than the date on the build index; 1.0 is the build index's own.
+            assert versions.output.strip() == "1.0+cpu 1.0"
+        log = (tmp_path / "logs" / f"env-{env.key}.log").read_text()
+        assert "swegc-test-dated==1.0 as of the date; installed from its own index" in log
+        # Without the key, the same date quietly takes the build index's 1.0.
+        plain = EnvRecipe(repo="acme/cpu", base_image="swegc-base:bookworm", env_commit=c1,
+                          python="3.11", pip_date=DATE, install=install)
+        assert plain.key("x") != EnvRecipe(**{**plain.__dict__, "indexes": indexes}).key("x")
+    finally:
+        cpu_server.shutdown()
+        for image in (inst, env):
+            subprocess.run(["docker", "rmi", "-f", image.name], capture_output=True)
+
+
+@pytest.mark.docker
 def test_a_base_image_with_another_python_than_asked_fails_saying_how_to_map_it(
         git_builder, tmp_path, docker_engine):
     subprocess.run(["docker", "tag", "swegc-base:bookworm", "local/python:3.10-test"], check=True)

@@ -133,14 +133,14 @@ def test_npm_engine_ranges_are_read_as_npm_reads_them():
 def test_an_env_without_node_keeps_the_image_key_it_had_before_node_existed():
     recipe = EnvRecipe(repo="acme/x", base_image="swegc-base:bookworm", env_commit="0" * 40)
     with_node = EnvRecipe(**{**recipe.__dict__, "node": NodeRecipe("18", None, ("js",))})
-    # The hash of the fields a recipe had before `node`, `build_outputs` and `submodules`
+    # The hash of the fields a recipe had before `node`, `build_outputs`, `submodules`, `indexes`
     # (IMAGE_FORMAT 3): images built then are found again; a recipe with Node gets a key of
     # its own.
     from dataclasses import asdict
 
     from swegc.hashing import content_hash
     from swegc.runtime.images import IMAGE_FORMAT
-    later = ("node", "build_outputs", "submodules")
+    later = ("node", "build_outputs", "submodules", "indexes")
     before = {k: v for k, v in asdict(recipe).items() if k not in later}
     assert recipe.key("base") == content_hash("env", IMAGE_FORMAT, before, "base")
     assert with_node.key("base") != recipe.key("base")

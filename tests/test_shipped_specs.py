@@ -78,3 +78,12 @@ def test_swe_gym_specs_share_their_defaults_through_one_partial(shipped: dict) -
         assert spec.source.filters.require_linked_issue, repo
         assert spec.tests.runs == 2 and spec.tests.parser == "pytest", repo
         assert spec.where("build.base_images").startswith(str(spec.path.parent / "_swegym.yaml"))
+
+
+def test_monai_takes_torch_from_the_cpu_index_in_every_environment(shipped: dict) -> None:
+    """PyPI's Linux torch carries CUDA (a 4.25 GB env for torch 1.13 on real history)."""
+    for env in shipped["Project-MONAI/MONAI"].environments:
+        assert [(i.url, i.packages) for i in env.indexes] == [
+            ("https://download.pytorch.org/whl/cpu", ("torch", "torchvision"))]
+        assert not any("--extra-index-url" in line for line in env.install)
+        assert "indexes" in env.image_inputs()  # a changed index is a new env image

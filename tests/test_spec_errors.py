@@ -196,6 +196,26 @@ def test_a_version_pattern_must_compile_and_capture(tmp_path: Path) -> None:
                                   r"the version, like (?P<version>\d+\.\d+)"]
 
 
+def test_an_issue_pattern_must_compile_and_capture_the_issue_number(tmp_path: Path) -> None:
+    spec_with(tmp_path, "git: {branch: main}", "git: {branch: main, issue_pattern: 'FIX-#(('}")
+    assert problems("w.yaml")[0].startswith("w.yaml:4: source.git.issue_pattern: not a valid "
+                                            "regex: ")
+    spec_with(tmp_path, "git: {branch: main}", r"git: {branch: main, issue_pattern: 'FIX-#\d+'}")
+    assert problems("w.yaml") == [r"w.yaml:4: source.git.issue_pattern: needs a group that "
+                                  r"captures the issue number, like ^FIX-#(?P<issue>\d+):"]
+
+
+def test_an_index_needs_a_url_and_the_packages_it_serves(tmp_path: Path) -> None:
+    spec_with(tmp_path, '    python: "3.9"\n', '    python: "3.9"\n    indexes: [{url: '
+              '"download.pytorch.org/whl/cpu", packages: []}, {url: "https://x.org/simple", '
+              'packages: [torch], extra: 1}]\n')
+    assert problems("w.yaml") == [
+        "w.yaml:17: environments[0].indexes[0].packages: needs at least 1 item(s)",
+        "w.yaml:17: environments[0].indexes[0].url: expected a string matching ^https?:// "
+        "(got 'download.pytorch.org/whl/cpu')",
+        "w.yaml:17: environments[0].indexes[1]: unknown key 'extra' (known keys: packages, url)"]
+
+
 def test_each_version_strategy_needs_its_own_fields_and_no_others(tmp_path: Path) -> None:
     name = spec_with(tmp_path, "  from: file\n  path: widgets/__init__.py",
                      "  from: command\n  path: widgets/__init__.py")

@@ -9,7 +9,9 @@ Linked issues come from two places (both are used, and their union is kept):
   (close, closes, closed, fix, fixes, fixed, resolve, resolves, resolved; any case, an optional
   colon) followed by ``#N``, ``owner/name#N`` or a full issue URL
   ``https://<host>/owner/name/issues/N`` of the same repository. HTML comments (pull request
-  templates) are removed first, as SWE-bench does.
+  templates) are removed first, as SWE-bench does;
+- for pull requests read from a clone, a spec's ``source.git.issue_pattern`` too: the body
+  that says "Resolves #N" is not in a squash commit, the project's own subject may be.
 
 ``hints_text`` is SWE-bench's: for each linked issue, the bodies of its comments, in order, up
 to the first comment whose ``updated_at`` is not before the pull request's first commit's
@@ -50,6 +52,20 @@ def keyword_references(repo: str, texts: Iterable[str]) -> list[int]:
                 continue  # another repository's issue: not this dataset's problem statement
             if number not in found:
                 found.append(number)
+    return found
+
+
+def pattern_references(pattern: str, texts: Iterable[str]) -> list[int]:
+    """Issue numbers that a project's own convention (``source.git.issue_pattern``: group
+    ``issue``, else group 1) names in ``texts``, in order, once."""
+    compiled = re.compile(pattern, re.MULTILINE)
+    group = "issue" if "issue" in compiled.groupindex else 1
+    found: list[int] = []
+    for text in texts:
+        for match in compiled.finditer(text or ""):
+            value = match.group(group)
+            if value and value.isdigit() and int(value) > 0 and int(value) not in found:
+                found.append(int(value))
     return found
 
 

@@ -89,12 +89,27 @@ def _check_source(source: Mapping[str, Any], where: Where) -> list[Problem]:
         problems.append(_problem(where, ("source",), f"missing 'clone' (a local clone or git "
                                  f"bundle of the repository, relative to the spec file); a "
                                  f"{kinds[0]} source needs one"))
+    pattern = source.get("git", {}).get("issue_pattern")
+    if isinstance(pattern, str):
+        problems += _check_issue_pattern(pattern, where)
     filters = source.get("filters", {})
     since, until = filters.get("since"), filters.get("until")
     if since and until and since[:10] >= until[:10]:
         problems.append(_problem(where, ("source", "filters", "until"),
                                  f"must be after since ({since}), got {until}"))
     return problems
+
+
+def _check_issue_pattern(pattern: str, where: Where) -> list[Problem]:
+    at = ("source", "git", "issue_pattern")
+    try:
+        compiled = re.compile(pattern)
+    except re.error as exc:
+        return [_problem(where, at, f"not a valid regex: {exc}")]
+    if compiled.groups == 0:
+        return [_problem(where, at, r"needs a group that captures the issue number, like "
+                                    r"^FIX-#(?P<issue>\d+):")]
+    return []
 
 
 def _check_parser(name: str, where: Where, options: Mapping[str, Any] | None = None) -> list[Problem]:

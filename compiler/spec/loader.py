@@ -22,7 +22,7 @@ from typing import Any
 from swegc.compiler.spec import checks as spec_checks
 from swegc.compiler.spec.model import (BuildSpec, CaseDirectives, EnvironmentSpec, Filters,
                                        GithubSource, GitSource, InstanceOverride, NodeSpec,
-                                       RepoSpec, SourceSpec, TestsSpec, VersionSpec)
+                                       PackageIndex, RepoSpec, SourceSpec, TestsSpec, VersionSpec)
 from swegc.compiler.spec.checks import ShellFragment, did_you_mean
 from swegc.compiler.spec.yaml_lines import YamlSyntaxError, dotted, join, label, load_yaml
 from swegc.errors import Problem, SpecError
@@ -490,6 +490,8 @@ def _environment(env: dict[str, Any], where: str) -> EnvironmentSpec:
         node = dict(values["node"])
         node["install"] = tuple(node.get("install", ()))
         values["node"] = NodeSpec(**node)
+    values["indexes"] = tuple(PackageIndex(url=i["url"], packages=tuple(i["packages"]))
+                              for i in values.get("indexes", []))
     return EnvironmentSpec(where=where, **values)
 
 

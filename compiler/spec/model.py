@@ -33,6 +33,9 @@ class GitSource:
     merges: bool = True  # "Merge pull request #N from ..." merge commits
     squash: bool = True  # squash-merged commits whose subject ends with "(#N)"
     issues: Path | None = None  # JSONL of {number, title, body}: text for linked issues
+    # A project's own way of naming the issue a pull request resolves in its commit messages
+    # (modin's "FIX-#1234: ..."), besides GitHub's closing keywords: group "issue" or group 1.
+    issue_pattern: str | None = None
 
 
 @dataclass(frozen=True)
@@ -136,6 +139,15 @@ class NodeSpec:
 
 
 @dataclass(frozen=True)
+class PackageIndex:
+    """Packages installed from another index than the build's, such as PyTorch's CPU wheels
+    (PyPI's Linux torch carries CUDA: gigabytes an env does not need to run tests on a CPU)."""
+
+    url: str
+    packages: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class EnvironmentSpec:
     versions: str  # PEP 440 specifier set ("" = every version)
     python: str  # "3.11"; picks the base image unless base_image is set
@@ -153,6 +165,7 @@ class EnvironmentSpec:
     build_outputs: tuple[str, ...] = ()  # untracked build outputs kept from env to instances
     prepare: tuple[str, ...] | None = None  # replaces tests.prepare for this env's instances
     node: NodeSpec | None = None  # Node and npm packages (see runtime/node.py)
+    indexes: tuple[PackageIndex, ...] = ()  # packages from another index (PyTorch's CPU one)
 
     def npm_date(self) -> str | None:
         """The date npm resolves as of where a folder has no lockfile: node.date, else pip_date."""
@@ -179,7 +192,9 @@ class EnvironmentSpec:
                 "pip_date": self.pip_date, "upgrade_pip": self.upgrade_pip,
                 **({"pip_date_exempt": list(self.pip_date_exempt)} if self.pip_date_exempt else {}),
                 **({"build_outputs": list(self.build_outputs)} if self.build_outputs else {}),
-                **({"node": self.node.inputs()} if self.node else {})}
+                **({"node": self.node.inputs()} if self.node else {}),
+                **({"indexes": [[i.url, list(i.packages)] for i in self.indexes]}
+                   if self.indexes else {})}
 
 
 @dataclass(frozen=True)
