@@ -65,6 +65,7 @@ import argparse
 import json
 import os
 import re
+import signal
 import sys
 import threading
 from collections.abc import Iterable, Mapping
@@ -444,11 +445,18 @@ def main(argv: list[str] | None = None) -> None:
     hub = HubStandin(seeds, token=token, root=args.root, port=args.port).start()
     print(f"Hub stand-in at {hub.endpoint} (storage: {args.root or 'memory'}); use\n"
           f"  export HF_ENDPOINT={hub.endpoint} HF_HUB_DISABLE_XET=1", flush=True)
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     try:
-        threading.Event().wait()
+        # Waits a little at a time: a signal the kernel hands to one of the server's threads
+        # only reaches Python's handler when the main thread next runs, and an endless wait
+        # would never run again (the stand-in then ignored Ctrl-C now and then).
+        while not stopped.wait(0.2):
+            pass
     except KeyboardInterrupt:
-        hub.stop()
-        sys.exit(0)
+        pass
+    hub.stop()
+    sys.exit(0)
 
 
 if __name__ == "__main__":
