@@ -118,6 +118,20 @@ def test_a_private_repository_created_by_upload_is_invisible_without_the_token(t
         assert result.returncode != 0 and "DatasetNotFoundError" in result.stderr
 
 
+def interrupt(process: subprocess.Popen[str]) -> None:
+    """Ctrl-C the stand-in; one that does not stop prints its threads' stacks (stderr) first."""
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGUSR1)
+        time.sleep(2)
+        process.kill()
+        raise AssertionError("the stand-in did not stop within 30 s of Ctrl-C (its stacks are in "
+                             "the captured stderr)") from None
+    assert process.returncode == 0
+
+
 def test_the_standin_runs_as_a_process_and_keeps_what_was_pushed_across_restarts(tmp_path):
     port = free_port()
     root = tmp_path / "root"
@@ -136,8 +150,7 @@ def test_the_standin_runs_as_a_process_and_keeps_what_was_pushed_across_restarts
     try:
         upload(env, dataset_folder(tmp_path / "one", [{"instance_id": "a", "text": "kept"}]), "first", "v1")
     finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=30)
+        interrupt(process)
     assert (root / "state.json").is_file()
     time.sleep(0.2)
     process = start()
@@ -145,8 +158,7 @@ def test_the_standin_runs_as_a_process_and_keeps_what_was_pushed_across_restarts
         fresh = env | {"HF_HOME": str(tmp_path / "hf2")}  # nothing from the first process's cache
         assert load(fresh, "v1") == [{"instance_id": "a", "text": "kept"}]
     finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=30)
+        interrupt(process)
 
 
 def test_branches_and_tags_are_created_listed_and_deleted_and_names_cannot_be_taken_twice(tmp_path):

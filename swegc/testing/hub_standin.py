@@ -62,6 +62,7 @@ resolve for ``127.0.0.1``, which datasets treats as "no export", as it does on a
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import json
 import os
 import re
@@ -446,14 +447,15 @@ def main(argv: list[str] | None = None) -> None:
     print(f"Hub stand-in at {hub.endpoint} (storage: {args.root or 'memory'}); use\n"
           f"  export HF_ENDPOINT={hub.endpoint} HF_HUB_DISABLE_XET=1", flush=True)
     stopped = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
-    try:
-        # Waits a little at a time: a signal the kernel hands to one of the server's threads
-        # only reaches Python's handler when the main thread next runs, and an endless wait
-        # would never run again (the stand-in then ignored Ctrl-C now and then).
-        while not stopped.wait(0.2):
-            pass
-    except KeyboardInterrupt:
+    # Ctrl-C and SIGTERM both only set the event: no KeyboardInterrupt raised wherever the main
+    # thread happens to be. The wait is a little at a time because a signal the kernel hands to
+    # one of the server's threads reaches Python's handler only when the main thread next runs.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopped.set())
+    # `kill -USR1 PID` prints every thread's stack to stderr: what a stand-in that does not stop
+    # is doing.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
+    while not stopped.wait(0.2):
         pass
     hub.stop()
     sys.exit(0)
