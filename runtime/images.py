@@ -266,6 +266,29 @@ def _write_submodule_bundles(work: Path, submodules: tuple[tuple[str, str], ...]
         (work / "in" / f"submodule-{index}.bundle").write_bytes(bundle)
 
 
+def _install_lines(recipe: InstanceRecipe, keep: str) -> list[str]:
+    """The instance's install; on the env's build outputs, tried once more from a clean tree.
+
+    An incremental build is only as sound as the build system's dependency tracking: pandas'
+    meson build of July 2023, on outputs of May's, compiled Cython's C from before a header
+    move (the .pxd that moved it was not among the C file's tracked inputs) and failed. A
+    failed install on kept outputs is therefore not the commit's failure until a build from
+    scratch fails too. (``set -e`` does not apply inside an ``if`` condition, so the attempt
+    runs in a shell of its own.)
+    """
+    if not recipe.build_outputs or not recipe.install:
+        return [*recipe.install]
+    body = "\n".join(recipe.install)
+    return [
+        f"swegc_install=$(cat <<'SWEGC_INSTALL'\n{body}\nSWEGC_INSTALL\n)",
+        'if ! bash -euo pipefail -c "$swegc_install"; then',
+        "  echo '+++ install failed on the build outputs the env kept: again from a clean tree'",
+        f"  {clean_command(()) + keep}",
+        '  bash -euo pipefail -c "$swegc_install"',
+        "fi",
+    ]
+
+
 def _run_block(title: str, commands: tuple[str, ...] | list[str]) -> str:
     if not commands:
         return ""
@@ -470,7 +493,7 @@ class ImageBuilder:
         script += _run_block("submodules", _submodule_lines(recipe.submodules))
         if recipe.node:
             script += _run_block("npm packages", recipe.node.install_lines())
-        script += _run_block("install", [*recipe.install])
+        script += _run_block("install", _install_lines(recipe, keep))
         script += _run_block("post_install", [*recipe.post_install])
         script += _run_block("seal history", [
             "cd /testbed",

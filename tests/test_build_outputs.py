@@ -41,9 +41,20 @@ environments:
 '''
 
 
-def compile_outputs(tmp_path, outputs: list[str]) -> dict:
+STRICT_BUILD = BUILD.replace('os.makedirs("out", exist_ok=True)\n', """os.makedirs("out", exist_ok=True)
+FORMAT = "2"
+if os.path.exists("out/built.log") and (not os.path.exists("out/format")
+                                        or open("out/format").read() != FORMAT):
+    raise SystemExit("out/ holds outputs of another format: remove it and build again")
+open("out/format", "w").write(FORMAT)
+""")
+
+
+def compile_outputs(tmp_path, outputs: list[str], third_build: str | None = None) -> dict:
     """Compiles #2 (a changes) and #3 (b changes, based on #2's merge): the env is built at the
-    first commit, so #3's checkout changes src/a.txt and its install must rebuild a."""
+    first commit, so #3's checkout changes src/a.txt and its install must rebuild a.
+    ``third_build``: a commit between them (no pull request) changes build.py to that, so
+    #3's base has it."""
     repo = GitBuilder(tmp_path / "outputs")
     first = repo.commit("first", {
         "build.py": BUILD, "src/a.txt": "a", "src/b.txt": "b", ".gitignore": "/out/\n",
@@ -51,13 +62,14 @@ def compile_outputs(tmp_path, outputs: list[str]) -> dict:
         "tests/test_b.py": TEST.format(name="b", value="B")})
     second = repo.commit("a becomes ay (#2)", {
         "src/a.txt": "ay", "tests/test_a.py": TEST.format(name="a", value="AY")})
+    base = repo.commit("a new build", {"build.py": third_build}) if third_build else second
     third = repo.commit("b becomes bee (#3)", {
         "src/b.txt": "bee", "tests/test_b.py": TEST.format(name="b", value="BEE")})
     records = tmp_path / "records.jsonl"
     records.write_text("".join(json.dumps({"repo": "acme/outputs", "number": n, "base_commit": b,
                                            "merge_commit": m, "title": t}) + "\n"
                                for n, b, m, t in [(2, first, second, "ay"),
-                                                  (3, second, third, "bee")]))
+                                                  (3, base, third, "bee")]))
     specs = tmp_path / "specs"
     specs.mkdir()
     (specs / "outputs.yaml").write_text(SPEC.format(clone=repo.path, records=records,
@@ -93,3 +105,16 @@ def test_without_build_outputs_every_instance_builds_everything_again(tmp_path, 
     report = compile_outputs(tmp_path, [])
     assert in_image(docker_engine, report["image"], "cat out/built.log").split() == [
         "a.txt", "b.txt"]
+
+
+def test_an_install_that_fails_on_the_envs_outputs_is_tried_again_from_a_clean_tree(
+        tmp_path, docker_engine):
+    # #3's build refuses the outputs the env's older build left (as a build system whose
+    # dependency tracking missed a change fails on stale outputs): the instance is built from
+    # scratch instead of being rejected as install_failed: its outputs are all new (a and b
+    # built once, by the new build).
+    report = compile_outputs(tmp_path, ["out/"], third_build=STRICT_BUILD)
+    assert in_image(docker_engine, report["image"], "cat out/built.log").split() == [
+        "a.txt", "b.txt"]
+    assert in_image(docker_engine, report["image"], "cat out/format out/a.bin; echo") == "2AY\n"
+    assert in_image(docker_engine, report["image"], "git status --porcelain") == ""
