@@ -69,6 +69,29 @@ def bridge_gateway() -> str:
     return out.stdout.strip() or "172.17.0.1"
 
 
+class QuietHandler(http.server.BaseHTTPRequestHandler):
+    """A request handler that logs nothing and answers whole bodies (the fixtures' servers)."""
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def _send(self, body: bytes, kind: str) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def serve_on_bridge(handler: type[http.server.BaseHTTPRequestHandler],
+                    ) -> tuple[http.server.HTTPServer, str]:
+    """Serves ``handler`` on Docker's bridge gateway (reachable from containers) in a thread;
+    returns the server and its base URL (``http://HOST:PORT``)."""
+    server = http.server.ThreadingHTTPServer((bridge_gateway(), 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://{server.server_address[0]}:{server.server_address[1]}"
+
+
 def serve_index(releases: list[Release], upload_times: bool = True,
                 ) -> tuple[LocalIndex, http.server.HTTPServer]:
     index = LocalIndex(releases)
@@ -76,17 +99,7 @@ def serve_index(releases: list[Release], upload_times: bool = True,
         index.blobs[release.filename] = release.wheel()
         index.blobs[release.filename + ".metadata"] = release.metadata().encode()
 
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
-
-        def _send(self, body: bytes, kind: str) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
+    class Handler(QuietHandler):
         def do_GET(self) -> None:  # noqa: N802 - http.server's name
             parts = [urllib.parse.unquote(p) for p in self.path.split("?")[0].split("/") if p]
             if len(parts) == 3 and parts[0] == "files" and parts[2] in index.blobs:
@@ -116,9 +129,8 @@ def serve_index(releases: list[Release], upload_times: bool = True,
                 for f in files)
             self._send(f"<html><body>{links}</body></html>".encode(), "text/html")
 
-    server = http.server.ThreadingHTTPServer((bridge_gateway(), 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    index.url = f"http://{server.server_address[0]}:{server.server_address[1]}/simple"
+    server, url = serve_on_bridge(Handler)
+    index.url = f"{url}/simple"
     return index, server
 
 

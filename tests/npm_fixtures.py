@@ -15,11 +15,10 @@ import http.server
 import io
 import json
 import tarfile
-import threading
 import urllib.request
 from dataclasses import dataclass, field
 
-from index_fixtures import bridge_gateway
+from index_fixtures import QuietHandler, serve_on_bridge
 from swegc.git import cache_root
 
 PUBLIC = "https://registry.npmjs.org"
@@ -109,17 +108,7 @@ def serve_registry(releases: list[NpmRelease]) -> tuple[LocalRegistry, http.serv
         if release.tarball is None:
             release.tarball = release.make_tarball()
 
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
-
-        def _send(self, body: bytes, kind: str) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
+    class Handler(QuietHandler):
         def do_GET(self) -> None:  # noqa: N802 - http.server's name
             path = urllib.request.unquote(self.path.split("?")[0])
             registry.served.append(path)
@@ -134,7 +123,6 @@ def serve_registry(releases: list[NpmRelease]) -> tuple[LocalRegistry, http.serv
                     return self._send(json.dumps(doc).encode(), "application/json")
             self.send_error(404)
 
-    server = http.server.ThreadingHTTPServer((bridge_gateway(), 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    registry.url = f"http://{server.server_address[0]}:{server.server_address[1]}/"
+    server, url = serve_on_bridge(Handler)
+    registry.url = f"{url}/"
     return registry, server
