@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from swegc.runtime.agent import AgentLimits, run_agent  # noqa: E402
-from swegc.runtime.docker_client import docker_client  # noqa: E402
+from swegc.docker_client import docker_client  # noqa: E402
 from swegc.runtime.policies.scripted import ScriptedPolicy, call  # noqa: E402
 from swegc.runtime.sandbox import open_sandbox  # noqa: E402
 from tests.agent_fixtures import repo_image  # noqa: E402

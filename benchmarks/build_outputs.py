@@ -22,9 +22,9 @@ from pathlib import Path
 
 from swegc.git import GitRepo
 from swegc.naming import instance_image_name
-from swegc.runtime.docker_client import docker_client, image_exists
-from swegc.runtime.images import EnvRecipe, ImageBuilder, InstanceRecipe
-from swegc.runtime.network import BuildNetwork
+from swegc.docker_client import docker_client, image_exists
+from swegc.images.builder import EnvRecipe, ImageBuilder, InstanceRecipe
+from swegc.images.network import BuildNetwork
 
 
 def _mb(n: int) -> str:

@@ -48,7 +48,7 @@ def run_compile(specs: Path, out: Path, *extra: str, noop: bool = False) -> floa
 
 
 def remove_instance_images(prefix: str) -> None:
-    from swegc.runtime.docker_client import docker_client
+    from swegc.docker_client import docker_client
 
     client = docker_client()
     for image in client.images.list(filters={"label": "org.swegc.kind=instance"}):
@@ -103,7 +103,7 @@ def overhead(specs: Path, prefix: str, runs: int, work: Path) -> dict:
 
 
 def layer_sizes(out: Path) -> dict:
-    from swegc.runtime.docker_client import docker_client
+    from swegc.docker_client import docker_client
 
     client = docker_client()
     layers, sizes = [], []
@@ -186,7 +186,7 @@ def synthetic_noop(work: Path, n: int) -> dict:
     try:
         noop = run_compile(specs, out, noop=True)
     finally:
-        from swegc.runtime.docker_client import docker_client
+        from swegc.docker_client import docker_client
 
         for name in tagged:
             docker_client().images.remove(name)

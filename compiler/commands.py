@@ -38,7 +38,7 @@ def base_image_lines(specs: list) -> list[str]:
 
     from swegc.naming import DEBIAN_SUITES
     from swegc.errors import DockerUnavailableError
-    from swegc.runtime.docker_client import docker_client, image_exists
+    from swegc.docker_client import docker_client, image_exists
 
     try:
         client = docker_client()

@@ -33,12 +33,12 @@ from swegc.executors import Outcome, Resources, Transient, make_executor, write_
 from swegc.git import GitError, GitRepo
 from swegc.hashing import content_hash
 from swegc.records import Instance
-from swegc.runtime.docker_client import docker_client
-from swegc.runtime.orphans import remove_orphans
-from swegc.runtime.images import (BuiltImage, EnvRecipe, ImageBuilder, InstanceRecipe, env_bundle,
+from swegc.docker_client import docker_client
+from swegc.runtime.sandbox.orphans import remove_orphans
+from swegc.images.builder import (BuiltImage, EnvRecipe, ImageBuilder, InstanceRecipe, env_bundle,
                                   instance_bundle, submodule_bundles)
-from swegc.runtime.network import BuildNetwork
-from swegc.runtime.node import NodeRecipe
+from swegc.images.network import BuildNetwork
+from swegc.images.node import NodeRecipe
 from swegc.store import BuildStore
 
 UNIT_FORMAT = 3  # 3: validation puts back the fix's test infrastructure and cross-checks results
@@ -133,7 +133,7 @@ class Compiler:
         self.submodule_clones: dict[str, dict[str, GitRepo]] = {}
         self._commit_dates: dict[str, str] = {}  # base commit -> committer date, read once
         if self.registry:
-            from swegc.runtime.registry import Registry, check_registry
+            from swegc.images.registry import Registry, check_registry
 
             check_registry(Registry.parse(self.registry))
         self.env_references: dict[str, str | None] = {}  # env key -> name@sha256:...
@@ -338,7 +338,7 @@ class Compiler:
 
     def _resolution_lags(self, group: EnvGroup, network: BuildNetwork) -> list[str]:
         """Under pip_date, a warning for each package that resolved far behind the date."""
-        from swegc.runtime.resolution_lag import find_lags, reader_for
+        from swegc.images.resolution_lag import find_lags, reader_for
 
         recipe, built = group.recipe, group.built
         if not recipe.pip_date or built is None or not built.freeze:

@@ -22,8 +22,8 @@ from typing import Any
 from swegc.errors import SwegcError
 from swegc.executors import Transient
 from swegc.runtime.harness.validation import ValidationPlan, Verdict, validate
-from swegc.runtime.images import BuildFailed, BuiltImage, EnvRecipe, ImageBuilder, InstanceRecipe
-from swegc.runtime.network import BuildNetwork
+from swegc.images.builder import BuildFailed, BuiltImage, EnvRecipe, ImageBuilder, InstanceRecipe
+from swegc.images.network import BuildNetwork
 
 # Build failures of the infrastructure (the engine, a timeout), not of the recipe.
 TRANSIENT_BUILD_FAILURES = ("docker_error", "build_timeout", "cache_locked")
@@ -144,8 +144,9 @@ def build_and_validate(job: InstanceJob) -> InstanceBuild:
 def ensure_image(client: Any, image: BuiltImage, reference: str | None) -> None:
     """Make sure this node's engine holds ``image`` (by name and id): pull it by digest from
     the registry when it does not, and tag it with its name."""
-    from swegc.runtime.docker_client import image_exists
-    from swegc.runtime.registry import RegistryError, pull_by_digest
+    from swegc.docker_client import image_exists
+    from swegc.docker_client import pull_by_digest
+    from swegc.errors import RegistryError
 
     local = image_exists(client, image.name)
     if local is not None and local.id == image.id:
@@ -167,7 +168,7 @@ def _push(image: BuiltImage, registry: str | None) -> str | None:
 
 def registry_reference(image: BuiltImage, registry: str) -> str | None:
     """``name@sha256:...`` when the registry holds this very image (by id), else None."""
-    from swegc.runtime.registry import Registry, RegistryError, registry_copy
+    from swegc.images.registry import Registry, RegistryError, registry_copy
 
     repository, _, tag = image.name.rpartition(":")
     try:
@@ -179,8 +180,8 @@ def registry_reference(image: BuiltImage, registry: str) -> str | None:
 
 def push_image_to(image: BuiltImage, registry: str) -> str:
     """Push ``image`` to the registry (nothing is sent when it is there); its reference."""
-    from swegc.runtime.docker_client import docker_client
-    from swegc.runtime.registry import Registry, RegistryError, push_image
+    from swegc.docker_client import docker_client
+    from swegc.images.registry import Registry, RegistryError, push_image
 
     repository, _, tag = image.name.rpartition(":")
     try:

@@ -17,7 +17,7 @@ from swegc.compiler.spec.model import RepoSpec, VersionSpec
 from swegc.errors import SwegcError
 from swegc.git import GitError, GitRepo
 from swegc.records import Candidate
-from swegc.runtime.orphans import container_name
+from swegc.runtime.sandbox.orphans import container_name
 
 COMMAND_TIMEOUT_S = 120
 

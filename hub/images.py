@@ -87,8 +87,8 @@ def rewrite_rows(rows: list[dict[str, Any]], references: Mapping[str, str]) -> l
 def local_problem(client: Any, image: BuildImage, registry: Any = None) -> str | None:
     """Why an instance image cannot be published, or None: it must be in the local engine (by its
     id), or already in the registry under its tag with that same id."""
-    from swegc.runtime.docker_client import image_exists
-    from swegc.runtime.registry import registry_copy
+    from swegc.docker_client import image_exists
+    from swegc.images.registry import registry_copy
 
     if image.published:
         return None
@@ -107,7 +107,7 @@ def local_problem(client: Any, image: BuildImage, registry: Any = None) -> str |
 class PushReport:
     """The pushes of one publish; ``references`` maps instance ids to pushed digests."""
 
-    pushed: list[Any]  # swegc.runtime.registry.PushedImage
+    pushed: list[Any]  # swegc.images.registry.PushedImage
     references: dict[str, str]
     env_references: dict[str, str]
     missing_envs: list[str]
@@ -124,8 +124,8 @@ class PushReport:
 def push_build_images(client: Any, images: list[BuildImage], registry: Any,
                       echo: Callable[[str], None]) -> PushReport:
     """Pushes every image (instances first: envs then cost only their manifests)."""
-    from swegc.runtime.docker_client import image_exists
-    from swegc.runtime.registry import PushedImage, existing_reference, push_image, registry_copy
+    from swegc.docker_client import image_exists
+    from swegc.images.registry import PushedImage, existing_reference, push_image, registry_copy
 
     pushed, references, env_references, missing = [], {}, {}, []
     for image in sorted(images, key=lambda i: (i.role != "instance", i.name, i.tag)):

@@ -74,7 +74,7 @@ def publish(path: Path | str, options: PublishOptions, echo: Echo = print) -> Pu
 # -- builds ------------------------------------------------------------------------------------
 
 def _docker() -> Any | None:
-    from swegc.runtime.docker_client import docker_client
+    from swegc.docker_client import docker_client
 
     try:
         return docker_client()
@@ -85,7 +85,7 @@ def _docker() -> Any | None:
 def _publish_build(folder: PublishFolder, options: PublishOptions, echo: Echo) -> PublishResult:
     from swegc.build_reports import read_reports
     from swegc.dataset import read_dataset
-    from swegc.runtime.registry import Registry, check_registry, existing_reference
+    from swegc.images.registry import Registry, check_registry, existing_reference
 
     result = PublishResult("build", options.repo_id)
     rows_by_split = {split: read_dataset(folder.path, split) for split in folder.splits}
@@ -151,7 +151,7 @@ def _publish_build(folder: PublishFolder, options: PublishOptions, echo: Echo) -
 
 
 def _image_lines(client: Any, images: list[BuildImage], pushes: PushReport | None) -> list[cards.ImageLine]:
-    from swegc.runtime.docker_client import image_exists
+    from swegc.docker_client import image_exists
 
     pushed = {p.source: p for p in pushes.pushed} if pushes else {}
     lines = []
@@ -299,7 +299,7 @@ def _publish_checkpoint(folder: PublishFolder, options: PublishOptions, echo: Ec
 # -- shared ------------------------------------------------------------------------------------
 
 def _secrets() -> list[str]:
-    from swegc.runtime.registry import PASSWORD_VARIABLE
+    from swegc.docker_client import PASSWORD_VARIABLE
 
     token = hubapi.hub_token()
     password = os.environ.get(PASSWORD_VARIABLE)

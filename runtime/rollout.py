@@ -145,8 +145,8 @@ class Rollouts:
 
     # -- running ---------------------------------------------------------------------------
     def run(self, rows: list[Mapping[str, Any]]) -> RolloutSummary:
-        from swegc.runtime.docker_client import docker_client
-        from swegc.runtime.orphans import remove_orphans
+        from swegc.docker_client import docker_client
+        from swegc.runtime.sandbox.orphans import remove_orphans
 
         units = self.units(rows)
         orphans = remove_orphans(docker_client())
@@ -275,7 +275,8 @@ def _run_agent(unit: RolloutUnit) -> dict[str, Any]:
 
 def _pull(image: str) -> None:
     """A node that lacks a published row's image pulls it by digest."""
-    from swegc.runtime.registry import RegistryError, ensure_pulled
+    from swegc.docker_client import ensure_pulled
+    from swegc.errors import RegistryError
 
     try:
         ensure_pulled(image)

@@ -19,7 +19,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "check": ("swegc.compiler.commands", "check", "Check specs: every problem with its file and line."),
     "compile": ("swegc.compiler.commands", "compile_cmd", "Compile specs into validated task instances."),
     "status": ("swegc.compiler.commands", "status", "Summarize a build folder."),
-    "images": ("swegc.runtime.commands", "images", "Build base images, list or remove swegc images."),
+    "images": ("swegc.images.commands", "images", "Build base images, list or remove swegc images."),
     "mine": ("swegc.compiler.mining.commands", "mine", "Mine a repository's pull requests into candidates."),
     "train": ("swegc.train.commands", "train", "Fine-tune a policy (RFT) or a verifier on trajectories."),
     "rollout": ("swegc.runtime.rollout_command", "rollout", "Run agent rollouts in instance images and grade them."),

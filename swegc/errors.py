@@ -45,3 +45,7 @@ class DockerUnavailableError(SwegcError):
 
 class StoreError(SwegcError):
     """The build store cannot be opened or belongs to an incompatible swegc version."""
+
+
+class RegistryError(SwegcError):
+    """A registry cannot be reached, refuses the credentials, or a push failed."""

@@ -25,7 +25,7 @@ def docker_engine():
     that a green CI always means the Docker tests ran.
     """
     from swegc.errors import DockerUnavailableError
-    from swegc.runtime.docker_client import docker_client, image_exists
+    from swegc.docker_client import docker_client, image_exists
 
     try:
         client = docker_client()

@@ -54,7 +54,7 @@ def test_status_of_a_folder_that_is_not_a_build_says_how_to_make_one(tmp_path):
 def test_images_rm_unused_by_a_build_keeps_exactly_the_images_the_build_uses(tmp_path, docker_engine):
     import json
 
-    from swegc.runtime.docker_client import LABEL
+    from swegc.docker_client import LABEL
 
     base = docker_engine.images.get("swegc-base:bookworm")
     made = []

@@ -9,9 +9,9 @@ import pytest
 
 from index_fixtures import Release, serve_index
 from swegc.git import GitRepo
-from swegc.runtime.images import BuildFailed, EnvRecipe, ImageBuilder, InstanceRecipe
-from swegc.runtime.network import BuildNetwork
-from swegc.runtime.resolution_lag import IndexReader, find_lags
+from swegc.images.builder import BuildFailed, EnvRecipe, ImageBuilder, InstanceRecipe
+from swegc.images.network import BuildNetwork
+from swegc.images.resolution_lag import IndexReader, find_lags
 from swegc.runtime.sandbox.docker_exec import DockerExecSandbox as Sandbox
 
 DATE = "2024-06-01T00:00:00Z"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from swegc.git import GitRepo
-from swegc.runtime.images import BuildFailed, EnvRecipe, ImageBuilder, InstanceRecipe
-from swegc.runtime.network import BuildNetwork
+from swegc.images.builder import BuildFailed, EnvRecipe, ImageBuilder, InstanceRecipe
+from swegc.images.network import BuildNetwork
 from swegc.runtime.sandbox.docker_exec import DockerExecSandbox as Sandbox
 
 pytestmark = pytest.mark.docker
@@ -145,7 +145,7 @@ def test_an_env_image_found_already_built_still_gives_its_package_lock(history, 
 
 def test_a_build_that_waited_in_vain_for_the_shared_package_cache_is_tried_again_not_rejected():
     from swegc.compiler.units import TRANSIENT_BUILD_FAILURES
-    from swegc.runtime.images import failure_reason
+    from swegc.images.builder import failure_reason
 
     # What uv said in a mypy trial while another repository's build held the editable-build lock
     # of /testbed (the same path in every build) for more than five minutes.

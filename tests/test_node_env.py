@@ -11,10 +11,10 @@ import pytest
 
 from npm_fixtures import NpmRelease, integrity, real_release, serve_registry
 from swegc.git import GitRepo, cache_root
-from swegc.runtime.images import EnvRecipe, ImageBuilder, InstanceRecipe
-from swegc.runtime.network import BuildNetwork
-from swegc.runtime.node import NodeRecipe
-from swegc.runtime.node_setup import satisfies
+from swegc.images.builder import EnvRecipe, ImageBuilder, InstanceRecipe
+from swegc.images.network import BuildNetwork
+from swegc.images.node import NodeRecipe
+from swegc.images.node_setup import satisfies
 from swegc.runtime.sandbox.docker_exec import DockerExecSandbox as Sandbox
 
 NODE, NPM = "18.20.4", "10.8.2"
@@ -107,7 +107,7 @@ def test_node_env_installs_locked_and_dated_npm_packages_and_instances_reuse_the
 @pytest.mark.docker
 def test_a_folder_without_package_json_fails_the_build_naming_it(
         git_builder, tmp_path, docker_engine, registry):
-    from swegc.runtime.images import BuildFailed
+    from swegc.images.builder import BuildFailed
 
     g = git_builder
     commit = g.commit("no js", {"acme.py": "VALUE = 1\n"})
@@ -139,7 +139,7 @@ def test_an_env_without_node_keeps_the_image_key_it_had_before_node_existed():
     from dataclasses import asdict
 
     from swegc.hashing import content_hash
-    from swegc.runtime.images import IMAGE_FORMAT
+    from swegc.images.builder import IMAGE_FORMAT
     later = ("node", "build_outputs", "submodules", "indexes")
     before = {k: v for k, v in asdict(recipe).items() if k not in later}
     assert recipe.key("base") == content_hash("env", IMAGE_FORMAT, before, "base")

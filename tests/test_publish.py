@@ -74,7 +74,7 @@ def catalog(host: str) -> list[str]:
 def test_a_published_build_loads_back_with_the_same_rows_and_images_pinned_by_digest(
         tmp_path, example_build, registry):
     from swegc.dataset import read_dataset
-    from swegc.runtime.registry import Registry, manifest_digest, split_reference
+    from swegc.images.registry import Registry, manifest_digest, split_reference
 
     built = {r["instance_id"]: r for r in read_dataset(example_build)}
     with HubStandin(token=TOKEN) as hub:
@@ -162,7 +162,8 @@ def test_a_failing_check_refuses_lists_every_problem_and_sends_nothing(tmp_path,
 
 
 def test_an_image_pushed_by_digest_is_found_and_runs_after_its_local_copy_is_deleted(tmp_path, docker_engine, registry):
-    from swegc.runtime.registry import Registry, pull_by_digest, push_image
+    from swegc.docker_client import pull_by_digest
+    from swegc.images.registry import Registry, push_image
 
     marker = uuid.uuid4().hex
     container = docker_engine.containers.run("swegc-base:bookworm", ["sh", "-c", f"echo {marker} > /marker"],
@@ -182,7 +183,7 @@ def test_an_image_pushed_by_digest_is_found_and_runs_after_its_local_copy_is_del
         docker_engine.images.get(image.id)
     # A build whose local image is gone can still be published: the registry has that very image.
     from swegc.hub.images import BuildImage, local_problem
-    from swegc.runtime.registry import registry_copy
+    from swegc.images.registry import registry_copy
 
     probe = BuildImage("instance", "swegc-test/registry-probe", marker[:12], image.id, ("o__r-1",))
     assert registry_copy(Registry.parse(f"{registry}/probe"), probe.name, probe.tag, image.id)[0] == pushed.reference

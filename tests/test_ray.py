@@ -77,7 +77,7 @@ def test_the_gold_policy_on_ray_resolves_the_same_instances(example_build, clust
 
 def test_a_worker_node_removed_mid_run_loses_nothing(example_compile, docker_engine, tmp_path):
     from swegc.compiler.pipeline import CompileOptions, Compiler
-    from swegc.runtime.orphans import remove_orphans
+    from swegc.runtime.sandbox.orphans import remove_orphans
 
     reference, _ = example_compile
     out = tmp_path / "node-lost"
@@ -135,7 +135,7 @@ def test_a_compile_on_ray_killed_midway_resumes_without_redoing_stored_units(
 
 def test_a_node_without_an_image_pulls_it_by_digest_from_the_registry(docker_engine, tmp_path):
     from swegc.compiler.units import ensure_image, push_image_to, registry_reference
-    from swegc.runtime.images import BuiltImage
+    from swegc.images.builder import BuiltImage
     from tests.registry_fixtures import running_registry
 
     (tmp_path / "ctx").mkdir()
@@ -152,7 +152,7 @@ def test_a_node_without_an_image_pulls_it_by_digest_from_the_registry(docker_eng
         docker_engine.images.remove(image.id, force=True)  # this node lacks it now
         ensure_image(docker_engine, built, reference)
         assert docker_engine.images.get(built.name).id == image.id
-        from swegc.runtime.registry import ensure_pulled
+        from swegc.docker_client import ensure_pulled
 
         docker_engine.images.remove(image.id, force=True)  # a published row's image, missing
         ensure_pulled(reference)  # what a rollout or grading unit does first

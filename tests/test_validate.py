@@ -6,8 +6,8 @@ import pytest
 
 from swegc.runtime.harness.validation import ValidationPlan, validate
 from swegc.git import GitRepo
-from swegc.runtime.images import EnvRecipe, ImageBuilder, InstanceRecipe
-from swegc.runtime.network import BuildNetwork
+from swegc.images.builder import EnvRecipe, ImageBuilder, InstanceRecipe
+from swegc.images.network import BuildNetwork
 
 pytestmark = pytest.mark.docker
 

@@ -164,7 +164,7 @@ class EnvironmentSpec:
     upgrade_pip: bool = True
     build_outputs: tuple[str, ...] = ()  # untracked build outputs kept from env to instances
     prepare: tuple[str, ...] | None = None  # replaces tests.prepare for this env's instances
-    node: NodeSpec | None = None  # Node and npm packages (see runtime/node.py)
+    node: NodeSpec | None = None  # Node and npm packages (see images/node.py)
     indexes: tuple[PackageIndex, ...] = ()  # packages from another index (PyTorch's CPU one)
 
     def npm_date(self) -> str | None:

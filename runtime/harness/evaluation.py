@@ -162,7 +162,8 @@ def grade_unit(job: GradeJob) -> Graded:
     from dataclasses import replace
 
     from swegc.executors import Transient
-    from swegc.runtime.registry import RegistryError, ensure_pulled
+    from swegc.docker_client import ensure_pulled
+    from swegc.errors import RegistryError
 
     try:
         ensure_pulled(job.spec.image)  # a node without a published row's image pulls it

@@ -12,8 +12,8 @@ import tarfile
 import time
 from typing import Any
 
-from swegc.runtime.docker_client import LABEL, docker_client
-from swegc.runtime.orphans import container_name
+from swegc.docker_client import LABEL, docker_client
+from swegc.runtime.sandbox.orphans import container_name
 from swegc.runtime.sandbox import ExecResult, InfrastructureError
 
 

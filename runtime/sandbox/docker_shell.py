@@ -35,8 +35,8 @@ import threading
 import time
 from typing import Any
 
-from swegc.runtime.docker_client import LABEL, docker_client
-from swegc.runtime.orphans import container_name
+from swegc.docker_client import LABEL, docker_client
+from swegc.runtime.sandbox.orphans import container_name
 from swegc.runtime.sandbox import (ExecResult, InfrastructureError, SandboxGone,
                                    SandboxLimits, parse_size)
 from swegc.runtime.sandbox.shell_protocol import INIT, FrameReader, OutputCollector, run_line

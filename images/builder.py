@@ -28,10 +28,10 @@ from swegc.git import GitRepo, cache_root
 from swegc.hashing import content_hash
 from swegc.naming import env_image_name, instance_image_name
 from swegc.redact import redact
-from swegc.runtime.docker_client import LABEL, docker_client, image_exists, require_image
-from swegc.runtime.installer import DatedInstaller, Indexes
-from swegc.runtime.network import CA_MOUNT, BuildNetwork
-from swegc.runtime.node import NODE_PREFIX, NodeRecipe
+from swegc.docker_client import LABEL, docker_client, image_exists, require_image
+from swegc.images.installer import DatedInstaller, Indexes
+from swegc.images.network import CA_MOUNT, BuildNetwork
+from swegc.images.node import NODE_PREFIX, NodeRecipe
 
 VENV = "/opt/venv"
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"

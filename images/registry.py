@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 import time
 import urllib.error
@@ -27,7 +26,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from swegc.errors import SwegcError
+from swegc.docker_client import PASSWORD_VARIABLE, USERNAME_VARIABLE, credentials
+from swegc.errors import RegistryError, SwegcError
 from swegc.redact import redact
 
 MANIFEST_TYPES = ", ".join([
@@ -36,14 +36,9 @@ MANIFEST_TYPES = ", ".join([
     "application/vnd.oci.image.manifest.v1+json",
     "application/vnd.oci.image.index.v1+json",
 ])
-USERNAME_VARIABLE = "SWEGC_REGISTRY_USERNAME"
-PASSWORD_VARIABLE = "SWEGC_REGISTRY_PASSWORD"
 _HOST = re.compile(r"^[A-Za-z0-9.-]+(:\d+)?$")
 _PATH = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")
 
-
-class RegistryError(SwegcError):
-    """A registry cannot be reached, refuses the credentials, or a push failed."""
 
 
 @dataclass(frozen=True)
@@ -92,11 +87,6 @@ class PushedImage:
     bytes_pushed: int = 0
     skipped: bool = False  # the registry had the manifest: nothing was sent
     seconds: float = 0.0
-
-
-def credentials() -> dict[str, str] | None:
-    user, password = os.environ.get(USERNAME_VARIABLE), os.environ.get(PASSWORD_VARIABLE)
-    return {"username": user, "password": password} if user and password else None
 
 
 def _has_registry(name: str) -> bool:
@@ -281,29 +271,3 @@ def _untag(client: Any, image_id: str, *references: str) -> None:
             client.images.remove(reference, noprune=True)
         except docker.errors.APIError:
             pass
-
-
-def ensure_pulled(reference: str) -> None:
-    """Pull ``reference`` when it names an image by digest that this node's engine lacks (a
-    unit of a published dataset on a cluster node); a RegistryError when it cannot. Anything
-    else (a local tag or id) is left to whoever runs it."""
-    from swegc.runtime.docker_client import docker_client, image_exists
-
-    if "@sha256:" not in reference:
-        return
-    client = docker_client()
-    if image_exists(client, reference) is None:
-        pull_by_digest(client, reference)
-
-
-def pull_by_digest(client: Any, reference: str) -> Any:
-    """Pulls ``HOST/REPO@sha256:...`` and returns the image; a RegistryError if it is not there."""
-    import docker
-
-    if "@sha256:" not in reference:
-        raise RegistryError(f"{reference}: pull by digest needs a name@sha256:... reference")
-    name, _, digest = reference.partition("@")
-    try:
-        return client.images.pull(name, tag=digest, auth_config=credentials())
-    except docker.errors.APIError as exc:
-        raise RegistryError(f"pulling {reference} failed: {redact(str(exc))}") from None

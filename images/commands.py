@@ -17,7 +17,7 @@ def images() -> None:
 @click.option("--force", is_flag=True, help="Rebuild even if the image exists.")
 def base(pythons: tuple[str, ...], mirror: str | None, force: bool) -> None:
     """Build local base images with debootstrap (needs root), for hosts without Docker Hub."""
-    from swegc.runtime.base_image import build_base_image
+    from swegc.images.base_image import build_base_image
 
     for python in pythons:
         build_base_image(python, mirror=mirror, force=force, echo=click.echo)
@@ -27,7 +27,7 @@ def base(pythons: tuple[str, ...], mirror: str | None, force: bool) -> None:
 @click.option("--kind", type=click.Choice(["base", "env", "instance"]), default=None)
 def list_images(kind: str | None) -> None:
     """List swegc images with their kind, size and own layer size."""
-    from swegc.runtime.docker_client import LABEL, docker_client
+    from swegc.docker_client import LABEL, docker_client
 
     client = docker_client()
     filters = {"label": f"{LABEL}.kind" + (f"={kind}" if kind else "")}
@@ -52,7 +52,7 @@ def list_images(kind: str | None) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask.")
 def remove(kind: str | None, builds: tuple[str, ...], dry_run: bool, yes: bool) -> None:
     """Remove env and instance images swegc built (base images are kept)."""
-    from swegc.runtime.docker_client import LABEL, docker_client
+    from swegc.docker_client import LABEL, docker_client
 
     client = docker_client()
     keep = _images_used_by(builds)

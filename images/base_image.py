@@ -13,7 +13,7 @@ from pathlib import Path
 
 from swegc.errors import SwegcError
 from swegc.naming import DEBIAN_SUITES, DEFAULT_BASE_IMAGES
-from swegc.runtime.docker_client import LABEL, docker_client, image_exists
+from swegc.docker_client import LABEL, docker_client, image_exists
 
 PACKAGES = "python3,python3-venv,python3-pip,git,ca-certificates"
 

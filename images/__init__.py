@@ -1,0 +1,1 @@
+"""Image building: base images, env and instance images, the dated installer, Node, registries."""

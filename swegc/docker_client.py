@@ -1,0 +1,73 @@
+"""One way to reach the Docker engine, with an error that says what to do when it is absent."""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import Any
+
+from swegc.errors import DockerUnavailableError, RegistryError
+from swegc.redact import redact
+
+LABEL = "org.swegc"  # prefix of every label swegc puts on images and containers
+USERNAME_VARIABLE = "SWEGC_REGISTRY_USERNAME"
+PASSWORD_VARIABLE = "SWEGC_REGISTRY_PASSWORD"
+
+
+@functools.lru_cache(maxsize=1)
+def docker_client() -> Any:
+    """The engine named by DOCKER_HOST (or the local socket), checked to answer."""
+    import docker
+
+    try:
+        client = docker.from_env(timeout=600)
+        client.ping()
+    except Exception as exc:  # noqa: BLE001 - any failure means the same thing to the user
+        raise DockerUnavailableError(
+            "no Docker engine answers (" + type(exc).__name__ + "). Start one "
+            "(as root: apt-get install docker.io && dockerd &) or set DOCKER_HOST.") from None
+    return client
+
+
+def image_exists(client: Any, name: str) -> Any | None:
+    """The image with this name or id, or None."""
+    import docker
+
+    try:
+        return client.images.get(name)
+    except docker.errors.ImageNotFound:
+        return None
+
+
+def require_image(client: Any, name: str, hint: str) -> Any:
+    image = image_exists(client, name)
+    if image is None:
+        raise DockerUnavailableError(f"image {name!r} is not in the local Docker engine; {hint}")
+    return image
+
+def credentials() -> dict[str, str] | None:
+    user, password = os.environ.get(USERNAME_VARIABLE), os.environ.get(PASSWORD_VARIABLE)
+    return {"username": user, "password": password} if user and password else None
+
+def ensure_pulled(reference: str) -> None:
+    """Pull ``reference`` when it names an image by digest that this node's engine lacks (a
+    unit of a published dataset on a cluster node); a RegistryError when it cannot. Anything
+    else (a local tag or id) is left to whoever runs it."""
+    if "@sha256:" not in reference:
+        return
+    client = docker_client()
+    if image_exists(client, reference) is None:
+        pull_by_digest(client, reference)
+
+
+def pull_by_digest(client: Any, reference: str) -> Any:
+    """Pulls ``HOST/REPO@sha256:...`` and returns the image; a RegistryError if it is not there."""
+    import docker
+
+    if "@sha256:" not in reference:
+        raise RegistryError(f"{reference}: pull by digest needs a name@sha256:... reference")
+    name, _, digest = reference.partition("@")
+    try:
+        return client.images.pull(name, tag=digest, auth_config=credentials())
+    except docker.errors.APIError as exc:
+        raise RegistryError(f"pulling {reference} failed: {redact(str(exc))}") from None
