@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -30,6 +31,36 @@ _BINARY_SUFFIXES = (".pth", ".pyc", ".pyo", ".so", ".pyd", ".dylib", ".egg-link"
 _GUARDED_FOLDERS = re.compile(r"(^|/)(__pycache__|\.pytest_cache)/|"
                               r"(^|/)[^/]+\.(egg-info|dist-info)(/|$)")
 _TEST_NAME = re.compile(r"^(test_.*\.py|.*_test\.py|tests\.py)$")
+
+
+@dataclass(frozen=True)
+class Protected:
+    """What a patch under test may not change on one instance, from its row alone."""
+
+    base_commit: str
+    test_files: tuple[str, ...] = ()  # paths the test_patch touches (both sides of renames)
+    test_ids: tuple[str, ...] = ()  # FAIL_TO_PASS + PASS_TO_PASS: their files are test files
+    test_globs: tuple[str, ...] = ()  # the spec's tests.files (gitignore style), when known
+    gold_patch: str = ""  # the instance's own fix: its infrastructure part is what every patch gets
+
+
+def put_back(box: Any, protected: Protected, patch_path: str) -> list[str]:
+    """Put back, in ``box``'s /testbed, what the patch at ``patch_path`` (already applied) may
+    not change, and every file the test_patch touches, as they are at the base commit (removing
+    what it lacks). Returns the paths the patch changed that were put back (test_patch files it
+    did not touch are restored silently). The caller applies the test_patch next. Raises
+    ``InfrastructureError`` when the sandbox cannot do it."""
+    from swegc.runtime.sandbox import InfrastructureError
+
+    touched = parse_numstat(box.execute(patch_paths_command(patch_path), timeout_s=60).output)
+    graded = set(protected.test_files) | graded_test_files(protected.test_ids)
+    reverted = [p for p in touched if guarded_reason(p, graded)]
+    restore = box.execute(restore_script(protected.base_commit,
+                                         dict.fromkeys([*reverted, *protected.test_files])),
+                          timeout_s=120)
+    if restore.exit_code != 0:
+        raise InfrastructureError(f"could not restore test files: {restore.output[-500:]}")
+    return reverted
 
 
 def guarded_reason(path: str, test_files: Iterable[str] = ()) -> str | None:
