@@ -31,6 +31,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 from conftest import GitBuilder  # noqa: E402 - the tests' deterministic repository builder
+# Importing conftest names every image this script builds (and removes) under swegc-test-*/.
+from swegc.naming import image_namespace, instance_image_name  # noqa: E402
 
 SWEGC = [sys.executable, "-m", "swegc.cli"]
 
@@ -160,7 +162,7 @@ def synthetic_noop(work: Path, n: int) -> dict:
 
     def recorded_unit(self, builder, group, item, key):
         # The stand-in unit's image must exist, or the rerun rebuilds it: tag the env image.
-        name = f"swegc-inst/{item.instance_id.lower()}:x"
+        name = instance_image_name(item.instance_id, "x")
         builder.client.api.tag(group.built.id, *name.split(":"))
         tagged.append(name)
         result = {"verdict": {"status": "valid", "reason": None, "detail": None,
@@ -204,7 +206,7 @@ def main() -> None:
         work = Path(tmp)
         example = ROOT / "examples" / "specs"
         (work / "ex").mkdir()
-        results["example_overhead"] = overhead(example, "swegc-inst/example__calc", 3, work / "ex")
+        results["example_overhead"] = overhead(example, f"{image_namespace()}-inst/example__calc", 3, work / "ex")
         results["example_layers"] = layer_sizes(work / "ex" / "cold")
         start = time.monotonic()
         run_compile(example, work / "ex" / "cold", noop=True)
@@ -214,7 +216,7 @@ def main() -> None:
         repo = make_slow_repo(slow / "repo", 4, 3.0)
         (slow / "specs").mkdir(parents=True)
         (slow / "specs" / "slow.yaml").write_text(SLOW_SPEC.format(clone=repo.path))
-        results["slow_suite_overhead"] = overhead(slow / "specs", "swegc-inst/bench__slow", 2, slow)
+        results["slow_suite_overhead"] = overhead(slow / "specs", f"{image_namespace()}-inst/bench__slow", 2, slow)
         if not args.skip_synthetic_1000:
             (work / "many").mkdir()
             results["synthetic_noop"] = synthetic_noop(work / "many", 1000)

@@ -10,6 +10,10 @@ from pathlib import Path
 import pytest
 
 BASE_IMAGE = "swegc-base:bookworm"
+# Every env and instance image the tests build is named under swegc-test-env/ and
+# swegc-test-inst/ (subprocesses and Ray workers inherit it), never under the names a user's own
+# build folder points at: a test that removes or rebuilds its images cannot touch theirs.
+os.environ["SWEGC_IMAGE_NAMESPACE"] = "swegc-test"
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Test Author", "GIT_AUTHOR_EMAIL": "author@example.com",
     "GIT_COMMITTER_NAME": "Test Committer", "GIT_COMMITTER_EMAIL": "committer@example.com",

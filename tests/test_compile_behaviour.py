@@ -66,6 +66,8 @@ def test_an_unknown_instance_id_is_an_error_that_suggests_the_near_one(full):
 
 def test_an_instance_image_removed_since_is_built_and_validated_again(full, docker_engine):
     image = rows_of(full)["example__calc-2"]["image_tag"]
+    # The suite's own name (conftest): removing it cannot touch a user's build of the example.
+    assert image.startswith("swegc-test-inst/example__calc-2:"), image
     docker_engine.images.remove(image, force=True)
     result = swegc("compile", str(EXAMPLE / "specs"), "--out", str(full))
     assert result.returncode == 0, result.stderr[-3000:]

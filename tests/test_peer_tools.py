@@ -54,7 +54,7 @@ def run_eval_script(row, prepare=None, patch: str = ""):
 def test_every_image_column_names_the_image_id_the_instance_was_validated_in(peer_rows):
     for row in peer_rows:
         assert row["image"] == row["image_name"] == row["docker_image"] == row["image_id"]
-        assert row["image_tag"].startswith("swegc-inst/")
+        assert row["image_tag"].startswith("swegc-test-inst/")
         assert row["log_parser"] == "parse_log_pytest" and row["swegc_log_parser"] == "pytest"
         assert row["eval_type"] == "pass_and_fail"
 

@@ -88,7 +88,7 @@ def test_a_published_build_loads_back_with_the_same_rows_and_images_pinned_by_di
     assert published.keys() == built.keys()
     for iid, row in published.items():
         pinned = row["image"]
-        assert re.fullmatch(rf"{re.escape(registry)}/acme/swegc-inst/{re.escape(iid)}@sha256:[0-9a-f]{{64}}", pinned)
+        assert re.fullmatch(rf"{re.escape(registry)}/acme/swegc-test-inst/{re.escape(iid)}@sha256:[0-9a-f]{{64}}", pinned)
         host, repository, digest = split_reference(pinned)
         assert manifest_digest(Registry.parse(f"{host}/acme"), repository, digest) == digest
         for column in IMAGE_COLUMNS:

@@ -177,8 +177,8 @@ def test_a_compile_with_a_registry_names_each_rows_image_by_its_pushed_digest(
         rows = {r["instance_id"]: r for r in read_dataset(out)}
         assert set(rows) == VALID and verdicts(out) == verdicts(reference)
         for row in rows.values():
-            assert row["image"].startswith(f"{host}/cluster/swegc-inst/"), row["image"]
+            assert row["image"].startswith(f"{host}/cluster/swegc-test-inst/"), row["image"]
             assert "@sha256:" in row["image"]
             assert row["image_name"] == row["docker_image"] == row["image"]
-            assert row["image_tag"].startswith("swegc-inst/")  # the local tag, kept beside it
+            assert row["image_tag"].startswith("swegc-test-inst/")  # the local tag, kept beside it
         assert gold_resolved_on_ray(out, tmp_path / "eval", cluster) == VALID
