@@ -1,33 +1,16 @@
 """Figures for cards: validation statistics of a build, resolve rate and pass@k of rollouts.
 
-pass@k is the unbiased estimator (Chen et al. 2021): for an instance with n samples of which c
-resolved, 1 - C(n-c, k) / C(n, k), averaged over instances, for k = 1..min n. It is computed
-here rather than imported from train/ (hub depends on core and records only).
+pass@k is the core's (swegc.pass_at_k), the same estimator `swegc metrics` reports.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from math import comb
 from typing import Any
 
-
-def pass_at_k(n: int, c: int, k: int) -> float:
-    """Exact pass@k of one instance with ``n`` samples, ``c`` resolved."""
-    if not 1 <= k <= n:
-        raise ValueError(f"k={k} must be between 1 and n={n}")
-    return 1.0 - comb(n - c, k) / comb(n, k)
-
-
-def pass_at_curve(outcomes: Mapping[str, list[bool]]) -> list[float]:
-    """pass@k for k = 1..(fewest samples of an instance), averaged over instances."""
-    if not outcomes:
-        return []
-    smallest = min(len(v) for v in outcomes.values())
-    return [sum(pass_at_k(len(v), sum(v), k) for v in outcomes.values()) / len(outcomes)
-            for k in range(1, smallest + 1)]
+from swegc.pass_at_k import pass_at_curve
 
 
 @dataclass(frozen=True)

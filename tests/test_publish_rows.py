@@ -7,7 +7,7 @@ import pytest
 from swegc.hub.changelog import diff_rows
 from swegc.hub.checks import check_rows
 from swegc.hub.images import rewrite_rows
-from swegc.hub.stats import pass_at_curve, pass_at_k
+from swegc.pass_at_k import pass_at_curve, pass_at_k
 
 PINNED = "127.0.0.1:5000/acme/swegc-inst/o__r-1@sha256:" + "a" * 64
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from swegc.train.metrics import best_at_k, evaluate, is_loop, pass_at_k
+from swegc.pass_at_k import pass_at_k
+from swegc.train.metrics import best_at_k, evaluate, is_loop
 from swegc.train.toy import toy_trajectory
 from tests.train_fixtures import write_run
 

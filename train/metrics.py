@@ -17,14 +17,8 @@ from dataclasses import dataclass, field
 from itertools import groupby
 from math import comb
 
+from swegc.pass_at_k import pass_at_curve
 from swegc.records import Trajectory
-
-
-def pass_at_k(n: int, c: int, k: int) -> float:
-    """Exact pass@k for one instance."""
-    if not 1 <= k <= n:
-        raise ValueError(f"k={k} must be between 1 and n={n}")
-    return 1.0 - comb(n - c, k) / comb(n, k)
 
 
 def best_at_k(samples: list[tuple[float, bool]], k: int) -> float:
@@ -105,8 +99,7 @@ def evaluate(trajectories: list[Trajectory], scores: dict[tuple[str, str], float
         groups[t.instance_id].append(t)
     sizes = [len(g) for g in groups.values()]
     kmax = min(sizes)
-    pass_curve = [sum(pass_at_k(len(g), sum(t.resolved for t in g), k) for g in groups.values()) / len(groups)
-                  for k in range(1, kmax + 1)]
+    pass_curve = pass_at_curve({iid: [t.resolved for t in g] for iid, g in groups.items()})
     best_curve: list[float] = []
     scored = 0
     if scores is not None:
