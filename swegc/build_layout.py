@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from swegc.atomic_files import atomic_write
 from swegc.naming import repo_slug
 
 MANIFEST_SCHEMA_VERSION = 1
@@ -163,8 +164,6 @@ class Manifest:
 
 def write_manifest(layout: BuildLayout, manifest: Manifest) -> Path:
     """Writes ``manifest.json`` atomically (keys sorted: an unchanged build, the same bytes)."""
-    from swegc.dataset import atomic_write
-
     text = json.dumps(manifest.to_json(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     atomic_write(layout.manifest, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
     return layout.manifest

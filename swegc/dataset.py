@@ -16,12 +16,12 @@ runs) is stored as a JSON string, marked as such in the field's metadata, and de
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from swegc.atomic_files import atomic_write
 from swegc.build_layout import BuildLayout
 from swegc.errors import InputError
 
@@ -160,18 +160,6 @@ def _table(rows: list[dict[str, Any]], columns: list[str],
         arrays.append(pa.array(values, type=field.type))
         fields.append(field)
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
-
-
-def atomic_write(path: Path, write: Any) -> None:
-    """Writes through a temporary file in the same folder, so a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = str(path.with_name(f".{path.name}.{os.getpid()}.tmp"))  # normal permissions, unlike mkstemp
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def shard_path(out_dir: Path, split: str) -> Path:

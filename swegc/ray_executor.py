@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 from swegc.errors import SwegcError
-from swegc.executors import Outcome, Resources, RetryPolicy, Transient
+from swegc.executor_protocol import Outcome, Resources, RetryPolicy, Transient
 
 T = TypeVar("T")
 R = TypeVar("R")
