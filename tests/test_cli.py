@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 SWEGC = [sys.executable, "-m", "swegc.cli"]
 
 
@@ -13,11 +15,20 @@ def swegc(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[st
     return subprocess.run([*SWEGC, *args], capture_output=True, text=True, cwd=cwd)
 
 
-def test_importing_the_cli_does_not_import_heavy_libraries():
-    code = ("import sys, swegc.cli; heavy = {'docker', 'datasets', 'torch', 'trl', 'pyarrow', "
-            "'github', 'ray', 'transformers'} & set(sys.modules); print(sorted(heavy))")
+HEAVY = ("docker", "datasets", "torch", "trl", "pyarrow", "github", "ray", "transformers")
+
+
+@pytest.mark.parametrize("argv", [None, ["--help"], ["rollout", "--help"], ["train", "rft", "--help"],
+                                  ["train", "verifier", "--help"], ["evaluate", "--help"],
+                                  ["compile", "--help"], ["publish", "--help"]],
+                         ids=lambda argv: "import swegc" if argv is None else " ".join(argv))
+def test_importing_swegc_or_asking_for_help_imports_no_heavy_library(argv):
+    run = "" if argv is None else (
+        f"from swegc.cli import main\ntry:\n    main({argv!r})\nexcept SystemExit:\n    pass\n")
+    code = (f"import sys, swegc\n{run}"
+            f"print(sorted(set({HEAVY!r}) & set(sys.modules)), file=sys.stderr)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
+    assert out.stderr.strip().splitlines()[-1] == "[]"
 
 
 def test_help_lists_every_command():
