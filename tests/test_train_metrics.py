@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from swegc.pass_at_k import pass_at_k
-from swegc.train.metrics import best_at_k, evaluate, is_loop
+from swegc.train.metrics import best_at_k, is_loop, rollout_metrics
 from swegc.train.toy import toy_trajectory
 from tests.train_fixtures import write_run
 
@@ -63,13 +63,13 @@ def test_pass_and_best_at_k_agree_with_enumerating_every_subset():
             assert pass_at_k(n, c, k) == pytest.approx(_brute_pass(n, c, k))
 
 
-def test_evaluate_averages_over_instances_and_counts_loops_and_empty_patches():
+def test_rollout_metrics_average_over_instances_and_count_loops_and_empty_patches():
     trajs = [toy_trajectory("a__b-1", f"r{i}", i == 0) for i in range(4)]
     trajs += [toy_trajectory("a__b-2", f"r{i}", i < 2, steps=2) for i in range(4)]
     stuck = toy_trajectory("a__b-2", "r9", False, steps=4)  # the same "cat" three times in a row
     trajs[-1] = stuck.__class__(**{**stuck.to_json(), "run_id": "r3", "patch": ""})
     scores = {(t.instance_id, t.run_id): (0.9 if t.run_id == "r1" else 0.1) for t in trajs}
-    report = evaluate(trajs, scores)
+    report = rollout_metrics(trajs, scores)
     assert report.instances == 2 and report.samples_min == 4
     assert report.resolve_rate == pytest.approx(3 / 8)
     assert report.pass_at[0] == pytest.approx((0.25 + 0.5) / 2)

@@ -218,12 +218,12 @@ def rerank(runs: tuple[str, ...], verifier_dir: str, out_dir: str, instances: st
 @click.option("--title", default="swegc metrics", show_default=True, help="Plot title.")
 def metrics(runs: tuple[str, ...], scores: str | None, out_dir: str | None, loop_repeats: int, title: str) -> None:
     """Resolve rate, exact pass@k and best@k curves, loop and empty-patch rates."""
-    from swegc.train.metrics import evaluate
+    from swegc.train.metrics import rollout_metrics
     from swegc.train.rerank import read_scores
 
     located = _runs(runs)
     score_map = read_scores(scores) if scores else None
-    report = evaluate([loc.trajectory for loc in located], score_map, loop_repeats)
+    report = rollout_metrics([loc.trajectory for loc in located], score_map, loop_repeats)
     if score_map is not None and not report.best_at:
         click.echo(f"warning: only {report.scored} of {report.trajectories} trajectories have a score; "
                    "best@k left out", err=True)

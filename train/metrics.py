@@ -56,7 +56,7 @@ def is_loop(traj: Trajectory, repeats: int = 3) -> bool:
 
 
 @dataclass(frozen=True)
-class EvalReport:
+class RolloutMetrics:
     """Figures of a set of rollouts; curves are indexed by k = 1..len(curve)."""
 
     trajectories: int
@@ -89,8 +89,8 @@ class EvalReport:
         return "\n".join(lines)
 
 
-def evaluate(trajectories: list[Trajectory], scores: dict[tuple[str, str], float] | None = None,
-             loop_repeats: int = 3) -> EvalReport:
+def rollout_metrics(trajectories: list[Trajectory], scores: dict[tuple[str, str], float] | None = None,
+                    loop_repeats: int = 3) -> RolloutMetrics:
     """Every figure of ``trajectories``; best@k only when every trajectory has a score."""
     if not trajectories:
         raise ValueError("no trajectories to evaluate")
@@ -108,7 +108,7 @@ def evaluate(trajectories: list[Trajectory], scores: dict[tuple[str, str], float
             pairs = {iid: [(scores[(t.instance_id, t.run_id)], t.resolved) for t in g] for iid, g in groups.items()}
             best_curve = [sum(best_at_k(p, k) for p in pairs.values()) / len(pairs) for k in range(1, kmax + 1)]
     n = len(trajectories)
-    return EvalReport(trajectories=n, instances=len(groups),
+    return RolloutMetrics(trajectories=n, instances=len(groups),
                       resolve_rate=sum(t.resolved for t in trajectories) / n,
                       loop_rate=sum(is_loop(t, loop_repeats) for t in trajectories) / n,
                       empty_patch_rate=sum(not t.patch.strip() for t in trajectories) / n,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from swegc.train.metrics import EvalReport
+from swegc.train.metrics import RolloutMetrics
 
 
-def plot_curves(report: EvalReport, path: str | Path, title: str = "swegc metrics") -> Path:
+def plot_curves(report: RolloutMetrics, path: str | Path, title: str = "swegc metrics") -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
