@@ -14,7 +14,7 @@ import click
 from swegc import __version__
 from swegc.errors import SwegcError
 
-# name -> (module, attribute, one-line help). Each area owns its command module.
+# name -> (module, attribute, one-line help). A package's click commands live in its commands.py.
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "check": ("swegc.compiler.commands", "check", "Check specs: every problem with its file and line."),
     "compile": ("swegc.compiler.commands", "compile_cmd", "Compile specs into validated task instances."),
@@ -22,10 +22,10 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "images": ("swegc.images.commands", "images", "Build base images, list or remove swegc images."),
     "mine": ("swegc.compiler.mining.commands", "mine", "Mine a repository's pull requests into candidates."),
     "train": ("swegc.train.commands", "train", "Fine-tune a policy (RFT) or a verifier on trajectories."),
-    "rollout": ("swegc.runtime.rollout_command", "rollout", "Run agent rollouts in instance images and grade them."),
+    "rollout": ("swegc.runtime.commands", "rollout", "Run agent rollouts in instance images and grade them."),
     "rerank": ("swegc.train.commands", "rerank", "Score trajectories with a verifier and pick the best."),
     "metrics": ("swegc.train.commands", "metrics", "Resolve rate, pass@k and best@k of rollouts."),
-    "evaluate": ("swegc.runtime.evaluate_command", "evaluate",
+    "evaluate": ("swegc.runtime.commands", "evaluate",
                  "Grade predictions (or gold) against a dataset, SWE-bench's way."),
     "publish": ("swegc.hub.commands", "publish", "Publish a build, RUNS or a checkpoint to the Hub (images by digest)."),
 }

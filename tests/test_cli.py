@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 
 SWEGC = [sys.executable, "-m", "swegc.cli"]
@@ -37,6 +38,15 @@ def test_help_lists_every_command():
     for command in ("check", "compile", "status", "images", "mine", "train", "rerank", "metrics",
                     "evaluate", "rollout", "publish"):
         assert command in result.stdout
+
+
+def test_every_command_lives_in_its_package_commands_module_and_loads():
+    from swegc.cli import COMMANDS, cli
+
+    assert sorted(module for module, _, _ in COMMANDS.values() if not module.endswith(".commands")) == []
+    ctx = click.Context(cli)
+    for name in COMMANDS:
+        assert isinstance(cli.get_command(ctx, name), click.Command), name
 
 
 def test_check_reports_a_bad_spec_with_file_and_line_and_no_traceback(tmp_path):

@@ -1,7 +1,13 @@
-"""``swegc rollout``: run a policy on a dataset's instances and write the trajectories."""
+"""Click commands of the runtime: ``swegc rollout`` and ``swegc evaluate``.
+
+``swegc rollout`` runs a policy on a dataset's instances and writes the trajectories;
+``swegc evaluate`` grades predictions (or ``gold``) against a dataset, SWE-bench's way. Docker
+and the harness are imported inside the commands, so ``swegc --help`` stays fast.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
@@ -48,8 +54,6 @@ from swegc.executor_cli import executor_options
 @executor_options
 def rollout(dataset: str, policy: str, out_dir: str, **kw: Any) -> None:
     """Run agent rollouts in instance images; grade each patch; write RUNS."""
-    from pathlib import Path
-
     from swegc.dataset import load_rows
     from swegc.runtime.agent import AgentLimits
     from swegc.runtime.policies import PolicyOptions
@@ -78,3 +82,40 @@ def rollout(dataset: str, policy: str, out_dir: str, **kw: Any) -> None:
         click.echo(f"{len(summary.errors)} rollout(s) failed on the infrastructure and were not "
                    "stored; run the same command again to retry them", err=True)
         raise SystemExit(1)
+
+
+@click.command("evaluate")
+@click.argument("predictions")
+@click.option("--dataset", type=click.Path(path_type=Path), required=True,
+              help="Build folder, folder in Hub layout (data/*.parquet) or JSONL of rows.")
+@click.option("--out", type=click.Path(path_type=Path), required=True,
+              help="Folder for OUT/<instance_id>/report.json, logs and OUT/report.json.")
+@click.option("--jobs", "-j", type=click.IntRange(1, 4096), default=None,
+              help="Patches graded in parallel (default 1; with --executor ray, as many as the "
+                   "cluster offers).")
+@click.option("--instance", "instance_ids", multiple=True, metavar="ID",
+              help="Grade only this instance id (repeatable).")
+@executor_options
+def evaluate(predictions: str, dataset: Path, out: Path, jobs: int | None,
+             instance_ids: tuple[str, ...], executor: str, ray_address: str | None) -> None:
+    """Grade PREDICTIONS (JSONL, JSON list or object of SWE-bench predictions; `gold` for
+    every instance's own patch) in each instance's image, from the dataset row alone.
+
+    Resolved means every FAIL_TO_PASS and PASS_TO_PASS test passes. Resumable: a rerun reuses
+    the grades of unchanged predictions; infrastructure errors are retried and counted apart.
+    """
+    from swegc.executors import make_executor
+    from swegc.runtime.harness.evaluation import evaluate as run_evaluation
+
+    echo = lambda line: click.echo(line, err=True)  # noqa: E731 - progress goes to stderr
+    pool = make_executor(executor, jobs or (1 if executor == "local" else None),
+                         address=ray_address, echo=echo)
+    try:
+        summary = run_evaluation(predictions, dataset, out, instance_ids=instance_ids, echo=echo,
+                                 executor=pool).to_json()
+    finally:
+        pool.close()
+    click.echo(f"{summary['resolved_instances']}/{summary['total_instances']} resolved "
+               f"({summary['submitted_instances']} submitted, {summary['completed_instances']} "
+               f"completed, {summary['empty_patch_instances']} empty patches, "
+               f"{summary['error_instances']} errors); report: {out / 'report.json'}")
