@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from swegc.executor_cli import executor_options
+from swegc.cli_options import executor_options
 
 
 @click.command()

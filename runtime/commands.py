@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from swegc.executor_cli import executor_options
+from swegc.cli_options import executor_options
 
 
 @click.command("rollout")
