@@ -12,64 +12,15 @@ from typing import Any
 
 import click
 
+from swegc.cli_options import FieldOption, dataclass_options, from_options
 from swegc.train.config import Hyper, RFTConfig, VerifierConfig
 
-_DEFAULT = Hyper()
-
-
-def _hyper_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    options = [
-        click.option("--base-model", required=True, help="Model id or local folder to fine-tune."),
-        click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
-                     help="Output folder for the checkpoint, card and reports."),
-        click.option("--chat-template", type=click.Path(dir_okay=False, exists=True), default=None,
-                     help="Jinja chat template file to train with (default: resolved automatically)."),
-        click.option("--lr", "learning_rate", type=float, default=_DEFAULT.learning_rate, show_default=True,
-                     help="Peak learning rate."),
-        click.option("--epochs", "num_epochs", type=float, default=_DEFAULT.num_epochs, show_default=True,
-                     help="Passes over the training set."),
-        click.option("--batch-size", "effective_batch_size", type=int, default=_DEFAULT.effective_batch_size,
-                     show_default=True, help="Effective batch size (sequences per optimiser step)."),
-        click.option("--per-device-batch-size", type=int, default=_DEFAULT.per_device_batch_size,
-                     show_default=True, help="Sequences per device per forward pass."),
-        click.option("--max-length", type=int, default=_DEFAULT.max_length, show_default=True,
-                     help="Context length in tokens."),
-        click.option("--lr-scheduler", default=_DEFAULT.lr_scheduler, show_default=True,
-                     help="Learning-rate schedule (transformers name)."),
-        click.option("--warmup-ratio", type=float, default=_DEFAULT.warmup_ratio, show_default=True,
-                     help="Fraction of steps for warm-up."),
-        click.option("--weight-decay", type=float, default=_DEFAULT.weight_decay, show_default=True,
-                     help="AdamW weight decay."),
-        click.option("--max-steps", type=int, default=_DEFAULT.max_steps, show_default=True,
-                     help="Stop after this many optimiser steps (-1: all epochs)."),
-        click.option("--seed", type=int, default=_DEFAULT.seed, show_default=True, help="Random seed."),
-        click.option("--precision", type=click.Choice(["auto", "bf16", "fp32"]), default="auto",
-                     show_default=True, help="bf16 on a capable GPU when auto."),
-        click.option("--gradient-checkpointing/--no-gradient-checkpointing", default=None,
-                     help="Recompute activations (default: on with a GPU)."),
-        click.option("--lora/--full", default=False, show_default=True,
-                     help="Train LoRA adapters (peft) or all weights."),
-        click.option("--lora-r", type=int, default=_DEFAULT.lora_r, show_default=True, help="LoRA rank."),
-        click.option("--lora-alpha", type=int, default=_DEFAULT.lora_alpha, show_default=True, help="LoRA alpha."),
-        click.option("--lora-dropout", type=float, default=_DEFAULT.lora_dropout, show_default=True,
-                     help="LoRA dropout."),
-        click.option("--lora-target-modules", default=_DEFAULT.lora_target_modules, show_default=True,
-                     help='"all-linear" or comma-separated module names.'),
-        click.option("--merge-lora/--no-merge-lora", default=True, show_default=True,
-                     help="With --lora, also write merged weights (adapter goes to OUT/adapter)."),
-        click.option("--attn-implementation", default=None, help="sdpa, flash_attention_2 or eager."),
-        click.option("--logging-steps", type=int, default=_DEFAULT.logging_steps, show_default=True,
-                     help="Log the loss every N steps."),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
-
-
-def _hyper(kw: dict[str, Any]) -> Hyper:
-    fields = set(Hyper.__dataclass_fields__)
-    values = {k: kw.pop(k) for k in list(kw) if k in fields}
-    return Hyper(**values)
+# Where `swegc train` names or checks an option differently from the field it fills.
+_HYPER_FLAGS = {"learning_rate": FieldOption("--lr"), "num_epochs": FieldOption("--epochs"),
+                "effective_batch_size": FieldOption("--batch-size"), "lora": FieldOption("--lora/--full")}
+_FILES = {"out_dir": FieldOption("--out", type=click.Path(file_okay=False)),
+          "chat_template": FieldOption(type=click.Path(dir_okay=False, exists=True))}
+_hyper_options = dataclass_options(Hyper, fields=_HYPER_FLAGS)
 
 
 def _runs(paths: tuple[str, ...]) -> list[Any]:
@@ -110,19 +61,18 @@ def train() -> None:
 
 @train.command("rft")
 @click.argument("runs", nargs=-1, required=True, type=click.Path(exists=True))
-@click.option("--cap", type=int, default=2, show_default=True, help="Most trajectories kept per instance.")
+@dataclass_options(RFTConfig, skip={"hyper"}, fields=_FILES)
 @click.option("--dry-run", is_flag=True, help="Select and report only; do not train.")
 @_hyper_options
 @_push_option
-def rft(runs: tuple[str, ...], cap: int, dry_run: bool, push_to_hub: str | None, **kw: Any) -> None:
+def rft(runs: tuple[str, ...], dry_run: bool, push_to_hub: str | None, **kw: Any) -> None:
     """Capped rejection-sampling fine-tuning on the resolved trajectories of RUNS."""
     from swegc.train.errors import TrainSetupError
 
-    if cap < 1:
+    if kw["cap"] < 1:
         raise TrainSetupError("--cap must be at least 1")
-    hyper = _hyper(kw)
-    config = RFTConfig(base_model=kw["base_model"], out_dir=kw["out_dir"], cap=cap,
-                       chat_template=kw["chat_template"], hyper=hyper)
+    hyper = from_options(Hyper, kw)
+    config = from_options(RFTConfig, kw, hyper=hyper)
     located = _runs(runs)
     if dry_run:
         from swegc.train.rft import prepare, write_selection
@@ -146,18 +96,11 @@ def rft(runs: tuple[str, ...], cap: int, dry_run: bool, push_to_hub: str | None,
 @click.argument("runs", nargs=-1, type=click.Path(exists=True))
 @click.option("--on-policy", "on_policy", multiple=True, type=click.Path(exists=True),
               help="A run sampled from the policy the verifier will rerank (repeatable); RUNS are off-policy.")
-@click.option("--on-policy-ratio", type=float, default=None,
-              help="Share of on-policy examples in each class (default: as the runs give them).")
-@click.option("--balance/--no-balance", default=True, show_default=True,
-              help="Downsample the larger class so YES and NO are equally many.")
-@click.option("--yes", default="YES", show_default=True, help="Answer text for resolved.")
-@click.option("--no", default="NO", show_default=True, help="Answer text for unresolved.")
-@click.option("--instances", type=click.Path(exists=True), default=None,
-              help="Instance dataset with problem statements (default: first user message).")
+@dataclass_options(VerifierConfig, skip={"hyper"},
+                   fields={**_FILES, "statements": FieldOption("--instances", type=click.Path(exists=True))})
 @_hyper_options
 @_push_option
-def verifier(runs: tuple[str, ...], on_policy: tuple[str, ...], on_policy_ratio: float | None, balance: bool,
-             yes: str, no: str, instances: str | None, push_to_hub: str | None, **kw: Any) -> None:
+def verifier(runs: tuple[str, ...], on_policy: tuple[str, ...], push_to_hub: str | None, **kw: Any) -> None:
     """Train a YES/NO outcome verifier on resolved and unresolved trajectories."""
     from swegc.train.errors import TrainSetupError
     from swegc.train.runs import read_problem_statements
@@ -165,12 +108,10 @@ def verifier(runs: tuple[str, ...], on_policy: tuple[str, ...], on_policy_ratio:
 
     if not runs and not on_policy:
         raise TrainSetupError("give at least one run (RUNS or --on-policy)")
-    hyper = _hyper(kw)
-    config = VerifierConfig(base_model=kw["base_model"], out_dir=kw["out_dir"], yes=yes, no=no,
-                            balance=balance, on_policy_ratio=on_policy_ratio, statements=instances,
-                            chat_template=kw["chat_template"], hyper=hyper)
+    hyper = from_options(Hyper, kw)
+    config = from_options(VerifierConfig, kw, hyper=hyper)
     located = _runs(runs + on_policy)
-    statements = read_problem_statements(instances) if instances else None
+    statements = read_problem_statements(config.statements) if config.statements else None
     _check_push(push_to_hub)
     _, result = run_verifier(located, config, set(on_policy), statements, echo=click.echo)
     click.echo(f"trained {result.steps} steps, loss {result.train_loss:.4f}; verifier in {config.out_dir}")

@@ -1,5 +1,7 @@
 """Typed configuration of RFT and verifier training; every field documented.
 
+The docstring under a field is also the help of its option in `swegc train` (swegc.cli_options).
+
 Defaults follow SWE-Gym's RFT setup (learning rate 1e-4, 5 epochs, effective batch size 8,
 32k-token context). The verifier uses the same defaults unless told otherwise.
 """
@@ -7,7 +9,7 @@ Defaults follow SWE-Gym's RFT setup (learning rate 1e-4, 5 epochs, effective bat
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from swegc.train.errors import TrainSetupError
 
@@ -21,41 +23,42 @@ class Hyper:
     num_epochs: float = 5.0
     """Passes over the training set (SWE-Gym: 5)."""
     effective_batch_size: int = 8
-    """Sequences per optimiser step, over all devices (SWE-Gym: 8)."""
+    """Effective batch size: sequences per optimiser step, over all devices (SWE-Gym: 8)."""
     per_device_batch_size: int = 1
     """Sequences per device per forward pass; gradient accumulation makes up the rest."""
     max_length: int = 32768
     """Context length in tokens (SWE-Gym: 32k); longer RFT trajectories are dropped, not cut."""
     lr_scheduler: str = "cosine"
-    """transformers scheduler name (cosine, linear, constant, ...)."""
+    """Learning-rate schedule, by its transformers name (cosine, linear, constant, ...)."""
     warmup_ratio: float = 0.03
-    """Fraction of steps spent warming the learning rate up."""
+    """Fraction of steps for warm-up of the learning rate."""
     weight_decay: float = 0.0
     """AdamW weight decay."""
     max_steps: int = -1
     """Stop after this many optimiser steps (-1: run all epochs); for smoke tests and benchmarks."""
     seed: int = 0
-    """Seed of data order and initialisation of new weights."""
-    precision: str = "auto"
-    """bf16, fp32, or auto (bf16 on a GPU that supports it, else fp32)."""
+    """Random seed of the data order and of the initialisation of new weights."""
+    precision: Literal["auto", "bf16", "fp32"] = "auto"
+    """bf16, fp32, or auto: bf16 on a GPU that supports it, else fp32."""
     gradient_checkpointing: bool | None = None
-    """Recompute activations to save memory; None: on when a GPU is used."""
+    """Recompute activations to save memory (default: on when a GPU is used)."""
     lora: bool = False
-    """Train LoRA adapters (peft) instead of all weights."""
+    """Train LoRA adapters (peft) or all weights."""
     lora_r: int = 64
     """LoRA rank."""
     lora_alpha: int = 128
-    """LoRA scaling numerator (scale = alpha / r)."""
+    """LoRA alpha, the scaling numerator (scale = alpha / r)."""
     lora_dropout: float = 0.05
     """Dropout on the LoRA branch."""
     lora_target_modules: str = "all-linear"
-    """Modules that get adapters: "all-linear" or a comma-separated list of module names."""
+    """Modules that get adapters: "all-linear" or comma-separated module names."""
     merge_lora: bool = True
-    """With LoRA, also write merged full weights (out/) next to the adapter (out/adapter/)."""
+    """With --lora, also write merged full weights to OUT (the adapter goes to OUT/adapter)."""
     logging_steps: int = 1
-    """Log the loss every this many optimiser steps."""
+    """Log the loss every N optimiser steps."""
     attn_implementation: str | None = None
-    """Attention kernel passed to from_pretrained (sdpa, flash_attention_2, eager); None: default."""
+    """Attention kernel passed to from_pretrained: sdpa, flash_attention_2 or eager (default:
+    the model's)."""
 
     def gradient_accumulation(self, world_size: int = 1) -> int:
         per_step = self.per_device_batch_size * world_size
@@ -92,7 +95,8 @@ class RFTConfig:
     cap: int = 2
     """Most trajectories kept per instance (SWE-Gym caps at 2)."""
     chat_template: str | None = None
-    """A Jinja chat template file with {% generation %} markers; None: resolved automatically."""
+    """Jinja chat template file to train with, with {% generation %} markers (default: resolved
+    automatically)."""
     hyper: Hyper = field(default_factory=Hyper)
     """Optimisation settings."""
 
@@ -109,17 +113,18 @@ class VerifierConfig:
     out_dir: str
     """Folder for the verifier checkpoint, swegc_verifier.json and model card."""
     yes: str = "YES"
-    """Answer text for a resolved trajectory; must start with a token distinct from ``no``'s."""
+    """Answer text for a resolved trajectory; its first token must differ from the other answer's."""
     no: str = "NO"
     """Answer text for an unresolved trajectory."""
     balance: bool = True
     """Downsample the larger class so YES and NO examples are equally many."""
     on_policy_ratio: float | None = None
-    """Share of examples taken from on-policy runs (in each class); None: as the runs give them."""
+    """Share of on-policy examples in each class (default: as the runs give them)."""
     statements: str | None = None
-    """Instance dataset giving problem statements; None: each trajectory's first user message."""
+    """Instance dataset with problem statements (default: each trajectory's first user message)."""
     chat_template: str | None = None
-    """Chat template for the verifier prompt; None: the tokenizer's own (plain text if it has none)."""
+    """Jinja chat template file for the verifier prompt (default: the tokenizer's own, plain text
+    if it has none)."""
     hyper: Hyper = field(default_factory=Hyper)
     """Optimisation settings."""
 
