@@ -34,18 +34,32 @@ Echo = Callable[[str], None]
 
 @dataclass(frozen=True)
 class RolloutOptions:
+    """What `swegc rollout` runs; the docstring under a field is its option's help."""
+
     out: Path
+    """RUNS folder: the trajectory dataset, logs and the resumable store."""
     policy: str
-    policy_options: Any  # swegc.runtime.policies.PolicyOptions
-    limits: Any = None  # swegc.runtime.agent.AgentLimits (defaults when None)
-    sandbox: Any = None  # swegc.runtime.sandbox.SandboxLimits for the agent's sandbox
+    """Policy name: openai, transformers, replay, gold (or scripted in tests)."""
+    policy_options: Any
+    """How to build the policy (swegc.runtime.policies.PolicyOptions)."""
+    limits: Any = None
+    """When a rollout stops (swegc.runtime.agent.AgentLimits; None: its defaults)."""
+    sandbox: Any = None
+    """Limits of the agent's sandbox (swegc.runtime.sandbox.SandboxLimits; None: its defaults)."""
     samples: int = 1
-    jobs: int | None = 2  # rollouts at once (None: as many as a Ray cluster offers)
+    """Rollouts per instance."""
+    jobs: int | None = 2
+    """Rollouts at once (default 2; with --executor ray, as many as the cluster offers)."""
     only: tuple[str, ...] = ()
+    """Only this instance id (repeatable)."""
     limit: int | None = None
+    """At most this many instances."""
     split: str = "train"
-    executor: str = "local"  # local | ray
+    """Split of DATASET to read."""
+    executor: str = "local"
+    """Where rollouts run: local (threads) or ray."""
     ray_address: str | None = None
+    """Ray cluster to run on; None: one started on this machine."""
 
 
 @dataclass(frozen=True)

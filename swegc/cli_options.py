@@ -22,7 +22,7 @@ import re
 import textwrap
 import types
 import typing
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -42,7 +42,8 @@ class FieldOption:
     flag: str = ""
     """The option's name(s) instead of ``--field-name``: ``--lr``, or ``--lora/--full`` for a bool."""
     type: click.ParamType | None = None
-    """A click type instead of the annotation's (a path that must exist, a range)."""
+    """A click type instead of the annotation's (a path that must exist, a range); the option
+    then takes one value."""
     default: Any = _FROM_FIELD
     """The command line's default where the command fills the field in itself."""
 
@@ -99,12 +100,12 @@ def _option(cls: type, field: dataclasses.Field[Any], hint: Any, how: FieldOptio
         default = field.default_factory()
     else:
         default = _FROM_FIELD
-    kind, multiple = _click_type(hint)
+    kind, multiple = (how.type, False) if how.type is not None else _click_type(hint)
     dashed = "--" + field.name.replace("_", "-")
     flag = how.flag or (f"{dashed}/--no-{dashed[2:]}" if kind is None else dashed)
     settings: dict[str, Any] = {"help": _help(cls, field.name), "multiple": multiple}
-    if kind is not None or how.type is not None:
-        settings["type"] = how.type or kind
+    if kind is not None:
+        settings["type"] = kind
     if default is _FROM_FIELD:
         settings["required"] = True
     else:
@@ -113,17 +114,17 @@ def _option(cls: type, field: dataclasses.Field[Any], hint: Any, how: FieldOptio
     return click.option(flag, field.name, **settings)
 
 
-def dataclass_options(cls: type, *, only: Collection[str] | None = None, skip: Collection[str] = (),
+def dataclass_options(cls: type, *, only: Sequence[str] | None = None, skip: Collection[str] = (),
                       fields: Mapping[str, FieldOption] | None = None) -> Callable[[F], F]:
-    """A decorator that adds an option for each field of ``cls`` (in declaration order, or
-    ``only`` those), except ``skip``; ``fields`` changes the options of the fields it names.
-    Each option's value reaches the command under the field's name."""
+    """A decorator that adds an option for each field of ``cls`` in declaration order (or for
+    ``only`` those, in that order), except ``skip``; ``fields`` changes the options of the
+    fields it names. Each option's value reaches the command under the field's name."""
     hints = typing.get_type_hints(cls)
-    chosen = [f for f in dataclasses.fields(cls)
-              if (only is None or f.name in only) and f.name not in skip]
-    unknown = (set(only or ()) | set(skip) | set(fields or {})) - {f.name for f in dataclasses.fields(cls)}
+    declared = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = (set(only or ()) | set(skip) | set(fields or {})) - set(declared)
     if unknown:
         raise TypeError(f"{cls.__name__} has no field {', '.join(sorted(unknown))}")
+    chosen = [declared[name] for name in (declared if only is None else only) if name not in skip]
     options = [_option(cls, f, hints[f.name], (fields or {}).get(f.name, FieldOption()))
                for f in chosen]
 

@@ -64,12 +64,18 @@ def initial_messages(problem_statement: str) -> list[dict[str, Any]]:
 class AgentLimits:
     """When a rollout stops; every field has a default a rollout can live with."""
 
-    step_limit: int = 50  # assistant messages
-    context_tokens: int = 32768  # prompt size the conversation may reach
-    wall_time_s: float = 1800  # the whole rollout
-    command_timeout_s: float = 180  # one bash command
-    repeat_limit: int = 3  # identical actions in a row allowed; one more is `stuck`
-    format_error_limit: int = 3  # format errors in a row answered; one more is `format_error`
+    step_limit: int = 50
+    """Most assistant messages (steps) in one rollout."""
+    context_tokens: int = 32768
+    """Prompt size in tokens the conversation may reach."""
+    wall_time_s: float = 1800
+    """Seconds one rollout may take."""
+    command_timeout_s: float = 180
+    """Seconds one tool command may take."""
+    repeat_limit: int = 3
+    """Identical actions in a row allowed; one more ends the rollout as `stuck`."""
+    format_error_limit: int = 3
+    """Format errors in a row answered; one more ends the rollout as `format_error`."""
 
 
 @dataclass

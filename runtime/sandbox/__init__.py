@@ -45,13 +45,21 @@ class SandboxLimits:
     ``None`` for cpus, memory, pids or disk means no limit of that kind (image builds).
     """
 
-    network: bool = False  # no network unless the instance says so
-    cpus: float | None = 1.0  # CPU time, in cores (CFS quota)
-    memory: str | None = "4g"  # memory, and memory+swap (so no swap); past it: SandboxGone
-    pids: int | None = 1024  # processes and threads at once (contains fork bombs)
-    disk: str | None = "4g"  # writable space the sandbox may fill; past it: SandboxGone
-    output_bytes: int = 64 * 1024  # cap on one command's output kept (head and tail)
-    env: dict[str, str] = field(default_factory=dict)  # set in the container for every command
+    network: bool = False
+    """Network access; none unless the instance says so."""
+    cpus: float | None = 1.0
+    """CPUs of a sandbox: CPU time in cores (CFS quota)."""
+    memory: str | None = "4g"
+    """Memory limit of a sandbox, swap included (so no swap); past it the sandbox is gone
+    (SandboxGone)."""
+    pids: int | None = 1024
+    """Processes and threads at once (contains fork bombs)."""
+    disk: str | None = "4g"
+    """Writable space the sandbox may fill; past it the sandbox is gone (SandboxGone)."""
+    output_bytes: int = 64 * 1024
+    """Cap on one command's output kept (head and tail)."""
+    env: dict[str, str] = field(default_factory=dict)
+    """Environment variables set in the container for every command."""
 
     def __post_init__(self) -> None:
         for name in ("memory", "disk"):
