@@ -28,7 +28,7 @@ from swegc.runtime.harness.peer_columns import peer_columns
 from swegc.runtime.harness.validation import ValidationPlan, Verdict
 from swegc.errors import SwegcError
 from swegc.compiler.units import (EnvBuild, EnvJob, InstanceBuild, InstanceJob, UnitResult,
-                                  build_and_validate, build_env, push_image_to, registry_reference)
+                                  build_and_validate, build_env, locate)
 from swegc.executors import Outcome, Resources, Transient, make_executor, write_logs
 from swegc.git import GitError, GitRepo
 from swegc.hashing import content_hash
@@ -39,6 +39,7 @@ from swegc.images.builder import (BuiltImage, EnvRecipe, ImageBuilder, InstanceR
                                   instance_bundle, submodule_bundles)
 from swegc.images.network import BuildNetwork
 from swegc.images.node import NodeRecipe
+from swegc.images.reference import ImageRef
 from swegc.store import BuildStore
 
 UNIT_FORMAT = 3  # 3: validation puts back the fix's test infrastructure and cross-checks results
@@ -136,7 +137,7 @@ class Compiler:
             from swegc.images.registry import Registry, check_registry
 
             check_registry(Registry.parse(self.registry))
-        self.env_references: dict[str, str | None] = {}  # env key -> name@sha256:...
+        self.env_references: dict[str, str | None] = {}  # env key -> its pushed name@sha256:...
 
     # -- stages ----------------------------------------------------------------------------
     def run(self, spec_paths: Sequence[str | Path]) -> CompileResult:
@@ -272,11 +273,10 @@ class Compiler:
             stored = self.store.get("env", group.key)
             if stored and stored.get("failure") and not self.options.retry_failed:
                 group.failure = stored["failure"]
-            elif stored and stored.get("image") and self._still_there(
-                    BuiltImage.from_json(stored["image"]), builder.client):
+            elif stored and stored.get("image") and (reference := self._still_there(
+                    BuiltImage.from_json(stored["image"]), builder.client)):
                 group.built = BuiltImage.from_json(stored["image"], reused=True)
-                if self.registry:  # nodes without it pull it by this reference
-                    self.env_references[group.key] = push_image_to(group.built, self.registry)
+                self.env_references[group.key] = reference.pushed  # where nodes without it pull it
             else:
                 try:
                     todo.append((group, self._env_job(group, builder)))
@@ -297,12 +297,23 @@ class Compiler:
             self.echo(f"[env {n}/{len(todo)}] {group.spec.repo} "
                       f"{group.spec.environments[group.env_index].versions or '*'}: {verb}")
 
-    def _still_there(self, image: BuiltImage, client: Any) -> bool:
-        """Whether a stored env image can be used: in this engine, or in the registry (from
-        which the nodes that lack it pull it)."""
+    def _still_there(self, image: BuiltImage, client: Any) -> ImageRef | None:
+        """A stored env image's reference when it can be used, else None: in this engine (then
+        pushed to the registry, if any), or in the registry, from which the nodes that lack it
+        pull it."""
         if client.images.list(name=image.name):
-            return True
-        return bool(self.registry and registry_reference(image, self.registry))
+            return locate(image, self.registry, push=True)
+        reference = self._looked_up(image)
+        return reference if reference.pushed else None
+
+    def _looked_up(self, image: BuiltImage) -> ImageRef:
+        """A stored image's reference from the registry's state, without pushing: the registry's
+        copy of this very image, else none (also when the registry fails: the image is then
+        treated as absent there)."""
+        try:
+            return locate(image, self.registry, push=False)
+        except Transient:
+            return locate(image, None, push=False)
 
     def _env_job(self, group: EnvGroup, builder: ImageBuilder) -> EnvJob:
         assert builder.repo is not None
@@ -329,7 +340,7 @@ class Compiler:
             self.store.put("env", group.key, {"failure": group.failure})
             return
         group.built = build.image
-        self.env_references[group.key] = build.reference
+        self.env_references[group.key] = build.reference.pushed if build.reference else None
         assert group.built is not None
         if group.built.freeze and not self.store.get("lock", group.key):
             self.store.put("lock", group.key, list(group.built.freeze))
@@ -422,15 +433,13 @@ class Compiler:
                 key = self._unit_key(group, item)
                 data = self.store.get("unit", key)
                 stored = UnitResult.from_json(data) if data is not None else None
-                image_gone = bool(stored and stored.image and
-                                  (stored.image.name, stored.image.id) not in images and
-                                  not (self.registry and registry_reference(stored.image,
-                                                                            self.registry)))
+                reference = self._stored_reference(stored, images)
+                image_gone = bool(stored and stored.image and reference is None)
                 # An instance whose image never got built (install_failed) is built again
                 # under --retry-failed; a verdict of its tests stands.
                 build_again = bool(stored and stored.image is None and self.options.retry_failed)
                 if stored and not image_gone and not build_again:
-                    self._collect(group, item, stored, rows, reports)
+                    self._collect(group, item, stored, reference, rows, reports)
                 else:
                     builder = builders[group.spec.repo]
                     try:
@@ -439,7 +448,8 @@ class Compiler:
                         assert builder.repo is not None
                         failure = clone_failure(group.spec, builder.repo, exc)
                         self._collect(group, item, UnitResult(Verdict.not_validated(
-                            "error", CLONE_UNREADABLE, failure["detail"]), None), rows, reports)
+                            "error", CLONE_UNREADABLE, failure["detail"]), None), None, rows,
+                            reports)
         total = len(todo)
         by_job = {id(job): (group, item) for group, item, job in todo}
         outcomes = self.pool.map_unordered(build_and_validate, [job for _, _, job in todo],
@@ -447,7 +457,7 @@ class Compiler:
                                            locality=lambda job: job.env.key)
         for n, outcome in enumerate(outcomes, 1):
             group, item = by_job[id(outcome.item)]
-            stored = self._unit_done(outcome)
+            stored, reference = self._unit_done(outcome)
             verdict = stored.verdict
             what = verdict.status if verdict.status == "valid" else \
                 f"{verdict.status}: {verdict.reason}"
@@ -457,7 +467,7 @@ class Compiler:
             where = f" on node {outcome.node[:12]}" if outcome.node else ""
             self.echo(f"[instance {n}/{total}] {item.instance_id}: {what}{counts}{flaky} "
                       f"({verdict.duration_s:.1f}s){where}")
-            self._collect(group, item, stored, rows, reports)
+            self._collect(group, item, stored, reference, rows, reports)
         return rows
 
     def _instance_job(self, group: EnvGroup, item: PlannedInstance, key: str,
@@ -476,23 +486,43 @@ class Compiler:
                            submodule_bundles(self.submodule_clones.get(group.spec.repo, {}),
                                              recipe.submodules, group.recipe.submodules))
 
-    def _unit_done(self, outcome: Outcome[InstanceJob, InstanceBuild]) -> UnitResult:
+    def _stored_reference(self, stored: UnitResult | None,
+                          images: set[tuple[str, str]]) -> ImageRef | None:
+        """The reference of a stored unit's image, from the registry's state once; None when it
+        has no image, or when its image is gone: neither in this engine under its tag (``images``
+        holds the engine's tag and id pairs) nor in the registry. The registry is asked only
+        where a row may name the image, or where this engine lacks it."""
+        if stored is None or stored.image is None:
+            return None
+        held = (stored.image.name, stored.image.id) in images
+        if held and stored.verdict.status != "valid":
+            return locate(stored.image, None, push=False)
+        reference = self._looked_up(stored.image)
+        return reference if held or reference.pushed else None
+
+    def _unit_done(self, outcome: Outcome[InstanceJob, InstanceBuild]
+                   ) -> tuple[UnitResult, ImageRef | None]:
         """The driver's side of an instance unit: logs written, the result stored, unless the
-        infrastructure failed (reported as an error, tried again by the next compile)."""
+        infrastructure failed (reported as an error, tried again by the next compile); the
+        result and the reference the unit computed for its image (not stored: the registry's
+        state is read again by a later compile)."""
         if isinstance(outcome.error, Transient):
             return UnitResult(Verdict.not_validated("error", outcome.error.reason,
-                                                    outcome.error.detail[-2000:]), None)
+                                                    outcome.error.detail[-2000:]), None), None
         if outcome.error is not None:
             raise outcome.error
         build = outcome.result
         assert build is not None
         write_logs(build.logs)
         self.store.put("unit", outcome.item.key, build.result.to_json())
-        return build.result
+        return build.result, build.reference
 
     # -- results ---------------------------------------------------------------------------
     def _collect(self, group: EnvGroup, item: PlannedInstance, stored: UnitResult,
-                 rows: list[dict[str, Any]], reports: list[dict[str, Any]]) -> None:
+                 reference: ImageRef | None, rows: list[dict[str, Any]],
+                 reports: list[dict[str, Any]]) -> None:
+        """The report of one instance and, when it is valid, its row; ``reference`` is its
+        image as the row names it."""
         verdict, image = stored.verdict, stored.image
         warnings = instance_warnings(item, verdict)
         for warning in warnings:
@@ -506,12 +536,9 @@ class Compiler:
             layer_bytes=image.layer_bytes if image else 0, warnings=warnings,
             **({"published": compare_with_published(item.candidate.expected, verdict)}
                if item.candidate.expected else {})))
-        if verdict.status != "valid" or image is None:
+        if verdict.status != "valid" or image is None or reference is None:
             return
         cand = item.candidate
-        # With a registry, the row names the pushed image by digest: any node (and any peer
-        # tool) pulls that very image; without one, the local image id (until a publish).
-        pushed = registry_reference(image, self.registry) if self.registry else None
         fields = dict(
             instance_id=item.instance_id, repo=group.spec.repo, base_commit=cand.base_commit,
             patch=item.patch, test_patch=item.test_patch, problem_statement=cand.problem_statement,
@@ -519,8 +546,9 @@ class Compiler:
             **item.version_columns(group.recipe.env_commit),
             FAIL_TO_PASS=verdict.FAIL_TO_PASS, PASS_TO_PASS=verdict.PASS_TO_PASS,
             pull_number=cand.number, issue_numbers=cand.resolved_issues,
-            image=pushed or image.name, image_tag=image.name, image_id=image.id,
-            spec_hash=group.spec.spec_hash,
+            # With a registry, the pushed image by digest: any node (and any peer tool) pulls
+            # that very image; without one, the local image id (until a publish).
+            **reference.columns(), spec_hash=group.spec.spec_hash,
             flaky_tests=verdict.flaky_tests, **item.test_settings(group.spec).row_columns(),
             test_file_globs=list(group.spec.tests.files),
             validation={"runs": self._runs(group.spec),
@@ -528,8 +556,7 @@ class Compiler:
                         "unknown_before": verdict.judgement.unknown_before,
                         "sides": verdict.runs, "duration_s": round(verdict.duration_s, 3)},
             swegc_version=__version__)
-        # What the field's tools read; `image` becomes the immutable reference (the image id
-        # until a publish pins it by digest), the tag moves to `image_tag`.
+        # What the field's tools read besides the image columns.
         instance = Instance(**{**fields, **peer_columns(fields)})
         rows.append(instance.to_json())
 

@@ -8,8 +8,9 @@ runs the same in a thread of the driver or on any node of a Ray cluster that has
 engine; the driver alone stores results and writes logs. Failures of the infrastructure raise
 ``Transient`` (retried by the executor, never stored); a failure of the input is a result.
 
-With a registry, a unit pushes the image it built and returns its ``name@sha256:`` reference;
-an instance unit on a node that lacks its env image pulls it by that reference first.
+A unit returns its image's ``ImageRef`` (``swegc.images.reference``): with a registry, the unit
+pushes the image it built and the reference is its ``name@sha256:`` digest; an instance unit on
+a node that lacks its env image pulls it by that reference first.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from swegc.executors import Transient
 from swegc.runtime.harness.validation import ValidationPlan, Verdict, validate
 from swegc.images.builder import BuildFailed, BuiltImage, EnvRecipe, ImageBuilder, InstanceRecipe
 from swegc.images.network import BuildNetwork
+from swegc.images.reference import ImageRef, image_reference
 
 # Build failures of the infrastructure (the engine, a timeout), not of the recipe.
 TRANSIENT_BUILD_FAILURES = ("docker_error", "build_timeout", "cache_locked")
@@ -68,7 +70,7 @@ class EnvBuild:
     image: BuiltImage | None
     failure: dict[str, Any] | None  # a failure of the recipe: stored, not retried
     logs: dict[str, str]  # the driver's path -> text
-    reference: str | None = None  # name@sha256:... in the registry
+    reference: ImageRef | None = None  # the built image as rows and other nodes name it
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,7 @@ class InstanceJob:
 class InstanceBuild:
     result: UnitResult
     logs: dict[str, str]
-    reference: str | None = None
+    reference: ImageRef | None = None  # the image the row names; pushed only when valid
 
 
 def build_env(job: EnvJob) -> EnvBuild:
@@ -113,7 +115,7 @@ def build_env(job: EnvJob) -> EnvBuild:
             return EnvBuild(None, failure, _logs(tmp, job.log_dir))
         logs = _logs(tmp, job.log_dir)
     built = replace(built, log_path=_moved(built.log_path, tmp, job.log_dir))
-    return EnvBuild(built, None, logs, _push(built, job.registry))
+    return EnvBuild(built, None, logs, locate(built, job.registry, push=True))
 
 
 def build_and_validate(job: InstanceJob) -> InstanceBuild:
@@ -137,7 +139,8 @@ def build_and_validate(job: InstanceJob) -> InstanceBuild:
             raise Transient(verdict.reason or "infrastructure", verdict.detail or "")
         logs = {**_logs(images, job.image_log_dir), **_logs(logs_dir, job.logs_dir)}
     image = replace(image, log_path=_moved(image.log_path, str(images), job.image_log_dir))
-    reference = _push(image, job.registry) if verdict.status == "valid" else None
+    # Only a valid instance becomes a row, so only its image is pushed.
+    reference = locate(image, job.registry if verdict.status == "valid" else None, push=True)
     return InstanceBuild(UnitResult(verdict, image), logs, reference)
 
 
@@ -162,31 +165,18 @@ def ensure_image(client: Any, image: BuiltImage, reference: str | None) -> None:
     pulled.tag(repository, tag)
 
 
-def _push(image: BuiltImage, registry: str | None) -> str | None:
-    return push_image_to(image, registry) if registry else None
-
-
-def registry_reference(image: BuiltImage, registry: str) -> str | None:
-    """``name@sha256:...`` when the registry holds this very image (by id), else None."""
-    from swegc.images.registry import Registry, RegistryError, registry_copy
-
-    repository, _, tag = image.name.rpartition(":")
-    try:
-        copy = registry_copy(Registry.parse(registry), repository, tag, image.id)
-    except RegistryError:
-        return None
-    return copy[0] if copy else None
-
-
-def push_image_to(image: BuiltImage, registry: str) -> str:
-    """Push ``image`` to the registry (nothing is sent when it is there); its reference."""
+def locate(image: BuiltImage, registry: str | None, *, push: bool) -> ImageRef:
+    """``image_reference`` of a built image: pushed from this node's engine when ``push``,
+    else looked up in the registry. A registry that fails is ``Transient`` (the executor tries
+    the unit again)."""
     from swegc.docker_client import docker_client
-    from swegc.images.registry import Registry, RegistryError, push_image
+    from swegc.images.registry import Registry, RegistryError
 
-    repository, _, tag = image.name.rpartition(":")
+    if registry is None:
+        return image_reference(image.name, image.id)
     try:
-        return push_image(docker_client(), image.id, Registry.parse(registry), repository,
-                          tag).reference
+        return image_reference(image.name, image.id, Registry.parse(registry),
+                               docker_client() if push else None)
     except RegistryError as exc:
         raise Transient("registry", str(exc)) from None
 

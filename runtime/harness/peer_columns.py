@@ -1,6 +1,6 @@
 """The columns that the field's own tools read, computed from a swegc instance row.
 
-With these merged into a row, the dataset runs unchanged in:
+With these merged into a row that carries its image columns, the dataset runs unchanged in:
 
 - mini-swe-agent 2.4.x (SWE-bench runner) and SkyRL, rLLM, R2E-Gym: the image comes from
   ``image_name``, else ``docker_image``; SkyRL's verdict is ``eval_script``'s exit status;
@@ -11,11 +11,9 @@ With these merged into a row, the dataset runs unchanged in:
   the parsed log; ``fail_only`` is for runners whose logs name failures only) and
   ``log_parser`` (a key of ``swebench.harness.log_parsers.PARSER_REGISTRY``).
 
-Every image column holds one immutable reference: ``name@sha256:digest`` once the image was
-pushed, else the local image id (``sha256:<64 hex>``, which ``docker run``, the docker SDK,
-mini-swe-agent and SWE-bench 5.x all accept). A tag can be moved by a later build; an id or a
-digest cannot, so a row never runs an image it was not validated in. The tag stays in
-``image_tag`` for people and for image housekeeping.
+The image columns (``image``, ``image_name``, ``docker_image``: one immutable reference; the
+id in ``image_id``, the tag in ``image_tag``) are the compiler's: image building owns what a row
+names (``swegc.images.reference``), and the runtime never imports it.
 
 swegc's own parser name and options move to ``swegc_log_parser`` / ``swegc_parser_options``,
 since ``log_parser`` now holds SWE-bench's name.
@@ -33,19 +31,6 @@ EVAL_TYPE = "pass_and_fail"
 # for regex rows 5.x's pytest parser reads the same verdict the exit status gives.
 _SWEBENCH_PARSERS = {"pytest": "parse_log_pytest", "unittest": "parse_log_pytest",
                      "regex": "parse_log_pytest", "django": "parse_log_django"}
-
-
-def immutable_image(row: Mapping[str, Any]) -> str:
-    """The row's image as a reference no later build can move (digest, else local image id)."""
-    image = str(row.get("image") or "")
-    if "@sha256:" in image or image.startswith("sha256:"):
-        return image
-    image_id = str(row.get("image_id") or "")
-    if not image_id.startswith("sha256:"):
-        raise InputError(f"{row.get('instance_id', '?')}: the row has neither a pushed image "
-                         f"(name@sha256:...) nor a local image id (image_id={image_id!r}); "
-                         "compile it again so that its image is recorded")
-    return image_id
 
 
 def swebench_parser(row: Mapping[str, Any]) -> str:
@@ -70,15 +55,8 @@ def peer_columns(row: Mapping[str, Any]) -> dict[str, Any]:
     """
     from swegc.runtime.harness.eval_script import eval_script, swegc_parser
 
-    reference = immutable_image(row)
-    image = str(row.get("image") or "")
-    tag = row.get("image_tag") or (image if image != reference else None)
     name, options = swegc_parser(row)
     return {
-        "image": reference,
-        "image_tag": tag,
-        "image_name": reference,
-        "docker_image": reference,
         "eval_script": eval_script(row),
         "eval_type": EVAL_TYPE,
         "log_parser": swebench_parser(row),
