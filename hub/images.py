@@ -1,12 +1,13 @@
-"""A build's images: which ones its rows need, whether they exist, pushing them, rewriting rows.
+"""A build's images: which ones its rows need, whether they exist, pushing them, pinning rows.
 
-A row names its instance image by tag (``image_tag``; ``image`` in rows before schema 3) and by
-local id (``image_id``, which ``image`` also holds until a publish pins it by digest). Tags move (a
-later compile can rebuild an image under the same tag), ids do not, so the image that is pushed
-is the one with the row's id; its pushed ``name@sha256:digest`` then replaces every image
-reference the row has (``IMAGE_COLUMNS``, and any other column holding the same reference).
-Environment images (the shared layer under instance images) are pushed too, so that people can
-build on them; the registry then already holds their layers.
+A row names its instance image as ``swegc.images.reference.ImageRef`` wrote it: the tag
+(``image_tag``), the local id (``image_id``) and, in ``image``, the pushed ``name@sha256:digest``
+when a compile with ``--registry`` pushed it, else the id. Tags move (a later compile can rebuild
+an image under the same tag), ids do not, so the image that is pushed is the one with the row's
+id; its reference, computed by ``image_reference`` as the compile computes it, then gives the row
+its image columns (``ImageRef.columns``): ``image_id`` keeps the id. Environment images (the
+shared layer under instance images) are pushed too, so that people can build on them; the
+registry then already holds their layers.
 """
 
 from __future__ import annotations
@@ -16,8 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from swegc.errors import SwegcError
-
-IMAGE_COLUMNS = ("image", "image_id", "image_name", "docker_image")
+from swegc.images.reference import ImageRef, image_reference, split_tag
 
 
 @dataclass(frozen=True)
@@ -29,73 +29,59 @@ class BuildImage:
     tag: str
     local: str  # image id (instances) or name:tag (envs)
     instance_ids: tuple[str, ...]
-    published: str | None = None  # the row already names a registry digest
+    reference: ImageRef | None = None  # instances: the image as the row names it
 
-
-def _split_name(reference: str) -> tuple[str, str]:
-    name, sep, tag = reference.rpartition(":")
-    if not sep or "/" in tag:
-        return reference, "latest"
-    return name, tag
+    @property
+    def published(self) -> str | None:
+        """The registry digest the row already names (a compile with --registry pushed it)."""
+        return self.reference.pushed if self.reference else None
 
 
 def build_images(rows: list[dict[str, Any]], instance_reports: list[dict[str, Any]],
                  env_reports: list[dict[str, Any]]) -> list[BuildImage]:
-    """Instance images of ``rows`` and the env images they were built on (from the reports)."""
+    """Instance images of ``rows`` and the env images they were built on (from the reports).
+
+    A row that names no image id has no image here; the publish check reports it."""
     images: list[BuildImage] = []
     for row in rows:
-        image = str(row.get("image") or "")
-        if "@sha256:" in image:  # published before: keep that reference
-            name = image.partition("@")[0]
-            images.append(BuildImage("instance", name, "", image, (row["instance_id"],), published=image))
+        try:
+            reference = ImageRef.from_row(row)
+        except SwegcError:
             continue
-        # Since schema 3, `image` is the local id and the tag is in `image_tag`.
-        name, tag = _split_name(str(row.get("image_tag") or image))
-        images.append(BuildImage("instance", name, tag, str(row.get("image_id") or image), (row["instance_id"],)))
+        if reference.pushed:  # keep the registry's name for what is already there
+            name, tag = reference.pushed.partition("@")[0], ""
+        else:
+            name, tag = split_tag(reference.tag)
+        images.append(BuildImage("instance", name, tag, reference.id, (row["instance_id"],),
+                                 reference))
     ids = {str(r["instance_id"]) for r in rows}
     env_of = {str(r["instance_id"]): r.get("env_key") for r in instance_reports}
     for env in env_reports:
         users = tuple(sorted(i for i in ids if env_of.get(i) == env.get("env_key")))
         if users and env.get("image"):
-            name, tag = _split_name(str(env["image"]))
+            name, tag = split_tag(str(env["image"]))
             images.append(BuildImage("env", name, tag, str(env["image"]), users))
     return images
 
 
-def rewrite_rows(rows: list[dict[str, Any]], references: Mapping[str, str]) -> list[dict[str, Any]]:
-    """``rows`` with every image reference replaced by its pushed digest reference.
-
-    ``references`` maps an instance id to its new reference. The columns of ``IMAGE_COLUMNS`` are
-    rewritten, and so is any other column whose value is one of the row's old image references
-    (so that columns peer tools read, whatever their name, never keep a movable tag).
-    """
-    out = []
-    for row in rows:
-        new = references.get(str(row["instance_id"]))
-        if new is None:
-            out.append(dict(row))
-            continue
-        old = {str(row[c]) for c in IMAGE_COLUMNS if isinstance(row.get(c), str) and row.get(c)}
-        updated = dict(row)
-        for column, value in row.items():
-            if isinstance(value, str) and (column in IMAGE_COLUMNS or value in old):
-                updated[column] = new
-        out.append(updated)
-    return out
+def pin_rows(rows: list[dict[str, Any]], references: Mapping[str, ImageRef]) -> list[dict[str, Any]]:
+    """``rows`` with the image columns of their instance's reference (rows without one as
+    they were); the input is not modified."""
+    return [{**row, **references[str(row["instance_id"])].columns()}
+            if str(row["instance_id"]) in references else dict(row) for row in rows]
 
 
 def local_problem(client: Any, image: BuildImage, registry: Any = None) -> str | None:
     """Why an instance image cannot be published, or None: it must be in the local engine (by its
     id), or already in the registry under its tag with that same id."""
     from swegc.docker_client import image_exists
-    from swegc.images.registry import registry_copy
 
     if image.published:
         return None
     if client is not None and image_exists(client, image.local) is not None:
         return None
-    if registry is not None and image.local.startswith("sha256:") and \
-            registry_copy(registry, image.name, image.tag, image.local) is not None:
+    if registry is not None and image.reference is not None and \
+            image_reference(image.reference.tag, image.reference.id, registry).pushed:
         return None
     if client is None and registry is None:
         return "no Docker engine answers, so its image cannot be pushed"
@@ -105,10 +91,10 @@ def local_problem(client: Any, image: BuildImage, registry: Any = None) -> str |
 
 @dataclass(frozen=True)
 class PushReport:
-    """The pushes of one publish; ``references`` maps instance ids to pushed digests."""
+    """The pushes of one publish; ``references`` maps instance ids to their pushed images."""
 
     pushed: list[Any]  # swegc.images.registry.PushedImage
-    references: dict[str, str]
+    references: dict[str, ImageRef]
     env_references: dict[str, str]
     missing_envs: list[str]
 
@@ -125,31 +111,32 @@ def push_build_images(client: Any, images: list[BuildImage], registry: Any,
                       echo: Callable[[str], None]) -> PushReport:
     """Pushes every image (instances first: envs then cost only their manifests)."""
     from swegc.docker_client import image_exists
-    from swegc.images.registry import PushedImage, existing_reference, push_image, registry_copy
+    from swegc.images.registry import existing_reference, push_image
 
-    pushed, references, env_references, missing = [], {}, {}, []
+    pushed: list[Any] = []
+    references: dict[str, ImageRef] = {}
+    env_references: dict[str, str] = {}
+    missing: list[str] = []
     for image in sorted(images, key=lambda i: (i.role != "instance", i.name, i.tag)):
-        if image.published:
-            if not existing_reference(registry, image.published):
-                raise SwegcError(f"{image.published} (instance {image.instance_ids[0]}) is not in "
-                                 f"the registry {registry}")
-            references[image.instance_ids[0]] = image.published
-            continue
-        if client is None or image_exists(client, image.local) is None:
-            copy = registry_copy(registry, image.name, image.tag, image.local) if image.role == "instance" else None
-            if copy is None and image.role == "instance":  # gone since the check: never publish the row
+        held = client is not None and image_exists(client, image.local) is not None
+        if image.reference is not None:  # an instance
+            if image.published:
+                if not existing_reference(registry, image.published):
+                    raise SwegcError(f"{image.published} (instance {image.instance_ids[0]}) is not "
+                                     f"in the registry {registry}")
+                references[image.instance_ids[0]] = image.reference
+                continue
+            reference = image_reference(image.reference.tag, image.reference.id, registry,
+                                        client if held else None, pushed.append, echo)
+            if reference.pushed is None:  # gone since the check: never publish the row
                 raise SwegcError(f"image {image.name}:{image.tag} of {image.instance_ids[0]} disappeared "
                                  "from the local Docker engine while publishing; nothing was committed")
-            if copy is None:
-                missing.append(f"{image.name}:{image.tag}")
-                continue
-            result = PushedImage(image.local, copy[0], copy[0].partition("@")[2], copy[1], skipped=True)
+            for iid in image.instance_ids:
+                references[iid] = reference
+        elif not held:
+            missing.append(f"{image.name}:{image.tag}")
         else:
             result = push_image(client, image.local, registry, image.name, image.tag, echo)
-        pushed.append(result)
-        if image.role == "instance":
-            for iid in image.instance_ids:
-                references[iid] = result.reference
-        else:
+            pushed.append(result)
             env_references[f"{image.name}:{image.tag}"] = result.reference
     return PushReport(pushed, references, env_references, missing)

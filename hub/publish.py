@@ -1,7 +1,7 @@
 """``swegc publish``: a build, a trajectory dataset (RUNS) or a checkpoint, to the Hub.
 
 For a build: check (refuse with every problem listed) -> push images to the registry (what it
-holds is not sent again) -> rewrite each row's image references to ``name@sha256:digest`` ->
+holds is not sent again) -> pin each row's image columns to ``name@sha256:digest`` ->
 read the previous release back from the Hub -> stage parquet, card and locks -> one commit ->
 tag ``vN``. Trajectories and checkpoints follow the same path without images. Nothing is sent
 before the check passes, and ``--dry-run`` stops before the first write.
@@ -24,7 +24,7 @@ from swegc.hub import cards, hubapi
 from swegc.hub.changelog import Changelog, diff_rows
 from swegc.hub.checks import PublishCheckError, check_rows, secret_shapes
 from swegc.hub.folders import TRAIN_META_FILE, PublishFolder, dataset_splits, detect
-from swegc.hub.images import IMAGE_COLUMNS, BuildImage, PushReport, build_images, local_problem, rewrite_rows
+from swegc.hub.images import BuildImage, PushReport, build_images, local_problem, pin_rows
 from swegc.hub.stats import rollout_stats, validation_stats
 
 Echo = Callable[[str], None]
@@ -85,6 +85,7 @@ def _docker() -> Any | None:
 def _publish_build(folder: PublishFolder, options: PublishOptions, echo: Echo) -> PublishResult:
     from swegc.build_reports import read_reports
     from swegc.dataset import read_dataset
+    from swegc.images.reference import ImageRef
     from swegc.images.registry import Registry, check_registry, existing_reference
 
     result = PublishResult("build", options.repo_id)
@@ -99,6 +100,10 @@ def _publish_build(folder: PublishFolder, options: PublishOptions, echo: Echo) -
     by_instance = {img.instance_ids[0]: img for img in images if img.role == "instance"}
 
     def image_problem(row: dict[str, Any]) -> str | None:
+        try:
+            ImageRef.from_row(row)
+        except SwegcError as exc:  # it names no image id
+            return str(exc)
         image = by_instance[str(row["instance_id"])]
         if image.published:
             if registry is None or existing_reference(registry, image.published) is None:
@@ -129,7 +134,7 @@ def _publish_build(folder: PublishFolder, options: PublishOptions, echo: Echo) -
         echo("warning: no --registry: images are not pushed and rows keep their local references "
              "(the card says so); give --registry HOST/NAMESPACE to pin them by digest")
     references = pushes.references if pushes else {}
-    new_rows = {split: rewrite_rows(rows, references) for split, rows in rows_by_split.items()}
+    new_rows = {split: pin_rows(rows, references) for split, rows in rows_by_split.items()}
 
     old_rows = _old_rows(hf, options.repo_id, "dataset", previous) if previous else {}
     changelog = diff_rows(previous.tag if previous else None, previous.commit if previous else None,
@@ -172,12 +177,13 @@ def _schema_names(folder: Path, split: str) -> list[str]:
 def _write_instances(stage: Path, rows_by_split: dict[str, list[dict[str, Any]]], columns: list[str],
                      facts: cards.BuildFacts) -> None:
     from swegc.dataset import COLUMN_DOCS, write_dataset
+    from swegc.images.reference import RUN_COLUMNS
 
     count = sum(len(r) for r in rows_by_split.values())
     docs = dict(COLUMN_DOCS)
     if facts.registry:
         pinned = f"The image pushed to `{facts.registry}`, pinned by digest (`name@sha256:...`)."
-        docs |= {c: pinned for c in IMAGE_COLUMNS if c in columns}
+        docs |= {c: pinned for c in RUN_COLUMNS if c in columns}
     repos = sorted({r["repo"] for rows in rows_by_split.values() for r in rows})
     for split, rows in rows_by_split.items():
         write_dataset(stage, rows, split=split, pretty_name=facts.repo_id.split("/")[1],

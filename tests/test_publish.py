@@ -91,9 +91,11 @@ def test_a_published_build_loads_back_with_the_same_rows_and_images_pinned_by_di
         assert re.fullmatch(rf"{re.escape(registry)}/acme/swegc-test-inst/{re.escape(iid)}@sha256:[0-9a-f]{{64}}", pinned)
         host, repository, digest = split_reference(pinned)
         assert manifest_digest(Registry.parse(f"{host}/acme"), repository, digest) == digest
-        for column in IMAGE_COLUMNS:
-            if column in built[iid]:
-                assert row[column] == pinned, column
+        for column in ("image", "image_name", "docker_image"):
+            assert row[column] == pinned, column
+        # the id stays an id (the manifest's config digest), the tag stays the local tag
+        assert (row["image_id"], row["image_tag"]) == (built[iid]["image_id"], built[iid]["image_tag"])
+        assert row["image_id"].startswith("sha256:")
         for column, value in row.items():  # JSON columns (validation, test_env, ...) decoded
             if isinstance(value, str) and isinstance(built[iid].get(column), (dict, list)):
                 row[column] = json.loads(value)

@@ -1,4 +1,4 @@
-"""The pure parts of publishing: rewriting image references, the changelog, pass@k, the check."""
+"""The pure parts of publishing: pinning image references, the changelog, pass@k, the check."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import pytest
 
 from swegc.hub.changelog import diff_rows
 from swegc.hub.checks import check_rows
-from swegc.hub.images import rewrite_rows
+from swegc.errors import SwegcError
+from swegc.hub.images import pin_rows
+from swegc.images.reference import ImageRef
 from swegc.pass_at_k import pass_at_curve, pass_at_k
 
 PINNED = "127.0.0.1:5000/acme/swegc-inst/o__r-1@sha256:" + "a" * 64
@@ -19,16 +21,36 @@ def row(iid: str, **extra) -> dict:
             "image_id": "sha256:" + "1" * 64, "schema_version": 1, **extra}
 
 
-def test_every_image_reference_of_a_row_becomes_the_pushed_digest_whatever_the_column_is_called():
-    rows = [row("o__r-1", image_name="swegc-inst/o__r-1:abc", docker_image="sha256:" + "1" * 64,
-                sandbox_image="swegc-inst/o__r-1:abc", note="swegc-inst/o__r-1 is the image"),
+def test_a_pushed_image_pins_the_columns_that_name_what_to_run_and_image_id_keeps_the_id():
+    image_id = "sha256:" + "1" * 64
+    rows = [row("o__r-1", image=image_id, image_tag="swegc-inst/o__r-1:abc", image_name=image_id,
+                docker_image=image_id, note="swegc-inst/o__r-1 is the image"),
             row("o__r-2")]
-    out = rewrite_rows(rows, {"o__r-1": PINNED})
-    assert {c: out[0][c] for c in ("image", "image_id", "image_name", "docker_image", "sandbox_image")} == \
-        dict.fromkeys(("image", "image_id", "image_name", "docker_image", "sandbox_image"), PINNED)
-    assert out[0]["note"] == "swegc-inst/o__r-1 is the image"  # not a reference: kept
+    out = pin_rows(rows, {"o__r-1": ImageRef("swegc-inst/o__r-1:abc", image_id, PINNED)})
+    assert {c: out[0][c] for c in ("image", "image_name", "docker_image")} == \
+        dict.fromkeys(("image", "image_name", "docker_image"), PINNED)
+    assert out[0]["image_id"] == image_id and out[0]["image_tag"] == "swegc-inst/o__r-1:abc"
+    assert out[0]["note"] == "swegc-inst/o__r-1 is the image"  # not an image column: kept
     assert out[1] == rows[1]  # nothing pushed for it: unchanged
-    assert rows[0]["image"] == "swegc-inst/o__r-1:abc"  # the input is not modified
+    assert rows[0]["image"] == image_id  # the input is not modified
+
+
+def test_a_row_reads_back_as_the_reference_it_was_written_with():
+    image_id = "sha256:" + "1" * 64
+    for reference in (ImageRef("swegc-inst/o__r-1:abc", image_id),
+                      ImageRef("swegc-inst/o__r-1:abc", image_id, PINNED)):
+        assert ImageRef.from_row({"instance_id": "o__r-1", **reference.columns()}) == reference
+    # rows before schema 3 named the tag in `image`
+    assert ImageRef.from_row(row("o__r-1")) == ImageRef("swegc-inst/o__r-1:abc", image_id)
+    with pytest.raises(SwegcError, match="o__r-1: the row has no local image id"):
+        ImageRef.from_row(row("o__r-1", image_id=PINNED))
+
+
+def test_an_image_reference_is_never_a_tag():
+    with pytest.raises(ValueError):
+        ImageRef("swegc-inst/o__r-1:abc", "swegc-inst/o__r-1:abc")
+    with pytest.raises(ValueError):
+        ImageRef("swegc-inst/o__r-1:abc", "sha256:" + "1" * 64, "registry/o__r-1:abc")
 
 
 def test_the_changelog_names_added_removed_and_changed_instances_and_ignores_timings():

@@ -134,7 +134,7 @@ def test_a_compile_on_ray_killed_midway_resumes_without_redoing_stored_units(
 
 
 def test_a_node_without_an_image_pulls_it_by_digest_from_the_registry(docker_engine, tmp_path):
-    from swegc.compiler.units import ensure_image, push_image_to, registry_reference
+    from swegc.compiler.units import ensure_image, locate
     from swegc.images.builder import BuiltImage
     from tests.registry_fixtures import running_registry
 
@@ -146,9 +146,12 @@ def test_a_node_without_an_image_pulls_it_by_digest_from_the_registry(docker_eng
     built = BuiltImage("swegc-env/test__pull:k1", image.id, "k1", 0, 0, 0.0, False)
     with running_registry(tmp_path / "registry") as host:
         registry = f"{host}/cluster"
-        reference = push_image_to(built, registry)
-        assert reference.startswith(f"{host}/cluster/swegc-env/test__pull@sha256:")
-        assert registry_reference(built, registry) == reference
+        assert locate(built, registry, push=False).pushed is None  # not pushed yet
+        pushed = locate(built, registry, push=True)
+        reference = pushed.pushed
+        assert reference and reference.startswith(f"{host}/cluster/swegc-env/test__pull@sha256:")
+        assert (pushed.tag, pushed.id, pushed.immutable) == (built.name, built.id, reference)
+        assert locate(built, registry, push=False) == pushed  # found there, by its id
         docker_engine.images.remove(image.id, force=True)  # this node lacks it now
         ensure_image(docker_engine, built, reference)
         assert docker_engine.images.get(built.name).id == image.id
