@@ -185,9 +185,11 @@ def test_an_image_pushed_by_digest_is_found_and_runs_after_its_local_copy_is_del
         docker_engine.images.get(image.id)
     # A build whose local image is gone can still be published: the registry has that very image.
     from swegc.hub.images import BuildImage, local_problem
+    from swegc.images.reference import ImageRef
     from swegc.images.registry import registry_copy
 
-    probe = BuildImage("instance", "swegc-test/registry-probe", marker[:12], image.id, ("o__r-1",))
+    probe = BuildImage("instance", "swegc-test/registry-probe", marker[:12], image.id, ("o__r-1",),
+                       ImageRef(f"swegc-test/registry-probe:{marker[:12]}", image.id))
     assert registry_copy(Registry.parse(f"{registry}/probe"), probe.name, probe.tag, image.id)[0] == pushed.reference
     assert local_problem(docker_engine, probe, Registry.parse(f"{registry}/probe")) is None
     assert "is not in the local Docker engine or the registry" in local_problem(
