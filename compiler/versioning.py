@@ -8,18 +8,20 @@ the pattern or the path rather than guess.
 
 from __future__ import annotations
 
-import io
 import re
-import tarfile
 from collections.abc import Callable
 
 from swegc.compiler.spec.model import RepoSpec, VersionSpec
 from swegc.errors import SwegcError
 from swegc.git import GitError, GitRepo
 from swegc.records import Candidate
-from swegc.runtime.sandbox.orphans import container_name
+from swegc.runtime.sandbox import TIMEOUT_EXIT, SandboxLimits
 
 COMMAND_TIMEOUT_S = 120
+# A version command needs no network and runs briefly: no other limit, as before the sandbox.
+CHECKOUT_LIMITS = SandboxLimits(network=False, cpus=None, memory=None, pids=None, disk=None)
+CHECKOUT_ARCHIVE = "/tmp/swegc-checkout.tar"  # `git archive` of the commit, unpacked in /testbed
+COMMAND_STDERR = "/tmp/swegc-version.stderr"
 
 
 class VersionError(SwegcError):
@@ -130,64 +132,50 @@ def _from_command(spec: RepoSpec, repo: GitRepo, commit: str) -> str:
 
 def run_in_checkout(image: str, repo: GitRepo, commit: str, command: str,
                     timeout_s: int = COMMAND_TIMEOUT_S) -> str:
-    """Run ``command`` (bash) in a throwaway container of ``image`` with the commit at /testbed.
+    """Run ``command`` (bash) in a throwaway sandbox of ``image`` with the commit at /testbed;
+    its standard output.
 
-    No network, a time limit, and the container removed whatever happens.
+    Through the sandbox like every container swegc starts: no network, a time limit, the
+    container removed whatever happens. The command's stderr is kept apart (a version pattern
+    reads stdout only) and its tail is shown when the command fails.
     """
-    import docker  # lazy: docker is only needed for this strategy
-    import docker.errors
-    import requests.exceptions
+    from swegc.docker_client import docker_client, image_exists
+    from swegc.errors import DockerUnavailableError
+    from swegc.runtime.sandbox import InfrastructureError, open_sandbox
 
     try:
-        client = docker.from_env()
-        client.images.get(image)
-    except docker.errors.ImageNotFound:
-        raise VersionError(f"version.command needs the base image {image}, which is not "
-                           "built (run `swegc images base --python X.Y` or build it)") from None
-    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+        client = docker_client()
+    except DockerUnavailableError as exc:
         raise VersionError(f"version.command needs Docker, which does not answer: {exc}",
                            transient=True) from None
+    if image_exists(client, image) is None:
+        raise VersionError(f"version.command needs the base image {image}, which is not "
+                           "built (run `swegc images base --python X.Y` or build it)")
     archive = repo.archive(commit)
-    script = f"mkdir -p /testbed && cd /testbed && {command}"
-    container = client.containers.create(
-        image, ["timeout", str(timeout_s), "bash", "-c", script], network_mode="none",
-        working_dir="/", detach=True, name=container_name("version"))
     try:
-        container.put_archive("/", _prefixed_tar(archive, "testbed/"))
-        container.start()
-        try:
-            result = container.wait(timeout=timeout_s + 30)
-        except requests.exceptions.RequestException:
-            raise VersionError(f"version.command {command!r} ran over {timeout_s}s",
-                               transient=True) from None
-        stdout = container.logs(stdout=True, stderr=False).decode("utf-8", "replace")
-        stderr = container.logs(stdout=False, stderr=True).decode("utf-8", "replace")
-        code = result.get("StatusCode", -1)
-        if code == 124:
-            raise VersionError(f"version.command {command!r} ran over {timeout_s}s")
-        if code != 0:
-            tail = "; ".join(stderr.strip().splitlines()[-3:])
-            raise VersionError(f"version.command {command!r} exited {code} at {commit[:12]}: "
-                               f"{tail}")
-        return stdout.strip()
-    finally:
-        container.remove(force=True)
+        with open_sandbox(image, CHECKOUT_LIMITS, workdir="/testbed") as box:
+            box.write_file(CHECKOUT_ARCHIVE, archive)
+            unpacked = box.execute(f"tar -xf {CHECKOUT_ARCHIVE} && rm -f {CHECKOUT_ARCHIVE}",
+                                   timeout_s=timeout_s)
+            if unpacked.exit_code != 0:
+                raise VersionError(f"could not unpack {commit[:12]} in {image} (exit "
+                                   f"{unpacked.exit_code}): {_tail(unpacked.output)}")
+            result = box.execute(f"(\n{command}\n) 2>{COMMAND_STDERR}", timeout_s=timeout_s)
+            stderr = box.execute(f"cat {COMMAND_STDERR}", timeout_s=30).output \
+                if result.exit_code != 0 else ""
+    except InfrastructureError as exc:  # the engine or the container failed, not the commit
+        raise VersionError(f"version.command {command!r} could not run in {image}: {exc}",
+                           transient=True) from None
+    if result.exit_code == TIMEOUT_EXIT:
+        raise VersionError(f"version.command {command!r} ran over {timeout_s}s")
+    if result.exit_code != 0:
+        raise VersionError(f"version.command {command!r} exited {result.exit_code} at "
+                           f"{commit[:12]}: {_tail(stderr)}")
+    return result.output.strip()
 
 
-def _prefixed_tar(archive: bytes, prefix: str) -> bytes:
-    """The tar of ``git archive`` with every member moved under ``prefix``."""
-    out = io.BytesIO()
-    with tarfile.open(fileobj=io.BytesIO(archive)) as src, \
-            tarfile.open(fileobj=out, mode="w") as dst:
-        root = tarfile.TarInfo(prefix.rstrip("/"))
-        root.type = tarfile.DIRTYPE
-        root.mode = 0o755
-        dst.addfile(root)
-        for member in src.getmembers():
-            data = src.extractfile(member) if member.isfile() else None
-            member.name = prefix + member.name
-            dst.addfile(member, data)
-    return out.getvalue()
+def _tail(text: str, lines: int = 3) -> str:
+    return "; ".join(text.strip().splitlines()[-lines:])
 
 
 STRATEGIES: dict[str, Callable[[RepoSpec, GitRepo, str], str]] = {

@@ -102,6 +102,22 @@ def test_command_strategy_runs_in_the_base_image_on_a_checkout_without_network(r
         detect_version(failing, git_repo, first)
 
 
+@pytest.mark.docker
+@pytest.mark.skipif(not _docker_ready("swegc-base:bookworm"),
+                    reason="needs Docker and the swegc-base:bookworm image")
+def test_a_version_command_is_read_from_stdout_and_its_failures_say_why(repo):
+    git_repo, _, second = repo
+    noisy = "echo 'DeprecationWarning: 9.9' >&2; cat pkg/__init__.py"
+    assert run_in_checkout("swegc-base:bookworm", git_repo, second, noisy) == '__version__ = "1.3.dev0"'
+    with pytest.raises(VersionError, match=r"exited 2 at .*: no setup\.py here") as failed:
+        run_in_checkout("swegc-base:bookworm", git_repo, second, "echo 'no setup.py here' >&2; exit 2")
+    assert not failed.value.transient  # the commit's answer, kept
+    with pytest.raises(VersionError, match="ran over 1s"):
+        run_in_checkout("swegc-base:bookworm", git_repo, second, "sleep 30", timeout_s=1)
+    with pytest.raises(VersionError, match="needs the base image swegc-test/absent:x"):
+        run_in_checkout("swegc-test/absent:x", git_repo, second, "true")
+
+
 def test_a_near_miss_of_the_version_pattern_shows_the_line_it_was_meant_for(tmp_path):
     root = tmp_path / "quotes"
     root.mkdir()
