@@ -12,8 +12,8 @@ With these merged into a row that carries its image columns, the dataset runs un
   ``log_parser`` (a key of ``swebench.harness.log_parsers.PARSER_REGISTRY``).
 
 The image columns (``image``, ``image_name``, ``docker_image``: one immutable reference; the
-id in ``image_id``, the tag in ``image_tag``) are the compiler's: image building owns what a row
-names (``swegc.images.reference``), and the runtime never imports it.
+id in ``image_id``, the tag in ``image_tag``) are not made here: image building computes what a
+row names (its ``ImageRef``), and the runtime does not depend on image building.
 
 swegc's own parser name and options move to ``swegc_log_parser`` / ``swegc_parser_options``,
 since ``log_parser`` now holds SWE-bench's name.
