@@ -118,14 +118,14 @@ def push_build_images(client: Any, images: list[BuildImage], registry: Any,
     env_references: dict[str, str] = {}
     missing: list[str] = []
     for image in sorted(images, key=lambda i: (i.role != "instance", i.name, i.tag)):
+        if image.reference is not None and image.reference.pushed:  # a compile with --registry pushed it
+            if not existing_reference(registry, image.reference.pushed):
+                raise SwegcError(f"{image.reference.pushed} (instance {image.instance_ids[0]}) is not "
+                                 f"in the registry {registry}")
+            references[image.instance_ids[0]] = image.reference
+            continue
         held = client is not None and image_exists(client, image.local) is not None
         if image.reference is not None:  # an instance
-            if image.published:
-                if not existing_reference(registry, image.published):
-                    raise SwegcError(f"{image.published} (instance {image.instance_ids[0]}) is not "
-                                     f"in the registry {registry}")
-                references[image.instance_ids[0]] = image.reference
-                continue
             reference = image_reference(image.reference.tag, image.reference.id, registry,
                                         client if held else None, pushed.append, echo)
             if reference.pushed is None:  # gone since the check: never publish the row
