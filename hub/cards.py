@@ -19,6 +19,7 @@ import yaml
 
 from swegc.hub.changelog import Changelog
 from swegc.hub.stats import RolloutStats, ValidationStats
+from swegc.reasons import exit_status_meaning, meaning
 
 
 def _mb(size: int) -> str:
@@ -74,7 +75,8 @@ def build_about(facts: BuildFacts) -> str:
                   f"see [{repo}](https://github.com/{repo}) (not recorded in the spec)")
                  for repo, c in sorted(per_repo.items())]
     s = facts.stats
-    rejection_rows = [(f"`{reason}`", n) for reason, n in s.rejections.items()] or [("(none)", 0)]
+    rejection_rows = [(f"`{reason}`", n, meaning(reason)) for reason, n in s.rejections.items()] \
+        or [("(none)", 0, "")]
     runs = ", ".join(f"{n} run(s) per side for {count} instance(s)" for n, count in sorted(s.runs.items())) or "n/a"
     image_rows = [(img.role, f"`{img.name}`", _mb(img.size_bytes), img.instances, f"`{img.reference}`")
                   for img in facts.images]
@@ -109,7 +111,7 @@ def build_about(facts: BuildFacts) -> str:
                           ("flaky tests (excluded)", f"{s.flaky_tests} in {s.instances_with_flaky} instance(s)"),
                           ("validation time", f"{s.validation_seconds:.1f} s")]),
         "Rejected candidates, by reason:",
-        _table(("reason", "candidates"), rejection_rows),
+        _table(("reason", "candidates", "meaning"), rejection_rows),
         "## Images",
         f"Images are {where}",
         _table(("role", "image", "size", "instances", "reference"), image_rows) if image_rows else "(none)",
@@ -138,7 +140,8 @@ def runs_about(facts: RunsFacts) -> str:
     s = facts.stats
     policy_text = "\n".join(f"```json\n{json.dumps(p, indent=2, sort_keys=True)}\n```" for p in facts.policies)
     pass_rows = [(k, f"{p:.2%}") for k, p in enumerate(s.pass_at, 1)]
-    status_rows = [(f"`{k}`", v) for k, v in sorted(s.exit_statuses.items(), key=lambda kv: -kv[1])]
+    status_rows = [(f"`{k}`", v, exit_status_meaning(k))
+                   for k, v in sorted(s.exit_statuses.items(), key=lambda kv: -kv[1])]
     samples = f"{s.samples_min}" if s.samples_min == s.samples_max else f"{s.samples_min}-{s.samples_max}"
     revision = f', revision="{facts.tag}"' if facts.tag else ""
     sections = [
@@ -149,7 +152,7 @@ def runs_about(facts: RunsFacts) -> str:
                           ("resolve rate", f"{s.resolve_rate:.2%}")]),
         "pass@k (unbiased estimator, averaged over instances):",
         _table(("k", "pass@k"), pass_rows) if pass_rows else "(no trajectories)",
-        "Exit statuses:", _table(("exit status", "trajectories"), status_rows),
+        "Exit statuses:", _table(("exit status", "trajectories", "meaning"), status_rows),
         "## Task instances",
         (f"The rollouts ran on `{facts.dataset}`" if facts.dataset else
          "The dataset the rollouts ran on was not given (`swegc publish RUNS --dataset ORG/NAME@REV`)")

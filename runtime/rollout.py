@@ -22,6 +22,7 @@ from swegc import __version__
 from swegc.errors import SwegcError
 from swegc.executors import Resources, Transient, make_executor, write_logs
 from swegc.hashing import content_hash
+from swegc.reasons import Reason
 from swegc.records import Trajectory
 from swegc.redact import redact
 from swegc.store import BuildStore
@@ -246,7 +247,7 @@ def rollout_unit(unit: RolloutUnit) -> RolloutResult:
         if report.error:
             # Infrastructure, not the patch: never stored as unresolved; the retry grades the
             # same patch again without running the agent again.
-            raise Transient("grading", f"grading failed on the infrastructure: {report.error}",
+            raise Transient(Reason.GRADING, f"grading failed on the infrastructure: {report.error}",
                             retry_with=replace(unit, agent=agent))
         grade = {"resolved": report.resolved,
                  "status": report.status.name if report.status is not None else "",
@@ -275,7 +276,7 @@ def _run_agent(unit: RolloutUnit) -> dict[str, Any]:
         box = open_sandbox(str(unit.row["image"]), unit.sandbox,
                            labels={"org.swegc.instance": unit.instance_id})
     except InfrastructureError as exc:  # the sandbox did not start: nothing ran yet
-        raise Transient("sandbox", f"the sandbox did not start: {exc}") from None
+        raise Transient(Reason.SANDBOX, f"the sandbox did not start: {exc}") from None
     with box:
         result = run_agent(policy, box, str(unit.row["problem_statement"]), unit.limits)
     return {"policy": policy.settings(), "messages": result.messages,
@@ -295,7 +296,7 @@ def _pull(image: str) -> None:
     try:
         ensure_pulled(image)
     except RegistryError as exc:
-        raise Transient("registry", str(exc)) from None
+        raise Transient(Reason.REGISTRY, str(exc)) from None
 
 
 def _grade(spec: Any, patch: str, unit: RolloutUnit) -> tuple[Any, dict[str, str]]:

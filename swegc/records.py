@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from typing import Any, ClassVar
 
 from swegc.errors import InputError
+from swegc.reasons import ExitStatus
 
 CANDIDATE_SCHEMA_VERSION = 1
 # 2: the test settings' columns (parser_options, test_timeout_s, ...). 3: the columns the field's
@@ -264,7 +265,7 @@ class Trajectory:
     policy: dict[str, Any]
     messages: list[dict[str, Any]]
     tools: list[dict[str, Any]] = field(default_factory=list)
-    exit_status: str = "submitted"
+    exit_status: ExitStatus = ExitStatus.SUBMITTED
     patch: str = ""
     n_steps: int = 0
     prompt_tokens: int = 0
@@ -280,8 +281,10 @@ class Trajectory:
     swegc_version: str = ""
     schema_version: int = TRAJECTORY_SCHEMA_VERSION
 
-    EXIT_STATUSES = ("submitted", "step_limit", "context_limit", "stuck", "format_error",
-                     "timeout", "error")
+    EXIT_STATUSES: ClassVar[tuple[str, ...]] = tuple(status.value for status in ExitStatus)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "exit_status", ExitStatus(self.exit_status))
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
