@@ -20,6 +20,7 @@ import yaml
 from swegc.hub.changelog import Changelog
 from swegc.hub.stats import RolloutStats, ValidationStats
 from swegc.reasons import exit_status_meaning, meaning
+from swegc.records import Instance
 
 
 def _mb(size: int) -> str:
@@ -48,7 +49,7 @@ class BuildFacts:
     repo_id: str
     tag: str | None
     splits: dict[str, int]
-    rows: list[dict[str, Any]]
+    instances: list[Instance]
     stats: ValidationStats
     images: list[ImageLine]
     registry: str | None
@@ -65,11 +66,11 @@ def build_about(facts: BuildFacts) -> str:
     per_repo: dict[str, Counter[str]] = defaultdict(Counter)
     hashes: dict[str, set[str]] = defaultdict(set)
     versions: set[str] = set()
-    for row in facts.rows:
-        per_repo[row["repo"]]["instances"] += 1
-        per_repo[row["repo"]]["FAIL_TO_PASS"] += len(row.get("FAIL_TO_PASS") or [])
-        hashes[row["repo"]].add(str(row.get("spec_hash") or ""))
-        versions.add(str(row.get("swegc_version") or ""))
+    for instance in facts.instances:
+        per_repo[instance.repo]["instances"] += 1
+        per_repo[instance.repo]["FAIL_TO_PASS"] += len(instance.FAIL_TO_PASS)
+        hashes[instance.repo].add(instance.spec_hash)
+        versions.add(instance.swegc_version)
     repo_rows = [(f"[{repo}](https://github.com/{repo})", c["instances"], c["FAIL_TO_PASS"],
                   ", ".join(f"`{h}`" for h in sorted(hashes[repo]) if h),
                   f"see [{repo}](https://github.com/{repo}) (not recorded in the spec)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from swegc.hub.changelog import diff_rows
-from swegc.hub.checks import check_rows
+from swegc.hub.checks import check_rows, read_instances
 from swegc.hub.images import rewrite_rows
 from swegc.pass_at_k import pass_at_curve, pass_at_k
 
@@ -50,11 +50,15 @@ def test_pass_at_k_is_the_unbiased_estimator_averaged_over_instances():
 
 def test_the_check_lists_every_problem_with_its_instance():
     rows = [row("a", FAIL_TO_PASS=[]), row("b", schema_version=9), row("c", image=""),
-            row("d", hints_text="key: sk-proj-" + "x" * 30)]
-    problems = check_rows({"train": rows}, lambda r: "missing image" if r["instance_id"] == "c" else None)
+            row("d", hints_text="key: sk-proj-" + "x" * 30), row("e", FAIL_TO_PASS="t::a")]
+    instances, unreadable = read_instances({"train": rows})
+    problems = unreadable + check_rows(
+        instances, lambda i: "missing image" if i.instance_id == "c" else None)
     text = [str(p) for p in problems]
     assert "train:a: FAIL_TO_PASS is empty: nothing would tell a fix from no fix" in text
-    assert any(t.startswith("train:b: schema_version 9") for t in text)
+    assert "train:b: instance schema_version 9 is not supported (this swegc reads 1, 2, 3, 4, 5)" in text
+    assert "train:a: schema_version 1; this swegc publishes version 5 (recompile with it)" in text
+    assert any(t.startswith("train:e: column 'FAIL_TO_PASS' should be a list of strings") for t in text)
     assert "train:c: no value in column(s) image" in text and "train:c: missing image" in text
     assert "train:d: column hints_text holds a token shaped like sk-p...; remove it from the source " \
            "(issue text, patch) before publishing" in text

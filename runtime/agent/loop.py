@@ -24,7 +24,7 @@ from __future__ import annotations
 import copy
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from swegc.reasons import ExitStatus
@@ -80,9 +80,14 @@ class AgentLimits:
     """Format errors in a row answered; one more ends the rollout as `format_error`."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class AgentResult:
-    """One rollout: how it ended, the conversation (the trajectory), the patch and its costs."""
+    """One rollout: how it ended, the conversation (the trajectory), the patch and its costs.
+
+    The rollout keeps it in its store the moment the agent is done (``to_json``) and reads it
+    back (``from_json``) to grade the patch again after an infrastructure failure, without
+    running the agent again.
+    """
 
     exit_status: ExitStatus
     messages: list[dict[str, Any]]
@@ -95,6 +100,15 @@ class AgentResult:
     wall_time_s: float
     error: str | None = None
     stats: dict[str, Any] = field(default_factory=dict)  # counts of format errors, timeouts
+    policy: dict[str, Any] = field(default_factory=dict)  # the policy's settings()
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> AgentResult:
+        """A stored result; those stored before ``stats`` was kept have none."""
+        return cls(**{**data, "exit_status": ExitStatus(data["exit_status"])})
 
 
 class _Finished(Exception):
@@ -161,7 +175,8 @@ class Agent:
             status, error = ExitStatus.ERROR, error or redact(f"cannot read the patch: {exc}")
         return AgentResult(status, self.messages, copy.deepcopy(TOOLS), patch, self.n_steps,
                            self.prompt_tokens, self.completion_tokens, self.cost,
-                           time.monotonic() - self.start, error, dict(self.stats))
+                           time.monotonic() - self.start, error, dict(self.stats),
+                           self.policy.settings())
 
     def step(self) -> None:
         self.check_limits()
