@@ -4,6 +4,10 @@ Each record is a plain frozen dataclass with ``to_json``/``from_json`` so that i
 in the build store, written as JSONL, and read back by a later stage or another process (a
 worker of the local pool or of a Ray cluster). Every serialized record carries
 ``schema_version`` so that a reader can refuse what it does not understand.
+
+An ``Instance`` is what every stage after compile reads: a dataset row, however it was read
+(``read_dataset``, ``datasets.load_dataset``, a JSONL line, an older schema), becomes one with
+``Instance.from_row``, so that readers use typed fields instead of string keys.
 """
 
 from __future__ import annotations
