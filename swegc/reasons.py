@@ -136,7 +136,7 @@ REASONS: dict[Reason, Explanation] = {
         "rejected", "an image build script failed (reported as env_build_failed or "
         "install_failed)", "read the build's log in logs/images/"),
     Reason.BUILD_TIMEOUT: Explanation(
-        "error", "an image build ran past its time limit, after retries",
+        "error", "an image build ran past its time limit (an hour), after retries",
         "the next compile retries it; a build that always takes this long needs a lighter "
         "install"),
     Reason.CACHE_LOCKED: Explanation(
@@ -165,7 +165,8 @@ REASONS: dict[Reason, Explanation] = {
         "rejected", "a tests.prepare command failed before one side's runs (the fix does not "
         "build)", "read logs/<instance_id>/prepare-{before,after}.log"),
     Reason.TIMEOUT: Explanation(
-        "rejected", "a run hit tests.timeout", "raise tests.timeout, or narrow the directives"),
+        "rejected", "a run (or a tests.prepare command) hit tests.timeout",
+        "raise tests.timeout, or narrow the directives"),
     Reason.SUITE_DID_NOT_RUN: Explanation(
         "rejected", "no parseable results, or a runner error",
         "read the run's log in logs/<instance_id>/; check tests.command and tests.parser"),
