@@ -338,7 +338,7 @@ class _RowReader:
 
     def _integer(self, name: str, default: int) -> int:
         value = self.row.get(name)
-        if value is None:
+        if value is None or value == "":
             return default
         if isinstance(value, str) and value.strip().isdigit():
             return int(value)
