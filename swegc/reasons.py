@@ -6,9 +6,9 @@ an ``ExitStatus``. Both are ``StrEnum``: a member is equal to the string stored 
 trajectories written before read the same, and JSON, Parquet and f-strings see the plain text.
 
 ``REASONS`` and ``EXIT_STATUSES`` hold the one description of each: what it means and what to
-do. The build summary (``swegc status``), the dataset card, the trajectory card, the console
-and the README's table all take their text from here, so they cannot say different things; a
-test checks that every reason the code produces has an entry. ``python -m swegc.reasons
+do. The build summary (printed after every compile and by ``swegc status``), the dataset
+card, the trajectory card and the README's table all take their text from here, so they cannot
+say different things; a test checks that every reason the code produces has an entry. ``python -m swegc.reasons
 README.md`` rewrites the README's table; a test checks that it is up to date.
 """
 
