@@ -3,9 +3,9 @@
 Four sources give the same ``Candidate`` records: a local clone's history (``git``), records
 written earlier by ``swegc mine`` or by hand (``jsonl``), published SWE-bench-style instances
 (``instances``: re-validate a dataset), and the GitHub API (``github``, in ``mining``). Then the
-spec's filters run; a candidate a filter drops is returned as a ``Rejection`` with a short
-reason code and a detail, never silently lost, so that the build report can say why a pull
-request did not become an instance.
+spec's filters run; a candidate a filter drops is returned as a ``Rejection`` with its
+``Reason`` (described in ``swegc.reasons``) and a detail, never silently lost, so that the
+build report can say why a pull request did not become an instance.
 """
 
 from __future__ import annotations
@@ -25,28 +25,12 @@ from swegc.compiler.spec.model import Filters, RepoSpec
 from swegc.dates import instant
 from swegc.errors import InputError
 from swegc.git import GitError, GitRepo, LogEntry
+from swegc.reasons import Reason
 from swegc.records import Candidate, Expected, LinkedIssue, read_jsonl
 from swegc.redact import redact
 from swegc.store import BuildStore
 
 log = logging.getLogger(__name__)
-
-# Reason codes of rejections made here (the planner and validator add their own).
-REASONS = {
-    "not_selected": "not in source.filters.numbers",
-    "outside_dates": "created_at outside source.filters.since/until",
-    "other_base_branch": "merged into a branch other than source.filters.base_branch",
-    "label_not_selected": "has none of source.filters.labels",
-    "excluded_label": "has one of source.filters.exclude_labels",
-    "no_linked_issue": "resolves no issue whose text is known (require_linked_issue)",
-    "commit_missing": "a commit of the pull request is not in the clone",
-    "patch_not_representable": "the diff cannot be kept as UTF-8 text",
-    "unparseable_diff": "git and unidiff disagree on the files of the diff",
-    "empty_patch": "the diff changes no file",
-    "too_large": "changes more files or lines than source.filters.max_files/max_lines",
-    "no_test_change": "changes no test file (must_touch_tests)",
-    "only_tests_changed": "changes only test files (must_touch_code)",
-}
 
 _MERGE_SUBJECT = re.compile(r"^Merge pull request #(\d+) from (\S+)")
 _SQUASH_SUBJECT = re.compile(r"^(.*\S)\s+\(#(\d+)\)$")
@@ -55,11 +39,18 @@ _INSTANCE_NUMBER = re.compile(r"-(\d+)$")
 
 @dataclass(frozen=True)
 class Rejection:
-    """A candidate that will not become an instance: which, a reason code, and why."""
+    """A candidate that will not become an instance: which, its reason, and why.
+
+    A reason read back as a string (a plan kept in the build store) becomes the ``Reason`` it
+    names; one that is not a ``Reason`` is refused here, where it is made.
+    """
 
     instance_id: str
-    reason: str
+    reason: Reason
     detail: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "reason", Reason(self.reason))
 
 
 def load_candidates(spec: RepoSpec, store: BuildStore | None = None,
@@ -436,30 +427,30 @@ def candidate_from_instance(row: dict[str, Any], where: str) -> Candidate:
 
 # -- filters ---------------------------------------------------------------------------------
 
-def _cheap_rejection(filters: Filters, c: Candidate) -> tuple[str, str] | None:
+def _cheap_rejection(filters: Filters, c: Candidate) -> tuple[Reason, str] | None:
     """Filters that need no diff: checked first, so that no diff is read for nothing."""
     if filters.numbers and c.number not in filters.numbers:
-        return "not_selected", f"#{c.number} is not in source.filters.numbers"
+        return Reason.NOT_SELECTED, f"#{c.number} is not in source.filters.numbers"
     if filters.since or filters.until:
         created = instant(c.created_at, lenient=True)
         since = instant(filters.since, lenient=True)
         until = instant(filters.until, lenient=True)
         if created is None:
-            return "outside_dates", f"created_at {c.created_at!r} is not a date"
+            return Reason.OUTSIDE_DATES, f"created_at {c.created_at!r} is not a date"
         if since and created < since:
-            return "outside_dates", f"created {c.created_at}, before {filters.since}"
+            return Reason.OUTSIDE_DATES, f"created {c.created_at}, before {filters.since}"
         if until and created >= until:
-            return "outside_dates", f"created {c.created_at}, not before {filters.until}"
+            return Reason.OUTSIDE_DATES, f"created {c.created_at}, not before {filters.until}"
     if filters.base_branch and c.base_branch != filters.base_branch:
-        return "other_base_branch", f"merged into {c.base_branch or 'an unknown branch'}"
+        return Reason.OTHER_BASE_BRANCH, f"merged into {c.base_branch or 'an unknown branch'}"
     if filters.labels and not set(c.labels) & set(filters.labels):
-        return ("label_not_selected",
+        return (Reason.LABEL_NOT_SELECTED,
                 f"labels {list(c.labels)} include none of {list(filters.labels)}")
     excluded = sorted(set(c.labels) & set(filters.exclude_labels))
     if excluded:
-        return "excluded_label", f"labelled {', '.join(excluded)}"
+        return Reason.EXCLUDED_LABEL, f"labelled {', '.join(excluded)}"
     if filters.require_linked_issue and not c.issues:
-        return "no_linked_issue", "resolves no issue whose text is known"
+        return Reason.NO_LINKED_ISSUE, "resolves no issue whose text is known"
     return None
 
 
@@ -478,17 +469,17 @@ def candidate_split(spec: RepoSpec, c: Candidate, repo: Callable[[], GitRepo]) -
     return split_patch(diff, spec.tests.files)
 
 
-def _diff_rejection(filters: Filters, split: Split) -> tuple[str, str] | None:
+def _diff_rejection(filters: Filters, split: Split) -> tuple[Reason, str] | None:
     files = len(split.code_files) + len(split.test_files)
     lines = split.code_lines + split.test_lines
     if filters.max_files is not None and files > filters.max_files:
-        return "too_large", f"{files} files changed (max_files {filters.max_files})"
+        return Reason.TOO_LARGE, f"{files} files changed (max_files {filters.max_files})"
     if filters.max_lines is not None and lines > filters.max_lines:
-        return "too_large", f"{lines} lines changed (max_lines {filters.max_lines})"
+        return Reason.TOO_LARGE, f"{lines} lines changed (max_lines {filters.max_lines})"
     if filters.must_touch_tests and not split.test_files:
-        return "no_test_change", f"changes no test file ({', '.join(split.code_files)})"
+        return Reason.NO_TEST_CHANGE, f"changes no test file ({', '.join(split.code_files)})"
     if filters.must_touch_code and not split.code_files:
-        return "only_tests_changed", f"changes only test files ({', '.join(split.test_files)})"
+        return Reason.ONLY_TESTS_CHANGED, f"changes only test files ({', '.join(split.test_files)})"
     return None
 
 
@@ -512,9 +503,9 @@ def apply_filters(spec: RepoSpec, candidates: Iterable[Candidate], repo: Callabl
                 if verdict is None and splits is not None:
                     splits[c.instance_id] = split
             except PatchError as exc:
-                verdict = exc.reason, exc.detail or str(exc)
+                verdict = Reason(exc.reason), exc.detail or str(exc)
             except GitError as exc:
-                verdict = "commit_missing", str(exc)
+                verdict = Reason.COMMIT_MISSING, str(exc)
         if verdict is None:
             kept.append(c)
         else:

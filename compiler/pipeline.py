@@ -32,6 +32,7 @@ from swegc.compiler.units import (EnvBuild, EnvJob, InstanceBuild, InstanceJob, 
 from swegc.executors import Outcome, Resources, Transient, make_executor, write_logs
 from swegc.git import GitError, GitRepo
 from swegc.hashing import content_hash
+from swegc.reasons import Reason
 from swegc.records import Instance
 from swegc.docker_client import docker_client
 from swegc.runtime.sandbox.orphans import remove_orphans
@@ -43,7 +44,7 @@ from swegc.images.reference import ImageRef
 from swegc.store import BuildStore
 
 UNIT_FORMAT = 3  # 3: validation puts back the fix's test infrastructure and cross-checks results
-CLONE_UNREADABLE = "clone_unreadable"  # git could not read the clone (objects missing)
+CLONE_UNREADABLE = Reason.CLONE_UNREADABLE  # git could not read the clone (objects missing)
 # Image builds at once: each is CPU-, disk- and network-heavy, unlike a validation.
 ENV_BUILDS = Resources(cpus=1.0, max_in_flight=4)
 INSTANCE_UNITS = Resources(cpus=1.0)
@@ -238,7 +239,7 @@ class Compiler:
         for rejection in rejections:
             if self.options.only and rejection.instance_id not in self.options.only:
                 continue
-            status = "skipped" if rejection.reason == "skipped" else "rejected"
+            status = "skipped" if rejection.reason == Reason.SKIPPED else "rejected"
             reports.append(self._report(spec, rejection.instance_id, status, rejection.reason,
                                         rejection.detail))
         self.echo(f"{spec.repo}: {len(candidates) + len(filtered)} pull requests: "
@@ -658,9 +659,9 @@ def failure_line(failure: dict[str, Any]) -> str:
 
 # Failures on swegc's side (building, the engine, the clone): they say nothing of whether the
 # published instance holds, so a rebuilt instance that hit one is "not_rebuilt".
-NOT_REBUILT_REASONS = frozenset({"env_build_failed", "install_failed", "build_failed",
-                                 "build_timeout", "docker_error", "infrastructure",
-                                 CLONE_UNREADABLE})
+NOT_REBUILT_REASONS = frozenset({Reason.ENV_BUILD_FAILED, Reason.INSTALL_FAILED,
+                                 Reason.BUILD_FAILED, Reason.BUILD_TIMEOUT, Reason.DOCKER_ERROR,
+                                 Reason.INFRASTRUCTURE, Reason.CLONE_UNREADABLE})
 
 
 def compare_with_published(expected: Any, verdict: Verdict) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from typing import Any
 from swegc.build_reports import read_reports  # noqa: F401 - part of this module's API
 from swegc.build_layout import BuildLayout
 from swegc.errors import InputError
+from swegc.reasons import meaning
 
 REPORT_SCHEMA_VERSION = 1
 INSTANCE_STATUSES = ("valid", "rejected", "skipped", "error")
@@ -131,13 +132,17 @@ def _repo_lines(instances: list[dict[str, Any]]) -> list[str]:
 
 
 def _reason_lines(instances: list[dict[str, Any]]) -> list[str]:
+    """Instances by status and reason, most frequent first, each reason with its meaning (the
+    one text swegc.reasons holds; the README's table says what to do)."""
     lines: list[str] = []
     for status in INSTANCE_STATUSES[1:]:
         reasons = Counter(r.get("reason") or "unknown" for r in instances if r["status"] == status)
         if reasons:
+            ranked = sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))
+            counted = table(["reason", "instances"], [[k, v] for k, v in ranked])
+            meanings = ["meaning", *(meaning(k) for k, _ in ranked)]
             lines += ["", f"{status} by reason"]
-            lines += table(["reason", "instances"], [[k, v] for k, v in sorted(reasons.items(),
-                                                                               key=lambda kv: (-kv[1], kv[0]))])
+            lines += [f"{line}  {text}".rstrip() for line, text in zip(counted, meanings)]
     return lines
 
 

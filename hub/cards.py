@@ -19,6 +19,8 @@ import yaml
 
 from swegc.hub.changelog import Changelog
 from swegc.hub.stats import RolloutStats, ValidationStats
+from swegc.reasons import exit_status_meaning, meaning
+from swegc.records import Instance
 
 
 def _mb(size: int) -> str:
@@ -47,7 +49,7 @@ class BuildFacts:
     repo_id: str
     tag: str | None
     splits: dict[str, int]
-    rows: list[dict[str, Any]]
+    instances: list[Instance]
     stats: ValidationStats
     images: list[ImageLine]
     registry: str | None
@@ -64,17 +66,18 @@ def build_about(facts: BuildFacts) -> str:
     per_repo: dict[str, Counter[str]] = defaultdict(Counter)
     hashes: dict[str, set[str]] = defaultdict(set)
     versions: set[str] = set()
-    for row in facts.rows:
-        per_repo[row["repo"]]["instances"] += 1
-        per_repo[row["repo"]]["FAIL_TO_PASS"] += len(row.get("FAIL_TO_PASS") or [])
-        hashes[row["repo"]].add(str(row.get("spec_hash") or ""))
-        versions.add(str(row.get("swegc_version") or ""))
+    for instance in facts.instances:
+        per_repo[instance.repo]["instances"] += 1
+        per_repo[instance.repo]["FAIL_TO_PASS"] += len(instance.FAIL_TO_PASS)
+        hashes[instance.repo].add(instance.spec_hash)
+        versions.add(instance.swegc_version)
     repo_rows = [(f"[{repo}](https://github.com/{repo})", c["instances"], c["FAIL_TO_PASS"],
                   ", ".join(f"`{h}`" for h in sorted(hashes[repo]) if h),
                   f"see [{repo}](https://github.com/{repo}) (not recorded in the spec)")
                  for repo, c in sorted(per_repo.items())]
     s = facts.stats
-    rejection_rows = [(f"`{reason}`", n) for reason, n in s.rejections.items()] or [("(none)", 0)]
+    rejection_rows = [(f"`{reason}`", n, meaning(reason)) for reason, n in s.rejections.items()] \
+        or [("(none)", 0, "")]
     runs = ", ".join(f"{n} run(s) per side for {count} instance(s)" for n, count in sorted(s.runs.items())) or "n/a"
     image_rows = [(img.role, f"`{img.name}`", _mb(img.size_bytes), img.instances, f"`{img.reference}`")
                   for img in facts.images]
@@ -109,7 +112,7 @@ def build_about(facts: BuildFacts) -> str:
                           ("flaky tests (excluded)", f"{s.flaky_tests} in {s.instances_with_flaky} instance(s)"),
                           ("validation time", f"{s.validation_seconds:.1f} s")]),
         "Rejected candidates, by reason:",
-        _table(("reason", "candidates"), rejection_rows),
+        _table(("reason", "candidates", "meaning"), rejection_rows),
         "## Images",
         f"Images are {where}",
         _table(("role", "image", "size", "instances", "reference"), image_rows) if image_rows else "(none)",
@@ -138,7 +141,8 @@ def runs_about(facts: RunsFacts) -> str:
     s = facts.stats
     policy_text = "\n".join(f"```json\n{json.dumps(p, indent=2, sort_keys=True)}\n```" for p in facts.policies)
     pass_rows = [(k, f"{p:.2%}") for k, p in enumerate(s.pass_at, 1)]
-    status_rows = [(f"`{k}`", v) for k, v in sorted(s.exit_statuses.items(), key=lambda kv: -kv[1])]
+    status_rows = [(f"`{k}`", v, exit_status_meaning(k))
+                   for k, v in sorted(s.exit_statuses.items(), key=lambda kv: -kv[1])]
     samples = f"{s.samples_min}" if s.samples_min == s.samples_max else f"{s.samples_min}-{s.samples_max}"
     revision = f', revision="{facts.tag}"' if facts.tag else ""
     sections = [
@@ -149,7 +153,7 @@ def runs_about(facts: RunsFacts) -> str:
                           ("resolve rate", f"{s.resolve_rate:.2%}")]),
         "pass@k (unbiased estimator, averaged over instances):",
         _table(("k", "pass@k"), pass_rows) if pass_rows else "(no trajectories)",
-        "Exit statuses:", _table(("exit status", "trajectories"), status_rows),
+        "Exit statuses:", _table(("exit status", "trajectories", "meaning"), status_rows),
         "## Task instances",
         (f"The rollouts ran on `{facts.dataset}`" if facts.dataset else
          "The dataset the rollouts ran on was not given (`swegc publish RUNS --dataset ORG/NAME@REV`)")

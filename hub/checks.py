@@ -1,8 +1,9 @@
 """The check before anything is published: every problem, with its instance, listed together.
 
 ``swegc publish`` refuses while this finds a problem, so that a half-right dataset never reaches
-the Hub: rows must have the schema this swegc writes, SWE-bench's columns, a FAIL_TO_PASS test,
-an image that exists (locally or in the registry), and no string that looks like a secret.
+the Hub: rows must read as instances (``Instance.from_row``) of the schema this swegc writes,
+with SWE-bench's columns, a FAIL_TO_PASS test, an image that exists (locally or in the
+registry), and no string that looks like a secret.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from swegc.errors import Problem, SwegcError
-from swegc.records import INSTANCE_SCHEMA_VERSION
+from swegc.errors import InputError, Problem, SwegcError
+from swegc.records import INSTANCE_SCHEMA_VERSION, Instance
 from swegc.redact import TOKEN_PATTERNS, environment_secrets
 
 REQUIRED_COLUMNS = ("instance_id", "repo", "base_commit", "patch", "test_patch", "problem_statement",
@@ -53,37 +54,54 @@ def secret_shapes(text: str, secrets: Iterable[str] = ()) -> list[str]:
     return found
 
 
-def check_rows(rows_by_split: Mapping[str, list[dict[str, Any]]],
-               image_exists: Callable[[dict[str, Any]], str | None],
+def read_instances(rows_by_split: Mapping[str, list[dict[str, Any]]]
+                   ) -> tuple[dict[str, list[Instance]], list[Problem]]:
+    """Each split's rows as ``Instance`` values, and a problem for each row that cannot be read
+    as one (a schema version this swegc does not read, a column of the wrong type)."""
+    instances: dict[str, list[Instance]] = {}
+    problems: list[Problem] = []
+    for split, rows in rows_by_split.items():
+        instances[split] = []
+        for index, row in enumerate(rows):
+            where = f"{split}:{row.get('instance_id') or f'row {index}'}"
+            try:
+                instances[split].append(Instance.from_row(row, where=where))
+            except InputError as exc:
+                problems.append(Problem("", str(exc)))
+    return instances, problems
+
+
+def check_rows(instances_by_split: Mapping[str, list[Instance]],
+               image_exists: Callable[[Instance], str | None],
                secrets: Iterable[str] = ()) -> list[Problem]:
-    """Every problem of the instance rows; ``image_exists(row)`` returns a problem text or None."""
+    """Every problem of the instances; ``image_exists(instance)`` returns a problem text or None."""
     problems: list[Problem] = []
     seen: dict[str, str] = {}
     secrets = list(secrets)
-    for split, rows in rows_by_split.items():
-        if not rows:
+    for split, instances in instances_by_split.items():
+        if not instances:
             problems.append(Problem(f"split {split}", "has no rows"))
-        for index, row in enumerate(rows):
-            iid = str(row.get("instance_id") or f"row {index}")
+        for instance in instances:
+            iid = instance.instance_id
             where = f"{split}:{iid}"
             if iid in seen:
                 problems.append(Problem(where, f"instance_id also in split {seen[iid]}"))
             seen[iid] = split
-            version = row.get("schema_version")
+            version = instance.schema_version
             if version != INSTANCE_SCHEMA_VERSION:
                 problems.append(Problem(where, f"schema_version {version!r}; this swegc publishes "
                                                f"version {INSTANCE_SCHEMA_VERSION} (recompile with it)"))
-            missing = [c for c in REQUIRED_COLUMNS if row.get(c) in (None, "")]
+            columns = instance.to_json()
+            missing = [c for c in REQUIRED_COLUMNS if columns.get(c) in (None, "")]
             if missing:
                 problems.append(Problem(where, f"no value in column(s) {', '.join(missing)}"))
-            f2p = row.get("FAIL_TO_PASS")
-            if not isinstance(f2p, list) or not f2p:
+            if not instance.FAIL_TO_PASS:
                 problems.append(Problem(where, "FAIL_TO_PASS is empty: nothing would tell a fix from no fix"))
-            if row.get("image") or row.get("image_id"):
-                trouble = image_exists(row)
+            if instance.image or instance.image_id:
+                trouble = image_exists(instance)
                 if trouble:
                     problems.append(Problem(where, trouble))
-            for column, value in row.items():
+            for column, value in columns.items():
                 text = value if isinstance(value, str) else json.dumps(value, default=str)
                 for shape in secret_shapes(text, secrets):
                     problems.append(Problem(where, f"column {column} holds {shape}; remove it from "

@@ -22,10 +22,11 @@ from swegc import __version__
 from swegc.errors import DockerUnavailableError, Problem, SwegcError
 from swegc.hub import cards, hubapi
 from swegc.hub.changelog import Changelog, diff_rows
-from swegc.hub.checks import PublishCheckError, check_rows, secret_shapes
+from swegc.hub.checks import PublishCheckError, check_rows, read_instances, secret_shapes
 from swegc.hub.folders import TRAIN_META_FILE, PublishFolder, dataset_splits, detect
 from swegc.hub.images import BuildImage, PushReport, build_images, local_problem, pin_rows
 from swegc.hub.stats import rollout_stats, validation_stats
+from swegc.records import Instance
 
 Echo = Callable[[str], None]
 TEXT_SUFFIXES = (".md", ".json", ".jsonl", ".txt", ".jinja", ".yaml", ".yml", ".py", ".model")
@@ -91,6 +92,8 @@ def _publish_build(folder: PublishFolder, options: PublishOptions, echo: Echo) -
     result = PublishResult("build", options.repo_id)
     rows_by_split = {split: read_dataset(folder.path, split) for split in folder.splits}
     all_rows = [r for rows in rows_by_split.values() for r in rows]
+    instances_by_split, problems = read_instances(rows_by_split)
+    instances = [i for split in instances_by_split.values() for i in split]
     reports, envs = read_reports(folder.path)
     registry = Registry.parse(options.registry) if options.registry else None
     if registry is not None:
@@ -99,19 +102,19 @@ def _publish_build(folder: PublishFolder, options: PublishOptions, echo: Echo) -
     images = build_images(all_rows, reports, envs)
     by_instance = {img.instance_ids[0]: img for img in images if img.role == "instance"}
 
-    def image_problem(row: dict[str, Any]) -> str | None:
+    def image_problem(instance: Instance) -> str | None:
         try:
-            ImageRef.from_row(row)
+            ImageRef.from_row(instance.to_json())
         except SwegcError as exc:  # it names no image id
             return str(exc)
-        image = by_instance[str(row["instance_id"])]
+        image = by_instance[instance.instance_id]
         if image.published:
             if registry is None or existing_reference(registry, image.published) is None:
                 return f"image {image.published} is not in the registry given with --registry"
             return None
         return local_problem(client, image, registry)
 
-    problems = check_rows(rows_by_split, image_problem, _secrets())
+    problems += check_rows(instances_by_split, image_problem, _secrets())
     if problems:
         raise PublishCheckError(str(folder.path), problems)
     echo(f"check passed: {len(all_rows)} instance(s) in split(s) {', '.join(folder.splits)}")
@@ -144,7 +147,7 @@ def _publish_build(folder: PublishFolder, options: PublishOptions, echo: Echo) -
     columns = _schema_names(folder.path, folder.splits[0])
     facts = cards.BuildFacts(
         repo_id=options.repo_id, tag=tag, splits={s: len(r) for s, r in new_rows.items()},
-        rows=[r for rows in new_rows.values() for r in rows], stats=validation_stats(reports, all_rows),
+        instances=instances, stats=validation_stats(reports, instances),
         images=_image_lines(client, images, pushes), registry=str(registry) if pushes else None,
         changelog=changelog, swegc_version=__version__, columns=columns)
     stage = _stage_dir(options)

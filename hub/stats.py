@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from swegc.pass_at_k import pass_at_curve
+from swegc.records import Instance
 
 
 @dataclass(frozen=True)
@@ -28,21 +29,21 @@ class ValidationStats:
     validation_seconds: float = 0.0
 
 
-def validation_stats(reports: list[dict[str, Any]], rows: Iterable[dict[str, Any]]) -> ValidationStats:
-    rows = list(rows)
+def validation_stats(reports: list[dict[str, Any]], instances: Iterable[Instance]) -> ValidationStats:
+    """The figures of a build from its instance reports and its valid instances."""
+    instances = list(instances)
     rejections = Counter(str(r.get("reason") or r.get("status")) for r in reports if r.get("status") != "valid")
     runs: Counter[int] = Counter()
-    for row in rows:
-        validation = row.get("validation") if isinstance(row.get("validation"), dict) else {}
-        if validation.get("runs"):
-            runs[int(validation["runs"])] += 1
+    for instance in instances:
+        if instance.validation.get("runs"):
+            runs[int(instance.validation["runs"])] += 1
     return ValidationStats(
         candidates=len(reports), valid=sum(r.get("status") == "valid" for r in reports),
         rejections=dict(sorted(rejections.items(), key=lambda kv: (-kv[1], kv[0]))),
-        flaky_tests=sum(len(r.get("flaky_tests") or []) for r in rows),
-        instances_with_flaky=sum(bool(r.get("flaky_tests")) for r in rows), runs=runs,
-        fail_to_pass=sum(len(r.get("FAIL_TO_PASS") or []) for r in rows),
-        pass_to_pass=sum(len(r.get("PASS_TO_PASS") or []) for r in rows),
+        flaky_tests=sum(len(i.flaky_tests) for i in instances),
+        instances_with_flaky=sum(bool(i.flaky_tests) for i in instances), runs=runs,
+        fail_to_pass=sum(len(i.FAIL_TO_PASS) for i in instances),
+        pass_to_pass=sum(len(i.PASS_TO_PASS) for i in instances),
         validation_seconds=sum(float(r.get("validation_s") or 0) for r in reports))
 
 

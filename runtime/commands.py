@@ -45,12 +45,12 @@ _AGENT_FLAGS = {"wall_time_s": FieldOption("--wall-time"),
 @executor_options
 def rollout(dataset: str, **kw: Any) -> None:
     """Run agent rollouts in instance images; grade each patch; write RUNS."""
-    from swegc.dataset import load_rows
+    from swegc.dataset import load_instances
     from swegc.runtime.rollout import Rollouts
 
     options = rollout_options(kw)
-    rows = list(load_rows(dataset, options.split).values())
-    summary = Rollouts(options, echo=click.echo).run(rows)
+    instances = list(load_instances(dataset, options.split, require=("image",)).values())
+    summary = Rollouts(options, echo=click.echo).run(instances)
     total = len(summary.trajectories)
     rate = f"{100.0 * summary.resolved / total:.1f}%" if total else "n/a"
     click.echo(f"{total} rollouts ({summary.ran} run now, {summary.reused} reused): "

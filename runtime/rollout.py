@@ -13,18 +13,22 @@ rollout whose grading failed on the infrastructure is graded again without rerun
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from swegc import __version__
 from swegc.errors import SwegcError
 from swegc.executors import Resources, Transient, make_executor, write_logs
 from swegc.hashing import content_hash
-from swegc.records import Trajectory
+from swegc.reasons import Reason
+from swegc.records import Instance, Trajectory
 from swegc.redact import redact
 from swegc.store import BuildStore
+
+if TYPE_CHECKING:
+    from swegc.runtime.agent import AgentResult
 
 ROLLOUT_FORMAT = 1
 # One sandbox for the agent, then one to grade in: a core each.
@@ -66,7 +70,7 @@ class RolloutOptions:
 class RolloutUnit:
     """One sample of one instance, with all a worker needs to roll it out and grade it."""
 
-    row: Mapping[str, Any]
+    instance: Instance
     sample: int
     key: str
     # Made once on the driver for the local pool (its settings are in the key); None where
@@ -77,11 +81,11 @@ class RolloutUnit:
     limits: Any = None  # swegc.runtime.agent.AgentLimits
     sandbox: Any = None  # swegc.runtime.sandbox.SandboxLimits
     grade_log: str = ""  # the driver's path of the grading log: the log's name
-    agent: dict[str, Any] | None = None  # the agent's stored result: only grading is left
+    agent: AgentResult | None = None  # the agent's stored result: only grading is left
 
     @property
     def instance_id(self) -> str:
-        return str(self.row["instance_id"])
+        return self.instance.instance_id
 
     @property
     def run_id(self) -> str:
@@ -92,7 +96,7 @@ class RolloutUnit:
 class RolloutResult:
     """A unit's result: the agent's part (stored first), the graded trajectory, the log."""
 
-    agent: dict[str, Any]
+    agent: AgentResult
     trajectory: Trajectory
     logs: dict[str, str]
 
@@ -129,40 +133,44 @@ class Rollouts:
                                   echo=echo)
 
     # -- planning --------------------------------------------------------------------------
-    def units(self, rows: list[Mapping[str, Any]]) -> list[RolloutUnit]:
+    def units(self, instances: Sequence[Instance]) -> list[RolloutUnit]:
+        from swegc.runtime.agent import AgentResult
         from swegc.runtime.policies import get_policy
 
-        rows = sorted(rows, key=lambda r: str(r["instance_id"]))
+        instances = sorted(instances, key=lambda i: i.instance_id)
         if self.options.only:
-            known = {str(r["instance_id"]) for r in rows}
+            known = {i.instance_id for i in instances}
             unknown = sorted(set(self.options.only) - known)
             if unknown:
                 raise SwegcError(f"--instance: the dataset has no instance {', '.join(unknown)}")
-            rows = [r for r in rows if r["instance_id"] in self.options.only]
+            instances = [i for i in instances if i.instance_id in self.options.only]
         if self.options.limit is not None:
-            rows = rows[: self.options.limit]
+            instances = instances[: self.options.limit]
         units = []
-        for row in rows:
+        for instance in instances:
             for sample in range(self.options.samples):
                 # Made here, once per unit, so that a bad name or option fails before any work.
-                policy = get_policy(self.options.policy, self.options.policy_options, row, sample)
-                key = content_hash("rollout", ROLLOUT_FORMAT, _row_identity(row),
+                policy = get_policy(self.options.policy, self.options.policy_options, instance,
+                                    sample)
+                key = content_hash("rollout", ROLLOUT_FORMAT, _row_identity(instance.to_json()),
                                    policy.settings(), sample, asdict(self.limits),
                                    _sandbox_identity(self.sandbox_limits))
-                run_id = f"{row['instance_id']}.s{sample}.{key[:10]}"
-                grade_log = self.out / "logs" / str(row["instance_id"]) / f"{run_id}.grade.log"
+                run_id = f"{instance.instance_id}.s{sample}.{key[:10]}"
+                grade_log = self.out / "logs" / instance.instance_id / f"{run_id}.grade.log"
+                stored = self.store.get("agent", key)
                 units.append(RolloutUnit(
-                    row, sample, key, None if self.pool.remote else policy,
+                    instance, sample, key, None if self.pool.remote else policy,
                     self.options.policy, self.options.policy_options, self.limits,
-                    self.sandbox_limits, str(grade_log), self.store.get("agent", key)))
+                    self.sandbox_limits, str(grade_log),
+                    AgentResult.from_json(stored) if stored is not None else None))
         return units
 
     # -- running ---------------------------------------------------------------------------
-    def run(self, rows: list[Mapping[str, Any]]) -> RolloutSummary:
+    def run(self, instances: Sequence[Instance]) -> RolloutSummary:
         from swegc.docker_client import docker_client
         from swegc.runtime.sandbox.orphans import remove_orphans
 
-        units = self.units(rows)
+        units = self.units(instances)
         orphans = remove_orphans(docker_client())
         if orphans:
             self.echo(f"removed {orphans} container(s) left by an interrupted run")
@@ -182,13 +190,13 @@ class Rollouts:
         resolved = sum(t.resolved for t in done.values())
         try:
             outcomes = self.pool.map_unordered(rollout_unit, todo, resources=ROLLOUT_UNITS,
-                                               locality=lambda u: str(u.row["image"]))
+                                               locality=lambda u: u.instance.image)
             for n, outcome in enumerate(outcomes, 1):
                 unit = outcome.item
                 if isinstance(outcome.error, Transient):
                     kept = outcome.error.retry_with
                     if isinstance(kept, RolloutUnit) and kept.agent is not None:
-                        self.store.put("agent", unit.key, kept.agent)  # grading is what failed
+                        self.store.put("agent", unit.key, kept.agent.to_json())  # grading failed
                     summary.errors.append(f"{unit.run_id}: {outcome.error}")
                     self.echo(f"[rollout {n}/{len(todo)}] {unit.instance_id} sample {unit.sample}: "
                               f"error (not stored; the next run retries it): {outcome.error}")
@@ -197,7 +205,7 @@ class Rollouts:
                     raise outcome.error
                 assert outcome.result is not None
                 write_logs(outcome.result.logs)
-                self.store.put("agent", unit.key, outcome.result.agent)
+                self.store.put("agent", unit.key, outcome.result.agent.to_json())
                 traj = outcome.result.trajectory
                 self.store.put("trajectory", unit.key, traj.to_json())
                 done[unit.key] = traj
@@ -238,53 +246,51 @@ def rollout_unit(unit: RolloutUnit) -> RolloutResult:
 
     start = time.monotonic()
     agent = unit.agent if unit.agent is not None else _run_agent(unit)
-    patch = agent["patch"]
+    patch = agent.patch
     grade: dict[str, Any] = {"resolved": False, "status": "", "test_report": {}, "error": None}
     logs: dict[str, str] = {}
     if patch.strip():
-        report, logs = _grade(TestSpec.from_row(unit.row, where=unit.instance_id), patch, unit)
+        spec = TestSpec.from_row(unit.instance.to_json(), where=unit.instance_id)
+        report, logs = _grade(spec, patch, unit)
         if report.error:
             # Infrastructure, not the patch: never stored as unresolved; the retry grades the
             # same patch again without running the agent again.
-            raise Transient("grading", f"grading failed on the infrastructure: {report.error}",
+            raise Transient(Reason.GRADING, f"grading failed on the infrastructure: {report.error}",
                             retry_with=replace(unit, agent=agent))
         grade = {"resolved": report.resolved,
                  "status": report.status.name if report.status is not None else "",
                  "test_report": dict(report.test_report), "error": None}
     traj = Trajectory(
-        instance_id=unit.instance_id, run_id=unit.run_id, policy=agent["policy"],
-        messages=agent["messages"], tools=agent["tools"], exit_status=agent["exit_status"],
-        patch=patch, n_steps=agent["n_steps"], prompt_tokens=agent["prompt_tokens"],
-        completion_tokens=agent["completion_tokens"],
-        wall_time_s=round(float(agent["wall_time_s"]) + time.monotonic() - start, 3),
+        instance_id=unit.instance_id, run_id=unit.run_id, policy=agent.policy,
+        messages=agent.messages, tools=agent.tools, exit_status=agent.exit_status,
+        patch=patch, n_steps=agent.n_steps, prompt_tokens=agent.prompt_tokens,
+        completion_tokens=agent.completion_tokens,
+        wall_time_s=round(float(agent.wall_time_s) + time.monotonic() - start, 3),
         resolved=bool(grade["resolved"]), test_report=grade["test_report"],
-        image=str(unit.row["image"]), sample=unit.sample, cost=float(agent["cost"]),
-        grade=grade["status"], error=agent["error"], swegc_version=__version__)
+        image=unit.instance.image, sample=unit.sample, cost=float(agent.cost),
+        grade=grade["status"], error=agent.error, swegc_version=__version__)
     return RolloutResult(agent, traj, logs)
 
 
-def _run_agent(unit: RolloutUnit) -> dict[str, Any]:
+def _run_agent(unit: RolloutUnit) -> AgentResult:
+    """The agent's rollout in a fresh sandbox of the instance's image; its error redacted."""
+    from dataclasses import replace
+
     from swegc.runtime.agent import run_agent
     from swegc.runtime.policies import get_policy
     from swegc.runtime.sandbox import InfrastructureError, open_sandbox
 
-    policy = unit.policy or get_policy(unit.policy_name, unit.policy_options, unit.row,
+    policy = unit.policy or get_policy(unit.policy_name, unit.policy_options, unit.instance,
                                        unit.sample)
-    _pull(str(unit.row["image"]))
+    _pull(unit.instance.image)
     try:
-        box = open_sandbox(str(unit.row["image"]), unit.sandbox,
+        box = open_sandbox(unit.instance.image, unit.sandbox,
                            labels={"org.swegc.instance": unit.instance_id})
     except InfrastructureError as exc:  # the sandbox did not start: nothing ran yet
-        raise Transient("sandbox", f"the sandbox did not start: {exc}") from None
+        raise Transient(Reason.SANDBOX, f"the sandbox did not start: {exc}") from None
     with box:
-        result = run_agent(policy, box, str(unit.row["problem_statement"]), unit.limits)
-    return {"policy": policy.settings(), "messages": result.messages,
-            "tools": result.tools, "exit_status": result.exit_status,
-            "patch": result.patch, "n_steps": result.n_steps,
-            "prompt_tokens": result.prompt_tokens,
-            "completion_tokens": result.completion_tokens, "cost": result.cost,
-            "wall_time_s": result.wall_time_s,
-            "error": redact(result.error) if result.error else None}
+        result = run_agent(policy, box, unit.instance.problem_statement, unit.limits)
+    return replace(result, error=redact(result.error) if result.error else None)
 
 
 def _pull(image: str) -> None:
@@ -295,7 +301,7 @@ def _pull(image: str) -> None:
     try:
         ensure_pulled(image)
     except RegistryError as exc:
-        raise Transient("registry", str(exc)) from None
+        raise Transient(Reason.REGISTRY, str(exc)) from None
 
 
 def _grade(spec: Any, patch: str, unit: RolloutUnit) -> tuple[Any, dict[str, str]]:

@@ -24,6 +24,7 @@ import yaml
 from swegc.atomic_files import atomic_write
 from swegc.build_layout import BuildLayout
 from swegc.errors import InputError
+from swegc.records import Instance, read_jsonl
 
 INSTANCE_COLUMNS = (
     "instance_id", "repo", "base_commit", "patch", "test_patch", "problem_statement", "hints_text",
@@ -335,9 +336,21 @@ def load_rows(dataset: str | Path, split: str | None = None) -> dict[str, dict[s
     This is how every command that takes a DATASET reads it (evaluate, rollout, publish), so
     that they accept the same things and say the same when something is wrong.
     """
-    import pyarrow.parquet as pq
+    return {iid: row for iid, (_, row) in _located_rows(dataset, split).items()}
 
-    from swegc.records import read_jsonl
+
+def load_instances(dataset: str | Path, split: str | None = None,
+                   require: tuple[str, ...] = ()) -> dict[str, Instance]:
+    """``load_rows``'s rows read as ``Instance`` values (``Instance.from_row``: older schema
+    versions and JSON-string columns read too); a bad row is an error that names its place."""
+    return {iid: Instance.from_row(row, where, require)
+            for iid, (where, row) in _located_rows(dataset, split).items()}
+
+
+def _located_rows(dataset: str | Path,
+                  split: str | None) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Each row by instance id, with where it was read (a file and line, or a split)."""
+    import pyarrow.parquet as pq
 
     path = Path(dataset)
     found: list[tuple[str, dict[str, Any]]]
@@ -361,12 +374,12 @@ def load_rows(dataset: str | Path, split: str | None = None) -> dict[str, dict[s
     else:
         raise InputError(f"{path}: not a dataset; give a build folder, a folder in Hub layout "
                          "(data/*.parquet), or a .jsonl or .parquet file of rows")
-    rows: dict[str, dict[str, Any]] = {}
+    rows: dict[str, tuple[str, dict[str, Any]]] = {}
     for where, row in found:
         iid = row.get("instance_id")
         if not isinstance(iid, str) or not iid:
             raise InputError(f"{where}: a row has no instance_id")
         if iid in rows:
             raise InputError(f"{where}: instance {iid} appears twice in the dataset")
-        rows[iid] = row
+        rows[iid] = (where, row)
     return rows

@@ -4,15 +4,23 @@ Each record is a plain frozen dataclass with ``to_json``/``from_json`` so that i
 in the build store, written as JSONL, and read back by a later stage or another process (a
 worker of the local pool or of a Ray cluster). Every serialized record carries
 ``schema_version`` so that a reader can refuse what it does not understand.
+
+An ``Instance`` is what every stage after compile reads: a dataset row, however it was read
+(``read_dataset``, ``datasets.load_dataset``, a JSONL line, an older schema), becomes one with
+``Instance.from_row``, so that readers use typed fields instead of string keys.
 """
 
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from datetime import date, datetime
+from typing import Any, ClassVar
 
 from swegc.errors import InputError
+from swegc.reasons import ExitStatus
 
 CANDIDATE_SCHEMA_VERSION = 1
 # 2: the test settings' columns (parser_options, test_timeout_s, ...). 3: the columns the field's
@@ -244,6 +252,127 @@ class Instance:
         _check_keys("instance", data, cls, where)
         return cls(**data)
 
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any], where: str = "row",
+                 require: tuple[str, ...] = ()) -> Instance:
+        """An instance from a dataset row, however it was read.
+
+        Rows come from ``read_dataset`` (JSON columns decoded), ``datasets.load_dataset``
+        (nested columns as JSON strings, lists maybe as JSON text as in SWE-bench's older
+        datasets, a version as a number), a JSONL line, or an older schema version: a missing
+        column takes its default (before version 3, swegc's parser was ``log_parser``, its
+        options ``parser_options``), and columns swegc does not know (another tool's) are left
+        out. ``instance_id`` and the columns in ``require`` must have a value; a column of the
+        wrong type is an ``InputError`` that names the row and the column.
+        """
+        return _RowReader(row, where).instance(require)
+
+
+_MAPPING_COLUMNS = frozenset({"validation", "swegc_parser_options", "test_env"})
+_NUMBER_AT_END = re.compile(r"-(\d+)$")
+
+
+class _RowReader:
+    """Typed reads of one row's columns for ``Instance.from_row``."""
+
+    def __init__(self, row: Mapping[str, Any], where: str):
+        self.row, self.where = dict(row), where
+
+    def instance(self, require: tuple[str, ...]) -> Instance:
+        iid = self.row.get("instance_id")
+        if not isinstance(iid, str) or not iid:
+            raise InputError(f"{self.where}: the row has no 'instance_id' (a non-empty string)")
+        if iid not in self.where:  # errors name the instance
+            self.where = f"{self.where} ({iid})"
+        version = self.row.get("schema_version")
+        version = INSTANCE_SCHEMA_VERSION if version is None else self._integer("schema_version", 0)
+        if version not in READABLE_INSTANCE_VERSIONS:
+            raise InputError(f"{self.where}: instance schema_version {version} is not supported "
+                             f"(this swegc reads {', '.join(map(str, READABLE_INSTANCE_VERSIONS))})")
+        if version < 3:  # swegc's parser was `log_parser`, its options `parser_options`
+            self.row["swegc_log_parser"] = self.row.pop("log_parser", "")
+            self.row["swegc_parser_options"] = self.row.pop("parser_options", None)
+        for column in require:
+            if self.row.get(column) in (None, ""):
+                raise InputError(f"{self.where}: column {column!r} has no value")
+        values: dict[str, Any] = {"instance_id": iid, "schema_version": version}
+        for spec in fields(Instance):
+            if spec.name not in values:
+                values[spec.name] = self._column(spec.name, spec.type)
+        return Instance(**values)
+
+    def _column(self, name: str, kind: Any) -> Any:
+        value = self.row.get(name)
+        if name == "pull_number":
+            match = _NUMBER_AT_END.search(str(self.row.get("instance_id")))
+            return self._integer(name, int(match.group(1)) if match else 0)
+        if name == "test_timeout_s":
+            return self._integer(name, Instance.test_timeout_s)
+        if name == "test_network":
+            if value is None:
+                return False
+            if not isinstance(value, bool):
+                raise self._wrong(name, "true or false", value)
+            return value
+        if name in _MAPPING_COLUMNS:
+            return self._mapping(name, None if name == "swegc_parser_options" else {})
+        if str(kind).startswith("list"):
+            return self._strings(name)
+        return self._text(name)
+
+    def _wrong(self, name: str, expected: str, value: Any) -> InputError:
+        return InputError(f"{self.where}: column {name!r} should be {expected}, "
+                          f"got {type(value).__name__} {str(value)[:80]!r}")
+
+    def _text(self, name: str) -> str:
+        value = self.row.get(name)
+        if value is None:
+            return ""
+        if isinstance(value, str):
+            return value
+        if isinstance(value, (datetime, date)):
+            return value.isoformat()
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return str(value)  # a version that a reader took for a number
+        raise self._wrong(name, "a string", value)
+
+    def _integer(self, name: str, default: int) -> int:
+        value = self.row.get(name)
+        if value is None or value == "":
+            return default
+        if isinstance(value, str) and value.strip().isdigit():
+            return int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self._wrong(name, "a whole number", value)
+        return value
+
+    def _decoded(self, name: str, expected: str) -> Any:
+        value = self.row.get(name)
+        if isinstance(value, str) and value.strip():
+            try:
+                return json.loads(value)
+            except json.JSONDecodeError:
+                raise self._wrong(name, f"{expected} (or its JSON)", value) from None
+        return None if isinstance(value, str) else value
+
+    def _strings(self, name: str) -> list[str]:
+        value = self._decoded(name, "a list of strings")
+        if value is None:
+            return []
+        if not isinstance(value, (list, tuple)):
+            raise self._wrong(name, "a list of strings", value)
+        if not all(isinstance(v, (str, int)) and not isinstance(v, bool) for v in value):
+            raise self._wrong(name, "a list of strings", value)
+        return [str(v) for v in value]
+
+    def _mapping(self, name: str, default: dict[str, Any] | None) -> dict[str, Any] | None:
+        value = self._decoded(name, "an object")
+        if value is None:
+            return default
+        if not isinstance(value, Mapping):
+            raise self._wrong(name, "an object", value)
+        return dict(value)
+
 
 @dataclass(frozen=True)
 class Trajectory:
@@ -264,7 +393,7 @@ class Trajectory:
     policy: dict[str, Any]
     messages: list[dict[str, Any]]
     tools: list[dict[str, Any]] = field(default_factory=list)
-    exit_status: str = "submitted"
+    exit_status: ExitStatus = ExitStatus.SUBMITTED
     patch: str = ""
     n_steps: int = 0
     prompt_tokens: int = 0
@@ -280,8 +409,10 @@ class Trajectory:
     swegc_version: str = ""
     schema_version: int = TRAJECTORY_SCHEMA_VERSION
 
-    EXIT_STATUSES = ("submitted", "step_limit", "context_limit", "stuck", "format_error",
-                     "timeout", "error")
+    EXIT_STATUSES: ClassVar[tuple[str, ...]] = tuple(status.value for status in ExitStatus)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "exit_status", ExitStatus(self.exit_status))
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from swegc.errors import InputError
-from swegc.records import Trajectory
+from swegc.records import Instance, Trajectory
 from swegc.runtime.agent import TOOLS, AgentLimits, run_agent
 from swegc.runtime.policies import PolicyError, PolicyOptions, get_policy
 from swegc.runtime.policies.scripted import ScriptedPolicy, call
@@ -35,9 +35,9 @@ def sandbox(docker_engine):
     box.close()
 
 
-def instance(patch: str = "") -> dict:
-    return {"instance_id": "example__calc-1", "problem_statement": ISSUE, "patch": patch,
-            "image": "swegc-test/agent-repo"}
+def instance(patch: str = "") -> Instance:
+    return Instance.from_row({"instance_id": "example__calc-1", "problem_statement": ISSUE,
+                              "patch": patch, "image": "swegc-test/agent-repo"})
 
 
 # -- the registry ---------------------------------------------------------------------------

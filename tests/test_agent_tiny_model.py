@@ -9,6 +9,7 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
+from swegc.records import Instance  # noqa: E402
 from swegc.runtime.agent import TOOLS, AgentLimits, run_agent  # noqa: E402
 from swegc.runtime.agent.loop import SYSTEM_PROMPT, USER_PROMPT  # noqa: E402
 from swegc.runtime.policies import PolicyOptions, get_policy  # noqa: E402
@@ -33,7 +34,7 @@ def test_the_served_tiny_model_runs_through_the_openai_policy_to_a_limit(tiny_mo
     with OpenAIServer(tiny_model_backend(tiny_model)) as server, \
             open_sandbox(repo_image(docker_engine)) as box:
         options = PolicyOptions(model="tiny", base_url=server.url, temperature=1.0, max_tokens=24, seed=0)
-        policy = get_policy("openai", options, {"instance_id": "x"}, 0)
+        policy = get_policy("openai", options, Instance.from_row({"instance_id": "x"}), 0)
         result = run_agent(policy, box, ISSUE, AgentLimits(step_limit=4, format_error_limit=2))
 
     assert result.exit_status in ("step_limit", "format_error")  # random weights emit garbage
@@ -51,11 +52,11 @@ def test_the_transformers_policy_generates_in_process_and_reports_tokens(tiny_mo
                     {"id": "c0", "type": "function",
                      "function": {"name": "bash", "arguments": '{"command": "ls"}'}}]},
                 {"role": "tool", "tool_call_id": "c0", "content": "calc\nREADME.md\n"}]
-    first = get_policy("transformers", options, {"instance_id": "x"}, 0).complete(messages, TOOLS)
-    again = get_policy("transformers", options, {"instance_id": "x"}, 0).complete(messages, TOOLS)
+    first = get_policy("transformers", options, Instance.from_row({"instance_id": "x"}), 0).complete(messages, TOOLS)
+    again = get_policy("transformers", options, Instance.from_row({"instance_id": "x"}), 0).complete(messages, TOOLS)
     assert first.message["role"] == "assistant"
     assert first.prompt_tokens > 1000 and 0 < first.completion_tokens <= 16
     assert first == again  # same seed and sample: the same answer
-    policy = get_policy("transformers", options, {"instance_id": "x"}, 1)
+    policy = get_policy("transformers", options, Instance.from_row({"instance_id": "x"}), 1)
     assert policy.settings() == {"name": "transformers", "model": tiny_model, "temperature": 1.0,
                                  "top_p": 1.0, "max_tokens": 16, "seed": 4}

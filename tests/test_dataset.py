@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from swegc.dataset import read_dataset, write_dataset, write_jsonl
+from swegc.dataset import load_instances, read_dataset, write_dataset, write_jsonl
 from swegc.errors import InputError
 from swegc.records import Instance
 
@@ -119,3 +119,30 @@ def test_features_order_chooses_and_orders_columns(tmp_path: Path) -> None:
 def test_jsonl_is_deterministic_and_keeps_unicode(tmp_path: Path) -> None:
     path = write_jsonl(tmp_path / "sub" / "rows.jsonl", [{"b": 1, "a": "é"}, {"a": [1]}])
     assert path.read_text(encoding="utf-8") == '{"a": "é", "b": 1}\n{"a": [1]}\n'
+
+
+def test_rows_read_back_as_the_instances_written_whoever_reads_them(tmp_path: Path) -> None:
+    import datasets
+
+    written = {row["instance_id"]: Instance.from_json(row) for row in ROWS}
+    write(tmp_path / "out")
+    assert load_instances(tmp_path / "out") == written
+    # datasets.load_dataset keeps the JSON columns as strings: they read the same.
+    loaded = datasets.load_dataset(str(tmp_path / "out"), cache_dir=str(tmp_path / "cache"))
+    from_hub = [Instance.from_row(row, "hub") for row in loaded["train"]]
+    assert isinstance(loaded["train"][0]["validation"], str)
+    assert {i.instance_id: i for i in from_hub} == written
+    write_jsonl(tmp_path / "rows.jsonl", ROWS)
+    assert load_instances(tmp_path / "rows.jsonl") == written
+    assert all(instance.to_json() == row for instance, row in
+               zip(load_instances(tmp_path / "out").values(), sorted(ROWS, key=lambda r: r["instance_id"])))
+
+
+def test_a_row_that_cannot_be_an_instance_is_an_error_that_names_its_line_and_column(tmp_path: Path) -> None:
+    write_jsonl(tmp_path / "rows.jsonl", [ROWS[0], instance(5, FAIL_TO_PASS={"not": "a list"})])
+    with pytest.raises(InputError, match=r"rows.jsonl:2 \(octo__demo-5\): column 'FAIL_TO_PASS' "
+                                         "should be a list of strings, got dict"):
+        load_instances(tmp_path / "rows.jsonl")
+    write_jsonl(tmp_path / "no_image.jsonl", [instance(6, image="")])
+    with pytest.raises(InputError, match=r"no_image.jsonl:1 \(octo__demo-6\): column 'image' has no value"):
+        load_instances(tmp_path / "no_image.jsonl", require=("image",))

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from swegc.hub.changelog import diff_rows
-from swegc.hub.checks import check_rows
 from swegc.errors import SwegcError
+from swegc.hub.cards import BuildFacts, RunsFacts, build_about, runs_about
+from swegc.hub.changelog import Changelog, diff_rows
+from swegc.hub.checks import check_rows, read_instances
 from swegc.hub.images import pin_rows
+from swegc.hub.stats import RolloutStats, validation_stats
 from swegc.images.reference import ImageRef
 from swegc.pass_at_k import pass_at_curve, pass_at_k
+from swegc.reasons import EXIT_STATUSES, REASONS, ExitStatus, Reason
+from swegc.records import Instance
 
 PINNED = "127.0.0.1:5000/acme/swegc-inst/o__r-1@sha256:" + "a" * 64
 
@@ -72,12 +76,33 @@ def test_pass_at_k_is_the_unbiased_estimator_averaged_over_instances():
 
 def test_the_check_lists_every_problem_with_its_instance():
     rows = [row("a", FAIL_TO_PASS=[]), row("b", schema_version=9), row("c", image=""),
-            row("d", hints_text="key: sk-proj-" + "x" * 30)]
-    problems = check_rows({"train": rows}, lambda r: "missing image" if r["instance_id"] == "c" else None)
+            row("d", hints_text="key: sk-proj-" + "x" * 30), row("e", FAIL_TO_PASS="t::a")]
+    instances, unreadable = read_instances({"train": rows})
+    problems = unreadable + check_rows(
+        instances, lambda i: "missing image" if i.instance_id == "c" else None)
     text = [str(p) for p in problems]
     assert "train:a: FAIL_TO_PASS is empty: nothing would tell a fix from no fix" in text
-    assert any(t.startswith("train:b: schema_version 9") for t in text)
+    assert "train:b: instance schema_version 9 is not supported (this swegc reads 1, 2, 3, 4, 5)" in text
+    assert "train:a: schema_version 1; this swegc publishes version 5 (recompile with it)" in text
+    assert any(t.startswith("train:e: column 'FAIL_TO_PASS' should be a list of strings") for t in text)
     assert "train:c: no value in column(s) image" in text and "train:c: missing image" in text
     assert "train:d: column hints_text holds a token shaped like sk-p...; remove it from the source " \
            "(issue text, patch) before publishing" in text
     assert all("x" * 30 not in t for t in text)
+
+
+def test_the_cards_explain_each_rejection_reason_and_exit_status_in_the_words_of_swegc_reasons():
+    instance = Instance.from_row(row("o__r-1", spec_hash="abc", swegc_version="0.1.0",
+                                     validation={"runs": 3}))
+    reports = [{"status": "valid"}, {"status": "rejected", "reason": "no_fail_to_pass"},
+               {"status": "rejected", "reason": "a_reason_of_a_newer_swegc"}]
+    stats = validation_stats(reports, [instance])
+    assert stats.runs == {3: 1} and stats.fail_to_pass == 1
+    card = build_about(BuildFacts("acme/tasks", None, {"train": 1}, [instance], stats, [], None,
+                                  Changelog(None), "0.1.0"))
+    assert f"| `no_fail_to_pass` | 1 | {REASONS[Reason.NO_FAIL_TO_PASS].meaning} |" in card
+    assert "| `a_reason_of_a_newer_swegc` | 1 |  |" in card
+    assert "| [o/r](https://github.com/o/r) | 1 | 1 | `abc` |" in card
+    runs = runs_about(RunsFacts("acme/runs", None, RolloutStats(2, 1, 1, [0.5], {"stuck": 1, "submitted": 1},
+                                                                  2, 2), [], None, 1, Changelog(None)))
+    assert f"| `stuck` | 1 | {EXIT_STATUSES[ExitStatus.STUCK]} |" in runs

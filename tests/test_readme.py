@@ -22,3 +22,11 @@ def test_the_quickstart_runs_the_example_and_the_tests_with_commands_that_exist(
     root = README.parent
     assert (root / ".ci" / "setup").is_file() and (root / "examples" / "specs").is_dir()
     assert ".venv/bin/python -m pytest -q" in (root / ".ci" / "run").read_text()
+
+
+def test_the_readme_rejection_reasons_are_generated_from_swegc_reasons():
+    from swegc.reasons import README_END, README_START, reasons_markdown
+
+    text = README.read_text()
+    table = text.split(README_START, 1)[1].split(README_END, 1)[0]
+    assert table.strip() == reasons_markdown().strip(), "run: python -m swegc.reasons README.md"

@@ -11,6 +11,7 @@ import pytest
 from swegc.compiler.report import human_bytes, human_seconds, read_reports, summarize, write_reports
 from swegc.dataset import write_dataset
 from swegc.errors import InputError, SwegcError
+from swegc.reasons import REASONS, Reason
 
 
 def inst(instance_id: str, status: str, reason: str | None = None, **extra: Any) -> dict[str, Any]:
@@ -74,7 +75,10 @@ def test_summary_counts_reasons_flaky_tests_time_and_disk(tmp_path: Path) -> Non
     assert next(line for line in lines if line.strip().startswith("total")).split() == \
         ["total", "1", "3", "1", "1", "6"]
     reasons = lines[lines.index("rejected by reason") + 2:lines.index("rejected by reason") + 4]
-    assert [r.split() for r in reasons] == [["no_fail_to_pass", "2"], ["patch_does_not_apply", "1"]]
+    assert [r.split()[:2] for r in reasons] == [["no_fail_to_pass", "2"], ["patch_does_not_apply", "1"]]
+    # Each reason says what it means, in the words of swegc.reasons (also the card's, README's).
+    assert reasons[0].endswith("  " + REASONS[Reason.NO_FAIL_TO_PASS].meaning)
+    assert reasons[1].endswith("  " + REASONS[Reason.PATCH_DOES_NOT_APPLY].meaning)
     assert "skipped by reason" in lines and "error by reason" in lines
     assert "flaky tests: 9 in 2 instances (kept out of FAIL_TO_PASS and PASS_TO_PASS)" in lines
     assert "    tests/t.py::test_f[a - b]" in lines

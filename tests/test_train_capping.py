@@ -104,3 +104,12 @@ def test_problem_statement_comes_from_instances_or_else_the_first_user_message(t
     path = tmp_path / "instances.jsonl"
     path.write_text(json.dumps({"instance_id": "o__r-7", "problem_statement": "The real issue"}) + "\n")
     assert problem_statement(traj, read_problem_statements(str(path))) == "The real issue"
+
+
+def test_an_instance_without_a_problem_statement_is_an_error_at_its_line(tmp_path: Path):
+    path = tmp_path / "instances.jsonl"
+    path.write_text(json.dumps({"instance_id": "o__r-7", "problem_statement": "x"}) + "\n"
+                    + json.dumps({"instance_id": "o__r-8"}) + "\n")
+    with pytest.raises(InputError, match=r"instances.jsonl:2 \(o__r-8\): column 'problem_statement' "
+                                         "has no value"):
+        read_problem_statements(str(path))

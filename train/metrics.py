@@ -18,6 +18,7 @@ from itertools import groupby
 from math import comb
 
 from swegc.pass_at_k import pass_at_curve
+from swegc.reasons import ExitStatus
 from swegc.records import Trajectory
 
 
@@ -40,7 +41,7 @@ def best_at_k(samples: list[tuple[float, bool]], k: int) -> float:
 
 def is_loop(traj: Trajectory, repeats: int = 3) -> bool:
     """Stuck: exit status "stuck", or the same assistant action ``repeats`` times in a row."""
-    if traj.exit_status == "stuck":
+    if traj.exit_status == ExitStatus.STUCK:
         return True
     run, last = 0, None
     for msg in traj.messages:

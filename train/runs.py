@@ -9,8 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from swegc.errors import InputError
-from swegc.records import Trajectory, read_jsonl
+from swegc.records import Instance, Trajectory, read_jsonl
 from swegc.trajectory_dataset import dataset_files, file_rows, read_trajectories
 
 
@@ -28,16 +27,21 @@ def read_runs(paths: list[str]) -> list[Located]:
     return [Located(where, raw, traj) for raw in paths for where, traj in read_trajectories(raw)]
 
 
-def read_problem_statements(path: str) -> dict[str, str]:
-    """instance_id -> problem_statement from an instance dataset (JSONL, parquet or Hub folder)."""
-    out: dict[str, str] = {}
+def read_instances(path: str) -> dict[str, Instance]:
+    """Instances by id from an instance dataset (JSONL, parquet or Hub folder); each needs its
+    problem statement, the text train and rerank put before a trajectory."""
+    out: dict[str, Instance] = {}
     for file in dataset_files(Path(path)):
         rows = read_jsonl(str(file), "instance") if file.suffix == ".jsonl" else file_rows(file)
         for where, row in rows:
-            if "instance_id" not in row or "problem_statement" not in row:
-                raise InputError(f"{where}: an instance needs 'instance_id' and 'problem_statement'")
-            out[str(row["instance_id"])] = str(row["problem_statement"])
+            instance = Instance.from_row(row, where, require=("problem_statement",))
+            out[instance.instance_id] = instance
     return out
+
+
+def read_problem_statements(path: str) -> dict[str, str]:
+    """instance_id -> problem_statement from an instance dataset (JSONL, parquet or Hub folder)."""
+    return {iid: instance.problem_statement for iid, instance in read_instances(path).items()}
 
 
 def problem_statement(traj: Trajectory, statements: dict[str, str] | None = None) -> str:

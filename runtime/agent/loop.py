@@ -1,7 +1,8 @@
 """The agent loop: ask the policy, run its tool calls in the sandbox, repeat.
 
 query -> execute -> observe, as in mini-swe-agent; the message list is the trajectory. The
-loop ends with one exit status:
+loop ends with one exit status (an ``ExitStatus``; ``swegc.reasons.EXIT_STATUSES`` holds the
+one-line text cards show):
 
 - ``submitted``: the model called ``submit``;
 - ``step_limit``: ``step_limit`` assistant messages were made without a submit;
@@ -23,9 +24,10 @@ from __future__ import annotations
 import copy
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from swegc.reasons import ExitStatus
 from swegc.redact import redact
 from swegc.runtime.agent.editor import Editor
 from swegc.runtime.agent.tools import TOOLS, ToolCallError, action_key, parse_call
@@ -78,11 +80,16 @@ class AgentLimits:
     """Format errors in a row answered; one more ends the rollout as `format_error`."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class AgentResult:
-    """One rollout: how it ended, the conversation (the trajectory), the patch and its costs."""
+    """One rollout: how it ended, the conversation (the trajectory), the patch and its costs.
 
-    exit_status: str
+    The rollout keeps it in its store the moment the agent is done (``to_json``) and reads it
+    back (``from_json``) to grade the patch again after an infrastructure failure, without
+    running the agent again.
+    """
+
+    exit_status: ExitStatus
     messages: list[dict[str, Any]]
     tools: list[dict[str, Any]]
     patch: str
@@ -93,10 +100,19 @@ class AgentResult:
     wall_time_s: float
     error: str | None = None
     stats: dict[str, Any] = field(default_factory=dict)  # counts of format errors, timeouts
+    policy: dict[str, Any] = field(default_factory=dict)  # the policy's settings()
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> AgentResult:
+        """A stored result; those stored before ``stats`` was kept have none."""
+        return cls(**{**data, "exit_status": ExitStatus(data["exit_status"])})
 
 
 class _Finished(Exception):
-    def __init__(self, exit_status: str, error: str | None = None):
+    def __init__(self, exit_status: ExitStatus, error: str | None = None):
         super().__init__(exit_status)
         self.exit_status, self.error = exit_status, error
 
@@ -151,15 +167,16 @@ class Agent:
         except _Finished as done:
             status, error = done.exit_status, done.error
         except (PolicyError, InfrastructureError) as exc:
-            status, error = "error", redact(f"{type(exc).__name__}: {exc}")
+            status, error = ExitStatus.ERROR, redact(f"{type(exc).__name__}: {exc}")
         patch = ""
         try:
             patch = self.sandbox.diff()
         except InfrastructureError as exc:
-            status, error = "error", error or redact(f"cannot read the patch: {exc}")
+            status, error = ExitStatus.ERROR, error or redact(f"cannot read the patch: {exc}")
         return AgentResult(status, self.messages, copy.deepcopy(TOOLS), patch, self.n_steps,
                            self.prompt_tokens, self.completion_tokens, self.cost,
-                           time.monotonic() - self.start, error, dict(self.stats))
+                           time.monotonic() - self.start, error, dict(self.stats),
+                           self.policy.settings())
 
     def step(self) -> None:
         self.check_limits()
@@ -168,11 +185,11 @@ class Agent:
 
     def check_limits(self) -> None:
         if self.remaining_s() <= 0:
-            raise _Finished("timeout")
+            raise _Finished(ExitStatus.TIMEOUT)
         if self.n_steps >= self.limits.step_limit:
-            raise _Finished("step_limit")
+            raise _Finished(ExitStatus.STEP_LIMIT)
         if self.context_tokens() > self.limits.context_tokens:
-            raise _Finished("context_limit")
+            raise _Finished(ExitStatus.CONTEXT_LIMIT)
 
     def remaining_s(self) -> float:
         return self.limits.wall_time_s - (time.monotonic() - self.start)
@@ -223,20 +240,20 @@ class Agent:
             else:
                 submitted = self.run_tool(call, args)
         if submitted:
-            raise _Finished("submitted")
+            raise _Finished(ExitStatus.SUBMITTED)
 
     def format_error(self) -> None:
         self.format_errors += 1
         self.stats["format_errors"] += 1
         self.last_action, self.repeats = "", 0
         if self.format_errors > self.limits.format_error_limit:
-            raise _Finished("format_error")
+            raise _Finished(ExitStatus.FORMAT_ERROR)
 
     def check_repeat(self, action: str) -> None:
         self.repeats = self.repeats + 1 if action == self.last_action else 1
         self.last_action = action
         if self.repeats > self.limits.repeat_limit:
-            raise _Finished("stuck")
+            raise _Finished(ExitStatus.STUCK)
 
     def run_tool(self, call: dict[str, Any], args: dict[str, Any]) -> bool:
         """Run one checked call and add its observation; True when it was ``submit``."""
@@ -249,7 +266,7 @@ class Agent:
             return False
         remaining = self.remaining_s()
         if remaining <= 0:
-            raise _Finished("timeout")
+            raise _Finished(ExitStatus.TIMEOUT)
         timeout = max(1.0, min(self.limits.command_timeout_s, remaining))
         result = self.sandbox.execute(args["command"], timeout_s=timeout)
         output = result.output if not result.output or result.output.endswith("\n") else result.output + "\n"

@@ -4,8 +4,8 @@ A policy turns the conversation so far into the next assistant message (OpenAI c
 tool calls with JSON-string arguments). Each implementation lives in its own module and is
 imported only when asked for, so that ``import swegc`` stays fast (no openai, no torch).
 
-    policy = get_policy("openai", PolicyOptions(model="gpt-4o-mini"), instance=row, sample=0)
-    result = run_agent(policy, sandbox, row["problem_statement"])
+    policy = get_policy("openai", PolicyOptions(model="gpt-4o-mini"), instance, sample=0)
+    result = run_agent(policy, sandbox, instance.problem_statement)
 
 Names: ``openai`` (any OpenAI-compatible endpoint), ``transformers`` (a local model in this
 process), ``replay`` (a recorded trajectory's assistant messages), ``gold`` (applies the
@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Protocol
 
 from swegc.errors import InputError, SwegcError
+from swegc.records import Instance
 
 
 @dataclass(frozen=True)
@@ -116,8 +117,8 @@ def check_policy_name(name: str) -> None:
                          f"policies are {', '.join(POLICIES)}")
 
 
-def get_policy(name: str, options: PolicyOptions, instance: Mapping[str, Any], sample: int = 0) -> Policy:
-    """The policy ``name`` for rollout ``sample`` of ``instance`` (a dataset row)."""
+def get_policy(name: str, options: PolicyOptions, instance: Instance, sample: int = 0) -> Policy:
+    """The policy ``name`` for rollout ``sample`` of ``instance``."""
     check_policy_name(name)
     module = importlib.import_module(POLICIES[name])
     return module.make(options, instance, sample)

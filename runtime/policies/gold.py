@@ -9,10 +9,10 @@ loop and grading together); one that does not points at the runtime, not at a mo
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
 from typing import Any
 
 from swegc.errors import InputError
+from swegc.records import Instance
 from swegc.runtime.policies import Completion, PolicyOptions
 from swegc.runtime.policies.scripted import ScriptedPolicy, call
 
@@ -43,8 +43,7 @@ class GoldPolicy:
         return self._script.complete(messages, tools)
 
 
-def make(options: PolicyOptions, instance: Mapping[str, Any], sample: int) -> GoldPolicy:
-    patch = instance.get("patch")
-    if not isinstance(patch, str) or not patch.strip():
-        raise InputError(f"instance {instance.get('instance_id')!r} has no patch for the gold policy")
-    return GoldPolicy(str(instance.get("instance_id", "")), patch)
+def make(options: PolicyOptions, instance: Instance, sample: int) -> GoldPolicy:
+    if not instance.patch.strip():
+        raise InputError(f"instance {instance.instance_id!r} has no patch for the gold policy")
+    return GoldPolicy(instance.instance_id, instance.patch)

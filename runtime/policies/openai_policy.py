@@ -10,11 +10,11 @@ of it too, in case a server echoes it back).
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from swegc.errors import InputError
+from swegc.records import Instance
 from swegc.redact import redact
 from swegc.runtime.policies import Completion, PolicyError, PolicyOptions
 
@@ -113,5 +113,5 @@ class OpenAIPolicy:
         return redact(text, self._secrets)
 
 
-def make(options: PolicyOptions, instance: Mapping[str, Any], sample: int) -> OpenAIPolicy:
+def make(options: PolicyOptions, instance: Instance, sample: int) -> OpenAIPolicy:
     return OpenAIPolicy(options, seed=options.sample_seed(sample))

@@ -10,11 +10,10 @@ rollout ``sample`` of an instance replays that instance's ``sample``-th trajecto
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
 from typing import Any
 
 from swegc.errors import InputError
-from swegc.records import Trajectory
+from swegc.records import Instance, Trajectory
 from swegc.runtime.policies import Completion, PolicyError, PolicyOptions
 
 
@@ -47,10 +46,10 @@ class ReplayPolicy:
         return Completion(message)
 
 
-def make(options: PolicyOptions, instance: Mapping[str, Any], sample: int) -> ReplayPolicy:
+def make(options: PolicyOptions, instance: Instance, sample: int) -> ReplayPolicy:
     if not options.replay:
         raise InputError("the replay policy needs a trajectory source (options.replay)")
-    instance_id = str(instance.get("instance_id", ""))
+    instance_id = instance.instance_id
     found = read_trajectories(options.replay, instance_id)
     if not found:
         raise InputError(f"{options.replay}: no trajectory of {instance_id} to replay")

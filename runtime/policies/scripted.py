@@ -13,6 +13,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from swegc.records import Instance
 from swegc.runtime.policies import Completion, PolicyError, PolicyOptions
 
 
@@ -50,5 +51,5 @@ class ScriptedPolicy:
         return Completion(message=message)
 
 
-def make(options: PolicyOptions, instance: Mapping[str, Any], sample: int) -> ScriptedPolicy:
+def make(options: PolicyOptions, instance: Instance, sample: int) -> ScriptedPolicy:
     return ScriptedPolicy(options.script, model=options.model or "scripted")

@@ -12,11 +12,11 @@ import functools
 import json
 import re
 import threading
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from swegc.errors import InputError
+from swegc.records import Instance
 from swegc.runtime.policies import Completion, PolicyOptions
 
 _TOOL_CALL = re.compile(r"<tool_call>\s*(.*?)\s*</tool_call>", re.DOTALL)
@@ -156,5 +156,5 @@ class TransformersPolicy:
                           gen.prompt_tokens, gen.completion_tokens)
 
 
-def make(options: PolicyOptions, instance: Mapping[str, Any], sample: int) -> TransformersPolicy:
+def make(options: PolicyOptions, instance: Instance, sample: int) -> TransformersPolicy:
     return TransformersPolicy(options, seed=options.sample_seed(sample))
