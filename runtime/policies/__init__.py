@@ -56,9 +56,11 @@ class PolicyOptions:
     model: str = ""
     """Model name sent to the endpoint (openai) or recorded in trajectories."""
     base_url: str | None = None
-    """OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1; None: the client's default."""
+    """OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1 (vllm serve); unset: the
+    openai client's own default (OPENAI_BASE_URL, else OpenAI's API)."""
     api_key_env: str = "OPENAI_API_KEY"
-    """Environment variable that holds the API key; unset means no key (local servers)."""
+    """Environment variable that holds the API key (never logged); unset means no key (local
+    servers)."""
     temperature: float = 0.0
     """Sampling temperature; 0 is greedy."""
     top_p: float = 1.0
