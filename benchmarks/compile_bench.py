@@ -166,7 +166,7 @@ def synthetic_noop(work: Path, n: int) -> dict:
         builder.client.api.tag(group.built.id, *name.split(":"))
         tagged.append(name)
         result = {"verdict": {"status": "valid", "reason": None, "detail": None,
-                              "FAIL_TO_PASS": [f"{item.directives[0]}::t"],
+                              "FAIL_TO_PASS": [f"{item.settings.test_directives[0]}::t"],
                               "PASS_TO_PASS": [],
                               "PASS_TO_FAIL": [], "flaky_tests": [], "runs": [],
                               "duration_s": 1.0, "attempts": 1},

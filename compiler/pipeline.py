@@ -43,7 +43,7 @@ from swegc.images.node import NodeRecipe
 from swegc.images.reference import ImageRef
 from swegc.store import BuildStore
 
-UNIT_FORMAT = 3  # 3: validation puts back the fix's test infrastructure and cross-checks results
+UNIT_FORMAT = 4  # 4: validation runs as grading does (run_tests); the key hashes TestSettings whole
 CLONE_UNREADABLE = Reason.CLONE_UNREADABLE  # git could not read the clone (objects missing)
 # Image builds at once: each is CPU-, disk- and network-heavy, unlike a validation.
 ENV_BUILDS = Resources(cpus=1.0, max_in_flight=4)
@@ -375,7 +375,7 @@ class Compiler:
             npm_date = self._commit_date(group.spec.repo, item.candidate.base_commit)
         return InstanceRecipe(item.instance_id, item.candidate.base_commit, env.install,
                               env.post_install,
-                              env=tuple(sorted(item.test_settings(group.spec).env.items())),
+                              env=tuple(sorted(item.settings.env.items())),
                               pip_date=pip_date,
                               pip_date_exempt=group.recipe.pip_date_exempt,
                               build_outputs=group.recipe.build_outputs,
@@ -395,14 +395,9 @@ class Compiler:
         """Everything the unit's result depends on: the instance image (and through it the
         env and base images) and what validation reads. Not the problem statement or hints:
         editing those changes the dataset row, not the validation."""
-        tests = group.spec.tests
         return content_hash("unit", UNIT_FORMAT, self._instance_recipe(group, item).key(group.key),
-                            item.patch, item.test_patch, item.test_command, item.timeout_s,
-                            self._runs(group.spec), tests.parser, tests.parser_options,
-                            tests.network,
-                            # only when set: units of specs without it keep their keys
-                            *((("prepare", prepare),) if (prepare := item.prepare(group.spec))
-                              else ()))
+                            item.patch, item.test_patch, self._runs(group.spec),
+                            item.settings.key())
 
     def _runs(self, spec: RepoSpec) -> int:
         return self.options.runs or spec.tests.runs
@@ -475,10 +470,10 @@ class Compiler:
                       builder: ImageBuilder) -> InstanceJob:
         assert group.built is not None and builder.repo is not None
         recipe = self._instance_recipe(group, item)
-        plan = ValidationPlan.for_settings(
-            item.test_settings(group.spec), instance_id=item.instance_id, image="",
-            test_patch=item.test_patch, patch=item.patch, runs=self._runs(group.spec),
-            directive_kind=item.directive_kind)
+        plan = ValidationPlan(instance_id=item.instance_id, image="",
+                              base_commit=item.candidate.base_commit, test_patch=item.test_patch,
+                              patch=item.patch, settings=item.settings,
+                              runs=self._runs(group.spec), directive_kind=item.directive_kind)
         return InstanceJob(key, recipe, group.built, group.recipe.env_commit,
                            self.env_references.get(group.key),
                            instance_bundle(builder.repo, recipe, group.recipe.env_commit),
@@ -550,8 +545,7 @@ class Compiler:
             # With a registry, the pushed image by digest: any node (and any peer tool) pulls
             # that very image; without one, the local image id (until a publish).
             **reference.columns(), spec_hash=group.spec.spec_hash,
-            flaky_tests=verdict.flaky_tests, **item.test_settings(group.spec).row_columns(),
-            test_file_globs=list(group.spec.tests.files),
+            flaky_tests=verdict.flaky_tests, **item.settings.row_columns(),
             validation={"runs": self._runs(group.spec),
                         "PASS_TO_FAIL": verdict.judgement.PASS_TO_FAIL,
                         "unknown_before": verdict.judgement.unknown_before,

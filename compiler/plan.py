@@ -14,15 +14,14 @@ from swegc.compiler.candidates import Rejection, candidate_split
 from swegc.compiler.case_directives import case_warnings, changed_cases, command_with_cases
 from swegc.compiler.patches import PatchError, Split, directive_warnings, test_directives
 from swegc.compiler.spec.model import CaseDirectives, RepoSpec
-from swegc.runtime.harness.test_spec import TestSettings
-from swegc.runtime.harness.validation import TEST_ENV, full_test_command
+from swegc.runtime.harness.test_spec import TestSettings, full_test_command
 from swegc.compiler.versioning import VersionError, detect_version, published_version
 from swegc.git import GitError, GitRepo
 from swegc.hashing import content_hash
 from swegc.records import Candidate
 from swegc.store import BuildStore
 
-PLAN_FORMAT = 2  # 2: directives from every changed test file, with warnings
+PLAN_FORMAT = 3  # 3: the plan holds the instance's whole TestSettings
 
 
 @dataclass(frozen=True)
@@ -32,30 +31,14 @@ class PlannedInstance:
     patch: str
     test_patch: str
     test_files: tuple[str, ...]
-    directives: tuple[str, ...]  # changed test files, or changed case names
     version: str
     env_index: int  # index into spec.environments
-    test_command: str  # with directives
-    timeout_s: int
-    env: tuple[tuple[str, str], ...]  # test-time environment variables
+    # How its tests run: what validation uses, what the unit key hashes, what its row records
+    # (graders read it back with ``TestSpec.from_row``). Directives: changed test files, or
+    # changed case names.
+    settings: TestSettings
     warnings: tuple[str, ...] = ()  # changed tests that will not run (directive_warnings)
     directive_kind: str = "files"  # "cases": the directives are test-case names
-
-    def test_settings(self, spec: RepoSpec) -> TestSettings:
-        """How this instance's tests run: what validation uses and what its row records.
-
-        The one place compile assembles them; graders read them back from the row
-        (``TestSpec.from_row``). The environment holds TEST_ENV too, as the image does.
-        """
-        return TestSettings(test_command=self.test_command, test_directives=self.directives,
-                            parser=spec.tests.parser, parser_options=spec.tests.parser_options,
-                            timeout_s=self.timeout_s, network=spec.tests.network,
-                            env={**TEST_ENV, **dict(self.env)}, prepare=self.prepare(spec))
-
-    def prepare(self, spec: RepoSpec) -> tuple[str, ...]:
-        """The commands run after the patches: the environment's, else the tests' own."""
-        own = spec.environments[self.env_index].prepare
-        return spec.tests.prepare if own is None else own
 
     def version_columns(self, env_commit: str) -> dict[str, str]:
         """The row's ``version`` and ``environment_setup_commit`` with SWE-bench's meanings,
@@ -75,6 +58,7 @@ class PlannedInstance:
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["candidate"] = self.candidate.to_json()
+        data["settings"] = self.settings.row_columns()
         return data
 
     @classmethod
@@ -82,17 +66,22 @@ class PlannedInstance:
         data = dict(data)
         data["candidate"] = Candidate.from_json(data["candidate"])
         data["test_files"] = tuple(data["test_files"])
-        data["directives"] = tuple(data["directives"])
-        data["env"] = tuple(tuple(pair) for pair in data["env"])
+        data["settings"] = TestSettings.from_row(data["settings"], where="stored plan")
         data["warnings"] = tuple(data.get("warnings", ()))
         return cls(**data)
 
 
+def prepare_commands(spec: RepoSpec, env_index: int) -> tuple[str, ...]:
+    """The commands run after the patches: the environment's, else the tests' own."""
+    own = spec.environments[env_index].prepare
+    return spec.tests.prepare if own is None else own
+
+
 def plan_key(spec: RepoSpec, candidate: Candidate) -> str:
-    tests = asdict(spec.tests)
-    del tests["prepare"]  # run at test time: plans do not depend on it
-    relevant = {"tests": tests, "version": asdict(spec.version),
-                "environments": [env.image_inputs() | {"versions": env.versions}
+    # Everything the plan's TestSettings holds is here, prepare included (tests' and envs').
+    relevant = {"tests": asdict(spec.tests), "version": asdict(spec.version),
+                "environments": [env.image_inputs() | {"versions": env.versions,
+                                                       "prepare": env.prepare}
                                  for env in spec.environments],
                 "override": asdict(spec.instances[candidate.instance_id])
                 if candidate.instance_id in spec.instances else None}
@@ -172,12 +161,14 @@ def _plan(spec: RepoSpec, repo: GitRepo, candidate: Candidate,
     directives, warnings, command = _directives(spec, repo, candidate.base_commit, test_patch,
                                                 command)
     env = {**spec.tests.env, **(override.env if override else {})}
+    settings = spec.tests.settings(
+        command=command, directives=directives,
+        timeout=override.timeout if override and override.timeout else spec.tests.timeout,
+        env=dict(sorted(env.items())), prepare=prepare_commands(spec, env_index))
     return PlannedInstance(
         instance_id=iid, candidate=candidate, patch=patch, test_patch=test_patch,
-        test_files=test_files, directives=directives, version=version, env_index=env_index,
-        test_command=command, directive_kind=spec.tests.directive_kind,
-        timeout_s=(override.timeout if override and override.timeout else spec.tests.timeout),
-        env=tuple(sorted(env.items())), warnings=warnings)
+        test_files=test_files, version=version, env_index=env_index, settings=settings,
+        warnings=warnings, directive_kind=spec.tests.directive_kind)
 
 
 def _directives(spec: RepoSpec, repo: GitRepo, base_commit: str, test_patch: str,

@@ -320,14 +320,15 @@ def _grade(spec: Any, patch: str, unit: RolloutUnit) -> tuple[Any, dict[str, str
 
 
 def _row_identity(row: Mapping[str, Any]) -> dict[str, Any]:
-    """What a rollout's result depends on in its row (not, e.g., its validation details)."""
+    """What a rollout's result depends on in its row (not, e.g., its validation details): the
+    task, the lists it is graded by, and how its tests run (every test setting, as one value)."""
+    from swegc.runtime.harness.test_spec import TestSettings
+
     keys = ("instance_id", "image", "base_commit", "problem_statement", "patch", "test_patch",
-            "test_command", "FAIL_TO_PASS", "PASS_TO_PASS", "swegc_log_parser", "swegc_parser_options",
-            "test_timeout_s", "test_network", "test_env")
-    identity = {k: row.get(k) for k in keys}
-    if row.get("test_prepare"):  # only when set: rollouts of rows without it keep their keys
-        identity["test_prepare"] = row["test_prepare"]
-    return identity
+            "FAIL_TO_PASS", "PASS_TO_PASS")
+    where = str(row.get("instance_id") or "row")
+    return {**{k: row.get(k) for k in keys},
+            "test_settings": TestSettings.from_row(row, where).key()}
 
 
 def _sandbox_identity(limits: Any) -> dict[str, Any]:

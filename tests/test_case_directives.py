@@ -151,8 +151,8 @@ def test_a_planned_instance_runs_the_changed_cases_by_name_and_keeps_them_as_its
     planned = plan_candidate(spec, repo, Candidate(repo="acme/lib", number=7, base_commit=base,
                                                    merge_commit=head))
     assert isinstance(planned, PlannedInstance)
-    assert planned.directives == ("testA2", "testA4")
-    assert planned.test_command == "pytest -rA -p no:cacheprovider -k 'testA2 or testA4'"
+    assert planned.settings.test_directives == ("testA2", "testA4")
+    assert planned.settings.test_command == "pytest -rA -p no:cacheprovider -k 'testA2 or testA4'"
     assert planned.directive_kind == "cases" and planned.warnings == ()
     assert PlannedInstance.from_json(planned.to_json()) == planned
 

@@ -88,7 +88,7 @@ def test_a_planned_instance_runs_its_changed_test_files_and_carries_the_warnings
     candidate = Candidate(repo="acme/lib", number=5, base_commit=base, merge_commit=head)
     planned = plan_candidate(spec, repo, candidate)
     assert isinstance(planned, PlannedInstance)
-    assert planned.test_command == ("python -m unittest -v lib.tests.unittest_core "
+    assert planned.settings.test_command == ("python -m unittest -v lib.tests.unittest_core "
                                     "lib.tests.unittest_new")
     assert planned.warnings == ()
     assert PlannedInstance.from_json(planned.to_json()) == planned
@@ -98,7 +98,7 @@ def test_a_planned_instance_runs_its_changed_test_files_and_carries_the_warnings
     spec_file.write_text(narrowed)
     planned = plan_candidate(load_specs([spec_file])[0], repo, candidate,
                              split=candidate_split(spec, candidate, lambda: repo))
-    assert planned.test_command == "python -m unittest -v"
+    assert planned.settings.test_command == "python -m unittest -v"
     assert len(planned.warnings) == 3 and "whole test suite runs" in planned.warnings[0]
 
 

@@ -236,9 +236,7 @@ def test_labels_read_like_the_paths_users_write() -> None:
 
 
 def test_an_environment_prepare_replaces_the_tests_prepare_for_its_instances(tmp_path: Path) -> None:
-    from types import SimpleNamespace
-
-    from swegc.compiler.plan import PlannedInstance
+    from swegc.compiler.plan import prepare_commands
 
     text = VALID.replace("  env: {PYTHONHASHSEED: 0}\n",
                          "  env: {PYTHONHASHSEED: 0}\n  prepare: [\"python setup.py build_ext -i\"]\n")
@@ -248,6 +246,6 @@ def test_an_environment_prepare_replaces_the_tests_prepare_for_its_instances(tmp
     [spec] = load_specs(["w.yaml"])
     assert spec.tests.prepare == ("python setup.py build_ext -i",)
     assert spec.environments[1].build_outputs == ("build/", "*.so")
-    old, new = (PlannedInstance.prepare(SimpleNamespace(env_index=i), spec) for i in (0, 1))
+    old, new = (prepare_commands(spec, i) for i in (0, 1))
     assert old == ("python setup.py build_ext -i",)  # the first environment inherits it
     assert new == ()  # the second runs none

@@ -15,7 +15,7 @@ from swegc.runtime.harness.grading import GradeReport, ResolvedStatus, grade, re
 from swegc.runtime.harness.guard import graded_test_files, guarded_reason, parse_numstat
 from swegc.runtime.harness.parsers import get_parser
 from swegc.runtime.harness.test_spec import TestSettings, TestSpec
-from swegc.runtime.harness.trust import junit_key, junit_statuses, summary_problem, trusted_run
+from swegc.runtime.harness.trust import cross_check, junit_key, junit_statuses, summary_problem
 
 TEST_PATCH = """\
 diff --git a/tests/test_a.py b/tests/test_a.py
@@ -56,8 +56,10 @@ def row(**changes: Any) -> dict[str, Any]:
 def test_a_row_gives_every_setting_grading_needs():
     spec = TestSpec.from_row(row())
     assert spec.image == "swegc-inst/octo__demo-1:abc" and spec.base_commit == "a" * 40
-    assert spec.test_command == "pytest -rA tests/test_a.py" and spec.parser == "pytest"
-    assert spec.timeout_s == 120 and spec.network is True and spec.env == {"LANG": "C.UTF-8"}
+    settings = spec.settings
+    assert settings.test_command == "pytest -rA tests/test_a.py" and settings.parser == "pytest"
+    assert settings.timeout_s == 120 and settings.network is True
+    assert settings.env == {"LANG": "C.UTF-8"}
     assert spec.test_files == ("tests/test_a.py", "tests/old.py", "tests/new.py",
                                "tests/data/gone.txt")
     assert spec.fail_to_pass == ("tests/test_a.py::test_x",)
@@ -81,8 +83,9 @@ def test_a_row_from_before_the_settings_columns_is_graded_with_the_defaults():
                    "eval_script", "eval_type"):
         del old[column]
     spec = TestSpec.from_row(old)
-    assert spec.parser == "pytest"
-    assert spec.timeout_s == 900 and spec.network is False and spec.env == {}
+    assert spec.settings.parser == "pytest"
+    assert spec.settings.timeout_s == 900 and spec.settings.network is False
+    assert spec.settings.env == {} and spec.settings.file_globs == ()
     assert Instance.from_json(old).test_timeout_s == 900
 
 
@@ -170,11 +173,11 @@ def test_junit_names_match_pytest_node_ids():
 def test_a_test_passes_only_when_the_log_and_the_junit_report_agree():
     parser = get_parser("pytest")
     parsed = parser.parse(SUMMARY)
-    trusted = trusted_run(parser, parsed, SUMMARY, 1, 0.1, False, JUNIT)
+    trusted = cross_check(parser, parsed, SUMMARY, 1, JUNIT)
     assert trusted.problem is None and trusted.statuses["tests/t.py::test_a"] == "PASSED"
     lying = JUNIT.replace('name="test_a" time="0.001"/>',
                           'name="test_a" time="0.001"><error message="e"/></testcase>')
-    assert trusted_run(parser, parsed, SUMMARY, 1, 0.1, False, lying).statuses[
+    assert cross_check(parser, parsed, SUMMARY, 1, lying).statuses[
         "tests/t.py::test_a"] == "ERROR"
-    assert "no JUnit report" in trusted_run(parser, parsed, SUMMARY, 1, 0.1, False, None).problem
-    assert "exit code 0" in trusted_run(parser, parsed, SUMMARY, 0, 0.1, False, JUNIT).problem
+    assert "no JUnit report" in cross_check(parser, parsed, SUMMARY, 1, None).problem
+    assert "exit code 0" in cross_check(parser, parsed, SUMMARY, 0, JUNIT).problem

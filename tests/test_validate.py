@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from swegc.runtime.harness.test_spec import TestSettings
 from swegc.runtime.harness.validation import ValidationPlan, validate
 from swegc.git import GitRepo
 from swegc.images.builder import EnvRecipe, ImageBuilder, InstanceRecipe
@@ -43,7 +44,8 @@ diff --git a/calc.py b/calc.py
 
 
 @pytest.fixture(scope="module")
-def image(tmp_path_factory, docker_engine):
+def built(tmp_path_factory, docker_engine):
+    """The instance image and its base commit."""
     from conftest import GitBuilder
 
     g = GitBuilder(tmp_path_factory.mktemp("v") / "repo")
@@ -53,46 +55,47 @@ def image(tmp_path_factory, docker_engine):
     env = builder.env_image(EnvRecipe(repo="acme/calc", base_image="swegc-base:bookworm",
                                       env_commit=base, upgrade_pip=False))
     inst = builder.instance_image(InstanceRecipe("acme__calc-1", base), env, base)
-    yield inst.name
+    yield inst.name, base
     for name in (inst.name, env.name):
         docker_engine.images.remove(name, force=True)
 
 
-def plan(image, command="python -m unittest -v test_calc", **extra):
-    values = {"instance_id": "acme__calc-1", "image": image, "test_command": command,
-              "test_patch": TEST_PATCH, "patch": PATCH, "parser": "unittest", "runs": 2,
-              "timeout_s": 60}
-    values.update(extra)
-    return ValidationPlan(**values)
+def plan(built, command="python -m unittest -v test_calc", test_patch=TEST_PATCH, **settings):
+    image, base = built
+    values = {"test_command": command, "test_directives": (), "parser": "unittest",
+              "timeout_s": 60, **settings}
+    return ValidationPlan(instance_id="acme__calc-1", image=image, base_commit=base,
+                          test_patch=test_patch, patch=PATCH, settings=TestSettings(**values),
+                          runs=2)
 
 
-def test_a_unittest_suite_is_validated_with_its_dotted_test_ids(image, tmp_path):
+def test_a_unittest_suite_is_validated_with_its_dotted_test_ids(built, tmp_path):
     # The fix keeps calc.py's size; applied within the second of the before runs, only
     # PYTHONDONTWRITEBYTECODE (set by validate, whatever the image) keeps the old .pyc away.
-    verdict = validate(plan(image), tmp_path)
+    verdict = validate(plan(built), tmp_path)
     assert verdict.status == "valid", verdict.detail
     assert verdict.judgement.FAIL_TO_PASS == ["test_calc.TestDouble.test_double"]
     assert [r["side"] for r in verdict.runs] == ["before", "before", "after", "after"]
     assert (tmp_path / "acme__calc-1" / "after-2.log").is_file()
 
 
-def test_a_run_past_the_time_limit_is_rejected_as_a_timeout(image, tmp_path):
-    verdict = validate(plan(image, timeout_s=3, env={"HANG": "1"}), tmp_path)
+def test_a_run_past_the_time_limit_is_rejected_as_a_timeout(built, tmp_path):
+    verdict = validate(plan(built, timeout_s=3, env={"HANG": "1"}), tmp_path)
     assert verdict.status == "rejected" and verdict.reason == "timeout"
     assert sum(r["duration_s"] for r in verdict.runs) < 30  # killed, not waited for
 
 
-def test_a_test_command_whose_runner_is_missing_is_a_suite_that_did_not_run(image, tmp_path):
+def test_a_test_command_whose_runner_is_missing_is_a_suite_that_did_not_run(built, tmp_path):
     # pytest is not installed in this env: the command fails before any test runs.
-    verdict = validate(plan(image, command="python -m pytest -rA", parser="pytest"), tmp_path)
+    verdict = validate(plan(built, command="python -m pytest -rA", parser="pytest"), tmp_path)
     assert verdict.status == "rejected"
     assert verdict.reason == "suite_did_not_run"
     assert "No module named pytest" in (tmp_path / "acme__calc-1" / "before-1.log").read_text()
 
 
-def test_a_test_patch_that_does_not_apply_is_rejected_before_any_test_runs(image, tmp_path):
+def test_a_test_patch_that_does_not_apply_is_rejected_before_any_test_runs(built, tmp_path):
     broken = TEST_PATCH.replace("+++ b/test_calc.py", "+++ b/test_calc.py").replace(
         "--- /dev/null", "--- a/test_calc.py").replace("new file mode 100644\n", "")
-    verdict = validate(plan(image, test_patch=broken), tmp_path)
+    verdict = validate(plan(built, test_patch=broken), tmp_path)
     assert verdict.reason == "test_patch_does_not_apply"
     assert verdict.runs == []

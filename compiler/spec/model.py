@@ -14,6 +14,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from swegc.naming import DEBIAN_SUITES, DEFAULT_BASE_IMAGES  # noqa: F401 - re-exported
+from swegc.runtime.harness.test_spec import TEST_ENV, TestSettings
 
 SOURCE_KINDS = ("git", "jsonl", "instances", "github")
 # The one default of ``tests.directive_files``: every changed Python test file, as SWE-bench
@@ -112,6 +113,16 @@ class TestsSpec:
     def directive_kind(self) -> str:
         """``cases`` when the directives are test-case names, else ``files``."""
         return "cases" if isinstance(self.directives, CaseDirectives) else "files"
+
+    def settings(self, *, command: str, directives: tuple[str, ...], timeout: int,
+                 env: dict[str, str], prepare: tuple[str, ...]) -> TestSettings:
+        """One instance's test settings: these, with what planning decided for the instance
+        (its command with directives, and the overrides of timeout, env and prepare). The
+        environment holds TEST_ENV under the spec's, as the instance image does."""
+        return TestSettings(test_command=command, test_directives=directives, parser=self.parser,
+                            parser_options=self.parser_options, timeout_s=timeout,
+                            network=self.network, env={**TEST_ENV, **env}, prepare=prepare,
+                            file_globs=self.files)
 
 
 @dataclass(frozen=True)

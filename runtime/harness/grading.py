@@ -1,10 +1,13 @@
-"""Grading a patch by SWE-bench's rules: pure functions of statuses, and the typed report.
+"""Grading a patch by SWE-bench's rules: the typed report, the rules, and one graded run.
 
 resolved = every FAIL_TO_PASS and every PASS_TO_PASS test passes (PASSED or XFAIL, as in
 SWE-bench). One difference, on purpose: a test that is skipped or absent counts as a failure
 (SWE-bench leaves a skipped test out of both lists, so a patch that makes the tests skip
-themselves would resolve). ``grade_patch`` runs one patch (``patch_run``) and grades it here;
-``GradeReport.to_swebench`` is SWE-bench's per-instance ``report.json``.
+themselves would resolve). The rules are pure functions of statuses (``tests_status``,
+``resolution``, ``grade``); ``grade_patch`` runs one patch through the run procedure (``run``:
+apply, put back what it may not change, apply the test_patch, prepare, run once, cross-check)
+and grades the statuses that can be believed. ``GradeReport.to_swebench`` is SWE-bench's
+per-instance ``report.json``.
 """
 
 from __future__ import annotations
@@ -15,8 +18,11 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from swegc.redact import redact
 from swegc.runtime.harness.parsers import PASSING
+from swegc.runtime.harness.run import Testbed, run_tests
 from swegc.runtime.harness.test_spec import TestSpec
+from swegc.runtime.sandbox import InfrastructureError
 
 GRADE_REPORT_SCHEMA_VERSION = 1
 MISSING = "MISSING"  # a graded test with no trusted result at all
@@ -146,14 +152,11 @@ def grade(spec: TestSpec, statuses: dict[str, str], **facts: Any) -> GradeReport
 
 def grade_patch(spec: TestSpec, patch: str, *, log_path: Path | None = None,
                 attempts: int = 3) -> GradeReport:
-    """Grade ``patch`` in a fresh sandbox of the instance's image (see ``patch_run``).
+    """Grade ``patch`` in a fresh sandbox of the instance's image.
 
     Infrastructure failures are retried ``attempts`` times, then reported as ``error``; test
     outcomes are never retried.
     """
-    from swegc.runtime.harness.patch_run import run_patch
-    from swegc.runtime.sandbox import InfrastructureError
-
     start = time.monotonic()
     if not patch.strip():
         return GradeReport(instance_id=spec.instance_id, resolved=False, status=ResolvedStatus.NO,
@@ -174,3 +177,34 @@ def grade_patch(spec: TestSpec, patch: str, *, log_path: Path | None = None,
                        error=f"after {attempts} attempts: {last_error}",
                        duration_s=round(time.monotonic() - start, 3), attempts=attempts,
                        log_path=str(log_path) if log_path else None)
+
+
+def run_patch(spec: TestSpec, patch: str, log_path: Path | None) -> GradeReport:
+    """One attempt: the run procedure once, with the patch, and its grade; the log (every
+    step's command, exit code and output, secrets redacted) written to ``log_path``. Raises
+    ``InfrastructureError`` when the engine or the container fails."""
+    with Testbed.open(spec.image, spec.settings, spec.test_patch, patch,
+                      labels={"org.swegc.grading": spec.instance_id}) as bed:
+        side = run_tests(bed, "grade", 1, spec.protected())
+    if log_path is not None:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        log_path.write_text(redact(f"# grading {spec.instance_id} in {spec.image}\n" + "".join(
+            f"\n# {step.name}\n# exit {step.exit_code}"
+            f"{' after ' + step.took if step.took else ''}\n{step.output}"
+            for step in side.steps)), encoding="utf-8")
+    facts: dict[str, Any] = {"patch_applied": side.patch_applied, "empty_patch": False,
+                             "log_path": str(log_path) if log_path else None}
+    if side.patch_applied:
+        facts["reverted_files"] = side.reverted
+    blocked = side.blocked
+    if blocked is not None and blocked.step == "patch":
+        return grade(spec, {}, **facts, patch_problem=f"the patch does not apply: {blocked.detail}")
+    if blocked is not None and blocked.step == "test_patch":
+        return grade(spec, {}, **facts, run_problem="the test_patch does not apply after the "
+                     "patch: " + blocked.output.strip()[-500:])
+    if blocked is not None:
+        return grade(spec, {}, **facts, run_problem=blocked.detail)
+    [run] = side.runs
+    trusted = run.trusted()
+    return grade(spec, trusted.statuses, **facts, run_problem=trusted.problem,
+                 exit_code=run.exit_code)

@@ -1,30 +1,43 @@
-"""One instance's test settings, built from its dataset row alone.
+"""One instance's test settings, from the spec to the dataset row and back.
 
 Compile validation, rollout grading and ``swegc evaluate`` all run an instance's tests the same
 way: in its image, with the row's command (directives appended), parser and options, time
-limit, network setting and environment. ``TestSpec`` is that one place. Compile builds the
-settings once (``TestSettings``), writes them into the row with ``row_columns`` and validates
-with them; a grader reads them back with ``TestSpec.from_row``: nothing is looked up in a spec
-file or a build folder at grading time.
+limit, network setting, environment, prepare commands and test-file globs. ``TestSettings`` is
+that one value: compile builds it once, validates with it, hashes it into its keys and writes it
+into the row with ``row_columns``; a grader reads it back with ``TestSpec.from_row``: nothing is
+looked up in a spec file or a build folder at grading time.
 """
 
 from __future__ import annotations
 
 import json
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from swegc.errors import InputError
+from swegc.hashing import content_hash
+from swegc.runtime.harness.guard import Protected
 
 # What an older row (schema_version 1, before the test settings had columns) is graded with.
 DEFAULT_TIMEOUT_S = 900
+# Baked into every instance image (with tests.env and the instance's env) and set again for every
+# run: no bytecode left from the other side's sources, and a fixed hash seed.
+TEST_ENV = {"PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"}
+_SETTINGS_KEY_FORMAT = 1
 
 
 @dataclass(frozen=True)
 class TestSettings:
-    """How an instance's tests run: the row's ``test_*``, ``swegc_log_parser`` and
-    ``swegc_parser_options`` columns (``log_parser`` is SWE-bench's name for eval_script's log)."""
+    """How an instance's tests run: one value from the spec to the row and back.
+
+    Compile builds it once per instance (``TestsSpec.settings``), validates with it, hashes it
+    into the unit key (``key``) and writes it into the row (``row_columns``); a grader reads it
+    back (``from_row``) and a rollout hashes it into its own key. A new setting is a field here,
+    its column in ``row_columns`` and ``from_row``, and the spec value that fills it.
+    (``log_parser`` is SWE-bench's name for eval_script's log, hence ``swegc_log_parser``.)
+    """
 
     __test__ = False  # not a pytest test class
 
@@ -38,13 +51,48 @@ class TestSettings:
     # Commands run in /testbed after the patches are applied and before the tests (the spec's
     # tests.prepare): what the patch changes the sources of, built again (a grammar, say).
     prepare: tuple[str, ...] = ()
+    # The spec's tests.files (gitignore-style): which changed files are test files, which a
+    # patch under test may not change (guard, eval_script).
+    file_globs: tuple[str, ...] = ()
 
     def row_columns(self) -> dict[str, Any]:
         """The dataset row's columns for these settings (see swegc.dataset.COLUMN_DOCS)."""
         return {"test_command": self.test_command, "test_directives": list(self.test_directives),
                 "swegc_log_parser": self.parser, "swegc_parser_options": self.parser_options,
                 "test_timeout_s": self.timeout_s, "test_network": self.network,
-                "test_env": dict(sorted(self.env.items())), "test_prepare": list(self.prepare)}
+                "test_env": dict(sorted(self.env.items())), "test_prepare": list(self.prepare),
+                "test_file_globs": list(self.file_globs)}
+
+    def key(self) -> str:
+        """What a result that depends on how the tests run (a compile unit, a rollout) hashes:
+        every setting at once, so that a new one can never be left out of a key."""
+        return content_hash("test-settings", _SETTINGS_KEY_FORMAT, self.row_columns())
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any], where: str = "row") -> TestSettings:
+        """The settings in a row's columns (objects or their JSON, as ``load_dataset`` gives
+        them); rows older than a column get its default. ``InputError`` names ``where`` and the
+        column when one is missing or mistyped, or names no known parser."""
+        get = _Columns(row, where)
+        settings = cls(
+            test_command=get.text("test_command"),
+            test_directives=get.strings("test_directives", default=()),
+            # Rows before schema 3 named swegc's parser `log_parser`, its options `parser_options`.
+            parser=get.text("swegc_log_parser" if row.get("swegc_log_parser") else "log_parser"),
+            parser_options=get.mapping("swegc_parser_options" if "swegc_parser_options" in row
+                                       else "parser_options", default=None),
+            timeout_s=get.integer("test_timeout_s", default=DEFAULT_TIMEOUT_S),
+            network=get.boolean("test_network", default=False),
+            env={k: str(v) for k, v in (get.mapping("test_env", default={}) or {}).items()},
+            prepare=get.strings("test_prepare", default=()),
+            file_globs=get.strings("test_file_globs", default=()))
+        from swegc.runtime.harness.parsers import get_parser
+
+        try:
+            get_parser(settings.parser, settings.parser_options)
+        except Exception as exc:  # noqa: BLE001 - the parser's own message says what is wrong
+            raise InputError(f"{where}: columns 'swegc_log_parser'/'swegc_parser_options': {exc}") from None
+        return settings
 
 
 @dataclass(frozen=True)
@@ -64,29 +112,11 @@ class TestSpec:
     pass_to_pass: tuple[str, ...] = ()
     gold_patch: str = ""  # the row's own patch (``gold`` predictions)
 
-    @property
-    def test_command(self) -> str:
-        return self.settings.test_command
-
-    @property
-    def parser(self) -> str:
-        return self.settings.parser
-
-    @property
-    def parser_options(self) -> dict[str, Any] | None:
-        return self.settings.parser_options
-
-    @property
-    def timeout_s(self) -> int:
-        return self.settings.timeout_s
-
-    @property
-    def network(self) -> bool:
-        return self.settings.network
-
-    @property
-    def env(self) -> dict[str, str]:
-        return self.settings.env
+    def protected(self) -> Protected:
+        """What a patch under test may not change on this instance (``guard.put_back``)."""
+        return Protected(self.base_commit, self.test_files,
+                         (*self.fail_to_pass, *self.pass_to_pass), self.settings.file_globs,
+                         self.gold_patch)
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any], where: str = "row") -> TestSpec:
@@ -104,29 +134,18 @@ class TestSpec:
         if not image:
             raise InputError(f"{here}: column 'image' is empty; the row names no image to grade in")
         test_patch = get.text("test_patch", allow_empty=True)
-        settings = TestSettings(
-            test_command=get.text("test_command"),
-            test_directives=get.strings("test_directives", default=()),
-            # Rows before schema 3 named swegc's parser `log_parser`, its options `parser_options`.
-            parser=get.text("swegc_log_parser" if row.get("swegc_log_parser") else "log_parser"),
-            parser_options=get.mapping("swegc_parser_options" if "swegc_parser_options" in row
-                                       else "parser_options", default=None),
-            timeout_s=get.integer("test_timeout_s", default=DEFAULT_TIMEOUT_S),
-            network=get.boolean("test_network", default=False),
-            env={k: str(v) for k, v in (get.mapping("test_env", default={}) or {}).items()},
-            prepare=get.strings("test_prepare", default=()))
-        from swegc.runtime.harness.parsers import get_parser
-
-        try:
-            get_parser(settings.parser, settings.parser_options)
-        except Exception as exc:  # noqa: BLE001 - the parser's own message says what is wrong
-            raise InputError(f"{here}: columns 'swegc_log_parser'/'swegc_parser_options': {exc}") from None
+        settings = TestSettings.from_row(row, here)
         return cls(instance_id=iid, repo=get.text("repo"), image=image,
                    base_commit=get.text("base_commit"), test_patch=test_patch,
                    test_files=patch_paths(test_patch, here), settings=settings,
                    fail_to_pass=get.strings("FAIL_TO_PASS"),
                    pass_to_pass=get.strings("PASS_TO_PASS"),
                    gold_patch=get.text("patch", allow_empty=True, default=""))
+
+
+def full_test_command(command: str, directives: list[str]) -> str:
+    """A command with its directives (test files or modules) appended, each quoted."""
+    return " ".join([command, *(shlex.quote(d) for d in directives)])
 
 
 class _Columns:

@@ -11,8 +11,10 @@ one. So a run's results count only when the channels agree:
   the exit code agrees with the JUnit XML report pytest wrote to a fresh random path;
 - a test passes only when the log and the JUnit report both say it passed.
 
-A run that fails these checks is not an infrastructure error: its patch is unresolved and the
-report says why (``GradeReport.run_problem``).
+The run procedure (``run``) applies the first check to every run and ``cross_check`` the others
+to a run that passes it. A run that fails them is not an infrastructure error: a graded patch
+is unresolved and the report says why (``GradeReport.run_problem``); in validation the
+instance is rejected (``results_disagree``, or judging's own reason).
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from swegc.runtime.harness.judging import ObservedRun, check_run
 from swegc.runtime.harness.parsers import (ERROR, FAILED, PASSED, PASSING, SKIPPED, XFAIL, XPASS,
                                            LogParser, ParseResult, log_lines)
 
@@ -113,16 +114,6 @@ def summary_problem(log: str) -> str | None:
 
 def _fmt(counts: dict[str, int]) -> str:
     return "{" + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())) + "}"
-
-
-def trusted_run(parser: LogParser, parsed: ParseResult, log: str, exit_code: int,
-                duration_s: float, timed_out: bool, junit_xml: str | None) -> TrustedRun:
-    """The statuses of a graded run that both channels confirm, or the reason none count."""
-    run = ObservedRun("grade", 1, exit_code, duration_s, parsed, timed_out)
-    problem = check_run(run, parser)
-    if problem:
-        return TrustedRun({}, problem.detail)
-    return cross_check(parser, parsed, log, exit_code, junit_xml)
 
 
 def cross_check(parser: LogParser, parsed: ParseResult, log: str, exit_code: int,
