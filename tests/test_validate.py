@@ -60,12 +60,13 @@ def built(tmp_path_factory, docker_engine):
         docker_engine.images.remove(name, force=True)
 
 
-def plan(built, command="python -m unittest -v test_calc", test_patch=TEST_PATCH, **settings):
+def plan(built, command="python -m unittest -v test_calc", test_patch=TEST_PATCH, patch=PATCH,
+         **settings):
     image, base = built
     values = {"test_command": command, "test_directives": (), "parser": "unittest",
               "timeout_s": 60, **settings}
     return ValidationPlan(instance_id="acme__calc-1", image=image, base_commit=base,
-                          test_patch=test_patch, patch=PATCH, settings=TestSettings(**values),
+                          test_patch=test_patch, patch=patch, settings=TestSettings(**values),
                           runs=2)
 
 
@@ -99,3 +100,19 @@ def test_a_test_patch_that_does_not_apply_is_rejected_before_any_test_runs(built
     verdict = validate(plan(built, test_patch=broken), tmp_path)
     assert verdict.reason == "test_patch_does_not_apply"
     assert verdict.runs == []
+
+
+def test_test_infrastructure_the_fix_adds_is_put_back_before_the_after_runs_as_grading_does(
+        built, tmp_path):
+    checks_conftest = TEST_PATCH.replace("@@ -0,0 +1,13 @@", "@@ -0,0 +1,16 @@") + (
+        "+    def test_no_conftest(self):\n"
+        "+        self.assertFalse(os.path.exists('conftest.py'))\n"
+        "+\n")
+    adds_conftest = PATCH + ("diff --git a/conftest.py b/conftest.py\n"
+                             "new file mode 100644\n--- /dev/null\n+++ b/conftest.py\n"
+                             "@@ -0,0 +1 @@\n+collect_ignore = []\n")
+    verdict = validate(plan(built, test_patch=checks_conftest, patch=adds_conftest), tmp_path)
+    assert verdict.status == "valid", verdict.detail
+    assert verdict.judgement.FAIL_TO_PASS == ["test_calc.TestDouble.test_double"]
+    assert verdict.judgement.PASS_TO_PASS == ["test_calc.TestDouble.test_no_conftest"]
+    assert "conftest.py" in (tmp_path / "acme__calc-1" / "guarded.log").read_text()

@@ -10,7 +10,13 @@ valid only if its own patch resolves it when graded:
 3. put back what the patch may not change, and every file the test_patch touches, as at the
    base commit (``guard.put_back``: the one rule set);
 4. apply the test_patch;
-5. run the spec's ``tests.prepare`` commands (``prepare``);
+5. run the spec's ``tests.prepare`` commands (``run_prepare``): some repositories build part
+   of their code at install time from sources a fix may change (hydra compiles its ANTLR
+   grammar, pandas its Cython extensions), and the image holds what ``base_commit`` built.
+   SWE-bench's eval scripts reinstall for that reason; swegc runs only the commands the spec
+   names, on each side of validation and in every grading, so that both see the same thing.
+   A command that fails or runs out of time means the patched tree does not build: the patch
+   is not resolved, and an instance whose own fix does not build is rejected;
 6. run the test command with ``guard.run_env`` (for pytest a JUnit report at a fresh random
    path), parse its log, and keep only results the channels agree on (``trust``).
 
@@ -29,7 +35,6 @@ from dataclasses import dataclass, field
 from swegc.runtime.harness.guard import Protected, put_back, read_junit, run_env, with_env
 from swegc.runtime.harness.judging import ObservedRun, RunProblem, check_run
 from swegc.runtime.harness.parsers import LogParser, ParseResult, get_parser
-from swegc.runtime.harness.prepare import PrepareResult, run_prepare
 from swegc.runtime.harness.test_spec import TEST_ENV, TestSettings
 from swegc.runtime.harness.trust import TrustedRun, cross_check
 from swegc.runtime.sandbox import Sandbox, SandboxLimits, open_sandbox
@@ -40,6 +45,7 @@ TEST_PATCH_PATH = f"{WORK}/test.patch"
 OUTPUT_BYTES = 32 * 1024 * 1024  # a test log is read whole: a cut log would lose results
 APPLY = "git apply --verbose --whitespace=nowarn"
 _TAIL_LINES = 8
+_PREPARE_TAIL_LINES = 12
 # Exit codes of the test_patch step when it also checks that the patch applies on top.
 _TEST_PATCH_FAILED, _PATCH_WILL_NOT_APPLY = 2, 3
 
@@ -125,6 +131,33 @@ class SideResult:
     prepared: PrepareResult | None = None
     runs: list[TestRun] = field(default_factory=list)
     blocked: Blocked | None = None
+
+
+@dataclass(frozen=True)
+class PrepareResult:
+    log: str  # every command with its exit code and output
+    problem: str | None  # None when every command succeeded
+    timed_out: bool = False
+
+
+def run_prepare(box: Sandbox, commands: tuple[str, ...], timeout_s: int) -> PrepareResult:
+    """Run ``commands`` in ``/testbed`` one after another, stopping at the first failure.
+
+    Each runs in a subshell: a ``cd`` or ``export`` in one never reaches the test command,
+    which must run as it does in a harness that knows nothing of ``prepare``.
+    """
+    parts: list[str] = []
+    for command in commands:
+        result = box.execute(f"(\n{command}\n)", timeout_s=timeout_s, cwd="/testbed")
+        parts.append(f"# $ {command}\n# exit {result.exit_code} after {result.duration_s:.2f}s"
+                     f"{' (timed out)' if result.timed_out else ''}\n{result.output}\n")
+        if result.exit_code != 0 or result.timed_out:
+            tail = "\n".join(result.output.strip().splitlines()[-_PREPARE_TAIL_LINES:])
+            why = (f"ran past {timeout_s}s" if result.timed_out
+                   else f"exited {result.exit_code}")
+            return PrepareResult("".join(parts), f"tests.prepare command `{command}` {why}: "
+                                 f"{tail}", result.timed_out)
+    return PrepareResult("".join(parts), None)
 
 
 class Testbed:
