@@ -89,6 +89,42 @@ def test_a_row_from_before_the_settings_columns_is_graded_with_the_defaults():
     assert Instance.from_json(old).test_timeout_s == 900
 
 
+REGEX = {"pattern": r"^(?P<status>ok|FAIL) (?P<test>\S+)$"}
+SETTINGS = TestSettings(test_command="make check", test_directives=("t/a.t",), parser="regex",
+                        parser_options=REGEX, timeout_s=60, network=False, env={"A": "1"},
+                        prepare=("make",), file_globs=("t/**",))
+
+
+def test_every_test_setting_travels_through_its_row_columns_and_back():
+    columns = SETTINGS.row_columns()
+    assert TestSettings.from_row(columns) == SETTINGS
+    assert TestSettings.from_row(json.loads(json.dumps(columns))) == SETTINGS
+    assert columns["test_file_globs"] == ["t/**"] and columns["swegc_log_parser"] == "regex"
+
+
+@pytest.mark.parametrize("field, value", [
+    ("test_command", "make test"), ("test_directives", ("t/b.t",)), ("parser", "pytest"),
+    ("parser_options", {**REGEX, "summary": "^done$"}), ("timeout_s", 61), ("network", True),
+    ("env", {"A": "2"}), ("prepare", ()), ("file_globs", ("tests/**",)),
+])
+def test_changing_any_test_setting_changes_the_key_that_units_and_rollouts_hash(field, value):
+    from dataclasses import fields, replace
+
+    assert {f.name for f in fields(TestSettings)} >= {field}
+    changed = replace(SETTINGS, **{field: value}, **({"parser_options": None}
+                                                     if value == "pytest" else {}))
+    assert changed.key() != SETTINGS.key()
+    assert replace(SETTINGS).key() == SETTINGS.key()
+
+
+def test_the_parametrized_key_test_names_every_test_setting():
+    from dataclasses import fields
+
+    named = {"test_command", "test_directives", "parser", "parser_options", "timeout_s",
+             "network", "env", "prepare", "file_globs"}
+    assert {f.name for f in fields(TestSettings)} == named, "add the new setting to the test above"
+
+
 @pytest.mark.parametrize("changes, message", [
     ({"image": None}, "octo__demo-1): missing column 'image'"),
     ({"test_timeout_s": "soon"}, "column 'test_timeout_s' should be a positive whole number"),
