@@ -102,17 +102,20 @@ def test_a_test_patch_that_does_not_apply_is_rejected_before_any_test_runs(built
     assert verdict.runs == []
 
 
-def test_test_infrastructure_the_fix_adds_is_put_back_before_the_after_runs_as_grading_does(
-        built, tmp_path):
-    checks_conftest = TEST_PATCH.replace("@@ -0,0 +1,13 @@", "@@ -0,0 +1,16 @@") + (
-        "+    def test_no_conftest(self):\n"
-        "+        self.assertFalse(os.path.exists('conftest.py'))\n"
-        "+\n")
-    adds_conftest = PATCH + ("diff --git a/conftest.py b/conftest.py\n"
-                             "new file mode 100644\n--- /dev/null\n+++ b/conftest.py\n"
-                             "@@ -0,0 +1 @@\n+collect_ignore = []\n")
-    verdict = validate(plan(built, test_patch=checks_conftest, patch=adds_conftest), tmp_path)
+def test_the_after_side_starts_from_fresh_test_files_as_a_graded_patch_does(built, tmp_path):
+    # tests.prepare appends to a file the test_patch adds. Before the after runs, the files the
+    # test_patch touches are put back and the test_patch applied again (as in grading), so
+    # each side's prepare sees the test_patch's version: the test passes on both sides.
+    test_patch = TEST_PATCH.replace("@@ -0,0 +1,13 @@", "@@ -0,0 +1,17 @@") + (
+        "+    def test_prepared_once_per_side(self):\n"
+        "+        with open('data.txt') as f:\n"
+        "+            self.assertEqual(f.read(), 'start\\nx\\n')\n"
+        "+\n"
+        "diff --git a/data.txt b/data.txt\nnew file mode 100644\n--- /dev/null\n+++ b/data.txt\n"
+        "@@ -0,0 +1 @@\n+start\n")
+    verdict = validate(plan(built, test_patch=test_patch, prepare=("echo x >> data.txt",)),
+                       tmp_path)
     assert verdict.status == "valid", verdict.detail
     assert verdict.judgement.FAIL_TO_PASS == ["test_calc.TestDouble.test_double"]
-    assert verdict.judgement.PASS_TO_PASS == ["test_calc.TestDouble.test_no_conftest"]
-    assert "conftest.py" in (tmp_path / "acme__calc-1" / "guarded.log").read_text()
+    assert verdict.judgement.PASS_TO_PASS == ["test_calc.TestDouble.test_prepared_once_per_side"]
+    assert (tmp_path / "acme__calc-1" / "prepare-after.log").is_file()
