@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from swegc.runtime.harness.judging import ObservedRun, judge
+from swegc.runtime.harness.judging import judge
 from swegc.runtime.harness.parsers import ERROR, FAILED, PASSED, SKIPPED, XFAIL, XPASS, ParseResult, get_parser
+from swegc.runtime.harness.trust import ObservedRun
 
 PYTEST = get_parser("pytest")
 

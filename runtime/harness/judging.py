@@ -4,33 +4,19 @@ before = base_commit + test_patch, after = base_commit + test_patch + patch, eac
 - FAIL_TO_PASS: fails, errors or is absent in every before-run, passes in every after-run.
 - PASS_TO_PASS: passes in every before-run and every after-run.
 - Flaky: its outcome differs between runs of the same side; recorded, never in F2P/P2P.
-A run also has to have happened properly: the exit code must agree with the parsed results
-and the runner's closing summary must be there, or the instance is rejected with the reason.
+A run also has to have happened properly (``trust.check_run``): the exit code must agree with
+the parsed results and the runner's closing summary must be there, or the instance is rejected
+with the reason.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from swegc.runtime.harness.parsers import ERROR, FAILED, PASSING, SKIPPED, XPASS, LogParser, ParseResult
+from swegc.runtime.harness.parsers import PASSING, SKIPPED, LogParser
+from swegc.runtime.harness.trust import ObservedRun, check_run
 
 PASS, FAIL, SKIP, ABSENT = "pass", "fail", "skip", "absent"
-
-
-@dataclass(frozen=True)
-class ObservedRun:
-    side: str  # "before" | "after"
-    attempt: int
-    exit_code: int
-    duration_s: float
-    parsed: ParseResult
-    timed_out: bool = False
-
-
-@dataclass(frozen=True)
-class RunProblem:
-    reason: str
-    detail: str
 
 
 @dataclass
@@ -57,40 +43,6 @@ def outcome(status: str | None) -> str:
     if status == SKIPPED:
         return SKIP
     return FAIL
-
-
-def check_run(run: ObservedRun, parser: LogParser) -> RunProblem | None:
-    """Whether a single run is trustworthy enough to judge from."""
-    where = f"{run.side} run {run.attempt}"
-    if run.timed_out:
-        return RunProblem("timeout", f"{where} hit the time limit")
-    broken = parser.broken_exit(run.exit_code)
-    if broken:
-        return RunProblem("suite_did_not_run", f"{where}: {broken} (exit {run.exit_code})")
-    parsed = run.parsed
-    if not parsed.statuses and not parsed.collection_errors:
-        return RunProblem("suite_did_not_run",
-                          f"{where}: no test results in the output (exit {run.exit_code})")
-    if not parsed.summary_seen:
-        return RunProblem("suite_incomplete",
-                          f"{where}: the runner's closing summary is missing (crashed or killed?)")
-    if run.side == "after" and parsed.collection_errors:
-        return RunProblem("after_collection_error",
-                          f"{where}: could not collect {', '.join(parsed.collection_errors)}; "
-                          "the error hides the tests in it")
-    # XPASS is "not passing" for F2P, and runners disagree on its exit code: pytest exits 0 on a
-    # non-strict XPASS, unittest exits 1 on an unexpected success. It decides neither way.
-    failing = [t for t, s in parsed.statuses.items() if s in (FAILED, ERROR)]
-    unexpected = [t for t, s in parsed.statuses.items() if s == XPASS]
-    if run.exit_code == 0 and (failing or parsed.collection_errors):
-        return RunProblem("exit_code_mismatch",
-                          f"{where}: exit code 0 but {len(failing)} failing test(s) were parsed, "
-                          f"e.g. {failing[:1]}")
-    if run.exit_code != 0 and not failing and not unexpected and not parsed.collection_errors:
-        return RunProblem("exit_code_mismatch",
-                          f"{where}: exit code {run.exit_code} but every parsed test passed "
-                          "(a crash, a plugin error or a coverage threshold?)")
-    return None
 
 
 def _in_module(test: str, module: str) -> bool:

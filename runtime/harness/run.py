@@ -33,10 +33,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from swegc.runtime.harness.guard import Protected, put_back, read_junit, run_env, with_env
-from swegc.runtime.harness.judging import ObservedRun, RunProblem, check_run
 from swegc.runtime.harness.parsers import LogParser, ParseResult, get_parser
 from swegc.runtime.harness.test_spec import TEST_ENV, TestSettings
-from swegc.runtime.harness.trust import TrustedRun, cross_check
+from swegc.runtime.harness.trust import (ObservedRun, RunProblem, TrustedRun, check_run,
+                                         cross_check)
 from swegc.runtime.sandbox import Sandbox, SandboxLimits, open_sandbox
 
 WORK = "/tmp/swegc"
@@ -69,7 +69,7 @@ class Step:
 class TestRun:
     """One run of the test command: its log as parsed, and what of it can be believed.
 
-    ``problem``: the run did not happen properly (``judging.check_run``: a timeout, no summary,
+    ``problem``: the run did not happen properly (``trust.check_run``: a timeout, no summary,
     an exit code that contradicts the results). ``checked``, when there is none: the statuses
     the channels agree on, or why they disagree (``trust.cross_check``).
     """

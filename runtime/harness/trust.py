@@ -1,11 +1,11 @@
-"""Whether a graded run's results can be believed, and the statuses that can.
+"""Whether a test run's results can be believed, and the statuses that can.
 
 Code under test runs inside the test process and can print anything, at import, at exit
 (``atexit``) or straight to file descriptors 1 and 2: a line that looks like a result is not
 one. So a run's results count only when the channels agree:
 
 - the exit code agrees with the parsed results and the runner's closing summary is there
-  (``judging.check_run``, the same rule compile's validation applies);
+  (``check_run``, the same rule compile's validation applies);
 - for pytest, the counts in the final ``N passed, M failed in Xs`` line equal the result lines
   of the runner's own short test summary section exactly (lines elsewhere do not count), and
   the exit code agrees with the JUnit XML report pytest wrote to a fresh random path;
@@ -33,6 +33,56 @@ _COUNT = re.compile(r"(\d+) (\w+)")
 _WORDS = {"passed": PASSED, "failed": FAILED, "error": ERROR, "errors": ERROR,
           "skipped": SKIPPED, "xfailed": XFAIL, "xpassed": XPASS}
 _RANK = {PASSED: 0, XFAIL: 0, SKIPPED: 1, XPASS: 2, FAILED: 3, ERROR: 3}
+
+
+@dataclass(frozen=True)
+class ObservedRun:
+    side: str  # "before" | "after"
+    attempt: int
+    exit_code: int
+    duration_s: float
+    parsed: ParseResult
+    timed_out: bool = False
+
+
+@dataclass(frozen=True)
+class RunProblem:
+    reason: str
+    detail: str
+
+
+def check_run(run: ObservedRun, parser: LogParser) -> RunProblem | None:
+    """Whether a single run is trustworthy enough to judge from."""
+    where = f"{run.side} run {run.attempt}"
+    if run.timed_out:
+        return RunProblem("timeout", f"{where} hit the time limit")
+    broken = parser.broken_exit(run.exit_code)
+    if broken:
+        return RunProblem("suite_did_not_run", f"{where}: {broken} (exit {run.exit_code})")
+    parsed = run.parsed
+    if not parsed.statuses and not parsed.collection_errors:
+        return RunProblem("suite_did_not_run",
+                          f"{where}: no test results in the output (exit {run.exit_code})")
+    if not parsed.summary_seen:
+        return RunProblem("suite_incomplete",
+                          f"{where}: the runner's closing summary is missing (crashed or killed?)")
+    if run.side == "after" and parsed.collection_errors:
+        return RunProblem("after_collection_error",
+                          f"{where}: could not collect {', '.join(parsed.collection_errors)}; "
+                          "the error hides the tests in it")
+    # XPASS is "not passing" for F2P, and runners disagree on its exit code: pytest exits 0 on a
+    # non-strict XPASS, unittest exits 1 on an unexpected success. It decides neither way.
+    failing = [t for t, s in parsed.statuses.items() if s in (FAILED, ERROR)]
+    unexpected = [t for t, s in parsed.statuses.items() if s == XPASS]
+    if run.exit_code == 0 and (failing or parsed.collection_errors):
+        return RunProblem("exit_code_mismatch",
+                          f"{where}: exit code 0 but {len(failing)} failing test(s) were parsed, "
+                          f"e.g. {failing[:1]}")
+    if run.exit_code != 0 and not failing and not unexpected and not parsed.collection_errors:
+        return RunProblem("exit_code_mismatch",
+                          f"{where}: exit code {run.exit_code} but every parsed test passed "
+                          "(a crash, a plugin error or a coverage threshold?)")
+    return None
 
 
 @dataclass(frozen=True)
