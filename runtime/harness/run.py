@@ -163,6 +163,8 @@ def run_prepare(box: Sandbox, commands: tuple[str, ...], timeout_s: int) -> Prep
 class Testbed:
     """A sandbox of one instance's image with its patches written: where its tests run."""
 
+    __test__ = False  # not a pytest test class
+
     def __init__(self, box: Sandbox, settings: TestSettings, parser: LogParser):
         self.box, self.settings, self.parser = box, settings, parser
 
