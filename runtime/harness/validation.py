@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from swegc.reasons import Reason
 from swegc.redact import redact
 from swegc.runtime.harness.directive_results import directives_without_results
 from swegc.runtime.harness.guard import Protected
@@ -116,7 +117,7 @@ def validate(plan: ValidationPlan, log_dir: Path, attempts: int = 3) -> Verdict:
 class _Rejected(Exception):
     """A side ended in a rejection: the reason and its detail."""
 
-    def __init__(self, reason: str, detail: str):
+    def __init__(self, reason: Reason, detail: str):
         super().__init__(detail)
         self.reason, self.detail = reason, detail
 
@@ -157,10 +158,12 @@ def _record(plan: ValidationPlan, folder: Path, side: str, done: SideResult,
     """Write one side's logs, keep its runs for the judgement, and raise ``_Rejected`` when
     the side rejects the instance (in the order the steps ran)."""
     blocked = done.blocked
-    if blocked is not None and blocked.step in ("patch", "test_patch"):
-        after = " after the patch" if blocked.step == "test_patch" and side == "after" else ""
-        raise _Rejected(f"{blocked.step}_does_not_apply",
-                        f"{blocked.step} does not apply{after}: {blocked.detail}")
+    if blocked is not None and blocked.step == "patch":
+        raise _Rejected(Reason.PATCH_DOES_NOT_APPLY, f"patch does not apply: {blocked.detail}")
+    if blocked is not None and blocked.step == "test_patch":
+        after = " after the patch" if side == "after" else ""
+        raise _Rejected(Reason.TEST_PATCH_DOES_NOT_APPLY,
+                        f"test_patch does not apply{after}: {blocked.detail}")
     if done.reverted:
         (folder / "guarded.log").write_text(
             "put back as at the base commit before the after runs, as grading does (test "
@@ -169,7 +172,7 @@ def _record(plan: ValidationPlan, folder: Path, side: str, done: SideResult,
         (folder / f"prepare-{side}.log").write_text(redact(
             f"# {plan.instance_id} {side}: tests.prepare\n{done.prepared.log}"))
     if blocked is not None:  # prepare failed
-        raise _Rejected("timeout" if blocked.timed_out else "prepare_failed",
+        raise _Rejected(Reason.TIMEOUT if blocked.timed_out else Reason.PREPARE_FAILED,
                         f"{side} the patch: {blocked.detail}")
     for run in done.runs:
         log_name = f"{side}-{run.attempt}.log"
@@ -177,7 +180,8 @@ def _record(plan: ValidationPlan, folder: Path, side: str, done: SideResult,
             f"# {plan.instance_id} {side} run {run.attempt}\n# $ {plan.settings.test_command}\n"
             f"# exit {run.exit_code} after {run.duration_s:.2f}s\n{run.output}"))
         if run.disagreement is not None:  # what grading believes, validation believes
-            raise _Rejected("results_disagree", f"{side} run {run.attempt}: {run.disagreement}")
+            raise _Rejected(Reason.RESULTS_DISAGREE,
+                            f"{side} run {run.attempt}: {run.disagreement}")
         seen = run.observed()
         observed.append(seen)
         counts: dict[str, int] = {}
@@ -188,5 +192,5 @@ def _record(plan: ValidationPlan, folder: Path, side: str, done: SideResult,
                           "collection_errors": list(run.parsed.collection_errors),
                           "log": f"{plan.instance_id}/{log_name}"})
         if run.timed_out:
-            raise _Rejected("timeout", f"{side} run {run.attempt} exceeded "
-                                       f"{plan.settings.timeout_s}s")
+            raise _Rejected(Reason.TIMEOUT, f"{side} run {run.attempt} exceeded "
+                                            f"{plan.settings.timeout_s}s")
