@@ -126,3 +126,26 @@ def test_swegc_evaluate_and_the_rows_eval_script_give_the_same_verdict(rows, clo
     assert report.resolved == resolves, (report.test_report,
                                          (tmp_path / "log.txt").read_text()[-3000:])
     assert script_resolved == resolves, output[-3000:]
+
+
+@pytest.mark.parametrize("case", [case for case, _ in cases()], ids=[case for case, _ in cases()])
+def test_put_back_names_the_files_the_rows_eval_script_puts_back(rows, clone, case):
+    from swegc.runtime.harness.guard import Protected, put_back
+    from swegc.runtime.harness.protected_files import reported_paths
+    from swegc.runtime.sandbox import open_sandbox
+
+    row, patch = case_row_and_patch(case, rows, clone)
+    with open_sandbox(row["image"]) as box:
+        box.write_file("/tmp/swegc/model.patch", patch.encode())
+        assert box.execute("git apply /tmp/swegc/model.patch").exit_code == 0
+        in_process = put_back(box, Protected.from_row(row), "/tmp/swegc/model.patch")
+        left = box.execute("git status --porcelain --untracked-files=all").output
+    _, output = eval_script_verdict(row, patch)
+    assert in_process == reported_paths(output)
+    changed_by_name = {name for name in CHEATS.get(case.removeprefix("cheat: "), {})
+                       if name.endswith(("conftest.py", ".ini", ".cfg", ".toml", "customize.py",
+                                         ".pth"))}
+    assert changed_by_name <= set(in_process), (changed_by_name, in_process)
+    if not case.startswith("cheat: "):  # a fix's packaging change is its own
+        assert not {"pyproject.toml", "setup.cfg"} & set(in_process), in_process
+    assert all(path.split()[-1] not in in_process for path in left.splitlines())
