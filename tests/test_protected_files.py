@@ -173,7 +173,8 @@ def test_test_patch_files_go_back_to_the_base_commit_and_are_named_only_when_cha
 def test_the_reference_fixs_conftest_is_put_in_but_not_its_dependency_line(repo, tmp_path):
     builder, base = repo
     builder.write({"conftest.py": "GOLD = True\n", "calc/stats.py": "def mean(v):\n    return 1\n",
-                   "pyproject.toml": changed(PYPROJECT, '["more-itertools"]', '["toolz"]')})
+                   "pyproject.toml": changed(PYPROJECT, '["more-itertools"]', '["toolz"]'),
+                   "calc/test_data.py": "DATA = [1]\n"})
     builder.git("add", "-A")
     gold = builder.git("diff", "--cached", base) + "\n"
     builder.git("reset", "-q", "--hard", base)
@@ -184,6 +185,7 @@ def test_the_reference_fixs_conftest_is_put_in_but_not_its_dependency_line(repo,
     assert (builder.path / "conftest.py").read_text() == "GOLD = True\n"
     assert (builder.path / "pyproject.toml").read_text() == PYPROJECT
     assert "pyproject.toml" not in result.stdout and "calc/stats.py" not in result.stdout
+    assert not (builder.path / "calc" / "test_data.py").exists()  # part of the fix: not handed out
 
 
 def test_the_program_runs_on_the_oldest_python_the_images_may_have():

@@ -56,8 +56,8 @@ class Protected:
                            "test_globs": list(self.test_globs)}, sort_keys=True)
 
     def reference_diff(self) -> str:
-        """The gold patch's diff for the files the rules may guard (the program decides, from
-        their content, which of them it puts in); empty when there are none."""
+        """The gold patch's diff for the files that may be test infrastructure (the program
+        decides, from their content, which of them it puts in); empty when there are none."""
         if not self.gold_patch.strip():
             return ""
         from unidiff import PatchSet
@@ -66,7 +66,8 @@ class Protected:
         parts = []
         for patched in PatchSet(self.gold_patch):
             paths = {_strip(patched.source_file), _strip(patched.target_file)} - {None}
-            if any(protected_files.by_name(path, settings) for path in paths):
+            if any(protected_files.by_name(path, settings) in ("test infrastructure", "packaging")
+                   for path in paths):
                 parts.append(str(patched))
         return "".join(parts)
 

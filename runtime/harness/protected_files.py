@@ -41,11 +41,12 @@ one never changes a result). Other hidden untracked files (a C extension built i
 egg-info folder) are left as they are by both graders: nothing records what the image had
 there, and an agent's own rebuild of them must survive.
 
-The reference fix (the row's ``patch``): the files of its that these rules guard are put in
-as it has them, after the candidate's were put back, so that every candidate is judged with
-the same test infrastructure as the fix it is compared with (a fix that needs a conftest
-change, or a new pytest setting, keeps it). Only a config file whose runner part the fix
-changes counts, so its dependency line is not handed to every candidate.
+The reference fix (the row's ``patch``): its test infrastructure (every guarded kind above but
+test files) is put in as it has it, after the candidate's was put back, so that every candidate
+is judged with the same test infrastructure as the fix it is compared with (a fix that needs a
+conftest change, or a new pytest setting, keeps it). Only a packaging file whose runner part
+the fix changes counts, so its dependency line is not handed to every candidate; nor is a
+test-named file of the fix's (the test_patch holds its tests): that would hand out the fix.
 
 Usage: python3 -I -S protected_files.py SETTINGS_JSON [REFERENCE_DIFF]
 SETTINGS_JSON: {"base": commit, "test_files": [...], "test_id_files": [...], "test_globs": [...]};
@@ -294,8 +295,9 @@ def put_in_reference(settings: Settings, diff_path: str) -> None:
             staged = subprocess.run(["git", "cat-file", "-e", ":%s" % path], env=env,
                                     stderr=subprocess.DEVNULL).returncode == 0
             new = git("show", ":%s" % path, env=env) if staged else b""
-            if not guarded(path, settings, at_commit(settings.base, path), new):
-                continue
+            if guarded(path, settings, at_commit(settings.base, path), new) != "test infrastructure":
+                continue  # a test file of the fix's own (a source module named like one) is not
+                # handed to every candidate: that would hand out part of the fix
             remove(path)
             if staged:
                 subprocess.run(["git", "checkout-index", "-f", "--", path], env=env, check=True)
