@@ -193,3 +193,15 @@ def test_the_program_runs_on_the_oldest_python_the_images_may_have():
     ast.parse(source, feature_version=(3, 9))
     assert "import swegc" not in source and "from swegc" not in source
     assert json.loads(Protected(base_commit="abc").settings_json())["base"] == "abc"
+
+
+def test_the_reference_fix_graded_as_a_candidate_has_nothing_put_back(repo):
+    builder, base = repo
+    builder.write({"conftest.py": "GOLD = True\n", "calc/stats.py": "def mean(v):\n    return 1\n",
+                   "tox.ini": "[pytest]\naddopts = -ra\n"})
+    builder.git("add", "-A")
+    gold = builder.git("diff", "--cached", base) + "\n"
+    builder.git("reset", "-q", "--mixed", base)  # the fix stays applied, as a candidate
+    result = run_rules(builder.path, Protected(base_commit=base, gold_patch=gold))
+    assert reported_paths(result.stdout) == [] and "put in" not in result.stdout
+    assert dirty(builder) == ["M calc/stats.py", "?? conftest.py", "?? tox.ini"]

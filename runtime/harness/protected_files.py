@@ -42,8 +42,8 @@ egg-info folder) are left as they are by both graders: nothing records what the 
 there, and an agent's own rebuild of them must survive.
 
 The reference fix (the row's ``patch``): its test infrastructure (every guarded kind above but
-test files) is put in as it has it, after the candidate's was put back, so that every candidate
-is judged with the same test infrastructure as the fix it is compared with (a fix that needs a
+test files) is put in as it has it, after the candidate's was put back (a candidate's file that
+already is the fix's version is left, and not named), so that every candidate is judged with the same test infrastructure as the fix it is compared with (a fix that needs a
 conftest change, or a new pytest setting, keeps it). Only a packaging file whose runner part
 the fix changes counts, so its dependency line is not handed to every candidate; nor is a
 test-named file of the fix's (the test_patch holds its tests): that would hand out the fix.
@@ -253,19 +253,70 @@ def guarded(path: str, settings: Settings, old: bytes | None, new: bytes | None)
     return kind
 
 
-def put_back(settings: Settings) -> None:
-    """Every guarded file the patch changed, back to the base commit, named on a report line."""
+class Reference:
+    """The reference fix's test infrastructure: its version of each file these rules guard
+    (every guarded kind but test files; None where it deletes the file), staged in an index of
+    its own so that files go in with their modes."""
+
+    def __init__(self, settings: Settings, diff_path: str | None, folder: str) -> None:
+        self.env = dict(os.environ, GIT_INDEX_FILE=os.path.join(folder, "index"))
+        self.versions: dict[str, bytes | None] = {}
+        if not diff_path or not os.path.getsize(diff_path):
+            return
+        subprocess.run(["git", "read-tree", settings.base], env=self.env, check=True)
+        applied = subprocess.run(["git", "apply", "--cached", diff_path], env=self.env,
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        if applied.returncode != 0:
+            sys.stderr.write("swegc-eval: the reference fix's test infrastructure does not apply "
+                             "to the base commit: %s\n" % applied.stdout.decode("utf-8", "replace"))
+            sys.exit(1)
+        for path in paths_of(git("diff", "--cached", "--name-only", "--no-renames", "-z",
+                                 settings.base, env=self.env)):
+            if path in settings.test_files:
+                continue  # the test_patch's file: the test_patch puts it in
+            staged = subprocess.run(["git", "cat-file", "-e", ":%s" % path], env=self.env,
+                                    stderr=subprocess.DEVNULL).returncode == 0
+            new = git("show", ":%s" % path, env=self.env) if staged else None
+            # A test-named file of the fix's own (a source module named like a test) is not
+            # handed to every candidate: that would hand out part of the fix.
+            if guarded(path, settings, at_commit(settings.base, path), new or b"") \
+                    == "test infrastructure":
+                self.versions[path] = new
+
+    def holds(self, path: str) -> bool:
+        """Whether ``path`` in the worktree is the reference's own version of it."""
+        if path not in self.versions:
+            return False
+        want = self.versions[path]
+        if want is None:
+            return not os.path.lexists(path)
+        return in_worktree(path) == want
+
+    def put_in(self) -> None:
+        for path in sorted(self.versions):
+            if self.holds(path):
+                continue
+            remove(path)
+            if self.versions[path] is not None:
+                subprocess.run(["git", "checkout-index", "-f", "--", path], env=self.env,
+                               check=True)
+            print("swegc-eval: the reference fix's test infrastructure, put in: " + path)
+
+
+def put_back(settings: Settings, reference: Reference) -> None:
+    """Every guarded file the patch changed, back to the base commit, named on a report line;
+    a file that is already the reference fix's version of it stays."""
     base = settings.base
     for path in paths_of(git("diff", "--name-only", "--no-renames", "-z", base, "--")
                          + git("ls-files", "--others", "-z", "--", "*.gitignore")):
-        if path.rsplit("/", 1)[-1] == ".gitignore":
+        if path.rsplit("/", 1)[-1] == ".gitignore" and not reference.holds(path):
             print(report_line("test infrastructure", path))
             reset(base, path)
     changed = paths_of(git("diff", "--name-only", "--no-renames", "-z", base, "--")
                        + git("ls-files", "--others", "--exclude-standard", "-z"))
     for path in changed:
         kind = guarded(path, settings, at_commit(base, path), in_worktree(path))
-        if kind:
+        if kind and not reference.holds(path):
             print(report_line(kind, path))
             reset(base, path)
     for path in sorted(settings.test_files - set(changed)):
@@ -277,38 +328,12 @@ def put_back(settings: Settings) -> None:
         print("swegc-eval: %d untracked bytecode or pytest cache files removed" % len(caches))
 
 
-def put_in_reference(settings: Settings, diff_path: str) -> None:
-    """The reference fix's version of the files these rules guard (see the module docstring)."""
-    with tempfile.TemporaryDirectory(prefix="swegc-reference-") as folder:
-        env = dict(os.environ, GIT_INDEX_FILE=os.path.join(folder, "index"))
-        subprocess.run(["git", "read-tree", settings.base], env=env, check=True)
-        applied = subprocess.run(["git", "apply", "--cached", diff_path], env=env,
-                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        if applied.returncode != 0:
-            sys.stderr.write("swegc-eval: the reference fix's test infrastructure does not apply "
-                             "to the base commit: %s\n" % applied.stdout.decode("utf-8", "replace"))
-            sys.exit(1)
-        for path in paths_of(git("diff", "--cached", "--name-only", "--no-renames", "-z",
-                                 settings.base, env=env)):
-            if path in settings.test_files:
-                continue  # the test_patch's file, put in next from the test_patch
-            staged = subprocess.run(["git", "cat-file", "-e", ":%s" % path], env=env,
-                                    stderr=subprocess.DEVNULL).returncode == 0
-            new = git("show", ":%s" % path, env=env) if staged else b""
-            if guarded(path, settings, at_commit(settings.base, path), new) != "test infrastructure":
-                continue  # a test file of the fix's own (a source module named like one) is not
-                # handed to every candidate: that would hand out part of the fix
-            remove(path)
-            if staged:
-                subprocess.run(["git", "checkout-index", "-f", "--", path], env=env, check=True)
-            print("swegc-eval: the reference fix's test infrastructure, put in: " + path)
-
-
 def main() -> int:
     settings = Settings(json.loads(sys.argv[1]))
-    put_back(settings)
-    if len(sys.argv) > 2 and os.path.getsize(sys.argv[2]):
-        put_in_reference(settings, sys.argv[2])
+    with tempfile.TemporaryDirectory(prefix="swegc-reference-") as folder:
+        reference = Reference(settings, sys.argv[2] if len(sys.argv) > 2 else None, folder)
+        put_back(settings, reference)
+        reference.put_in()
     return 0
 
 
