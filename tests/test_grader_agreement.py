@@ -130,7 +130,8 @@ def test_swegc_evaluate_and_the_rows_eval_script_give_the_same_verdict(rows, clo
 
 @pytest.mark.parametrize("case", [case for case, _ in cases()], ids=[case for case, _ in cases()])
 def test_put_back_names_the_files_the_rows_eval_script_puts_back(rows, clone, case):
-    from swegc.runtime.harness.guard import Protected, put_back
+    from swegc.runtime.harness.eval_script import protected_of
+    from swegc.runtime.harness.guard import put_back
     from swegc.runtime.harness.protected_files import reported_paths
     from swegc.runtime.sandbox import open_sandbox
 
@@ -138,7 +139,7 @@ def test_put_back_names_the_files_the_rows_eval_script_puts_back(rows, clone, ca
     with open_sandbox(row["image"]) as box:
         box.write_file("/tmp/swegc/model.patch", patch.encode())
         assert box.execute("git apply /tmp/swegc/model.patch").exit_code == 0
-        in_process = put_back(box, Protected.from_row(row), "/tmp/swegc/model.patch")
+        in_process = put_back(box, protected_of(row), "/tmp/swegc/model.patch")
         left = box.execute("git status --porcelain --untracked-files=all").output
     _, output = eval_script_verdict(row, patch)
     assert in_process == reported_paths(output)

@@ -37,12 +37,29 @@ from typing import Any, Mapping
 
 from swegc.runtime.harness.guard import Protected
 from swegc.runtime.harness.parser_names import swebench_parser, swegc_parser
+from swegc.runtime.harness.test_spec import patch_paths
 
 START_MARKER = ">>>>> Start Test Output"
 END_MARKER = ">>>>> End Test Output"
 # Lines SWE-bench 5.x drops from an eval_script wherever they are (it re-adds them on top).
 _STRIPPED_BY_SWEBENCH = ("#!/bin/bash", "set -uxo pipefail")
 _HERE = Path(__file__).resolve().parent
+
+
+def protected_of(row: Mapping[str, Any]) -> Protected:
+    """What the row's eval_script protects: its test_patch's files, its graded tests' files,
+    its test globs, and its own fix (whose test infrastructure every candidate gets)."""
+    iid = str(row.get("instance_id", "row"))
+    return Protected(base_commit=str(row["base_commit"]),
+                     test_files=patch_paths(str(row.get("test_patch") or ""), iid),
+                     test_ids=(*_strings(row["FAIL_TO_PASS"]), *_strings(row["PASS_TO_PASS"])),
+                     test_globs=tuple(_strings(row.get("test_file_globs") or [])),
+                     gold_patch=str(row.get("patch") or ""))
+
+
+def _strings(value: Any) -> list[str]:
+    """A row's list column, also when kept as JSON text (SWE-bench's older datasets)."""
+    return [str(item) for item in (json.loads(value) if isinstance(value, str) else value)]
 
 
 def _heredoc(command: str, content: str, tag: str, then: str = "") -> str:
@@ -75,7 +92,7 @@ def _embedded(name: str) -> str:
 def eval_script(row: Mapping[str, Any]) -> str:
     """The bash script that grades the patch already applied in ``/testbed`` (exit 0 = resolved)."""
     parser, options = swegc_parser(row)
-    protected = Protected.from_row(row)
+    protected = protected_of(row)
     reference = protected.reference_diff()
     expected = {"parser": parser, "parser_options": options,
                 "line_style": "django" if swebench_parser(row) == "parse_log_django" else "pytest",

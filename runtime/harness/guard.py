@@ -16,14 +16,13 @@ from __future__ import annotations
 import json
 import posixpath
 import shlex
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from swegc.runtime.harness import protected_files
 from swegc.runtime.harness.protected_files import reported_paths
-from swegc.runtime.harness.test_spec import patch_paths
 
 PROGRAM = Path(protected_files.__file__)
 REFERENCE_DIFF_NAME = "reference-infrastructure.diff"
@@ -38,16 +37,6 @@ class Protected:
     test_ids: tuple[str, ...] = ()  # FAIL_TO_PASS + PASS_TO_PASS: their files are test files
     test_globs: tuple[str, ...] = ()  # the spec's tests.files (gitignore style), when known
     gold_patch: str = ""  # the instance's own fix: its infrastructure part is what every patch gets
-
-    @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> Protected:
-        """What a dataset row protects (its test_patch, graded tests, test globs and fix)."""
-        iid = str(row.get("instance_id", "row"))
-        return cls(base_commit=str(row["base_commit"]),
-                   test_files=patch_paths(str(row.get("test_patch") or ""), iid),
-                   test_ids=(*_strings(row["FAIL_TO_PASS"]), *_strings(row["PASS_TO_PASS"])),
-                   test_globs=tuple(str(glob) for glob in row.get("test_file_globs") or ()),
-                   gold_patch=str(row.get("patch") or ""))
 
     def settings_json(self) -> str:
         """The program's SETTINGS_JSON argument."""
@@ -118,11 +107,6 @@ def guarded_reason(path: str, test_files: Iterable[str] = ()) -> str | None:
 def graded_test_files(test_ids: Iterable[str]) -> set[str]:
     """Files named by pytest-style test ids (``tests/t.py::test_x`` -> ``tests/t.py``)."""
     return protected_files.graded_test_files(list(test_ids))
-
-
-def _strings(value: Any) -> list[str]:
-    """A row's list column, also when kept as JSON text (SWE-bench's older datasets)."""
-    return [str(item) for item in (json.loads(value) if isinstance(value, str) else value)]
 
 
 def _strip(name: str | None) -> str | None:
