@@ -6,7 +6,8 @@ was applied and before the test_patch: ``swegc evaluate`` and rollouts through
 ``guard.put_back`` (which writes it into the sandbox and reads the paths it reports), and the
 row's ``eval_script`` (which embeds it) under SWE-bench 5.x, SkyRL and the like. It decides from
 the files in ``/testbed`` alone, never from the patch text (the eval_script never sees it), so
-both graders put back the same files. Standard library only, Python 3.9+, run with
+both graders put back the same files. Standard library only, any Python 3 from 3.6 on (the
+image's own ``python3``, which may be an old project's), run with
 ``python3 -I -S``: nothing the repository under test ships is imported.
 
 What is put back (reset to ``base_commit``, or removed when ``base_commit`` lacks it) when it
@@ -53,8 +54,6 @@ SETTINGS_JSON: {"base": commit, "test_files": [...], "test_id_files": [...], "te
 REFERENCE_DIFF: the reference fix's diff for the files these rules may guard (``by_name``).
 """
 
-from __future__ import annotations
-
 import json
 import os
 import re
@@ -62,6 +61,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from typing import Dict, List, Optional, Set
 
 REPORT_PREFIX = "swegc-eval: "
 REPORT_MARK = " changed by the patch, reset: "
@@ -90,7 +90,7 @@ class Settings:
         self.test_globs = list(data.get("test_globs") or ())
 
 
-def by_name(path: str, settings: Settings | None = None) -> str | None:
+def by_name(path: str, settings: Optional["Settings"] = None) -> Optional[str]:
     """Why ``path`` is guarded whatever its content, ``"packaging"`` when that depends on its
     test-runner part (``runner_part``), or None: not the rules' business."""
     path = path[2:] if path.startswith("./") else path
@@ -112,7 +112,7 @@ def by_name(path: str, settings: Settings | None = None) -> str | None:
     return None
 
 
-def runner_part(text: bytes) -> list[str]:
+def runner_part(text: bytes) -> List[str]:
     """The lines of a setup.cfg, tox.ini or pyproject.toml that decide how pytest runs.
 
     Sections whose header names pytest, whole; elsewhere each entry (a line at the margin with
@@ -121,9 +121,9 @@ def runner_part(text: bytes) -> list[str]:
     """
     decoded = TOML_ESCAPE.sub(lambda m: chr(int(m.group(1) or m.group(2), 16)),
                               text.decode("utf-8", "replace"))
-    kept: list[str] = []
+    kept = []  # type: List[str]
     header, in_runner = "", False
-    entry: list[str] = []
+    entry = []  # type: List[str]
 
     def close_entry() -> None:
         if entry and any(RUNNER_ENTRY_GROUP in line for line in entry):
@@ -149,7 +149,7 @@ def runner_part(text: bytes) -> list[str]:
     return kept
 
 
-def glob_regex(glob: str) -> re.Pattern:
+def glob_regex(glob: str) -> "re.Pattern[str]":
     """A gitignore-style glob as a regex over repository paths (a folder matches what it holds)."""
     body = glob.strip("/")
     out, i = "", 0
@@ -165,7 +165,7 @@ def glob_regex(glob: str) -> re.Pattern:
     return re.compile(("" if "/" in body else "(?:.*/)?") + out + "(?:/.*)?$")
 
 
-def is_test_file(path: str, globs: list[str]) -> bool:
+def is_test_file(path: str, globs: List[str]) -> bool:
     """gitignore rules: the last glob that matches decides; ``!glob`` takes a path back out."""
     verdict = False
     for glob in globs:
@@ -174,7 +174,7 @@ def is_test_file(path: str, globs: list[str]) -> bool:
     return verdict
 
 
-def graded_test_files(test_ids: list[str]) -> set[str]:
+def graded_test_files(test_ids: List[str]) -> Set[str]:
     """Files named by pytest-style test ids (``tests/t.py::test_x`` -> ``tests/t.py``)."""
     return {test.split("::", 1)[0] for test in test_ids if "::" in test
             and test.split("::", 1)[0].endswith(".py")}
@@ -187,9 +187,9 @@ def report_line(kind: str, path: str) -> str:
     return REPORT_PREFIX + kind + REPORT_MARK + shown
 
 
-def reported_paths(output: str) -> list[str]:
+def reported_paths(output: str) -> List[str]:
     """The paths named by ``report_line`` lines in the program's output, in order."""
-    paths: list[str] = []
+    paths = []  # type: List[str]
     for line in output.splitlines():
         if line.startswith(REPORT_PREFIX) and REPORT_MARK in line:
             shown = line.split(REPORT_MARK, 1)[1]
@@ -201,23 +201,23 @@ def reported_paths(output: str) -> list[str]:
 
 # -- in /testbed --------------------------------------------------------------------------------
 
-def git(*args: str, env: dict | None = None) -> bytes:
+def git(*args: str, env: Optional[Dict[str, str]] = None) -> bytes:
     return subprocess.run(("git",) + args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                           env=env).stdout
 
 
-def paths_of(listing: bytes) -> list[str]:
+def paths_of(listing: bytes) -> List[str]:
     return sorted({os.fsdecode(raw) for raw in listing.split(b"\0") if raw})
 
 
-def at_commit(commit: str, path: str) -> bytes | None:
+def at_commit(commit: str, path: str) -> Optional[bytes]:
     """``path``'s bytes at ``commit``, or None when it has no such file."""
     found = subprocess.run(["git", "cat-file", "-e", "%s:%s" % (commit, path)],
                            stderr=subprocess.DEVNULL).returncode == 0
     return git("show", "%s:%s" % (commit, path)) if found else None
 
 
-def in_worktree(path: str) -> bytes | None:
+def in_worktree(path: str) -> Optional[bytes]:
     """``path``'s bytes; empty when it is gone; None when it is not a plain file (a link)."""
     if not os.path.lexists(path):
         return b""
@@ -243,7 +243,8 @@ def remove(path: str) -> None:
         os.remove(path)
 
 
-def guarded(path: str, settings: Settings, old: bytes | None, new: bytes | None) -> str | None:
+def guarded(path: str, settings: "Settings", old: Optional[bytes],
+            new: Optional[bytes]) -> Optional[str]:
     """Why a change of ``path`` from ``old`` (None: absent) to ``new`` (None: a link, whose
     target nobody checked) is put back, or None."""
     kind = by_name(path, settings)
@@ -258,9 +259,9 @@ class Reference:
     (every guarded kind but test files; None where it deletes the file), staged in an index of
     its own so that files go in with their modes."""
 
-    def __init__(self, settings: Settings, diff_path: str | None, folder: str) -> None:
+    def __init__(self, settings: Settings, diff_path: Optional[str], folder: str) -> None:
         self.env = dict(os.environ, GIT_INDEX_FILE=os.path.join(folder, "index"))
-        self.versions: dict[str, bytes | None] = {}
+        self.versions = {}  # type: Dict[str, Optional[bytes]]
         if not diff_path or not os.path.getsize(diff_path):
             return
         subprocess.run(["git", "read-tree", settings.base], env=self.env, check=True)
