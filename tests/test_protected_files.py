@@ -206,3 +206,10 @@ def test_the_reference_fix_graded_as_a_candidate_has_nothing_put_back(repo):
     result = run_rules(builder.path, Protected(base_commit=base, gold_patch=gold))
     assert reported_paths(result.stdout) == [] and "put in" not in result.stdout
     assert dirty(builder) == ["M calc/stats.py", "?? conftest.py", "?? tox.ini"]
+
+
+def test_a_setting_hidden_behind_an_indented_bracket_line_or_a_bad_escape_still_counts():
+    base = "[tool:pytest]\naddopts =\n    [x]\n"
+    assert runner_part(base.encode()) != runner_part((base + "    -p calc.cheat\n").encode())
+    broken = PYPROJECT + '\n[tool.pytest.ini_options]\naddopts = "\\UFFFFFFFF"\n'
+    assert runner_part(PYPROJECT.encode()) != runner_part(broken.encode())

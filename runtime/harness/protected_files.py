@@ -69,7 +69,6 @@ WHOLE_FILES = frozenset({"conftest.py", "pytest.ini", ".pytest.ini", "pytest.tom
                          "sitecustomize.py", "usercustomize.py"})
 PACKAGING_FILES = frozenset({"setup.cfg", "tox.ini", "pyproject.toml"})
 COMPILED_SUFFIXES = (".pth", ".pyc", ".pyo", ".so", ".pyd", ".dylib", ".egg-link")
-CACHE_SUFFIXES = (".pyc", ".pyo")
 # At the top only: there they shadow the runner when the working folder is on sys.path
 # (``python -m pytest``); deeper (pytest's own src/_pytest) they are ordinary code.
 TOP_LEVEL_RUNNER = re.compile(r"^(pytest\.py|py\.py|_pytest/|pytest/|pluggy/)")
@@ -95,11 +94,9 @@ def by_name(path: str, settings: Optional["Settings"] = None) -> Optional[str]:
     test-runner part (``runner_part``), or None: not the rules' business."""
     path = path[2:] if path.startswith("./") else path
     name = path.rsplit("/", 1)[-1]
-    if settings is not None:
-        if path in settings.test_files:
-            return "test file"
-        if path in settings.test_id_files or is_test_file(path, settings.test_globs):
-            return "test file"
+    if settings is not None and (path in settings.test_files or path in settings.test_id_files
+                                 or is_test_file(path, settings.test_globs)):
+        return "test file"
     if name == ".gitignore":
         return "test infrastructure"
     if name in PACKAGING_FILES:
@@ -119,8 +116,7 @@ def runner_part(text: bytes) -> List[str]:
     the indented lines continuing it) that names the ``pytest11`` entry-point group. TOML's
     ``\\u`` escapes are read first, so a key cannot spell those names in escapes.
     """
-    decoded = TOML_ESCAPE.sub(lambda m: chr(int(m.group(1) or m.group(2), 16)),
-                              text.decode("utf-8", "replace"))
+    decoded = TOML_ESCAPE.sub(unescaped, text.decode("utf-8", "replace"))
     kept = []  # type: List[str]
     header, in_runner = "", False
     entry = []  # type: List[str]
@@ -131,7 +127,10 @@ def runner_part(text: bytes) -> List[str]:
 
     for line in decoded.splitlines():
         stripped = line.strip()
-        if stripped.startswith("["):
+        # An indented "[" line inside a pytest section may continue an INI value: it stays in
+        # the section unless it names pytest itself.
+        if stripped.startswith("[") and (not in_runner or not line[:1].isspace()
+                                         or "pytest" in stripped.lower()):
             close_entry()
             entry = []
             header, in_runner = stripped, "pytest" in stripped.lower()
@@ -147,6 +146,13 @@ def runner_part(text: bytes) -> List[str]:
             entry = [line.rstrip()] if stripped else []
     close_entry()
     return kept
+
+
+def unescaped(match: "re.Match[str]") -> str:
+    """A TOML ``\\uXXXX``/``\\UXXXXXXXX`` escape as its character (left as it is when it
+    names no character: the file is then no TOML any tool reads)."""
+    code = int(match.group(1) or match.group(2), 16)
+    return chr(code) if code <= sys.maxunicode else match.group(0)
 
 
 def glob_regex(glob: str) -> "re.Pattern[str]":
