@@ -79,13 +79,13 @@ def put_back(box: Any, protected: Protected, patch_path: str) -> list[str]:
     folder = posixpath.dirname(patch_path) or "/tmp"
     program = f"{folder}/{PROGRAM.name}"
     box.write_file(program, program_source().encode("utf-8"))
-    command = f"cd /testbed && python3 -I -S {shlex.quote(program)} " \
-              f"{shlex.quote(protected.settings_json())}"
+    command = f"python3 -I -S {shlex.quote(program)} {shlex.quote(protected.settings_json())}"
     reference = protected.reference_diff()
     if reference:
         box.write_file(f"{folder}/{REFERENCE_DIFF_NAME}", reference.encode("utf-8"))
         command += f" {shlex.quote(f'{folder}/{REFERENCE_DIFF_NAME}')}"
-    result = box.execute(command, timeout_s=120)
+    # In a subshell: a persistent sandbox shell keeps its own working folder.
+    result = box.execute(f"(cd /testbed && {command})", timeout_s=120)
     if result.exit_code != 0:
         raise InfrastructureError(f"could not put back test files: {result.output[-500:]}")
     return reported_paths(result.output)
