@@ -28,8 +28,10 @@ CANDIDATE_SCHEMA_VERSION = 1
 # `log_parser` SWE-bench's parser name, swegc's own in swegc_log_parser/swegc_parser_options).
 # 4: spec_version and env_commit, swegc's own choices, beside the published version and
 # environment_setup_commit that a rebuilt instance keeps.
-INSTANCE_SCHEMA_VERSION = 5  # 5: test_prepare
-READABLE_INSTANCE_VERSIONS = (1, 2, 3, 4, 5)  # 1: rows without test settings, graded with the defaults
+# 5: test_prepare. 6: eval_script puts back what harness/protected_files.py says (the rule set
+# `swegc evaluate` uses too): a packaging file only when its test-runner part changed.
+INSTANCE_SCHEMA_VERSION = 6
+READABLE_INSTANCE_VERSIONS = (1, 2, 3, 4, 5, 6)  # 1: rows without test settings, graded with the defaults
 TRAJECTORY_SCHEMA_VERSION = 2
 # Version 1 rows (no image, sample, cost, error, grade or swegc_version) are still read.
 READABLE_TRAJECTORY_VERSIONS = (1, 2)

@@ -362,10 +362,10 @@ def test_text_that_would_upset_swebench_or_the_heredoc_goes_into_the_script_base
         assert (tmp_path / "out.txt").read_text() == content
 
 
-def test_eval_reset_matches_test_globs_as_compile_splits_test_files():
+def test_the_rule_set_matches_test_globs_as_compile_splits_test_files():
     import pathspec
 
-    from swegc.runtime.harness.eval_reset import is_test_file
+    from swegc.runtime.harness.protected_files import is_test_file
 
     globs = ["tests/**", "**/test_*.py", "test_*.py", "/docs/conf.py", "testing/", "*_test.py",
              "src/**/fixtures/*.json", "!tests/data/**"]

@@ -8,11 +8,12 @@ PASS_TO_PASS test passes), and its log, read by SWE-bench's parser, says the sam
 
 What the script does, in order:
 
-1. resets the test infrastructure the candidate changed (``eval_reset.py``: conftest files,
-   pytest settings, sitecustomize/usercustomize, .pth, bytecode) to ``base_commit``, and the
-   test files too when the row has ``test_file_globs`` (the spec's ``tests.files``);
-2. resets every file the test_patch touches to ``base_commit`` (deleting the files it creates),
-   then applies the test_patch, and the gold patch's part for infrastructure files if any;
+1. puts back what the candidate may not change (``protected_files.py``, the one rule set,
+   which ``swegc evaluate`` runs too through ``guard.put_back``): test files, test
+   infrastructure, the test-runner part of packaging files and every file the test_patch
+   touches, as at ``base_commit``; then puts in the gold patch's own version of the files those
+   rules guard, so every candidate has the test infrastructure its reference fix had;
+2. applies the test_patch;
 3. runs the row's ``test_prepare`` commands, if any (a failure: not resolved), then
    ``test_command`` (directives included) between SWE-bench's start and end markers,
    with pytest writing junit XML to a folder made for this run;
@@ -34,31 +35,31 @@ import shlex
 from pathlib import Path
 from typing import Any, Mapping
 
-from swegc.errors import InputError
+from swegc.runtime.harness.guard import Protected
+from swegc.runtime.harness.parser_names import swebench_parser, swegc_parser
+from swegc.runtime.harness.test_spec import patch_paths
 
 START_MARKER = ">>>>> Start Test Output"
 END_MARKER = ">>>>> End Test Output"
 # Lines SWE-bench 5.x drops from an eval_script wherever they are (it re-adds them on top).
 _STRIPPED_BY_SWEBENCH = ("#!/bin/bash", "set -uxo pipefail")
 _HERE = Path(__file__).resolve().parent
-PROTECTED_NAMES = frozenset({"conftest.py", "pytest.ini", ".pytest.ini", "pytest.toml", ".pytest.toml",
-                             "sitecustomize.py", "usercustomize.py", "setup.cfg", "tox.ini",
-                             "pyproject.toml", ".gitignore"})
 
 
-def swegc_parser(row: Mapping[str, Any]) -> tuple[str, dict[str, Any] | None]:
-    """swegc's parser name and options of a row, before or after ``peer_columns`` was merged."""
-    name = row.get("swegc_log_parser") or row.get("log_parser")
-    if not name or str(name).startswith("parse_log_"):
-        raise InputError(f"{row.get('instance_id', '?')}: the row names no swegc log parser "
-                         "(swegc_log_parser); rows compiled by swegc have one")
-    options = row.get("swegc_parser_options", row.get("parser_options"))
-    if isinstance(options, str):
-        options = json.loads(options) if options else None
-    if name == "regex" and not (options and options.get("pattern")):
-        raise InputError(f"{row.get('instance_id', '?')}: a regex-parsed row needs "
-                         "swegc_parser_options with a 'pattern'")
-    return str(name), options
+def protected_of(row: Mapping[str, Any]) -> Protected:
+    """What the row's eval_script protects: its test_patch's files, its graded tests' files,
+    its test globs, and its own fix (whose test infrastructure every candidate gets)."""
+    iid = str(row.get("instance_id", "row"))
+    return Protected(base_commit=str(row["base_commit"]),
+                     test_files=patch_paths(str(row.get("test_patch") or ""), iid),
+                     test_ids=(*_strings(row["FAIL_TO_PASS"]), *_strings(row["PASS_TO_PASS"])),
+                     test_globs=tuple(_strings(row.get("test_file_globs") or [])),
+                     gold_patch=str(row.get("patch") or ""))
+
+
+def _strings(value: Any) -> list[str]:
+    """A row's list column, also when kept as JSON text (SWE-bench's older datasets)."""
+    return [str(item) for item in (json.loads(value) if isinstance(value, str) else value)]
 
 
 def _heredoc(command: str, content: str, tag: str, then: str = "") -> str:
@@ -80,38 +81,6 @@ def _heredoc(command: str, content: str, tag: str, then: str = "") -> str:
     return f"{command} <<'{delimiter}'{then}\n{body}{delimiter}"
 
 
-def _touched(patch: str) -> tuple[list[str], list[str]]:
-    """(paths the patch changes that exist before it, paths it creates), from its diff headers."""
-    from unidiff import PatchSet
-
-    existing: list[str] = []
-    created: list[str] = []
-    for patched in PatchSet(patch):
-        source = patched.source_file[2:] if patched.source_file.startswith("a/") else None
-        target = patched.target_file[2:] if patched.target_file.startswith("b/") else None
-        if patched.is_added_file:
-            created.append(patched.path)
-            continue
-        if source:
-            existing.append(source)
-        if target and target != source:
-            created.append(target)  # a rename's new name
-    return sorted(set(existing)), sorted(set(created) - set(existing))
-
-
-def _infrastructure_part(patch: str) -> tuple[str, list[str]]:
-    """The gold patch's diff for infrastructure files (``PROTECTED_NAMES``, ``*.pth``), and their paths."""
-    from unidiff import PatchSet
-
-    parts, paths = [], []
-    for patched in PatchSet(patch):
-        name = patched.path.rsplit("/", 1)[-1]
-        if name in PROTECTED_NAMES or name.endswith(".pth"):
-            parts.append(str(patched))
-            paths.append(patched.path)
-    return "".join(parts), paths
-
-
 def _embedded(name: str) -> str:
     """A helper script's source without its module docstring (which swegc's source keeps)."""
     source = (_HERE / name).read_text(encoding="utf-8")
@@ -122,17 +91,13 @@ def _embedded(name: str) -> str:
 
 def eval_script(row: Mapping[str, Any]) -> str:
     """The bash script that grades the patch already applied in ``/testbed`` (exit 0 = resolved)."""
-    from swegc.runtime.harness.peer_columns import swebench_parser
-
     parser, options = swegc_parser(row)
-    base = str(row["base_commit"])
-    existing, created = _touched(str(row["test_patch"]))
-    gold_part, gold_paths = _infrastructure_part(str(row.get("patch") or ""))
-    test_globs = [str(glob) for glob in row.get("test_file_globs") or []]
+    protected = protected_of(row)
+    reference = protected.reference_diff()
     expected = {"parser": parser, "parser_options": options,
                 "line_style": "django" if swebench_parser(row) == "parse_log_django" else "pytest",
                 "FAIL_TO_PASS": list(row["FAIL_TO_PASS"]), "PASS_TO_PASS": list(row["PASS_TO_PASS"])}
-    reset, judge = _embedded("eval_reset.py"), _embedded("eval_judge.py")
+    rules, judge = _embedded("protected_files.py"), _embedded("eval_judge.py")
     q = shlex.quote
     lines = [
         "#!/bin/bash",
@@ -144,20 +109,20 @@ def eval_script(row: Mapping[str, Any]) -> str:
         "trap 'exit \"$swegc_verdict\"' EXIT",
         "cd /testbed || exit 1",
         "swegc_tmp=$(mktemp -d)",
-        "# 1. Test infrastructure (and test files, by the spec's globs) the patch changed: back to base_commit.",
-        _heredoc(f"python3 -I -S - {q(base)} {q(json.dumps(gold_paths))} {q(json.dumps(test_globs))}",
-                 reset, "RESET"),
-        "# 2. The test files: back to base_commit, then the test_patch.",
+        "# 1. What the patch may not change (tests, test infrastructure): back to base_commit;",
+        "#    then the reference fix's own version of those files, where it changes any.",
     ]
-    if existing:
-        lines.append(f"git checkout -q {q(base)} -- {' '.join(q(p) for p in existing)}")
-    if created:
-        lines.append(f"rm -rf -- {' '.join(q(p) for p in created)}")
-    lines.append(_heredoc("git apply --verbose -", str(row["test_patch"]), "TEST_PATCH",
-                          " || { echo 'swegc-eval: the test_patch does not apply'; exit 1; }"))
-    if gold_part:
-        lines.append(_heredoc("git apply --verbose -", gold_part, "GOLD_INFRA",
-                              " || { echo 'swegc-eval: the reference infrastructure does not apply'; exit 1; }"))
+    put_back = f"python3 -I -S - {q(protected.settings_json())}"
+    if reference:
+        lines.append(_heredoc('cat > "$swegc_tmp/reference.diff"', reference, "REFERENCE"))
+        put_back += ' "$swegc_tmp/reference.diff"'
+    lines += [
+        _heredoc(put_back, rules, "PUT_BACK",
+                 " || { echo 'swegc-eval: could not put back the test files'; exit 1; }"),
+        "# 2. The test_patch.",
+        _heredoc("git apply --verbose -", str(row["test_patch"]), "TEST_PATCH",
+                 " || { echo 'swegc-eval: the test_patch does not apply'; exit 1; }"),
+    ]
     for index, command in enumerate(row.get("test_prepare") or [], start=1):
         if index == 1:
             lines.append("# 2b. The spec's tests.prepare commands (what the patch changes the "

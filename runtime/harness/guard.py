@@ -1,36 +1,31 @@
-"""What a patch under test may not change, and the environment tests run in.
+"""What a patch under test may not change, put back in a sandbox; the environment tests run in.
 
-A patch is graded by the instance's tests, so the files that decide how those tests run are not
-the patch's to change: test files, pytest's configuration (``conftest.py``, ``pytest.ini``,
-``tox.ini``, ``setup.cfg``, ``pyproject.toml``: ``addopts``, ``pytest_plugins``, ``pytest11``
-entry points), interpreter start-up hooks (``sitecustomize.py``, ``usercustomize.py``, ``.pth``
-files), installed metadata (``*.egg-info``, ``*.dist-info``), bytecode and compiled modules (an
-unchecked-hash ``.pyc`` runs without its source), and modules named like the test runner.
-Before grading, every such file the patch touches is put back as it was at base_commit (or
-removed, when the patch added it), and the report names each one. Changes to ``setup.cfg`` or
-``pyproject.toml`` lose nothing else: grading does not reinstall the package.
+The rules are ``protected_files.py``'s, one program that both graders run in ``/testbed``:
+``put_back`` writes it into the sandbox, runs it and returns the paths it reports, and the
+row's ``eval_script`` embeds it (``eval_script.py``). So ``swegc evaluate``, rollouts and
+SWE-bench 5.x or SkyRL running the row's script put back the same files: test files, pytest's
+hooks and settings, the test-runner part of ``setup.cfg``/``tox.ini``/``pyproject.toml`` (the
+whole file goes back only when that part changed, so a fix's dependency line survives),
+start-up hooks, bytecode and compiled modules, installed metadata, caches and modules named
+like the test runner; and both put in the reference fix's own version of the files those
+rules guard.
 """
 
 from __future__ import annotations
 
-import re
+import json
+import posixpath
 import shlex
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import PurePosixPath
+from pathlib import Path
 from typing import Any
 
-_CONFIG_NAMES = frozenset({
-    "conftest.py", "pytest.ini", ".pytest.ini", "pytest.toml", ".pytest.toml", "tox.ini",
-    "setup.cfg", "pyproject.toml", "sitecustomize.py", "usercustomize.py",
-})
-# At the top only: there they shadow the runner when the working folder is on sys.path
-# (``python -m pytest``); deeper (pytest's own src/_pytest) they are ordinary code.
-_TOP_LEVEL = re.compile(r"^(pytest\.py|py\.py|_pytest/|pytest/|pluggy/)")
-_BINARY_SUFFIXES = (".pth", ".pyc", ".pyo", ".so", ".pyd", ".dylib", ".egg-link")
-_GUARDED_FOLDERS = re.compile(r"(^|/)(__pycache__|\.pytest_cache)/|"
-                              r"(^|/)[^/]+\.(egg-info|dist-info)(/|$)")
-_TEST_NAME = re.compile(r"^(test_.*\.py|.*_test\.py|tests\.py)$")
+from swegc.runtime.harness import protected_files
+from swegc.runtime.harness.protected_files import reported_paths
+
+PROGRAM = Path(protected_files.__file__)
+REFERENCE_DIFF_NAME = "reference-infrastructure.diff"
 
 
 @dataclass(frozen=True)
@@ -43,47 +38,81 @@ class Protected:
     test_globs: tuple[str, ...] = ()  # the spec's tests.files (gitignore style), when known
     gold_patch: str = ""  # the instance's own fix: its infrastructure part is what every patch gets
 
+    def settings_json(self) -> str:
+        """The program's SETTINGS_JSON argument."""
+        return json.dumps({"base": self.base_commit, "test_files": list(self.test_files),
+                           "test_id_files": sorted(graded_test_files(self.test_ids)),
+                           "test_globs": list(self.test_globs)}, sort_keys=True)
+
+    def reference_diff(self) -> str:
+        """The gold patch's diff for the files that may be test infrastructure (the program
+        decides, from their content, which of them it puts in); empty when there are none."""
+        if not self.gold_patch.strip():
+            return ""
+        from unidiff import PatchSet
+
+        settings = protected_files.Settings(json.loads(self.settings_json()))
+        parts = []
+        for patched in PatchSet(self.gold_patch):
+            paths = {_strip(patched.source_file), _strip(patched.target_file)} - {None}
+            if any(protected_files.by_name(path, settings) in ("test infrastructure", "packaging")
+                   for path in paths):
+                parts.append(str(patched))
+        return "".join(parts)
+
+
+def program_source() -> str:
+    """The rule program's source, as both graders run it."""
+    return PROGRAM.read_text(encoding="utf-8")
+
 
 def put_back(box: Any, protected: Protected, patch_path: str) -> list[str]:
-    """Put back, in ``box``'s /testbed, what the patch at ``patch_path`` (already applied) may
-    not change, and every file the test_patch touches, as they are at the base commit (removing
-    what it lacks). Returns the paths the patch changed that were put back (test_patch files it
-    did not touch are restored silently). The caller applies the test_patch next. Raises
-    ``InfrastructureError`` when the sandbox cannot do it."""
+    """Put back, in ``box``'s /testbed, what the patch (already applied from ``patch_path``)
+    may not change, and every file the test_patch touches, as they are at the base commit
+    (removing what it lacks); then put in the gold patch's version of the files the rules
+    guard. Returns the paths the patch changed that were put back (test_patch files it did not
+    touch are restored silently). The program and the reference diff are written beside the
+    patch. The caller applies the test_patch next. Raises ``InfrastructureError`` when the
+    sandbox cannot do it."""
     from swegc.runtime.sandbox import InfrastructureError
 
-    touched = parse_numstat(box.execute(patch_paths_command(patch_path), timeout_s=60).output)
-    graded = set(protected.test_files) | graded_test_files(protected.test_ids)
-    reverted = [p for p in touched if guarded_reason(p, graded)]
-    restore = box.execute(restore_script(protected.base_commit,
-                                         dict.fromkeys([*reverted, *protected.test_files])),
-                          timeout_s=120)
-    if restore.exit_code != 0:
-        raise InfrastructureError(f"could not restore test files: {restore.output[-500:]}")
-    return reverted
+    folder = posixpath.dirname(patch_path) or "/tmp"
+    program = f"{folder}/{PROGRAM.name}"
+    box.write_file(program, program_source().encode("utf-8"))
+    command = f"python3 -I -S {shlex.quote(program)} {shlex.quote(protected.settings_json())}"
+    reference = protected.reference_diff()
+    if reference:
+        box.write_file(f"{folder}/{REFERENCE_DIFF_NAME}", reference.encode("utf-8"))
+        command += f" {shlex.quote(f'{folder}/{REFERENCE_DIFF_NAME}')}"
+    # In a subshell: a persistent sandbox shell keeps its own working folder.
+    result = box.execute(f"(cd /testbed && {command})", timeout_s=120)
+    if result.exit_code != 0:
+        raise InfrastructureError(f"could not put back test files: {result.output[-500:]}")
+    return reported_paths(result.output)
 
 
 def guarded_reason(path: str, test_files: Iterable[str] = ()) -> str | None:
-    """Why ``path`` is test infrastructure a graded patch may not change, or None."""
-    path = path[2:] if path.startswith("./") else path
-    name = PurePosixPath(path).name
-    if path in set(test_files):
-        return "a file the test_patch touches"
-    if name in _CONFIG_NAMES:
-        return "test configuration or start-up hook"
-    if name.endswith(_BINARY_SUFFIXES):
-        return "a start-up hook, bytecode or compiled module"
-    if _GUARDED_FOLDERS.search(path) or _TOP_LEVEL.match(path):
-        return "the test runner, installed metadata or a cache"
-    if _TEST_NAME.match(name):
-        return "a test file"
-    return None
+    """Why ``path`` may be test infrastructure a graded patch may not change, or None, from its
+    name alone (``protected_files.by_name``; a packaging file counts whatever its content:
+    only the program, which reads it, can tell whether its test-runner part changed)."""
+    settings = protected_files.Settings({"base": "", "test_files": list(test_files)})
+    kind = protected_files.by_name(path, settings)
+    if kind == "packaging":
+        return "a packaging file that may hold test settings"
+    return {"test file": "a test file or a file the test_patch touches",
+            "test infrastructure": "test configuration, a start-up hook, bytecode, a compiled "
+                                   "module, installed metadata, a cache or the test runner"}.get(kind or "")
 
 
 def graded_test_files(test_ids: Iterable[str]) -> set[str]:
     """Files named by pytest-style test ids (``tests/t.py::test_x`` -> ``tests/t.py``)."""
-    return {test.split("::", 1)[0] for test in test_ids if "::" in test
-            and test.split("::", 1)[0].endswith(".py")}
+    return protected_files.graded_test_files(list(test_ids))
+
+
+def _strip(name: str | None) -> str | None:
+    if not name or name == "/dev/null":
+        return None
+    return name[2:] if name[:2] in ("a/", "b/") else name
 
 
 def patch_paths_command(patch_file: str) -> str:

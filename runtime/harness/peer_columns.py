@@ -23,29 +23,10 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from swegc.errors import InputError
+from swegc.runtime.harness.eval_script import eval_script
+from swegc.runtime.harness.parser_names import swebench_parser, swegc_parser
 
 EVAL_TYPE = "pass_and_fail"
-# swegc parser -> SWE-bench 5.x parser. eval_script prints the verdict's statuses last, in the
-# line style of that parser (``PASSED id`` / ``id ... ok``), so for unittest's dotted ids and
-# for regex rows 5.x's pytest parser reads the same verdict the exit status gives.
-_SWEBENCH_PARSERS = {"pytest": "parse_log_pytest", "unittest": "parse_log_pytest",
-                     "regex": "parse_log_pytest", "django": "parse_log_django"}
-
-
-def swebench_parser(row: Mapping[str, Any]) -> str:
-    """The SWE-bench 5.x parser name that reads this row's eval_script log."""
-    from swegc.runtime.harness.eval_script import swegc_parser
-
-    name, _ = swegc_parser(row)
-    if name not in _SWEBENCH_PARSERS:
-        raise InputError(f"{row.get('instance_id', '?')}: no SWE-bench parser fits swegc "
-                         f"parser {name!r}; known: {', '.join(sorted(_SWEBENCH_PARSERS))}")
-    chosen = _SWEBENCH_PARSERS[name]
-    tests = [*row["FAIL_TO_PASS"], *row["PASS_TO_PASS"]]
-    if chosen == "parse_log_pytest" and any(any(c.isspace() for c in t) for t in tests):
-        return "parse_log_pytest_v2"  # parse_log_pytest cuts an id at its first space
-    return chosen
 
 
 def peer_columns(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -53,8 +34,6 @@ def peer_columns(row: Mapping[str, Any]) -> dict[str, Any]:
 
     Idempotent: applied to a row that already carries them, it returns the same values.
     """
-    from swegc.runtime.harness.eval_script import eval_script, swegc_parser
-
     name, options = swegc_parser(row)
     return {
         "eval_script": eval_script(row),

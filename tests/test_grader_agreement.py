@@ -1,0 +1,152 @@
+"""Both graders give every patch the same verdict: ``swegc evaluate`` (``grade_patch``, in
+process) and the row's own ``eval_script`` run as SWE-bench 5.x runs it (a plain ``docker run``
+of the instance image, the patch applied in /testbed, the script's exit status read).
+
+Every cheat of the suite must be unresolved by both, and fixes that also change packaging files
+(a dependency line, ``install_requires``, a console-script entry point) resolved by both, with
+their packaging change kept: each such case adds a test that reads the packaging file, as a
+project's own packaging tests do, so a grader that put the whole file back would fail it.
+"""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import tarfile
+
+import pytest
+
+from cheat_fixtures import CHEATS, clone_example, make_patch
+from swegc.dataset import read_dataset
+from swegc.runtime.harness.grading import grade_patch
+from swegc.runtime.harness.peer_columns import peer_columns
+from swegc.runtime.harness.test_spec import TestSpec
+
+pytestmark = pytest.mark.docker
+
+INSTANCE = "example__calc-2"
+APPLY_FAILED = 90  # the exit status of the container when the candidate patch does not apply
+
+READS_PYPROJECT = '''import tomllib
+from pathlib import Path
+
+PROJECT = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]
+'''
+PACKAGING_FIXES = {
+    # name: (files the fix adds or changes besides its code, the test that reads them)
+    "adds a dependency line to pyproject.toml": (
+        lambda base: {"pyproject.toml": base.replace('dependencies = []',
+                                                     'dependencies = ["more-itertools>=10"]')},
+        READS_PYPROJECT + '\n\ndef test_packaging():\n'
+                          '    assert PROJECT["dependencies"] == ["more-itertools>=10"]\n'),
+    "adds a console-script entry point to pyproject.toml": (
+        lambda base: {"pyproject.toml": base + '\n[project.scripts]\ncalc-median = "calc.stats:median"\n'},
+        READS_PYPROJECT + '\n\ndef test_packaging():\n'
+                          '    assert PROJECT["scripts"] == {"calc-median": "calc.stats:median"}\n'),
+    "adds install_requires in a new setup.cfg": (
+        lambda base: {"setup.cfg": "[options]\ninstall_requires =\n    more-itertools>=10\n"},
+        "import configparser\nfrom pathlib import Path\n\n\ndef test_packaging():\n"
+        "    config = configparser.ConfigParser()\n"
+        "    config.read(Path(__file__).parents[1] / 'setup.cfg')\n"
+        "    assert config['options']['install_requires'].split() == ['more-itertools>=10']\n"),
+}
+
+
+@pytest.fixture(scope="module")
+def rows(example_compile):
+    out, _ = example_compile
+    return {row["instance_id"]: row for row in read_dataset(out)}
+
+
+@pytest.fixture(scope="module")
+def clone(tmp_path_factory):
+    return clone_example(tmp_path_factory.mktemp("calc"))
+
+
+def with_packaging_test(row: dict, clone, name: str) -> dict:
+    """``row`` whose fix also makes the packaging change ``name`` and whose test_patch adds a
+    test (a FAIL_TO_PASS one) that reads it; its eval_script made again from it."""
+    change, test = PACKAGING_FIXES[name]
+    base = row["base_commit"]
+    pyproject = subprocess.run(["git", "show", f"{base}:pyproject.toml"], cwd=clone, check=True,
+                               capture_output=True, text=True).stdout
+    variant = dict(row)
+    variant["patch"] = row["patch"] + make_patch(clone, base, change(pyproject))
+    variant["test_patch"] = row["test_patch"] + make_patch(clone, base, {"tests/test_packaging.py": test})
+    variant["FAIL_TO_PASS"] = [*row["FAIL_TO_PASS"], "tests/test_packaging.py::test_packaging"]
+    variant["test_command"] = row["test_command"] + " tests/test_packaging.py"
+    variant["test_directives"] = [*row["test_directives"], "tests/test_packaging.py"]
+    variant.update(peer_columns(variant))
+    return variant
+
+
+def eval_script_verdict(row: dict, patch: str) -> tuple[bool, str]:
+    """(resolved, output) of the row's eval_script, run as SWE-bench 5.x runs it."""
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w") as tar:
+        for name, text in (("patch.diff", patch), ("eval.sh", row["eval_script"])):
+            data = text.encode("utf-8")
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    command = ("mkdir /swegc-in && tar -x -C /swegc-in && cd /testbed && "
+               f"{{ git apply --verbose /swegc-in/patch.diff || exit {APPLY_FAILED}; }} && "
+               "/bin/bash /swegc-in/eval.sh")
+    result = subprocess.run(["docker", "run", "-i", "--rm", "--network", "none", row["image"],
+                             "bash", "-c", command], input=archive.getvalue(),
+                            capture_output=True, timeout=600)
+    output = (result.stdout + result.stderr).decode("utf-8", "replace")
+    assert result.returncode != APPLY_FAILED, output[-3000:]
+    return result.returncode == 0, output
+
+
+def cases() -> list[tuple[str, bool]]:
+    return ([(f"cheat: {name}", False) for name in CHEATS]
+            + [("example__calc-8's own fix (adds a dependency to pyproject.toml)", True)]
+            + [(f"a fix that {name}", True) for name in PACKAGING_FIXES])
+
+
+def case_row_and_patch(case: str, rows: dict, clone) -> tuple[dict, str]:
+    if case.startswith("cheat: "):
+        row = rows[INSTANCE]
+        return row, make_patch(clone, row["base_commit"], CHEATS[case.removeprefix("cheat: ")])
+    if case.startswith("example__calc-8"):
+        return rows["example__calc-8"], rows["example__calc-8"]["patch"]
+    row = with_packaging_test(rows[INSTANCE], clone, case.removeprefix("a fix that "))
+    return row, row["patch"]
+
+
+@pytest.mark.parametrize("case, resolves", cases(), ids=[case for case, _ in cases()])
+def test_swegc_evaluate_and_the_rows_eval_script_give_the_same_verdict(rows, clone, case,
+                                                                       resolves, tmp_path):
+    row, patch = case_row_and_patch(case, rows, clone)
+    report = grade_patch(TestSpec.from_row(row), patch, log_path=tmp_path / "log.txt")
+    assert report.error is None and report.patch_applied, report
+    script_resolved, output = eval_script_verdict(row, patch)
+    assert report.resolved == resolves, (report.test_report,
+                                         (tmp_path / "log.txt").read_text()[-3000:])
+    assert script_resolved == resolves, output[-3000:]
+
+
+@pytest.mark.parametrize("case", [case for case, _ in cases()], ids=[case for case, _ in cases()])
+def test_put_back_names_the_files_the_rows_eval_script_puts_back(rows, clone, case):
+    from swegc.runtime.harness.eval_script import protected_of
+    from swegc.runtime.harness.guard import put_back
+    from swegc.runtime.harness.protected_files import reported_paths
+    from swegc.runtime.sandbox import open_sandbox
+
+    row, patch = case_row_and_patch(case, rows, clone)
+    with open_sandbox(row["image"]) as box:
+        box.write_file("/tmp/swegc/model.patch", patch.encode())
+        assert box.execute("git apply /tmp/swegc/model.patch").exit_code == 0
+        in_process = put_back(box, protected_of(row), "/tmp/swegc/model.patch")
+        left = box.execute("git status --porcelain --untracked-files=all").output
+    _, output = eval_script_verdict(row, patch)
+    assert in_process == reported_paths(output)
+    changed_by_name = {name for name in CHEATS.get(case.removeprefix("cheat: "), {})
+                       if name.endswith(("conftest.py", ".ini", ".cfg", ".toml", "customize.py",
+                                         ".pth"))}
+    assert changed_by_name <= set(in_process), (changed_by_name, in_process)
+    if not case.startswith("cheat: "):  # a fix's packaging change is its own
+        assert not {"pyproject.toml", "setup.cfg"} & set(in_process), in_process
+    assert all(path.split()[-1] not in in_process for path in left.splitlines())
