@@ -12,7 +12,7 @@ from swegc.dataset import read_dataset, write_dataset
 from swegc.errors import InputError
 from swegc.records import Instance
 from swegc.runtime.harness.grading import GradeReport, ResolvedStatus, grade, resolution, tests_status
-from swegc.runtime.harness.guard import graded_test_files, guarded_reason, parse_numstat
+from swegc.runtime.harness.guard import graded_test_files, guarded_reason
 from swegc.runtime.harness.parsers import get_parser
 from swegc.runtime.harness.test_spec import TestSettings, TestSpec
 from swegc.runtime.harness.trust import cross_check, junit_key, junit_statuses, summary_problem
@@ -167,11 +167,6 @@ def test_test_infrastructure_is_recognised_and_ordinary_code_is_not():
         assert guarded_reason(path) is None, path
     assert guarded_reason("tests/data.json", ["tests/data.json"])
     assert graded_test_files(["tests/a.py::test_x[1::2]", "test_y (m.C)"]) == {"tests/a.py"}
-
-
-def test_git_numstat_output_lists_both_names_of_a_rename():
-    out = "1\t0\tcalc/ops.py\0" "0\t0\t\0tests/old.py\0tests/new.py\0" "-\t-\tbin.so\0"
-    assert parse_numstat(out) == ["calc/ops.py", "tests/old.py", "tests/new.py", "bin.so"]
 
 
 SUMMARY = """\

@@ -115,45 +115,6 @@ def _strip(name: str | None) -> str | None:
     return name[2:] if name[:2] in ("a/", "b/") else name
 
 
-def patch_paths_command(patch_file: str) -> str:
-    """Git's own list of the paths a patch touches (``parse_numstat`` reads it)."""
-    return f"git apply --numstat -z {patch_file}"
-
-
-def parse_numstat(output: str) -> list[str]:
-    """Paths in ``git apply --numstat -z`` output, renames' old and new names both."""
-    paths: list[str] = []
-    fields = output.split("\0")
-    i = 0
-    while i < len(fields):
-        entry = fields[i]
-        if not entry.strip():
-            i += 1
-            continue
-        parts = entry.split("\t")
-        if len(parts) >= 3 and parts[2]:
-            paths.append(parts[2])
-            i += 1
-        elif len(parts) >= 3:  # a rename or copy: the next two fields are the old and new path
-            paths.extend(p for p in fields[i + 1:i + 3] if p)
-            i += 3
-        else:
-            i += 1
-    return list(dict.fromkeys(paths))
-
-
-def restore_script(base_commit: str, paths: Iterable[str]) -> str:
-    """Shell that puts ``paths`` back as they are at ``base_commit`` (removing ones it lacks)."""
-    lines = []
-    base = shlex.quote(base_commit)
-    for path in paths:
-        quoted = shlex.quote(path)
-        lines.append(f"if git cat-file -e {base}:{quoted} 2>/dev/null; then rm -rf -- {quoted}; "
-                     f"git checkout -q {base} -- {quoted} || exit 1; "
-                     f"else rm -rf -- {quoted}; fi")
-    return "\n".join(lines) or "true"
-
-
 def run_env(parser: str, junit_path: str | None) -> dict[str, str]:
     """Variables set for every test run on top of the row's: no user site-packages (their
     usercustomize or .pth files), no pytest cache, and pytest's own report at a fresh path."""
