@@ -229,7 +229,8 @@ class Instance:
     # instance was rebuilt from a published row that said otherwise.
     spec_version: str = ""
     env_commit: str = ""
-    # What peer harnesses read (swegc.runtime.harness.peer_columns).
+    # What peer harnesses read: the image columns from the one ImageRef
+    # (swegc.images.reference), the script from swegc.runtime.harness.peer_columns.
     image_tag: str = ""
     image_name: str = ""
     docker_image: str = ""
