@@ -545,14 +545,16 @@ class Compiler:
             # With a registry, the pushed image by digest: any node (and any peer tool) pulls
             # that very image; without one, the local image id (until a publish).
             **reference.columns(), spec_hash=group.spec.spec_hash,
-            flaky_tests=verdict.flaky_tests, **item.settings.row_columns(),
+            flaky_tests=verdict.flaky_tests, tests=item.settings,
             validation={"runs": self._runs(group.spec),
                         "PASS_TO_FAIL": verdict.judgement.PASS_TO_FAIL,
                         "unknown_before": verdict.judgement.unknown_before,
                         "sides": verdict.runs, "duration_s": round(verdict.duration_s, 3)},
             swegc_version=__version__)
         # What the field's tools read besides the image columns.
-        instance = Instance(**{**fields, **peer_columns(fields)})
+        peer = peer_columns({**fields, **item.settings.row_columns()})
+        instance = Instance(**fields, eval_script=peer["eval_script"], eval_type=peer["eval_type"],
+                            log_parser=peer["log_parser"])
         rows.append(instance.to_json())
 
     def _report(self, spec: RepoSpec, instance_id: str, status: str, reason: str | None,

@@ -14,7 +14,7 @@ from swegc.compiler.candidates import Rejection, candidate_split
 from swegc.compiler.case_directives import case_warnings, changed_cases, command_with_cases
 from swegc.compiler.patches import PatchError, Split, directive_warnings, test_directives
 from swegc.compiler.spec.model import CaseDirectives, RepoSpec
-from swegc.runtime.harness.test_spec import TestSettings, full_test_command
+from swegc.test_settings import TestSettings, full_test_command
 from swegc.compiler.versioning import VersionError, detect_version, published_version
 from swegc.git import GitError, GitRepo
 from swegc.hashing import content_hash

@@ -322,7 +322,7 @@ def _grade(spec: Any, patch: str, unit: RolloutUnit) -> tuple[Any, dict[str, str
 def _row_identity(row: Mapping[str, Any]) -> dict[str, Any]:
     """What a rollout's result depends on in its row (not, e.g., its validation details): the
     task, the lists it is graded by, and how its tests run (every test setting, as one value)."""
-    from swegc.runtime.harness.test_spec import TestSettings
+    from swegc.test_settings import TestSettings
 
     keys = ("instance_id", "image", "base_commit", "problem_statement", "patch", "test_patch",
             "FAIL_TO_PASS", "PASS_TO_PASS")

@@ -24,22 +24,24 @@ import yaml
 from swegc.atomic_files import atomic_write
 from swegc.build_layout import BuildLayout
 from swegc.errors import InputError
-from swegc.records import Instance, read_jsonl
+from swegc.records import Instance, instance_columns, read_jsonl
+from swegc.test_settings import setting_columns
 
-INSTANCE_COLUMNS = (
-    "instance_id", "repo", "base_commit", "patch", "test_patch", "problem_statement", "hints_text",
-    "created_at", "version", "environment_setup_commit", "FAIL_TO_PASS", "PASS_TO_PASS",
-    "pull_number", "issue_numbers", "image", "image_id", "spec_hash", "test_command",
-    "test_directives", "log_parser", "flaky_tests", "validation", "swegc_version",
-    "swegc_log_parser", "swegc_parser_options", "test_timeout_s", "test_network", "test_env",
-    "test_prepare", "test_file_globs", "spec_version", "env_commit", "image_tag", "image_name", "docker_image", "eval_script", "eval_type",
-    "schema_version",
-)
-LIST_COLUMNS = frozenset({"FAIL_TO_PASS", "PASS_TO_PASS", "issue_numbers", "flaky_tests", "test_directives",
-                          "test_prepare", "test_file_globs"})
-INT_COLUMNS = frozenset({"pull_number", "schema_version", "test_timeout_s"})
-BOOL_COLUMNS = frozenset({"test_network"})
-JSON_COLUMNS = frozenset({"validation", "swegc_parser_options", "test_env"})
+# The test settings' columns (test_command, swegc_log_parser, test_timeout_s, ...) come from
+# swegc.test_settings.TestSettings, with their types and docs: a new setting needs no edit here.
+_SETTINGS = setting_columns()
+INSTANCE_COLUMNS = instance_columns()
+
+
+def _setting_kind(kind: str) -> frozenset[str]:
+    return frozenset(c for c, spec in _SETTINGS.items() if spec["kind"] == kind)
+
+
+LIST_COLUMNS = frozenset({"FAIL_TO_PASS", "PASS_TO_PASS", "issue_numbers", "flaky_tests"}) | \
+    _setting_kind("list")
+INT_COLUMNS = frozenset({"pull_number", "schema_version"}) | _setting_kind("int")
+BOOL_COLUMNS = _setting_kind("bool")
+JSON_COLUMNS = frozenset({"validation"}) | _setting_kind("json")
 _JSON_MARK = {b"swegc.encoding": b"json"}
 
 COLUMN_DOCS = {
@@ -65,24 +67,11 @@ COLUMN_DOCS = {
              "once pushed, else the local image id (`sha256:...`). SWE-bench 5.x reads it.",
     "image_id": "Local image id of that image.",
     "spec_hash": "Hash of the repository spec the instance was compiled from.",
-    "test_command": "The command that runs the tests (test_directives appended).",
-    "test_directives": "The test files or modules passed to test_command, or the names of the "
-                       "changed test cases (a spec's tests.directives.cases).",
     "log_parser": "SWE-bench 5.x parser that reads eval_script's log (`parse_log_pytest`, "
                   "`parse_log_pytest_v2` or `parse_log_django`).",
     "flaky_tests": "Tests whose status differed between repeated runs; in neither list above.",
     "validation": "JSON: the validation runs (statuses, durations, exit codes) behind the lists.",
     "swegc_version": "Version of swegc that compiled the instance.",
-    "swegc_log_parser": "swegc's parser for test_command's log: pytest, unittest, django or regex.",
-    "swegc_parser_options": "JSON: options of swegc_log_parser (the regex parser's patterns), or null.",
-    "test_timeout_s": "Seconds one run of test_command may take.",
-    "test_network": "Whether the tests may reach the network.",
-    "test_env": "JSON: environment variables set for test_command (also baked into the image).",
-    "test_prepare": "Commands run in /testbed after the patches are applied and before "
-                    "test_command (regenerating what the patch changes the sources of, such as a "
-                    "compiled grammar); if one fails, the patch is not resolved.",
-    "test_file_globs": "The spec's test-file globs: eval_script resets every matching file a "
-                       "candidate patch changed.",
     "spec_version": "The version swegc's spec found at base_commit (its `version:` block, or "
                     "the published row with `from: published`); it picked the environment.",
     "env_commit": "The commit the env image holds the repository and its dependencies at: the "
@@ -98,7 +87,7 @@ COLUMN_DOCS = {
     "eval_type": "How SWE-bench 5.x grades the log: `pass_and_fail` (every listed test must be "
                  "found passing).",
     "schema_version": "Version of this row format.",
-}
+} | {column: spec["doc"] for column, spec in _SETTINGS.items()}
 
 
 def _arrow_type(column: str, values: list[Any]) -> Any:

@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 
 from swegc.errors import InputError
 from swegc.reasons import ExitStatus
+from swegc.test_settings import TestSettings, setting_columns
 
 CANDIDATE_SCHEMA_VERSION = 1
 # 2: the test settings' columns (parser_options, test_timeout_s, ...). 3: the columns the field's
@@ -210,20 +211,13 @@ class Instance:
     image: str  # immutable: name@sha256:digest once pushed, else the local image id
     image_id: str
     spec_hash: str
-    test_command: str
-    test_directives: list[str]
+    # How the tests run: one value from the spec to the row (swegc.test_settings), written as
+    # its own columns (test_command, test_directives, swegc_log_parser, test_timeout_s, ...).
+    tests: TestSettings
     log_parser: str  # SWE-bench 5.x's parser for eval_script's log
     flaky_tests: list[str]
     validation: dict[str, Any]
     swegc_version: str
-    # How the tests run, beside test_command/test_directives (TestSettings.row_columns).
-    swegc_log_parser: str = ""
-    swegc_parser_options: dict[str, Any] | None = None
-    test_timeout_s: int = 900
-    test_network: bool = False
-    test_env: dict[str, str] = field(default_factory=dict)
-    test_prepare: list[str] = field(default_factory=list)
-    test_file_globs: list[str] = field(default_factory=list)
     # swegc's own choices: the version its spec found (which picked the environment) and the
     # commit the env image was built at. Equal to version/environment_setup_commit unless the
     # instance was rebuilt from a published row that said otherwise.
@@ -239,7 +233,10 @@ class Instance:
     schema_version: int = INSTANCE_SCHEMA_VERSION
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        """The row: every column in ``instance_columns`` order, the test settings as their own
+        columns."""
+        data = {**asdict(self), **self.tests.row_columns()}
+        return {column: data[column] for column in instance_columns()}
 
     @classmethod
     def from_json(cls, data: dict[str, Any], where: str = "instance") -> Instance:
@@ -252,8 +249,10 @@ class Instance:
             data["swegc_log_parser"] = data.pop("log_parser", "")
             data["log_parser"] = ""
             data["swegc_parser_options"] = data.pop("parser_options", None)
-        _check_keys("instance", data, cls, where)
-        return cls(**data)
+        tests = TestSettings.from_row(data, where, partial=True)
+        data = {k: v for k, v in data.items() if k not in setting_columns()}
+        _check_keys("instance", {**data, "tests": tests}, cls, where)
+        return cls(**data, tests=tests)
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any], where: str = "row",
@@ -271,7 +270,28 @@ class Instance:
         return _RowReader(row, where).instance(require)
 
 
-_MAPPING_COLUMNS = frozenset({"validation", "swegc_parser_options", "test_env"})
+# SWE-bench's own test columns stand where its datasets have them; the other test settings
+# follow swegc_version.
+_LEADING_SETTINGS = ("test_command", "test_directives")
+
+
+def instance_columns() -> tuple[str, ...]:
+    """An instance row's columns in order: ``Instance``'s fields, with ``tests`` written as the
+    test settings' own columns (``swegc.test_settings``), so a new setting is a new column here
+    and in the dataset's schema without an edit to either."""
+    settings = list(setting_columns())
+    columns: list[str] = []
+    for spec in fields(Instance):
+        if spec.name == "tests":
+            columns += [c for c in settings if c in _LEADING_SETTINGS]
+        else:
+            columns.append(spec.name)
+        if spec.name == "swegc_version":
+            columns += [c for c in settings if c not in _LEADING_SETTINGS]
+    return tuple(columns)
+
+
+_MAPPING_COLUMNS = frozenset({"validation"})
 _NUMBER_AT_END = re.compile(r"-(\d+)$")
 
 
@@ -299,6 +319,7 @@ class _RowReader:
             if self.row.get(column) in (None, ""):
                 raise InputError(f"{self.where}: column {column!r} has no value")
         values: dict[str, Any] = {"instance_id": iid, "schema_version": version}
+        values["tests"] = TestSettings.from_row(self.row, self.where, partial=True)
         for spec in fields(Instance):
             if spec.name not in values:
                 values[spec.name] = self._column(spec.name, spec.type)
@@ -309,16 +330,8 @@ class _RowReader:
         if name == "pull_number":
             match = _NUMBER_AT_END.search(str(self.row.get("instance_id")))
             return self._integer(name, int(match.group(1)) if match else 0)
-        if name == "test_timeout_s":
-            return self._integer(name, Instance.test_timeout_s)
-        if name == "test_network":
-            if value is None:
-                return False
-            if not isinstance(value, bool):
-                raise self._wrong(name, "true or false", value)
-            return value
         if name in _MAPPING_COLUMNS:
-            return self._mapping(name, None if name == "swegc_parser_options" else {})
+            return self._mapping(name, {})
         if str(kind).startswith("list"):
             return self._strings(name)
         return self._text(name)

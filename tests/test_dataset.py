@@ -12,6 +12,7 @@ import yaml
 from swegc.dataset import load_instances, read_dataset, write_dataset, write_jsonl
 from swegc.errors import InputError
 from swegc.records import Instance
+from swegc.test_settings import TestSettings
 
 
 def instance(number: int, **changes: Any) -> dict[str, Any]:
@@ -22,8 +23,10 @@ def instance(number: int, **changes: Any) -> dict[str, Any]:
         version="1.2", environment_setup_commit="b" * 40,
         FAIL_TO_PASS=["tests/t.py::test_x[a - b]", "tests/t.py::TestC::test_z[x::y]"], PASS_TO_PASS=[],
         pull_number=number, issue_numbers=["7"], image=f"swegc/octo-demo:{number}@sha256:{'c' * 64}",
-        image_id="sha256:" + "d" * 64, spec_hash="e" * 16, test_command="pytest -rA -p no:cacheprovider",
-        test_directives=["tests/t.py"], log_parser="pytest", flaky_tests=[],
+        image_id="sha256:" + "d" * 64, spec_hash="e" * 16,
+        tests=TestSettings(test_command="pytest -rA -p no:cacheprovider",
+                           test_directives=("tests/t.py",), parser=""),
+        log_parser="pytest", flaky_tests=[],
         validation={"runs": [{"side": "before", "attempt": 0, "exit_code": 1, "duration_s": 0.5,
                               "statuses": {"tests/t.py::test_x[a - b]": "FAILED"}}], "runs_per_side": 1},
         swegc_version="0.1.0").to_json()

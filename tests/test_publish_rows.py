@@ -13,7 +13,7 @@ from swegc.hub.stats import RolloutStats, validation_stats
 from swegc.images.reference import ImageRef
 from swegc.pass_at_k import pass_at_curve, pass_at_k
 from swegc.reasons import EXIT_STATUSES, REASONS, ExitStatus, Reason
-from swegc.records import Instance
+from swegc.records import INSTANCE_SCHEMA_VERSION, READABLE_INSTANCE_VERSIONS, Instance
 
 PINNED = "127.0.0.1:5000/acme/swegc-inst/o__r-1@sha256:" + "a" * 64
 
@@ -82,8 +82,9 @@ def test_the_check_lists_every_problem_with_its_instance():
         instances, lambda i: "missing image" if i.instance_id == "c" else None)
     text = [str(p) for p in problems]
     assert "train:a: FAIL_TO_PASS is empty: nothing would tell a fix from no fix" in text
-    assert "train:b: instance schema_version 9 is not supported (this swegc reads 1, 2, 3, 4, 5)" in text
-    assert "train:a: schema_version 1; this swegc publishes version 5 (recompile with it)" in text
+    readable = ", ".join(map(str, READABLE_INSTANCE_VERSIONS))
+    assert f"train:b: instance schema_version 9 is not supported (this swegc reads {readable})" in text
+    assert f"train:a: schema_version 1; this swegc publishes version {INSTANCE_SCHEMA_VERSION} (recompile with it)" in text
     assert any(t.startswith("train:e: column 'FAIL_TO_PASS' should be a list of strings") for t in text)
     assert "train:c: no value in column(s) image" in text and "train:c: missing image" in text
     assert "train:d: column hints_text holds a token shaped like sk-p...; remove it from the source " \

@@ -49,9 +49,9 @@ def test_a_row_of_an_older_schema_or_another_tool_reads_as_an_instance_with_defa
     # Version 2: swegc's parser was `log_parser`, its options `parser_options`.
     old = Instance.from_row({"instance_id": "o__r-4", "schema_version": 2, "log_parser": "regex",
                              "parser_options": '{"passed": "ok (.*)"}', "test_command": "make test"})
-    assert (old.swegc_log_parser, old.swegc_parser_options, old.log_parser) == \
+    assert (old.tests.parser, old.tests.parser_options, old.log_parser) == \
         ("regex", {"passed": "ok (.*)"}, "")
-    assert (old.schema_version, old.pull_number, old.test_timeout_s, old.test_env) == (2, 4, 900, {})
+    assert (old.schema_version, old.pull_number, old.tests.timeout_s, old.tests.env) == (2, 4, 900, {})
     # SWE-bench's older datasets: lists as JSON text, a version read as a number, extra columns.
     swebench = Instance.from_row({"instance_id": "a__b-12", "FAIL_TO_PASS": '["t::x"]',
                                   "PASS_TO_PASS": "[]", "version": 0.2, "difficulty": "easy"})

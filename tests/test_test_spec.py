@@ -14,7 +14,8 @@ from swegc.records import Instance
 from swegc.runtime.harness.grading import GradeReport, ResolvedStatus, grade, resolution, tests_status
 from swegc.runtime.harness.guard import graded_test_files, guarded_reason
 from swegc.runtime.harness.parsers import get_parser
-from swegc.runtime.harness.test_spec import TestSettings, TestSpec
+from swegc.runtime.harness.test_spec import TestSpec
+from swegc.test_settings import TestSettings
 from swegc.runtime.harness.trust import cross_check, junit_key, junit_statuses, summary_problem
 
 TEST_PATCH = """\
@@ -48,7 +49,7 @@ def row(**changes: Any) -> dict[str, Any]:
         PASS_TO_PASS=["tests/test_a.py::test_y"], pull_number=1, issue_numbers=[],
         image="swegc-inst/octo__demo-1:abc", image_id="sha256:1", spec_hash="s",
         log_parser="parse_log_pytest", flaky_tests=[], validation={}, swegc_version="0",
-        **settings.row_columns()).to_json()
+        tests=settings).to_json()
     data.update(changes)
     return data
 
@@ -86,7 +87,7 @@ def test_a_row_from_before_the_settings_columns_is_graded_with_the_defaults():
     assert spec.settings.parser == "pytest"
     assert spec.settings.timeout_s == 900 and spec.settings.network is False
     assert spec.settings.env == {} and spec.settings.file_globs == ()
-    assert Instance.from_json(old).test_timeout_s == 900
+    assert Instance.from_json(old).tests.timeout_s == 900
 
 
 REGEX = {"pattern": r"^(?P<status>ok|FAIL) (?P<test>\S+)$"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from swegc.runtime.harness.test_spec import TestSettings
+from swegc.test_settings import TestSettings
 from swegc.runtime.harness.validation import ValidationPlan, validate
 from swegc.git import GitRepo
 from swegc.images.builder import EnvRecipe, ImageBuilder, InstanceRecipe

@@ -463,10 +463,8 @@ def _git_source(git: dict[str, Any], local: Any) -> GitSource:
 
 
 def _tests(tests: dict[str, Any]) -> TestsSpec:
-    values = dict(tests)
-    for key in ("files", "directive_files", "prepare"):
-        if key in values:
-            values[key] = tuple(values[key])
+    # Every list becomes a tuple (the typed spec is immutable): a new list setting needs no line here.
+    values = {key: tuple(value) if isinstance(value, list) else value for key, value in tests.items()}
     values["env"] = _env(values.get("env", {}))
     if isinstance(values.get("directives"), dict):
         values["directives"] = CaseDirectives(**values["directives"])

@@ -14,7 +14,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from swegc.naming import DEBIAN_SUITES, DEFAULT_BASE_IMAGES  # noqa: F401 - re-exported
-from swegc.runtime.harness.test_spec import TEST_ENV, TestSettings
+from swegc.test_settings import TEST_ENV, TestSettings
 
 SOURCE_KINDS = ("git", "jsonl", "instances", "github")
 # The one default of ``tests.directive_files``: every changed Python test file, as SWE-bench

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 
 from swegc.runtime.harness.guard import Protected, put_back, read_junit, run_env, with_env
 from swegc.runtime.harness.parsers import LogParser, ParseResult, get_parser
-from swegc.runtime.harness.test_spec import TEST_ENV, TestSettings
+from swegc.test_settings import TEST_ENV, TestSettings
 from swegc.runtime.harness.trust import (ObservedRun, RunProblem, TrustedRun, check_run,
                                          cross_check)
 from swegc.runtime.sandbox import Sandbox, SandboxLimits, open_sandbox

@@ -20,7 +20,8 @@ from swegc.runtime.harness.directive_results import directives_without_results
 from swegc.runtime.harness.guard import Protected
 from swegc.runtime.harness.judging import Judgement, judge
 from swegc.runtime.harness.run import SideResult, Testbed, TestRun, run_tests
-from swegc.runtime.harness.test_spec import TestSettings, patch_paths
+from swegc.runtime.harness.test_spec import patch_paths
+from swegc.test_settings import TestSettings
 from swegc.runtime.harness.trust import ObservedRun
 from swegc.runtime.sandbox import InfrastructureError
 
