@@ -34,14 +34,9 @@ def render() -> str:
 
 def update(readme: Path) -> bool:
     """Rewrite the reference in ``readme``; returns whether anything changed."""
-    text = readme.read_text()
-    head, _, rest = text.partition(START)
-    _, _, tail = rest.partition(END)
-    new = f"{head}{START}\n{render()}{END}{tail}"
-    if new != text:
-        readme.write_text(new)
-        return True
-    return False
+    from swegc.readme_blocks import replace_block
+
+    return replace_block(readme, START, END, render())
 
 
 if __name__ == "__main__":

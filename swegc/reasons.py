@@ -261,14 +261,9 @@ README_START, README_END = "<!-- reasons:start -->", "<!-- reasons:end -->"
 
 def update_readme(readme: Path) -> bool:
     """Rewrite the reasons table between the README's markers; returns whether it changed."""
-    text = readme.read_text()
-    head, _, rest = text.partition(README_START)
-    _, _, tail = rest.partition(README_END)
-    new = f"{head}{README_START}\n{reasons_markdown()}{README_END}{tail}"
-    if new != text:
-        readme.write_text(new)
-        return True
-    return False
+    from swegc.readme_blocks import replace_block
+
+    return replace_block(readme, README_START, README_END, reasons_markdown())
 
 
 if __name__ == "__main__":
