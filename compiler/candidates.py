@@ -25,6 +25,7 @@ from swegc.compiler.spec.model import Filters, RepoSpec
 from swegc.dates import instant
 from swegc.errors import InputError
 from swegc.git import GitError, GitRepo, LogEntry
+from swegc.nesting import loads
 from swegc.reasons import Reason
 from swegc.records import Candidate, Expected, LinkedIssue, read_jsonl
 from swegc.redact import redact
@@ -361,7 +362,7 @@ def _test_list(value: Any, where: str, column: str) -> tuple[str, ...]:
         return ()
     if isinstance(value, str):
         try:
-            value = json.loads(value)
+            value = loads(value)
         except json.JSONDecodeError:
             raise InputError(f"{where}: {column} is neither a list nor a JSON list") from None
     if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
@@ -386,7 +387,7 @@ def _published_issues(row: dict[str, Any], repo: str, statement: str,
     value = row.get("issue_numbers")
     if isinstance(value, str) and value.strip().startswith("["):
         try:
-            value = json.loads(value)
+            value = loads(value)
         except json.JSONDecodeError:
             raise InputError(f"{where}: issue_numbers is neither a list nor a JSON list") from None
     if value is not None and value != "":

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from swegc.nesting import loads
+
 NOISY_COLUMNS = frozenset({"validation"})
 
 
@@ -52,7 +54,7 @@ class Changelog:
 def _canonical(value: Any) -> str:
     if isinstance(value, str):
         try:  # JSON columns read back raw from the Hub compare equal to decoded ones
-            value = json.loads(value) if value[:1] in "{[" else value
+            value = loads(value) if value[:1] in "{[" else value
         except ValueError:
             pass
     return json.dumps(value, sort_keys=True, default=str)

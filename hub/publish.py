@@ -26,6 +26,7 @@ from swegc.hub.checks import PublishCheckError, check_rows, read_instances, secr
 from swegc.hub.folders import TRAIN_META_FILE, PublishFolder, dataset_splits, detect
 from swegc.hub.images import BuildImage, PushReport, build_images, local_problem, pin_rows
 from swegc.hub.stats import rollout_stats, validation_stats
+from swegc.nesting import loads
 from swegc.records import Instance
 
 Echo = Callable[[str], None]
@@ -284,7 +285,7 @@ def _publish_checkpoint(folder: PublishFolder, options: PublishOptions, echo: Ec
     eval_path = Path(options.evaluation) if options.evaluation else folder.path / "eval.json"
     if options.evaluation or eval_path.is_file():
         try:
-            evaluation = json.loads(eval_path.read_text(encoding="utf-8"))
+            evaluation = loads(eval_path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             problems.append(Problem(str(eval_path), f"cannot read the evaluation: {exc}"))
     if problems:

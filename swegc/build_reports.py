@@ -12,6 +12,7 @@ from typing import Any
 
 from swegc.build_layout import BuildLayout
 from swegc.errors import InputError, SwegcError
+from swegc.nesting import loads
 
 
 def read_reports(out_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -29,7 +30,7 @@ def read_reports(out_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str, An
         for lineno, line in enumerate(file.read_text(encoding="utf-8").splitlines(), 1):
             if line.strip():
                 try:
-                    row = json.loads(line)
+                    row = loads(line)
                 except json.JSONDecodeError as exc:
                     raise InputError(f"{file}:{lineno}: not valid JSON ({exc.msg}); rerun "
                                      "`swegc compile` to rewrite the reports") from None

@@ -24,6 +24,7 @@ import yaml
 from swegc.atomic_files import atomic_write
 from swegc.build_layout import BuildLayout
 from swegc.errors import InputError
+from swegc.nesting import loads
 from swegc.records import Instance, instance_columns, read_jsonl
 from swegc.test_settings import setting_columns
 
@@ -295,18 +296,22 @@ def read_dataset(out_dir: Path, split: str = "train") -> list[dict[str, Any]]:
     path = shard_path(out_dir, split)
     if not path.exists():
         raise InputError(f"{path}: no such dataset shard; write it with swegc compile")
-    return _decoded_rows(pq.read_table(path))
+    return _decoded_rows(pq.read_table(path), path)
 
 
-def _decoded_rows(table: Any) -> list[dict[str, Any]]:
+def _decoded_rows(table: Any, path: Path) -> list[dict[str, Any]]:
     """A table's rows with the columns swegc marked as JSON decoded back into objects."""
     json_columns = [f.name for f in table.schema
                     if f.metadata and f.metadata.get(b"swegc.encoding") == b"json"]
     rows = table.to_pylist()
-    for row in rows:
+    for index, row in enumerate(rows):
         for column in json_columns:
             if row[column] is not None:
-                row[column] = json.loads(row[column])
+                try:
+                    row[column] = loads(row[column])
+                except json.JSONDecodeError as exc:
+                    raise InputError(f"{path}#row{index}: column {column!r} is not valid JSON "
+                                     f"({exc.msg}); rewrite the file with swegc compile") from None
     return rows
 
 
@@ -348,7 +353,7 @@ def _located_rows(dataset: str | Path,
             table = pq.read_table(path)
         except Exception as exc:  # pyarrow raises several types for unreadable files
             raise InputError(f"{path}: cannot read parquet: {exc}") from None
-        found = [(f"{path}#row{index}", row) for index, row in enumerate(_decoded_rows(table))]
+        found = [(f"{path}#row{index}", row) for index, row in enumerate(_decoded_rows(table, path))]
     elif path.is_file():
         found = read_jsonl(str(path), "dataset row")
     elif (path / "data").is_dir():

@@ -20,6 +20,7 @@ from datetime import date, datetime
 from typing import Any, ClassVar
 
 from swegc.errors import InputError
+from swegc.nesting import loads
 from swegc.reasons import ExitStatus
 from swegc.test_settings import TestSettings, setting_columns
 
@@ -366,7 +367,7 @@ class _RowReader:
         value = self.row.get(name)
         if isinstance(value, str) and value.strip():
             try:
-                return json.loads(value)
+                return loads(value)
             except json.JSONDecodeError:
                 raise self._wrong(name, f"{expected} (or its JSON)", value) from None
         return None if isinstance(value, str) else value
@@ -451,16 +452,21 @@ def read_jsonl(path: str, what: str) -> list[tuple[str, dict[str, Any]]]:
     """Rows of a JSONL file, each with its ``file:line`` for error messages."""
     rows: list[tuple[str, dict[str, Any]]] = []
     try:
-        handle = open(path, encoding="utf-8")
+        handle = open(path, "rb")  # split at b"\n" only, decoded line by line: a bad line is named
     except OSError as exc:
         raise InputError(f"{path}: cannot read {what}: {exc.strerror}") from None
     with handle:
-        for lineno, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
+        for lineno, raw in enumerate(handle, 1):
             where = f"{path}:{lineno}"
             try:
-                row = json.loads(line)
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise InputError(f"{where}: not UTF-8 text (byte {exc.start + 1} of the line); "
+                                 f"write the {what} records in UTF-8") from None
+            if not line.strip():
+                continue
+            try:
+                row = loads(line)
             except json.JSONDecodeError as exc:
                 raise InputError(f"{where}: not valid JSON ({exc.msg}); each line must be one "
                                  f"{what} record") from None

@@ -24,6 +24,7 @@ from typing import Any
 
 from swegc.errors import InputError
 from swegc.hashing import content_hash
+from swegc.nesting import loads
 
 # What an older row (schema_version 1, before the test settings had columns) is graded with.
 DEFAULT_TIMEOUT_S = 900
@@ -183,7 +184,7 @@ class RowColumns:
         value = self._get(name, default)
         if isinstance(value, str):  # SWE-bench's older datasets keep the lists as JSON text
             try:
-                value = json.loads(value)
+                value = loads(value)
             except json.JSONDecodeError:
                 raise self._wrong(name, "a list of strings (or its JSON)", value) from None
         if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
@@ -194,7 +195,7 @@ class RowColumns:
         value = self._get(name, default)
         if isinstance(value, str):
             try:
-                value = json.loads(value)
+                value = loads(value)
             except json.JSONDecodeError:
                 raise self._wrong(name, "an object (or its JSON)", value) from None
         if value is None:

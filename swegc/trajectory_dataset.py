@@ -20,6 +20,7 @@ from typing import Any
 from swegc.build_layout import BuildLayout
 from swegc.dataset import write_dataset
 from swegc.errors import InputError
+from swegc.nesting import loads
 from swegc.records import Trajectory, read_jsonl
 
 TRAJECTORY_COLUMNS = tuple(f.name for f in fields(Trajectory))
@@ -117,7 +118,7 @@ def _decode_json_columns(row: dict[str, Any]) -> dict[str, Any]:
     for key in TRAJECTORY_JSON_COLUMNS:
         if isinstance(row.get(key), str):
             try:
-                row[key] = json.loads(row[key])
+                row[key] = loads(row[key])
             except json.JSONDecodeError:
                 pass
     return row

@@ -16,6 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from swegc.nesting import loads
 from swegc.train.errors import TrainSetupError
 
 TEMPLATE_FILE = "chat_template.jinja"
@@ -39,7 +40,7 @@ def _text(content: Any) -> str:
 def _arguments(raw: Any) -> Any:
     if isinstance(raw, str):
         try:
-            return json.loads(raw)
+            return loads(raw)
         except json.JSONDecodeError:
             return raw
     return raw

@@ -22,6 +22,8 @@ from typing import Any
 
 import yaml
 
+from swegc.nesting import MAX_DEPTH, TOO_DEEP
+
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 # Aliases are expanded into values; nested anchors can make a few hundred bytes expand into
 # billions of values (a "billion laughs" alias bomb). No spec comes near this many.
@@ -54,7 +56,7 @@ def join(path: str, key: str | int) -> str:
 
 def load_yaml(text: str) -> LoadedYaml:
     """Parse one YAML document; raises ``YamlSyntaxError`` with the line of the mistake."""
-    loader = yaml.SafeLoader(text)
+    loader = _DepthLimitedLoader(text)
     try:
         return _load(loader)
     except yaml.MarkedYAMLError as exc:
@@ -66,6 +68,26 @@ def load_yaml(text: str) -> LoadedYaml:
         raise YamlSyntaxError(0, f"invalid YAML: {exc}") from None
     finally:
         loader.dispose()
+
+
+class _DepthLimitedLoader(yaml.SafeLoader):
+    """A SafeLoader whose composer refuses lists and mappings nested deeper than
+    ``MAX_DEPTH``: it recurses once per level, so a deep document would end in
+    ``RecursionError`` instead of an error at its line."""
+
+    def __init__(self, stream: str):
+        super().__init__(stream)
+        self.depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        opens = int(self.check_event(yaml.SequenceStartEvent, yaml.MappingStartEvent))
+        if opens and self.depth >= MAX_DEPTH:
+            raise yaml.MarkedYAMLError(problem=TOO_DEEP, problem_mark=self.peek_event().start_mark)
+        self.depth += opens
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= opens
 
 
 def _load(loader: yaml.SafeLoader) -> LoadedYaml:
@@ -95,6 +117,11 @@ class _Builder:
                 problem_mark=node.start_mark)
         if id(node) in self.active:
             raise yaml.MarkedYAMLError(problem="a recursive alias", problem_mark=node.start_mark)
+        # Every node on the path is a list or mapping; aliases can stack nesting the
+        # composer never saw, and building recurses once per level.
+        if isinstance(node, yaml.CollectionNode) and len(self.active) >= MAX_DEPTH:
+            raise yaml.MarkedYAMLError(problem=f"once its aliases are expanded, {TOO_DEEP}",
+                                       problem_mark=node.start_mark)
         self.active.add(id(node))
         try:
             if isinstance(node, yaml.MappingNode):

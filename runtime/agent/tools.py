@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from swegc.nesting import loads
+
 EDITOR_COMMANDS = ("view", "create", "str_replace", "insert", "undo_edit")
 
 BASH = {
@@ -99,7 +101,7 @@ def parse_call(name: str, raw_arguments: Any) -> dict[str, Any]:
         arguments: Any = {}
     elif isinstance(raw_arguments, str):
         try:
-            arguments = json.loads(raw_arguments)
+            arguments = loads(raw_arguments)
         except json.JSONDecodeError as exc:
             raise ToolCallError(f"The arguments of {name} are not valid JSON ({exc.msg} at "
                                 f"character {exc.pos}); give a JSON object.") from None

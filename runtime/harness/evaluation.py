@@ -6,6 +6,11 @@ instance's own patch. Each patch is graded by ``grade_patch`` from the row alone
 SWE-bench's layout: ``OUT/<instance_id>/report.json`` (with ``test_output.txt``, ``patch.diff``
 and swegc's fuller ``grade.json``) and the run's ``OUT/report.json``.
 
+A patch that cannot be a diff to apply (over ``MAX_PATCH_BYTES``, with NUL bytes, not UTF-8)
+is refused before any container starts: graded unresolved with the reason, the file's other
+predictions graded as usual. The file itself is read as bytes, so a non-UTF-8 patch does not
+stop the others from being read.
+
 Resumable: a grade is kept in ``OUT/store.sqlite`` under a hash of the row and the patch, so a
 rerun grades only what is new or changed; infrastructure errors are not kept, so a rerun tries
 them again.
@@ -24,12 +29,17 @@ from typing import Any
 from swegc.dataset import load_rows
 from swegc.errors import InputError
 from swegc.hashing import content_hash
-from swegc.runtime.harness.grading import GradeReport, grade_patch
+from swegc.nesting import loads
+from swegc.runtime.harness.grading import GradeReport, grade, grade_patch
 from swegc.runtime.harness.test_spec import TestSpec
 
 GRADE_FORMAT = 1
 SUMMARY_SCHEMA_VERSION = 2  # SWE-bench's run report schema_version
 GOLD = "gold"
+# Far above any real fix (SWE-bench's gold patches are at most a few hundred KiB); a larger
+# "patch" is generated or vendored content, and applying it would only tie up a container.
+MAX_PATCH_BYTES = 10 * 2**20
+REFUSED = "refused before grading: "
 
 
 @dataclass(frozen=True)
@@ -66,6 +76,9 @@ class EvaluationSummary:
             "empty_patch_ids": self.empty_patch_ids, "submitted_ids": self.submitted_ids,
             "resolved_ids": self.resolved_ids, "unresolved_ids": self.unresolved_ids,
             "error_ids": self.error_ids, "schema_version": SUMMARY_SCHEMA_VERSION,
+            # swegc's addition: why each refused patch (counted unresolved) was not run
+            "refused_patches": {iid: report.patch_problem for iid, report in
+                                sorted(self.reports.items()) if _refused(report)},
         }
 
 
@@ -75,7 +88,9 @@ def read_predictions(source: str | Path, rows: Mapping[str, Mapping[str, Any]]) 
         return [Prediction(iid, GOLD, str(row.get("patch") or "")) for iid, row in rows.items()]
     path = Path(source)
     try:
-        text = path.read_text(encoding="utf-8")
+        # Bytes that are not UTF-8 stay in the text as surrogates: the one patch that holds
+        # them is refused (``patch_refusal``), every other prediction is read as usual.
+        text = path.read_bytes().decode("utf-8", errors="surrogateescape")
     except OSError as exc:
         raise InputError(f"{path}: cannot read predictions: {exc.strerror}") from None
     records: list[tuple[str, Any]]
@@ -84,7 +99,7 @@ def read_predictions(source: str | Path, rows: Mapping[str, Mapping[str, Any]]) 
     # prediction on one line is also a JSON object, which must not be read as keyed by id.
     if path.suffix != ".jsonl" and stripped.startswith(("[", "{")) and not _is_jsonl(stripped):
         try:
-            data = json.loads(text)
+            data = loads(text)
         except json.JSONDecodeError as exc:
             raise InputError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from None
         if isinstance(data, dict) and isinstance(data.get("instance_id"), str):
@@ -96,10 +111,11 @@ def read_predictions(source: str | Path, rows: Mapping[str, Mapping[str, Any]]) 
             records = [(f"{path} [{i}]", value) for i, value in enumerate(data)]
     else:
         records = []
-        for lineno, line in enumerate(text.splitlines(), 1):
+        # "\n" only: str.splitlines also splits at U+2028 and the like, legal inside a string
+        for lineno, line in enumerate(text.split("\n"), 1):
             if line.strip():
                 try:
-                    records.append((f"{path}:{lineno}", json.loads(line)))
+                    records.append((f"{path}:{lineno}", loads(line)))
                 except json.JSONDecodeError as exc:
                     raise InputError(f"{path}:{lineno}: not valid JSON ({exc.msg}); each line "
                                      "must be one prediction") from None
@@ -120,9 +136,9 @@ def read_predictions(source: str | Path, rows: Mapping[str, Mapping[str, Any]]) 
 def _is_jsonl(text: str) -> bool:
     """A JSONL file of objects also starts with "{": it has more than one top-level value."""
     try:
-        json.loads(text)
-    except json.JSONDecodeError:
-        return True
+        loads(text)
+    except json.JSONDecodeError as exc:
+        return exc.msg.startswith("Extra data")
     return False
 
 
@@ -137,6 +153,36 @@ def _prediction(record: Any, where: str) -> Prediction:
     if patch is not None and not isinstance(patch, str):
         raise InputError(f"{where} ({iid}): model_patch must be a string (a diff)")
     return Prediction(iid, str(record.get("model_name_or_path") or ""), patch)
+
+
+def patch_refusal(patch: str | None) -> str | None:
+    """Why ``patch`` is refused before grading (``None``: grade it). ``git apply`` could only
+    fail on these, after a container started and a 100 MB text was copied into it."""
+    if not patch:
+        return None
+    size = len(patch.encode("utf-8", errors="surrogatepass"))
+    if size > MAX_PATCH_BYTES:
+        return (f"{REFUSED}the patch is {size:,} bytes, over the limit of "
+                f"{MAX_PATCH_BYTES // 2**20} MiB for one patch; leave generated or vendored files "
+                "out of it")
+    if "\0" in patch:
+        return (f"{REFUSED}the patch holds NUL bytes (line {_line_of(patch, patch.index(chr(0)))} "
+                "of the patch): binary data, not a diff; a binary file belongs in a diff as "
+                "`git diff --binary` writes it")
+    try:
+        patch.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return (f"{REFUSED}the patch is not UTF-8 text (line {_line_of(patch, exc.start)} of the "
+                "patch); write the predictions file in UTF-8")
+    return None
+
+
+def _line_of(text: str, index: int) -> int:
+    return text.count("\n", 0, index) + 1
+
+
+def _refused(report: GradeReport) -> bool:
+    return (report.patch_problem or "").startswith(REFUSED)
 
 
 @dataclass(frozen=True)
@@ -208,16 +254,26 @@ def evaluate(predictions: str | Path, dataset: Path, out: Path, *, jobs: int = 1
     store = BuildStore(out / "store.sqlite")
     reports: dict[str, GradeReport] = {}
     todo: list[Prediction] = []
+    reused = 0
     for prediction in chosen:
         patch = prediction.model_patch or ""
-        stored = store.get("grade", grade_key(rows[prediction.instance_id], patch))
-        if stored is not None:
-            reports[prediction.instance_id] = GradeReport.from_json(stored)
-            _write_instance(out, prediction, reports[prediction.instance_id])
+        refusal = patch_refusal(patch)
+        stored = None if refusal else store.get("grade", grade_key(rows[prediction.instance_id],
+                                                                   patch))
+        if refusal is not None:  # unresolved without a container; nothing to store
+            report = grade(specs[prediction.instance_id], {}, patch_applied=False,
+                           empty_patch=False, patch_problem=refusal)
+            echo(f"{prediction.instance_id}: {_verdict(report)}")
+        elif stored is not None:
+            report = GradeReport.from_json(stored)
+            reused += 1
         else:
             todo.append(prediction)
-    if reports:
-        echo(f"{len(reports)} prediction(s) graded before, reused; {len(todo)} to grade")
+            continue
+        reports[prediction.instance_id] = report
+        _write_instance(out, prediction, report)
+    if reused:
+        echo(f"{reused} prediction(s) graded before, reused; {len(todo)} to grade")
     start = time.monotonic()
 
     pool = executor or LocalPool(jobs, RetryPolicy(attempts=attempts))
@@ -257,6 +313,8 @@ def _verdict(report: GradeReport) -> str:
         return f"error: {report.error[:200]}"
     if report.empty_patch:
         return "empty patch"
+    if _refused(report):
+        return f"unresolved, {report.patch_problem}"
     if not report.patch_applied:
         return "patch does not apply"
     note = f" ({report.run_problem})" if report.run_problem else ""
@@ -267,15 +325,25 @@ def _verdict(report: GradeReport) -> str:
 def _write_instance(out: Path, prediction: Prediction, report: GradeReport) -> None:
     folder = out / prediction.instance_id
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "patch.diff").write_text(prediction.model_patch or "", encoding="utf-8")
+    (folder / "patch.diff").write_bytes(_as_written(prediction.model_patch or ""))
     (folder / "grade.json").write_text(json.dumps(report.to_json(), indent=2) + "\n",
                                        encoding="utf-8")
     body = report.to_swebench()
     body[prediction.instance_id]["patch_is_None"] = prediction.model_patch is None
+    if _refused(report):  # swegc's addition: why it was not run
+        body[prediction.instance_id]["patch_problem"] = report.patch_problem
     if report.error is None:
         (folder / "report.json").write_text(json.dumps(body, indent=4) + "\n", encoding="utf-8")
     else:  # as in SWE-bench, an instance that could not be run has no report.json
         (folder / "report.json").unlink(missing_ok=True)
+
+
+def _as_written(patch: str) -> bytes:
+    """The patch's bytes as they were in the predictions file (non-UTF-8 ones included)."""
+    try:
+        return patch.encode("utf-8", errors="surrogateescape")
+    except UnicodeEncodeError:  # a lone surrogate written as a JSON escape ("\\ud800")
+        return patch.encode("utf-8", errors="backslashreplace")
 
 
 def _summary(rows: Mapping[str, Any], predictions: list[Prediction],

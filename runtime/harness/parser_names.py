@@ -10,6 +10,7 @@ import json
 from typing import Any, Mapping
 
 from swegc.errors import InputError
+from swegc.nesting import loads
 
 # swegc parser -> SWE-bench 5.x parser. eval_script prints the verdict's statuses last, in the
 # line style of that parser (``PASSED id`` / ``id ... ok``), so for unittest's dotted ids and
@@ -26,7 +27,12 @@ def swegc_parser(row: Mapping[str, Any]) -> tuple[str, dict[str, Any] | None]:
                          "(swegc_log_parser); rows compiled by swegc have one")
     options = row.get("swegc_parser_options", row.get("parser_options"))
     if isinstance(options, str):
-        options = json.loads(options) if options else None
+        try:
+            options = loads(options) if options else None
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{row.get('instance_id', '?')}: swegc_parser_options is not valid "
+                             f"JSON ({exc.msg}); it holds the parser's options as an object"
+                             ) from None
     if name == "regex" and not (options and options.get("pattern")):
         raise InputError(f"{row.get('instance_id', '?')}: a regex-parsed row needs "
                          "swegc_parser_options with a 'pattern'")

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from swegc.errors import InputError
+from swegc.nesting import loads
 from swegc.records import Instance
 from swegc.runtime.policies import Completion, PolicyOptions
 
@@ -31,7 +32,7 @@ def parse_tool_calls(text: str, id_prefix: str = "call") -> dict[str, Any]:
     calls, kept, last = [], [], 0
     for match in _TOOL_CALL.finditer(text):
         try:
-            data = json.loads(match.group(1))
+            data = loads(match.group(1))
         except json.JSONDecodeError:
             continue
         if not isinstance(data, dict) or not isinstance(data.get("name"), str):
