@@ -18,8 +18,8 @@ import re
 from typing import Any
 
 MAX_DEPTH = 100
-TOO_DEEP = (f"nested more than {MAX_DEPTH} levels deep, far more than any swegc file needs "
-            "(is it the right file, or made by a runaway generator?)")
+TOO_DEEP = (f"nested more than {MAX_DEPTH} levels deep, which no swegc file needs; check that "
+            "it is the file you meant")
 _TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)  # strings skipped whole
 
 
