@@ -118,3 +118,46 @@ def test_an_infrastructure_failure_is_an_error_apart_and_is_tried_again_on_a_rer
     lines.clear()
     evaluate("gold", dataset, tmp_path / "e", attempts=1, echo=lines.append)
     assert any(line.startswith("[1/1] example__calc-2: error") for line in lines), lines
+
+
+def test_patches_that_cannot_be_diffs_are_refused_and_the_others_graded_as_usual(rows, tmp_path):
+    """A 100 MB patch, binary junk and a patch with a raw Latin-1 byte, in one JSONL file
+    beside gold: each refused (unresolved, the reason in its report.json and the run's), no
+    container started for them; gold resolves."""
+    junk_row = {**rows["example__calc-10"], "instance_id": "example__calc-11"}
+    dataset = tmp_path / "rows.jsonl"
+    write_jsonl(dataset, [*rows.values(), junk_row])
+    lines = [
+        {"instance_id": "example__calc-2", "model_name_or_path": "m",
+         "model_patch": rows["example__calc-2"]["patch"]},
+        {"instance_id": "example__calc-8", "model_name_or_path": "m",
+         "model_patch": rows["example__calc-8"]["patch"] + "+" * (100 * 2**20)},
+        {"instance_id": "example__calc-11", "model_name_or_path": "m",
+         "model_patch": bytes(range(256)).decode("latin-1") * 64},
+    ]
+    latin1 = json.dumps({"instance_id": "example__calc-10", "model_name_or_path": "m",
+                         "model_patch": rows["example__calc-10"]["patch"] + "+caf\xe9\n"})
+    predictions = tmp_path / "preds.jsonl"
+    predictions.write_bytes(b"".join(json.dumps(line).encode() + b"\n" for line in lines)
+                            + latin1.encode().replace(b"\\u00e9", b"\xe9") + b"\n")
+    out = tmp_path / "eval"
+    result = swegc("evaluate", str(predictions), "--dataset", str(dataset), "--out", str(out))
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    summary = json.loads((out / "report.json").read_text())
+    refused = ["example__calc-10", "example__calc-11", "example__calc-8"]
+    assert summary["resolved_ids"] == ["example__calc-2"]
+    assert summary["unresolved_ids"] == refused and summary["error_ids"] == []
+    reasons = summary["refused_patches"]
+    assert sorted(reasons) == refused
+    size = len(lines[1]["model_patch"].encode())
+    assert f"the patch is {size:,} bytes, over the limit of 10 MiB" in reasons["example__calc-8"]
+    assert "NUL bytes" in reasons["example__calc-11"]
+    assert "not UTF-8" in reasons["example__calc-10"]
+    for iid in refused:
+        body = json.loads((out / iid / "report.json").read_text())[iid]
+        assert body["patch_problem"] == reasons[iid] and body["resolved"] is False
+        assert not body["patch_successfully_applied"]
+        assert not (out / iid / "test_output.txt").exists()  # never ran
+        assert f"{iid}: unresolved, refused before grading" in result.stderr
+    assert (out / "example__calc-10" / "patch.diff").read_bytes().endswith(b"+caf\xe9\n")
+    assert "1/4 resolved" in result.stdout
