@@ -63,7 +63,7 @@ def _template_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 function = dict(call["function"])
                 if isinstance(function.get("arguments"), str):
                     try:
-                        function["arguments"] = json.loads(function["arguments"])
+                        function["arguments"] = loads(function["arguments"])
                     except json.JSONDecodeError:
                         pass
                 calls.append({**call, "function": function})
