@@ -156,8 +156,9 @@ def _prediction(record: Any, where: str) -> Prediction:
 
 
 def patch_refusal(patch: str | None) -> str | None:
-    """Why ``patch`` is refused before grading (``None``: grade it). ``git apply`` could only
-    fail on these, after a container started and a 100 MB text was copied into it."""
+    """Why ``patch`` is refused before grading (``None``: grade it). Text with NUL bytes or
+    bytes that are not UTF-8 is no diff ``git apply`` takes, and no real fix needs over
+    ``MAX_PATCH_BYTES``: grading these would only start a container and copy them into it."""
     if not patch:
         return None
     size = len(patch.encode("utf-8", errors="surrogatepass"))
