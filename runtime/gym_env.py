@@ -29,7 +29,8 @@ from typing import Any
 from swegc.runtime.agent.loop import Agent, AgentLimits, _Finished, initial_messages
 from swegc.runtime.agent.tools import TOOLS
 from swegc.runtime.policies import Completion, PolicyError
-from swegc.runtime.sandbox import InfrastructureError, Sandbox, SandboxLimits, open_sandbox
+from swegc.runtime.sandbox import (InfrastructureError, Sandbox, SandboxGone, SandboxLimits,
+                                   open_sandbox)
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ class StepResult:
     observations: list[dict[str, Any]]  # tool messages (and format-error notes) it produced
     done: bool
     exit_status: str | None = None  # set when done: submitted, step_limit, stuck, ...
-    info: dict[str, Any] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)  # n_steps, counts; "error" when it ended so
 
 
 class _Given:
@@ -80,7 +81,7 @@ class SWEEnv:
     def reset(self) -> list[dict[str, Any]]:
         """A fresh sandbox of the instance image; the first observation (system + user)."""
         self.close()
-        self.sandbox = open_sandbox(str(self.row["image"]), self.sandbox_limits,
+        self.sandbox = open_sandbox(str(self.row["image"]), self.sandbox_limits, guard=True,
                                     labels={"org.swegc.instance": str(self.row["instance_id"])})
         self.agent = Agent(self._policy, self.sandbox, self.limits)
         self.agent.messages = initial_messages(str(self.row["problem_statement"]))
@@ -103,6 +104,8 @@ class SWEEnv:
             self.agent.step()
         except _Finished as done:
             self.exit_status = done.exit_status
+            if done.error:
+                self.agent.stats["error"] = done.error
         except InfrastructureError as exc:
             self.exit_status = "error"
             self.agent.stats["error"] = str(exc)
@@ -113,9 +116,14 @@ class SWEEnv:
                           self.exit_status, {"n_steps": self.agent.n_steps, **self.agent.stats})
 
     def patch(self) -> str:
+        """The working tree's diff; "" once the sandbox is gone (an episode that broke it, as
+        a fork bomb or ``rm -rf /`` does, has no patch and earns 0.0)."""
         if self.sandbox is None:
             return ""
-        return self.sandbox.diff()
+        try:
+            return self.sandbox.diff()
+        except SandboxGone:
+            return ""
 
     def reward(self) -> float:
         """1.0 when the working tree's diff resolves the instance (graded in a fresh container)."""

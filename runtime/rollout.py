@@ -284,7 +284,7 @@ def _run_agent(unit: RolloutUnit) -> AgentResult:
                                        unit.sample)
     _pull(unit.instance.image)
     try:
-        box = open_sandbox(unit.instance.image, unit.sandbox,
+        box = open_sandbox(unit.instance.image, unit.sandbox, guard=True,
                            labels={"org.swegc.instance": unit.instance_id})
     except InfrastructureError as exc:  # the sandbox did not start: nothing ran yet
         raise Transient(Reason.SANDBOX, f"the sandbox did not start: {exc}") from None

@@ -164,6 +164,31 @@ def test_a_sandbox_that_dies_ends_the_rollout_as_error_without_raising(sandbox):
     assert result.n_steps < len(script)
 
 
+@pytest.fixture
+def guarded(docker_engine):
+    box = open_sandbox(repo_image(docker_engine), guard=True)  # as `swegc rollout` opens it
+    yield box
+    box.close()
+
+
+@pytest.mark.parametrize("command, reason", [
+    (":(){ :|:& };:", "reached the process limit (pids=1024"),
+    ("rm -rf --no-preserve-root /", "removed the shell's own state folder"),
+])
+def test_a_command_that_breaks_the_sandbox_ends_the_rollout_as_error_at_once(guarded, command,
+                                                                            reason):
+    script = [calls(("bash", {"command": command}), ("bash", {"command": "echo next"})),
+              call("bash", command="ls"), call("submit")]
+    result = run_agent(ScriptedPolicy(script), guarded, ISSUE)  # command timeout: 180 s
+    assert result.exit_status == "error" and result.n_steps == 1
+    assert result.error.startswith("SandboxGone: ") and reason in result.error
+    assert result.wall_time_s < 30
+    outputs = [m["content"] for m in tool_messages(result)]
+    assert reason in outputs[0] and "the episode is over" in outputs[0]
+    assert outputs[1] == "Not run: the sandbox had ended."
+    assert result.patch == ""
+
+
 def test_a_policy_that_cannot_answer_ends_the_rollout_as_error(sandbox):
     result = run_agent(ScriptedPolicy([call("bash", command="true")]), sandbox, ISSUE)
     assert result.exit_status == "error"

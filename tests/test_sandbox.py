@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import threading
+import time
 
 import pytest
 
@@ -16,9 +17,9 @@ BASE = "swegc-base:bookworm"
 SMALL = SandboxLimits(cpus=1.0, memory="256m", pids=128, disk="200m", output_bytes=64 * 1024)
 
 
-def sandbox(**changes):
+def sandbox(guard: bool = False, **changes):
     limits = SandboxLimits(**{**SMALL.__dict__, **changes})
-    return open_sandbox(BASE, limits, labels={"org.swegc.test": "sandbox"})
+    return open_sandbox(BASE, limits, labels={"org.swegc.test": "sandbox"}, guard=guard)
 
 
 @pytest.fixture
@@ -110,8 +111,54 @@ def test_a_fork_bomb_is_contained_while_a_neighbour_sandbox_keeps_working(docker
             assert bombed.execute("echo survived").output == "survived\n"
 
 
+def test_a_fork_bomb_in_a_guarded_sandbox_is_killed_at_the_pids_limit_and_ends_it(docker_engine):
+    with sandbox(guard=True, pids=64) as bombed:
+        start = time.monotonic()
+        with pytest.raises(SandboxGone, match=r"process limit \(pids=64; \d+ forks refused"):
+            bombed.execute(":(){ :|:& };:", timeout_s=120)
+        assert time.monotonic() - start < 20  # not the 120 s timeout
+        with pytest.raises(SandboxGone, match="process limit"):
+            bombed.execute("echo after")
+        assert bombed.container is None  # removed, with every process of the bomb
+
+
+@pytest.mark.parametrize("command, reason", [
+    ("rm -rf --no-preserve-root /", "state folder"),
+    ("rm -rf /dev/shm/.swegc-shell", "state folder"),
+    ("rm \"$(command -v base64)\"", "base64, a tool the sandbox runs on"),
+])
+def test_a_command_that_removes_what_a_guarded_sandbox_runs_on_ends_it(docker_engine, command,
+                                                                      reason):
+    with sandbox(guard=True) as broken:
+        with pytest.raises(SandboxGone, match=reason):
+            broken.execute(command, timeout_s=120)
+        with pytest.raises(SandboxGone):
+            broken.execute("ls")
+
+
+def test_a_guarded_sandbox_keeps_serving_busy_but_sound_commands(docker_engine):
+    with sandbox(guard=True, pids=64) as box:
+        box.execute("cd /tmp && export KEPT=1")
+        forks = box.execute("for i in $(seq 30); do sleep 1 & done; wait; echo done", timeout_s=30)
+        assert (forks.exit_code, forks.output) == (0, "done\n")
+        slow = box.execute("sleep 300", timeout_s=1)
+        assert slow.exit_code == 124 and 1 <= slow.duration_s < 3
+        sleeper = box.execute("sleep 0.7; echo woke", timeout_s=30)  # past a few watch slices
+        assert sleeper.output == "woke\n" and sleeper.exit_code == 0
+        box.execute("rm -rf /tmp/scratch && mkdir /tmp/scratch && rm -r /tmp/scratch")
+        assert box.execute('pwd; echo "$KEPT"').output == "/tmp\n1\n"
+
+
+def test_an_unguarded_sandbox_at_the_pids_limit_only_has_its_forks_refused(docker_engine):
+    with sandbox(pids=64) as box:
+        result = box.execute("for i in $(seq 100); do sleep 3 & done 2>/dev/null; wait; echo held",
+                             timeout_s=60)
+        assert result.exit_code == 0 and result.output.endswith("held\n")
+        assert box.execute("echo alive").output == "alive\n"
+
+
 def test_removing_everything_inside_leaves_the_image_untouched(docker_engine):
-    with sandbox() as doomed:
+    with sandbox() as doomed:  # unguarded: the shell goes on answering, without its tools
         doomed.execute("rm -rf / --no-preserve-root", timeout_s=120)
         assert doomed.execute("test -e /usr/bin/python3").exit_code != 0
     with sandbox() as fresh:

@@ -16,7 +16,9 @@ one-line text cards show):
 - ``timeout``: the rollout's wall clock ran out (a single command that times out does not
   end the rollout: the model is told and goes on);
 - ``error``: the sandbox died, the engine failed, or the policy could not answer; ``error``
-  says what. Nothing of that escapes as an exception.
+  says what. Nothing of that escapes as an exception. A tool call whose sandbox ended under it
+  (``SandboxGone``: out of memory, the disk limit, or in a guarded sandbox a fork bomb at the
+  pids limit or ``rm -rf /``) is answered with the reason, so the conversation says why too.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from swegc.redact import redact
 from swegc.runtime.agent.editor import Editor
 from swegc.runtime.agent.tools import TOOLS, ToolCallError, action_key, parse_call
 from swegc.runtime.policies import Completion, Policy, PolicyError
-from swegc.runtime.sandbox import InfrastructureError, Sandbox
+from swegc.runtime.sandbox import InfrastructureError, Sandbox, SandboxGone
 
 MAX_OBSERVATION_CHARS = 16_000  # longer tool output keeps its head and tail
 
@@ -231,16 +233,25 @@ class Agent:
             return self.format_error()
         self.format_errors = 0
         self.check_repeat("\n".join(action_key(name, args) for name, args in valid))
-        submitted = False
+        finished: _Finished | None = None
         for call, args, problem in parsed:
-            if submitted:
-                self.observe(call, "Not run: submit had already ended the episode.")
+            if finished is not None:
+                self.observe(call, "Not run: submit had already ended the episode."
+                             if finished.exit_status == ExitStatus.SUBMITTED
+                             else "Not run: the sandbox had ended.")
             elif args is None:
                 self.observe(call, f"ERROR: {problem}")
             else:
-                submitted = self.run_tool(call, args)
-        if submitted:
-            raise _Finished(ExitStatus.SUBMITTED)
+                try:
+                    if self.run_tool(call, args):
+                        finished = _Finished(ExitStatus.SUBMITTED)
+                except SandboxGone as exc:
+                    error = redact(f"{type(exc).__name__}: {exc}")
+                    self.observe(call, f"ERROR: {redact(str(exc))}. Nothing more can run in it; "
+                                       "the episode is over.")
+                    finished = _Finished(ExitStatus.ERROR, error)
+        if finished is not None:
+            raise finished
 
     def format_error(self) -> None:
         self.format_errors += 1

@@ -23,7 +23,8 @@ class InfrastructureError(Exception):
 
 
 class SandboxGone(InfrastructureError):
-    """The sandbox died under the command (out of memory, a fork bomb, the disk limit)."""
+    """The sandbox died under the command (out of memory, the disk limit) or, guarded, a command
+    left it unable to serve (a fork bomb at the pids limit, ``rm -rf /``)."""
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,7 @@ class SandboxLimits:
     """Memory limit of a sandbox, swap included (so no swap); past it the sandbox is gone
     (SandboxGone)."""
     pids: int | None = 1024
-    """Processes and threads at once (contains fork bombs)."""
+    """Processes and threads at once (contains fork bombs; an agent's sandbox ends on reaching it)."""
     disk: str | None = "4g"
     """Writable space the sandbox may fill; past it the sandbox is gone (SandboxGone)."""
     output_bytes: int = 64 * 1024
@@ -127,14 +128,19 @@ class Sandbox(Protocol):
 
 
 def open_sandbox(image: str, limits: SandboxLimits | None = None, *, workdir: str = "/testbed",
-                 labels: dict[str, str] | None = None) -> Sandbox:
+                 labels: dict[str, str] | None = None, guard: bool = False) -> Sandbox:
     """Start a sandbox of ``image`` with the default implementation: a persistent shell.
 
+    ``guard``: an agent's sandbox. A command that reaches the pids limit is killed within a
+    quarter second (a fork bomb) and one that leaves the sandbox unable to serve (the shell's
+    state or a core tool gone: ``rm -rf /``) ends it; ``execute`` raises ``SandboxGone`` saying
+    which. Off for test runs, where a command at the pids limit only has its forks refused.
     The caller closes it (``with open_sandbox(...) as box:``). Raises InfrastructureError
     when the engine cannot start it.
     """
     from swegc.runtime.sandbox.docker_shell import DockerShellSandbox
 
-    box = DockerShellSandbox(image, limits or SandboxLimits(), workdir=workdir, labels=labels)
+    box = DockerShellSandbox(image, limits or SandboxLimits(), workdir=workdir, labels=labels,
+                             guard=guard)
     box.start()
     return box

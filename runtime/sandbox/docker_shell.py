@@ -20,6 +20,13 @@ A command that goes past its timeout has its process group killed by a watchdog 
 shell (exit 124); a shell that does not answer ``GRACE_S`` after that, a shell that died
 (``kill $$``, the OOM killer) and a command that made the OOM killer act all end the sandbox
 with ``SandboxGone``: the container is removed and ``close`` is still safe to call.
+
+A *guarded* sandbox (``guard=True``: an agent's, in a rollout or the RL environment) also ends
+with ``SandboxGone`` when a command reaches the pids limit (the watchdog kills it within
+``WATCH_SLICE_S`` of the first refused fork instead of at its timeout: a fork bomb ends in about
+a second, not 180) or leaves the sandbox unable to serve: the shell's state folder or a core tool
+gone, as after ``rm -rf /``. Test runs (validation, grading, image builds) are not guarded: there
+a command that hits the pids limit only has its forks fail, as before.
 """
 
 from __future__ import annotations
@@ -39,7 +46,8 @@ from swegc.docker_client import LABEL, docker_client
 from swegc.runtime.sandbox.orphans import container_name
 from swegc.runtime.sandbox import (ExecResult, InfrastructureError, SandboxGone,
                                    SandboxLimits, parse_size)
-from swegc.runtime.sandbox.shell_protocol import INIT, FrameReader, OutputCollector, run_line
+from swegc.runtime.sandbox.shell_protocol import (INIT, STATE, FrameReader, OutputCollector,
+                                                  Status, run_line)
 
 GRACE_S = 15.0  # how long past a command's timeout the shell may take to report it
 # Files move through the shell (one round trip of a few ms) up to these sizes, else through the
@@ -57,10 +65,12 @@ class DockerShellSandbox:
     def __init__(self, image: str, limits: SandboxLimits | None = None, *,
                  workdir: str = "/testbed", labels: dict[str, str] | None = None,
                  mounts: list[Any] | None = None, init: bool = True, role: str = "sandbox",
-                 disk_check_s: float = 2.0):
+                 disk_check_s: float = 2.0, guard: bool = False):
         """``mounts``: ``docker.types.Mount`` objects (image builds bind their inputs); ``init``:
         run a tiny init as PID 1 that reaps orphans (off for containers that will be committed:
-        its mount point would land in the image); ``role``: the container name's role part."""
+        its mount point would land in the image); ``role``: the container name's role part;
+        ``guard``: an agent's sandbox, ended (``SandboxGone``) by a command that hits the pids
+        limit (killed within ``WATCH_SLICE_S``) or leaves it unable to serve (see ``execute``)."""
         self.image = image
         self.mounts = list(mounts or [])
         self.init = init
@@ -72,6 +82,7 @@ class DockerShellSandbox:
         own = {f"{LABEL}.sandbox": "1"} if role == "sandbox" else {}
         self.labels = {**own, **(labels or {})}
         self.disk_check_s = disk_check_s
+        self.guard = guard
         self.disk_bytes = parse_size(self.limits.disk)
         self.disk_enforced_by_engine = False
         self.container: Any = None
@@ -162,7 +173,9 @@ class DockerShellSandbox:
         The shell's folder and exported variables carry over to the next call, except when
         ``cwd`` is given (the command runs there, the shell stays where it was); ``env`` holds
         for this call only. Past ``timeout_s`` the command's process group is killed and the
-        result has exit code 124. Raises ``SandboxGone`` when the sandbox ended under it.
+        result has exit code 124. Raises ``SandboxGone`` when the sandbox ended under it, and in a
+        guarded sandbox when the command hit the pids limit or removed the shell's state or a
+        core tool (the checks are builtins in the shell: microseconds a call).
         """
         return self._execute(command, timeout_s, cwd, env, self.limits.output_bytes)
 
@@ -175,16 +188,31 @@ class DockerShellSandbox:
             collector = OutputCollector(token, cap)
             self._drain()
             start = time.monotonic()
-            self._send(run_line(token, command, timeout_s, cwd, env))
+            self._send(run_line(token, command, timeout_s, cwd, env, guard=self.guard))
             self._read_until(collector, start + timeout_s + GRACE_S)
             duration = time.monotonic() - start
-            assert collector.status is not None
-            exit_code, oom_kills = collector.status
-            if oom_kills > 0:
+            status = collector.status
+            assert status is not None
+            if status.oom_kills > 0:
                 self._end(f"out of memory: the command went past memory={self.limits.memory} "
-                          f"(exit {exit_code})")
+                          f"(exit {status.exit_code})")
+            if self.guard:
+                self._check_health(status, duration)
             self._check_disk(force=False)
-            return ExecResult(exit_code, collector.text(), duration, collector.truncated)
+            return ExecResult(status.exit_code, collector.text(), duration, collector.truncated)
+
+    def _check_health(self, status: Status, duration: float) -> None:
+        """End a guarded sandbox that the command left unable to serve an agent."""
+        if status.fork_failures > 0:
+            self._end(f"the command reached the process limit (pids={self.limits.pids}; "
+                      f"{status.fork_failures} forks refused, as by a fork bomb) and was killed "
+                      f"after {duration:.1f} s")
+        if status.broken == "state":
+            self._end(f"the command removed the shell's own state folder (under {STATE} or "
+                      "/tmp), as `rm -rf /` does: the sandbox can no longer serve")
+        if status.broken:
+            self._end(f"the command removed {status.broken}, a tool the sandbox runs on, as "
+                      "`rm -rf /` does: the sandbox can no longer serve")
 
     def run(self, command: str, timeout_s: float = 600, *, workdir: str | None = None,
             env: dict[str, str] | None = None) -> ExecResult:
