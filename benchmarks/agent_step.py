@@ -64,7 +64,7 @@ def main() -> None:
     for kind in ("bash", "str_replace"):
         loop, bare = [], []
         for _ in range(args.repeats):
-            with open_sandbox(image) as box:
+            with open_sandbox(image, guard=True) as box:  # as a rollout opens it
                 box.write_file(PATH, b"VERSION = 'v0'\n")
                 if kind == "bash":
                     script = [call("bash", command="true")] * args.steps

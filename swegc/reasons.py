@@ -215,8 +215,9 @@ EXIT_STATUSES: dict[ExitStatus, str] = {
     ExitStatus.STUCK: "the same action came more times in a row than the repeat limit allows",
     ExitStatus.FORMAT_ERROR: "too many messages in a row had no runnable tool call",
     ExitStatus.TIMEOUT: "the rollout's wall clock ran out",
-    ExitStatus.ERROR: "the sandbox died, the engine failed or the policy could not answer "
-                      "(the trajectory's error says what)",
+    ExitStatus.ERROR: "the sandbox died or a command broke it (a fork bomb, rm -rf /), the "
+                      "engine failed or the policy could not answer (the trajectory's error "
+                      "says what)",
 }
 
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 
 import pytest
 
 from swegc.dataset import load_rows, read_dataset
 from swegc.runtime.agent import AgentLimits
 from swegc.runtime.gym_env import SWEEnv
+from tests.agent_fixtures import repo_image
 
 pytestmark = pytest.mark.docker
 
@@ -61,6 +63,26 @@ def test_generated_text_with_tool_call_blocks_is_a_turn_and_a_no_op_earns_nothin
         assert step.observations[0]["role"] == "user" and not step.done  # the format error is told
         assert env.step("still none").exit_status == "step_limit"
         assert env.reward() == 0.0
+
+
+@pytest.mark.parametrize("command, reason", [
+    (":(){ :|:& };:", "reached the process limit (pids=1024"),
+    ("rm -rf --no-preserve-root /", "removed the shell's own state folder"),
+])
+def test_a_step_that_breaks_the_sandbox_ends_the_episode_as_error_at_once(docker_engine, command,
+                                                                         reason):
+    row = {"image": repo_image(docker_engine), "instance_id": "repo__calc-1",
+           "problem_statement": "add(2, 3) returns -1 instead of 5."}
+    with SWEEnv(row) as env:  # the default limits: 1,024 processes, a 180 s command timeout
+        env.reset()
+        start = time.monotonic()
+        step = env.step(call("bash", 1, command=command))
+        assert time.monotonic() - start < 30
+        assert step.done and step.exit_status == "error" == env.exit_status
+        assert reason in step.info["error"] and reason in step.observations[0]["content"]
+        with pytest.raises(RuntimeError, match="episode is over"):
+            env.step(call("bash", 2, command="ls"))
+        assert env.patch() == "" and env.reward() == 0.0
 
 
 @pytest.mark.train

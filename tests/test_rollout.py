@@ -136,3 +136,27 @@ def test_a_rollout_killed_midway_resumes_without_redoing_finished_samples(exampl
     assert len(rows) == 6 and all(r["resolved"] for r in rows)
     assert sorted((r["instance_id"], r["sample"]) for r in rows) == \
         sorted((iid, s) for iid in VALID for s in (0, 1))
+
+
+def test_a_fork_bomb_ends_its_rollout_as_error_at_once_and_the_error_is_kept(example_build,
+                                                                             tmp_path):
+    from swegc.dataset import load_instances
+    from swegc.runtime.policies import PolicyOptions
+    from swegc.runtime.policies.scripted import call
+    from swegc.runtime.rollout import RolloutOptions, Rollouts
+
+    script = (call("bash", command=":(){ :|:& };:"), call("bash", command="ls"), call("submit"))
+    options = RolloutOptions(out=tmp_path / "bomb", policy="scripted",
+                             policy_options=PolicyOptions(script=script),
+                             only=("example__calc-2",), jobs=1)
+    instances = list(load_instances(example_build, require=("image",)).values())
+    lines: list[str] = []
+    summary = Rollouts(options, echo=lines.append).run(instances)  # command timeout: 180 s
+    (row,) = trajectories(tmp_path / "bomb")
+    assert row["exit_status"] == "error" and row["n_steps"] == 1 and row["patch"] == ""
+    assert "reached the process limit (pids=1024" in row["error"]
+    assert "reached the process limit" in row["messages"][-1]["content"]
+    assert row["wall_time_s"] < 30 and not row["resolved"] and not summary.errors
+    assert any("example__calc-2 sample 0: error, empty patch" in line for line in lines)
+    again = Rollouts(options, echo=lines.append).run(instances)  # an agent's error is its result
+    assert again.ran == 0 and again.reused == 1
