@@ -122,6 +122,20 @@ def test_a_fork_bomb_in_a_guarded_sandbox_is_killed_at_the_pids_limit_and_ends_i
         assert bombed.container is None  # removed, with every process of the bomb
 
 
+def test_a_fork_bomb_left_running_in_its_own_session_ends_a_guarded_sandbox_at_the_next_call(
+        docker_engine):
+    with sandbox(guard=True, pids=64) as bombed:
+        started = bombed.execute("setsid bash -c 'sleep 1; :(){ :|:& };:' > /dev/null 2>&1 & "
+                                 "echo started")
+        assert started.output == "started\n"
+        time.sleep(3)
+        start = time.monotonic()
+        with pytest.raises(SandboxGone, match="an earlier command left running reached the "
+                                              "process limit"):
+            bombed.execute("echo next", timeout_s=120)
+        assert time.monotonic() - start < 10
+
+
 @pytest.mark.parametrize("command, reason", [
     ("rm -rf --no-preserve-root /", "state folder"),
     ("rm -rf /dev/shm/.swegc-shell", "state folder"),

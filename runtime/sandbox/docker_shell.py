@@ -25,8 +25,11 @@ A *guarded* sandbox (``guard=True``: an agent's, in a rollout or the RL environm
 with ``SandboxGone`` when a command reaches the pids limit (the watchdog kills it within
 ``WATCH_SLICE_S`` of the first refused fork instead of at its timeout: a fork bomb ends in about
 a second, not 180) or leaves the sandbox unable to serve: the shell's state folder or a core tool
-gone, as after ``rm -rf /``. Test runs (validation, grading, image builds) are not guarded: there
-a command that hits the pids limit only has its forks fail, as before.
+gone, as after ``rm -rf /``. A bomb an earlier command left running in a session of its own ends
+it at the next call, which then does not run. The fork failures are read from the container's
+``pids.events`` (cgroup v1 or v2 with its own cgroup namespace, Docker's default); an engine
+that does not show it leaves a fork bomb to its timeout. Test runs (validation, grading, image
+builds) are not guarded: there a command that hits the pids limit only has its forks fail.
 """
 
 from __future__ import annotations
@@ -203,6 +206,10 @@ class DockerShellSandbox:
 
     def _check_health(self, status: Status, duration: float) -> None:
         """End a guarded sandbox that the command left unable to serve an agent."""
+        if status.broken == "pids":
+            self._end(f"a process an earlier command left running reached the process limit "
+                      f"(pids={self.limits.pids}; {status.fork_failures} forks refused, as by a "
+                      "fork bomb) before this command ran")
         if status.fork_failures > 0:
             self._end(f"the command reached the process limit (pids={self.limits.pids}; "
                       f"{status.fork_failures} forks refused, as by a fork bomb) and was killed "

@@ -22,7 +22,9 @@ The sandbox's shell reads this protocol on stdin: one line per command,
   forks the pids limit refused while the command ran (the cgroup's ``pids.events``); BROKEN is
   empty while the sandbox can still serve, else ``state`` (the shell's state folder is gone) or
   the path of a core tool (``CORE_TOOLS``) that was there at the start and is gone: what
-  ``rm -rf /`` leaves. All read with builtins only, a few microseconds.
+  ``rm -rf /`` leaves. A guarded command that finds forks refused since the last one ended
+  (something an earlier command left running, in a session of its own, reached the pids limit)
+  is not run: BROKEN is ``pids`` and FORK_FAILURES the refusals since. All read with builtins only, a few microseconds.
 
 The timeout is kept by a watchdog started once with the shell (a process substitution that
 reads ``arm PID SLICES LAST BASE`` / ``disarm`` lines and waits with ``read -t``), so a call
@@ -87,12 +89,18 @@ for __swegc_f in /sys/fs/cgroup/memory/memory.oom_control /sys/fs/cgroup/memory.
   if [ -r "$__swegc_f" ]; then __swegc_oomf=$__swegc_f; break; fi
 done
 mapfile -t __swegc_core < <(type -P %(core)s)
+__swegc_forkfails; __swegc_seen=$__swegc_fails
 __swegc_run() {
   local __swegc_pid __swegc_ec __swegc_line __swegc_why __swegc_k __swegc_v __swegc_oom=0
   local __swegc_fails __swegc_base __swegc_bad=
   local -a __swegc_names
   : > "$__swegc_dir/cwd"; : > "$__swegc_dir/env"; : > "$__swegc_dir/timeout"
   __swegc_forkfails; __swegc_base=$__swegc_fails
+  if [ -n "$7" ] && (( __swegc_fails > __swegc_seen )); then
+    printf '\n%%s:137:0:%%s:pids\n' "$1" "$((__swegc_fails - __swegc_seen))"
+    __swegc_seen=$__swegc_fails
+    return
+  fi
   (
     __swegc_cwd=$3 __swegc_cmd=$4 __swegc_env=$5 __swegc_keep=$6
     set --
@@ -137,7 +145,7 @@ __swegc_run() {
       if [ "$__swegc_k" = oom_kill ]; then __swegc_oom=$__swegc_v; fi
     done < "$__swegc_oomf"
   fi
-  __swegc_forkfails
+  __swegc_forkfails; __swegc_seen=$__swegc_fails
   if [ ! -d "$__swegc_dir" ]; then
     __swegc_bad=state
   else
