@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -31,7 +32,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 from conftest import GitBuilder  # noqa: E402 - the tests' deterministic repository builder
-# Importing conftest names every image this script builds (and removes) under swegc-test-*/.
+# Importing conftest named the images the tests' namespace; this script's own images (which it
+# removes to measure cold builds) go under swegc-bench-*/, apart from a test run's and a user's.
+os.environ["SWEGC_IMAGE_NAMESPACE"] = "swegc-bench"
 from swegc.naming import image_namespace, instance_image_name  # noqa: E402
 
 SWEGC = [sys.executable, "-m", "swegc.cli"]
