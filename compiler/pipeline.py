@@ -40,6 +40,7 @@ from swegc.images.builder import (BuiltImage, EnvRecipe, ImageBuilder, InstanceR
                                   instance_bundle, submodule_bundles)
 from swegc.images.network import BuildNetwork
 from swegc.images.node import NodeRecipe
+from swegc.images.python_releases import floor_reason, moved_date
 from swegc.images.reference import ImageRef
 from swegc.store import BuildStore
 
@@ -75,6 +76,18 @@ class EnvGroup:
     instances: list[PlannedInstance] = field(default_factory=list)
     built: BuiltImage | None = None
     failure: dict[str, Any] | None = None
+    # the instances whose base commit is the env commit, of all the spec's candidates for this
+    # env (selected by --instance or not); none where the env commit is a common ancestor
+    setters: tuple[str, ...] = ()
+    members: int = 0  # candidates sharing the env, selected or not
+
+    def origin(self) -> str:
+        """Where the env's commit (and under ``pip_date: commit`` its date) came from."""
+        if self.setters:
+            more = f" and {len(self.setters) - 1} more" if len(self.setters) > 1 else ""
+            return f"the base commit of {self.setters[0]}{more}"
+        return (f"the common ancestor of the base commits of the {self.members} candidates "
+                "that share this environment")
 
 
 @dataclass
@@ -97,9 +110,12 @@ def _env_recipe(spec: RepoSpec, env_index: int, repo: GitRepo, members: list[Pla
     def dated(value: str | None) -> str | None:
         return repo.commit_info(env_commit).committer_date if value == "commit" else value
 
+    pip_date = dated(env.pip_date)
+    moved = moved_date(env.python, pip_date)
     return EnvRecipe(repo=spec.repo, base_image=spec.base_image_for(env), env_commit=env_commit,
                      apt=env.apt, pre_install=env.pre_install, pip=env.pip, install=env.install,
-                     env=tuple(sorted(env.env.items())), pip_date=dated(env.pip_date),
+                     env=tuple(sorted(env.env.items())), pip_date=moved or pip_date,
+                     pip_date_asked=pip_date if moved else None,
                      upgrade_pip=env.upgrade_pip, python=env.python,
                      pip_date_exempt=env.pip_date_exempt, build_outputs=env.build_outputs,
                      submodules=pinned_submodules(spec, repo, env_commit),
@@ -263,7 +279,10 @@ class Compiler:
         groups = []
         for env_index, members in sorted(by_env.items()):
             recipe = _env_recipe(spec, env_index, repo, members)
-            groups.append(EnvGroup(spec, env_index, recipe, "", members))
+            setters = tuple(sorted(p.instance_id for p in members
+                                   if p.candidate.base_commit == recipe.env_commit))
+            groups.append(EnvGroup(spec, env_index, recipe, "", members, setters=setters,
+                                   members=len(members)))
         return groups
 
     def _build_envs(self, groups: list[EnvGroup], builders: dict[str, ImageBuilder]) -> None:
@@ -279,6 +298,7 @@ class Compiler:
                 group.built = BuiltImage.from_json(stored["image"], reused=True)
                 self.env_references[group.key] = reference.pushed  # where nodes without it pull it
             else:
+                self._note_moved_date(group)
                 try:
                     todo.append((group, self._env_job(group, builder)))
                 except GitError as exc:  # this repository's clone: fail its units only
@@ -297,6 +317,34 @@ class Compiler:
                 f"built {group.built.name} in {group.built.build_s:.0f}s"
             self.echo(f"[env {n}/{len(todo)}] {group.spec.repo} "
                       f"{group.spec.environments[group.env_index].versions or '*'}: {verb}")
+            if group.failure:
+                self.echo(f"  {self._resolved_at(group)}")
+
+    def _resolved_at(self, group: EnvGroup) -> str:
+        """What a failed env was built at: its commit, its date and the instance that set them
+        (one --instance did not select, where so: env commits are the whole spec's)."""
+        recipe = group.recipe
+        date = recipe.pip_date or self._commit_date(group.spec.repo, recipe.env_commit)
+        what = "pip_date" if recipe.pip_date else "committed"
+        moved = f", moved from {recipe.pip_date_asked}" if recipe.pip_date_asked else ""
+        unselected = [i for i in group.setters if self.options.only and
+                      i not in self.options.only]
+        note = (f"; {', '.join(unselected)} is not among the --instance selection: an "
+                "environment's commit is that of all the spec's candidates sharing it, "
+                "selected or not") if unselected else ""
+        return (f"environments[{group.env_index}] at commit {recipe.env_commit[:12]} "
+                f"({what} {date[:10]}{moved}), {group.origin()}{note}")
+
+    def _note_moved_date(self, group: EnvGroup) -> None:
+        """Say so when an env's pip_date was moved to its Python's first wheels."""
+        recipe = group.recipe
+        if not recipe.pip_date_asked:
+            return
+        env = group.spec.environments[group.env_index]
+        self.echo(f"note: {env.where}: environments[{group.env_index}].pip_date: "
+                  f"{recipe.pip_date_asked[:10]} ({group.origin()}) is before Python "
+                  f"{env.python} had wheels; packages resolve as of {recipe.pip_date[:10]} "
+                  f"instead: {floor_reason(env.python)}")
 
     def _still_there(self, image: BuiltImage, client: Any) -> ImageRef | None:
         """A stored env image's reference when it can be used, else None: in this engine (then
@@ -356,7 +404,7 @@ class Compiler:
         if not recipe.pip_date or built is None or not built.freeze:
             return []
         lags = find_lags(built.freeze, recipe.pip_date, reader_for(network),
-                         recipe.pip_date_exempt)
+                         recipe.pip_date_exempt, python=recipe.python)
         env = group.spec.environments[group.env_index]
         messages = [lag.message(recipe.pip_date) for lag in lags]
         for message in messages:
@@ -370,6 +418,9 @@ class Compiler:
             # The instance's own commit: its requirements as they stood then. The env's date
             # (the common ancestor's) is older and may predate what the instance pins.
             pip_date = self._commit_date(group.spec.repo, item.candidate.base_commit)
+        moved = moved_date(env.python, pip_date)  # no earlier than its Python had wheels
+        asked = pip_date if moved else None
+        pip_date = moved or pip_date
         npm_date = env.npm_date()
         if npm_date == "commit":  # as pip_date: the instance's own commit
             npm_date = self._commit_date(group.spec.repo, item.candidate.base_commit)
@@ -382,7 +433,7 @@ class Compiler:
                               submodules=pinned_submodules(group.spec, self.repos[group.spec.repo],
                                                            item.candidate.base_commit),
                               node=node_recipe(env, npm_date),
-                              indexes=group.recipe.indexes)
+                              indexes=group.recipe.indexes, pip_date_asked=asked)
 
     def _commit_date(self, repo: str, sha: str) -> str:
         """A commit's committer date: one git call per commit, however often a compile asks
@@ -578,6 +629,7 @@ class Compiler:
                 round(self._stored_build_s(group.key), 3),
                 "size_bytes": built.size_bytes if built else 0,
                 "env_commit": group.recipe.env_commit, "instances": len(group.instances),
+                "env_commit_from": group.origin(), "pip_date": group.recipe.pip_date,
                 "log": group.failure.get("log") if group.failure else None,
                 "resolution_lag": (self.store.get("env", group.key) or {}).get("lags", [])}
 

@@ -32,6 +32,7 @@ from swegc.docker_client import LABEL, docker_client, image_exists, require_imag
 from swegc.images.installer import DatedInstaller, Indexes
 from swegc.images.network import CA_MOUNT, BuildNetwork
 from swegc.images.node import NODE_PREFIX, NodeRecipe
+from swegc.images.python_releases import FLOOR_RULE
 
 VENV = "/opt/venv"
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -40,6 +41,10 @@ NODE_PATH = f"{VENV}/bin:{NODE_PREFIX}/bin:{SYSTEM_PATH}"  # an env with Node
 IMAGE_FORMAT = 3  # bump when the build scripts change what an image contains
 # 3: under pip_date, uv and the pip wrapper are no longer in any layer, and the instance
 # step installs through the same wrapper, with the same date, as the env step.
+# Under pip_date only (in the key of dated recipes, so undated images keep theirs): 2 upgrades
+# the venv's seed build tools to the floor and falls back to `setup.py develop` for a
+# setup.cfg-only project.
+DATED_FORMAT = 2
 # Instance images only: 3 adds STOPSIGNAL SIGKILL (harnesses that `docker stop` a container
 # whose main process ignores SIGTERM otherwise wait 10-15 s for nothing each time).
 INSTANCE_FORMAT = 3
@@ -88,6 +93,7 @@ class EnvRecipe:
     submodules: tuple[tuple[str, str], ...] = ()  # (path, pinned commit) filled from clones
     node: NodeRecipe | None = None  # Node, npm and the folders whose packages are installed
     indexes: Indexes = ()  # (url, packages) taken from another index than the build's
+    pip_date_asked: str | None = None  # the spec's date, where pip_date was moved past it
 
     def installer(self) -> DatedInstaller | None:
         return (DatedInstaller(self.pip_date, self.pip_date_exempt, self.indexes)
@@ -110,6 +116,7 @@ class InstanceRecipe:
     submodules: tuple[tuple[str, str], ...] = ()  # (path, commit) pinned at base_commit
     node: NodeRecipe | None = None  # the env's, with this instance's date
     indexes: Indexes = ()  # the env's
+    pip_date_asked: str | None = None  # this instance's date, where pip_date was moved past it
 
     def installer(self) -> DatedInstaller | None:
         return (DatedInstaller(self.pip_date, self.pip_date_exempt, self.indexes)
@@ -122,12 +129,14 @@ class InstanceRecipe:
 
 def _recipe_fields(recipe: EnvRecipe | InstanceRecipe) -> dict[str, Any]:
     """A recipe's fields for its key; the later ones (``build_outputs``, ``submodules``,
-    ``node``, ``indexes``) only when set, so that images of recipes without them keep the tags
-    they were built under."""
+    ``node``, ``indexes``, ``pip_date_asked``) only when set, so that images of recipes without
+    them keep the tags they were built under; a dated recipe's also holds ``DATED_FORMAT``."""
     data = asdict(recipe)
-    for optional in ("build_outputs", "submodules", "node", "indexes"):
+    for optional in ("build_outputs", "submodules", "node", "indexes", "pip_date_asked"):
         if not data[optional]:
             del data[optional]
+    if recipe.pip_date:
+        data["dated_format"] = DATED_FORMAT
     return data
 
 
@@ -289,6 +298,15 @@ def _install_lines(recipe: InstanceRecipe, keep: str) -> list[str]:
     ]
 
 
+def _dated_title(recipe: EnvRecipe | InstanceRecipe) -> str:
+    """The build log's line for the dated installer, saying when the date was moved."""
+    title = f"pip resolves packages as of {recipe.pip_date} (through uv)"
+    if recipe.pip_date_asked:
+        title += (f"; moved from {recipe.pip_date_asked}, which is before the environment's "
+                  f"Python had wheels ({FLOOR_RULE})")
+    return title.replace("'", "")
+
+
 def _run_block(title: str, commands: tuple[str, ...] | list[str]) -> str:
     if not commands:
         return ""
@@ -403,8 +421,8 @@ class ImageBuilder:
             script += _run_block("upgrade pip", ["pip install --disable-pip-version-check -U pip"])
         installer = recipe.installer()
         if installer:
-            script += _run_block(f"pip resolves packages as of {recipe.pip_date} (through uv)",
-                                 installer.setup_lines(VENV))
+            script += _run_block(_dated_title(recipe), installer.setup_lines(VENV))
+            script += _run_block("build tools no older than the floor", installer.seed_lines(VENV))
         if recipe.node:
             script += _run_block("node", recipe.node.setup_lines())
         script += _run_block("indexes", _index_lines(recipe))
@@ -468,8 +486,7 @@ class ImageBuilder:
         script = "set -euo pipefail\ncd /testbed\n"
         installer = recipe.installer()
         if installer:
-            script += _run_block(f"pip resolves packages as of {recipe.pip_date} (through uv)",
-                                 installer.setup_lines(VENV))
+            script += _run_block(_dated_title(recipe), installer.setup_lines(VENV))
         # A new layer gives every file a new inode, so the index's stat data is stale and a
         # forced checkout would write (and give a new mtime to) every file: refreshed, it
         # writes only the files this commit changes, and the kept outputs of the others stay

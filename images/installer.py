@@ -18,8 +18,10 @@ SWE-bench's install lines expect from pip:
   other index: such an index has no upload times (PEP 700), and uv's date cap skips files
   without one, silently falling back to the build index's build of the package;
 - build tools that must work with today's Pythons and each other (setuptools, wheel,
-  setuptools-scm) resolve no older than ``BUILD_TOOLS_FLOOR``; packages named in
-  ``pip_date_exempt`` are not capped at all.
+  setuptools-scm) resolve no older than ``BUILD_TOOLS_FLOOR``, and those the venv came with
+  (``python -m venv`` seeds the Python's bundled setuptools) are upgraded to that before any
+  install, so that an unpinned ``setuptools`` is not "already satisfied" by an older one;
+  packages named in ``pip_date_exempt`` are not capped at all.
 
 uv and the wrapper stay out of every image: uv is installed once per machine into the host's
 package cache (mounted at build time on ``/root/.cache``), the wrapper is written into the
@@ -40,6 +42,8 @@ UV_VERSION = "0.13.9"
 # pyproject-configured project at version 0.0.0).
 BUILD_TOOLS_FLOOR = "2023-06-01T00:00:00Z"
 BUILD_TOOLS = ("setuptools", "wheel", "setuptools-scm")
+BUILD_TOOL_MODULES = {"setuptools": "setuptools", "wheel": "wheel",
+                      "setuptools-scm": "setuptools_scm"}
 TOOLS_DIR = "/root/.cache/swegc-tools"  # in the host cache mount, never in a layer
 WRAPPER_DIR = "/swegc/in/installer"  # in the build's read-only input mount
 
@@ -100,3 +104,15 @@ class DatedInstaller:
             f'export SWEGC_UV="$uv_dir/bin/uv" PATH={WRAPPER_DIR}/bin:$PATH '
             f"PYTHONPATH={WRAPPER_DIR}/pyshim UV_EXCLUDE_NEWER={self.date}",
         ]
+
+    @staticmethod
+    def seed_lines(venv: str) -> list[str]:
+        """Bash lines, after ``setup_lines``, that bring the build tools the venv already has
+        (its seed packages) up to the floor, through the wrapper: an unpinned requirement of
+        one later would otherwise be "already satisfied" by the Python's bundled release
+        (setuptools 44 on old Pythons). Tools the venv lacks stay out; a spec's pin
+        (``setuptools==40.8.0``) still installs that version afterwards."""
+        probe = "; ".join(f"importlib.util.find_spec({module!r}) and print({name!r})"
+                          for name, module in BUILD_TOOL_MODULES.items())
+        return [f'seeded=$({venv}/bin/python -c "import importlib.util; {probe}")',
+                'if [ -n "$seeded" ]; then pip install -U $seeded; fi']

@@ -132,26 +132,45 @@ def not_editable(args):
     return out
 
 
+# pip's shim for a project with setup.cfg and no setup.py: setuptools reads setup.cfg
+SETUP_SHIM = "import sys, setuptools; sys.argv[0] = 'setup.py'; setuptools.setup()"
+
+
+def setup_command(python, folder):
+    """``python setup.py``, or pip's shim where the project has only setup.cfg."""
+    if os.path.isfile(os.path.join(folder, "setup.py")):
+        return [python, "setup.py"]
+    return [python, "-c", SETUP_SHIM]
+
+
 def legacy_develop(config, args, pins):
     """What pip did before PEP 660 for a backend without ``build_editable``: install the
-    project's dependencies, then ``setup.py develop --no-deps`` with the venv's setuptools."""
+    project's dependencies, then ``setup.py develop --no-deps`` with the venv's setuptools
+    (through a shim ``setup.py`` where the project has only setup.cfg, as pip did)."""
     python = config["venv"] + "/bin/python"
     targets = editables(args)
-    if not targets or not all(os.path.isfile(os.path.join(p.split("[", 1)[0], "setup.py"))
-                              for _, p in targets):
-        return None
+    folders = [p.split("[", 1)[0] for _, p in targets]
+    if not targets or not all(os.path.isfile(os.path.join(f, "setup.py")) or
+                              os.path.isfile(os.path.join(f, "setup.cfg")) for f in folders):
+        return None  # pip too needed one of them for a legacy editable install
+    shim = [f for f in folders if not os.path.isfile(os.path.join(f, "setup.py"))]
     say("the build backend has no build_editable hook (PEP 660); falling back to "
-        "`setup.py develop`, as pip did before 25.3")
+        "`setup.py develop`%s, as pip did before 25.3" %
+        (" (a shim setup.py for %s, which has only setup.cfg)" % ", ".join(shim) if shim else ""))
     plain = not_editable(args)
     code, _ = resolve(config, plain, pins)  # the dependencies (and a wheel of the project)
     if code != 0:
         return code
-    for _, path in targets:
-        folder = path.split("[", 1)[0]
-        name = subprocess.check_output([python, "setup.py", "--name"], cwd=folder,
+    if subprocess.call([python, "-c", "import setuptools"], stderr=subprocess.DEVNULL) != 0:
+        code, _ = resolve(config, ["setuptools"], pins)  # a venv without one (Python 3.12+)
+        if code != 0:
+            return code
+    for folder in folders:
+        command = setup_command(python, folder)
+        name = subprocess.check_output(command + ["--name"], cwd=folder,
                                        universal_newlines=True).strip().splitlines()[-1]
         uv(config, "uninstall", [name])
-        code = subprocess.call([python, "setup.py", "develop", "--no-deps"], cwd=folder)
+        code = subprocess.call(command + ["develop", "--no-deps"], cwd=folder)
         if code != 0:
             return code
     return 0

@@ -23,6 +23,10 @@ class Release:
     uploaded: str  # ISO datetime
     yanked: str | None = None  # the reason
     requires: tuple[str, ...] = ()
+    # PEP 658: the index serves the wheel's METADATA apart (PyPI does not for wheels uploaded
+    # before 2023: readers then take it from the wheel, by range requests)
+    metadata_file: bool = True
+    requires_python: str | None = None
 
     @property
     def filename(self) -> str:
@@ -30,6 +34,8 @@ class Release:
 
     def metadata(self) -> str:
         lines = ["Metadata-Version: 2.1", f"Name: {self.name}", f"Version: {self.version}"]
+        if self.requires_python:
+            lines.append(f"Requires-Python: {self.requires_python}")
         lines += [f"Requires-Dist: {r}" for r in self.requires]
         return "\n".join(lines) + "\n"
 
@@ -82,6 +88,23 @@ class QuietHandler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def _send_range(self, body: bytes, kind: str) -> None:
+        """``body``, or the part a ``Range: bytes=A-B`` / ``bytes=-N`` header asks for (206)."""
+        wanted = (self.headers.get("Range") or "").removeprefix("bytes=")
+        if not wanted:
+            return self._send(body, kind)
+        first, _, last = wanted.partition("-")
+        start = len(body) - int(last) if not first else int(first)
+        end = len(body) - 1 if not first or not last else int(last)
+        start = max(0, start)
+        part = body[start:end + 1]
+        self.send_response(206)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Range", f"bytes {start}-{start + len(part) - 1}/{len(body)}")
+        self.send_header("Content-Length", str(len(part)))
+        self.end_headers()
+        self.wfile.write(part)
+
 
 def serve_on_bridge(handler: type[http.server.BaseHTTPRequestHandler],
                     ) -> tuple[http.server.HTTPServer, str]:
@@ -97,13 +120,14 @@ def serve_index(releases: list[Release], upload_times: bool = True,
     index = LocalIndex(releases)
     for release in releases:
         index.blobs[release.filename] = release.wheel()
-        index.blobs[release.filename + ".metadata"] = release.metadata().encode()
+        if release.metadata_file:
+            index.blobs[release.filename + ".metadata"] = release.metadata().encode()
 
     class Handler(QuietHandler):
         def do_GET(self) -> None:  # noqa: N802 - http.server's name
             parts = [urllib.parse.unquote(p) for p in self.path.split("?")[0].split("/") if p]
             if len(parts) == 3 and parts[0] == "files" and parts[2] in index.blobs:
-                return self._send(index.blobs[parts[2]], "application/octet-stream")
+                return self._send_range(index.blobs[parts[2]], "application/octet-stream")
             if len(parts) == 2 and parts[0] == "simple" and index.project(parts[1]):
                 return self._project(parts[1])
             self.send_error(404)
@@ -112,11 +136,13 @@ def serve_index(releases: list[Release], upload_times: bool = True,
             files = []
             for r in index.project(name):
                 sha = hashlib.sha256(index.blobs[r.filename]).hexdigest()
-                meta = hashlib.sha256(index.blobs[r.filename + ".metadata"]).hexdigest()
+                meta = hashlib.sha256(r.metadata().encode()).hexdigest()
                 url = f"/files/{name}/{urllib.parse.quote(r.filename)}"
                 files.append({"filename": r.filename, "url": url,
                               "hashes": {"sha256": sha}, "yanked": r.yanked or False,
-                              "core-metadata": {"sha256": meta},
+                              "core-metadata": {"sha256": meta} if r.metadata_file else False,
+                              **({"requires-python": r.requires_python}
+                                 if r.requires_python else {}),
                               **({"upload-time": r.uploaded} if upload_times else {})})
             if JSON in (self.headers.get("Accept") or ""):
                 body = {"meta": {"api-version": "1.1"}, "name": name, "files": files,
@@ -125,7 +151,8 @@ def serve_index(releases: list[Release], upload_times: bool = True,
             links = "".join(
                 f'<a href="{f["url"]}#sha256={f["hashes"]["sha256"]}"'
                 + (f' data-yanked="{f["yanked"]}"' if f["yanked"] else "")
-                + f' data-core-metadata="sha256={f["core-metadata"]["sha256"]}">{f["filename"]}</a>'
+                + (f' data-core-metadata="sha256={f["core-metadata"]["sha256"]}"'
+                   if f["core-metadata"] else "") + f'>{f["filename"]}</a>'
                 for f in files)
             self._send(f"<html><body>{links}</body></html>".encode(), "text/html")
 

@@ -140,7 +140,7 @@ def test_an_env_without_node_keeps_the_image_key_it_had_before_node_existed():
 
     from swegc.hashing import content_hash
     from swegc.images.builder import IMAGE_FORMAT
-    later = ("node", "build_outputs", "submodules", "indexes")
+    later = ("node", "build_outputs", "submodules", "indexes", "pip_date_asked")
     before = {k: v for k, v in asdict(recipe).items() if k not in later}
     assert recipe.key("base") == content_hash("env", IMAGE_FORMAT, before, "base")
     assert with_node.key("base") != recipe.key("base")
