@@ -99,6 +99,7 @@ class QuietHandler(http.server.BaseHTTPRequestHandler):
         start = max(0, start)
         part = body[start:end + 1]
         self.send_response(206)
+        self.send_header("Accept-Ranges", "bytes")
         self.send_header("Content-Type", kind)
         self.send_header("Content-Range", f"bytes {start}-{start + len(part) - 1}/{len(body)}")
         self.send_header("Content-Length", str(len(part)))
@@ -130,6 +131,17 @@ def serve_index(releases: list[Release], upload_times: bool = True,
                 return self._send_range(index.blobs[parts[2]], "application/octet-stream")
             if len(parts) == 2 and parts[0] == "simple" and index.project(parts[1]):
                 return self._project(parts[1])
+            self.send_error(404)
+
+        def do_HEAD(self) -> None:  # noqa: N802 - uv asks before reading a wheel in ranges
+            parts = [urllib.parse.unquote(p) for p in self.path.split("?")[0].split("/") if p]
+            if len(parts) == 3 and parts[0] == "files" and parts[2] in index.blobs:
+                self.send_response(200)
+                self.send_header("Content-Type", "application/octet-stream")
+                self.send_header("Content-Length", str(len(index.blobs[parts[2]])))
+                self.send_header("Accept-Ranges", "bytes")
+                self.end_headers()
+                return None
             self.send_error(404)
 
         def _project(self, name: str) -> None:
