@@ -181,9 +181,26 @@ def test_first_try_envs_resolve_past_their_pythons_release_and_failures_say_wher
         specs.append(str(_spec(tmp_path / f"{name}.yaml", f"acme/{name}", g.path, jsonl,
                                index.url, "pip install -e .")))
     out = tmp_path / "out"
-    result = subprocess.run([sys.executable, "-m", "swegc.cli", "compile", *specs, "--out",
-                             str(out), "--instance", "acme__old-1", "--instance",
-                             "acme__later-2"], capture_output=True, text=True, timeout=1500)
+    try:
+        result = subprocess.run([sys.executable, "-m", "swegc.cli", "compile", *specs, "--out",
+                                 str(out), "--instance", "acme__old-1", "--instance",
+                                 "acme__later-2"], capture_output=True, text=True, timeout=1500)
+        _check_first_try(result, out, pulls)
+    finally:
+        _remove_images("swegc-test-env/acme__old", "swegc-test-inst/acme__old-1")
+
+
+def _remove_images(*repositories: str) -> None:
+    """The images this test's compile made (their tags are content hashes)."""
+    for repository in repositories:
+        tags = subprocess.run(["docker", "images", "--format", "{{.Repository}}:{{.Tag}}",
+                               repository], capture_output=True, text=True).stdout.split()
+        for tag in tags:
+            subprocess.run(["docker", "rmi", "-f", tag], capture_output=True)
+
+
+def _check_first_try(result: subprocess.CompletedProcess[str], out: Path,
+                     pulls: list[dict[str, object]]) -> None:
     console = result.stdout + result.stderr
     assert result.returncode == 0, console[-3000:]
     # The date was moved, and the console says so and why.
