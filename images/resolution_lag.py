@@ -35,6 +35,7 @@ from packaging.version import InvalidVersion, Version
 JSON_ACCEPT = "application/vnd.pypi.simple.v1+json"
 LAG_DAYS = 365  # a resolved release this much older than the date, with a newer one available
 RANGE_BLOCK = 64 * 1024  # bytes per range request when reading a wheel's METADATA
+WHOLE_WHEEL_LIMIT = 20 * 1024 * 1024  # read whole where a server takes no ranges, up to this
 
 
 @dataclass(frozen=True)
@@ -190,10 +191,14 @@ class _RangeFile(io.RawIOBase):
     def _fetch(self, spec: str) -> bytes:
         request = urllib.request.Request(self.url, headers={"Range": spec})
         with self.reader.opener.open(request, timeout=self.reader.timeout_s) as response:
+            if response.status != 206:  # no ranges here: the whole file, if it is small
+                length = response.headers.get("Content-Length") or ""
+                if not length.isdigit() or int(length) > WHOLE_WHEEL_LIMIT:
+                    raise OSError(f"{self.url}: no range requests, and too large to read whole")
+                self.whole = response.read()
+                self.size = len(self.whole)
+                return self.whole
             body = response.read()
-            if response.status != 206:
-                self.whole, self.size = body, len(body)
-                return body
             total = (response.headers.get("Content-Range") or "").rpartition("/")[2]
             self._total = int(total) if total.isdigit() else 0
             if not self._total:
