@@ -10,8 +10,9 @@ SWE-bench's install lines expect from pip:
 - a requirement whose only releases are yanked is installed (PEP 592, as pip does): uv refuses
   one unless it is pinned with ``==``, so the wrapper pins what uv names as yanked and retries;
 - an editable install of a project whose build backend has no ``build_editable`` hook (PEP 660)
-  falls back to ``setup.py develop``, as pip did before 25.3: the dependencies are installed by
-  uv, the project with the venv's setuptools;
+  falls back to ``setup.py develop``, as pip did before 25.3 (through pip's shim where the
+  project has only setup.cfg): the dependencies are installed by uv, the project with the
+  venv's setuptools;
 - several indexes are searched as pip searches them (``--index-strategy unsafe-best-match``);
 - a package the environment takes from another index (``indexes``: PyTorch's CPU wheels) is
   resolved as of the date on the build's own index, then installed at that version from the

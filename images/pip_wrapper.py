@@ -152,7 +152,13 @@ def legacy_develop(config, args, pins):
     folders = [p.split("[", 1)[0] for _, p in targets]
     if not targets or not all(os.path.isfile(os.path.join(f, "setup.py")) or
                               os.path.isfile(os.path.join(f, "setup.cfg")) for f in folders):
-        return None  # pip too needed one of them for a legacy editable install
+        if targets:  # pip too needed one of them for a legacy editable install
+            say("the build backend has no build_editable hook (PEP 660) and %s has neither "
+                "setup.py nor setup.cfg to fall back on: require setuptools>=64 in its "
+                "pyproject.toml's build-system, or install it without -e" %
+                ", ".join(f for f in folders if not os.path.isfile(os.path.join(f, "setup.cfg"))
+                          and not os.path.isfile(os.path.join(f, "setup.py"))))
+        return None
     shim = [f for f in folders if not os.path.isfile(os.path.join(f, "setup.py"))]
     say("the build backend has no build_editable hook (PEP 660); falling back to "
         "`setup.py develop`%s, as pip did before 25.3" %

@@ -65,6 +65,7 @@ def _as_utc(text: str) -> str:
 def floor_reason(python: str) -> str:
     """Why an environment on ``python`` resolves no earlier than its floor, in words."""
     first = FIRST_RELEASES.get(python)
-    when = f" (Python {python}.0: {first})" if first else ""
+    when = f" ({python}.0: {first})" if first else ""
     return (f"no package released before Python {python}{when} has wheels for it, and the "
-            f"common ones published theirs in the weeks after: packages resolve {FLOOR_RULE}")
+            f"common ones published theirs in the weeks after (a pip_date is never earlier "
+            f"than {WHEELS_DAYS} days after its Python's x.y.0 release)")

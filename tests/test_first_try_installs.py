@@ -17,7 +17,7 @@ from packaging.version import Version
 from conftest import GIT_ENV, GitBuilder
 from index_fixtures import Release, serve_index
 from swegc.git import GitRepo
-from swegc.images.builder import EnvRecipe, ImageBuilder, InstanceRecipe
+from swegc.images.builder import BuildFailed, EnvRecipe, ImageBuilder, InstanceRecipe
 from swegc.images.network import BuildNetwork
 from swegc.images.python_releases import moved_date
 from swegc.images.resolution_lag import IndexReader, find_lags
@@ -130,6 +130,26 @@ def test_a_setup_cfg_project_on_an_old_setuptools_installs_editable_and_build_to
     finally:
         for image in (inst, env):
             subprocess.run(["docker", "rmi", "-f", image.name], capture_output=True)
+
+
+@pytest.mark.docker
+def test_a_pyproject_only_project_on_an_old_setuptools_fails_saying_why(
+        git_builder, tmp_path, docker_engine, index):
+    """Neither setup.py nor setup.cfg: nothing to fall back on, as for pip; the log says so."""
+    c1 = git_builder.commit("pyproject only", {
+        "pyproject.toml": '[build-system]\nrequires = ["setuptools~=62.6"]\n'
+                          'build-backend = "setuptools.build_meta"\n\n'
+                          '[project]\nname = "onlypp"\nversion = "1.0"\n',
+        "onlypp/__init__.py": ""})
+    builder = ImageBuilder(GitRepo.open(git_builder.path),
+                           BuildNetwork.resolve({"pip_extra_index_url": index.url}),
+                           tmp_path / "logs")
+    with pytest.raises(BuildFailed) as failure:
+        builder.env_image(EnvRecipe(repo="acme/onlypp", base_image="swegc-base:bookworm",
+                                    env_commit=c1, python="3.11", pip_date="2023-01-01",
+                                    install=("pip install -e .",)))
+    assert ("has neither setup.py nor setup.cfg to fall back on: require setuptools>=64"
+            in failure.value.detail)
 
 
 def _spec(path: Path, repo: str, clone: Path, records: Path, index_url: str, install: str) -> Path:
