@@ -116,8 +116,10 @@ def serve_on_bridge(handler: type[http.server.BaseHTTPRequestHandler],
     return server, f"http://{server.server_address[0]}:{server.server_address[1]}"
 
 
-def serve_index(releases: list[Release], upload_times: bool = True,
+def serve_index(releases: list[Release], upload_times: bool = True, ranges: bool = True,
                 ) -> tuple[LocalIndex, http.server.HTTPServer]:
+    """Serves ``releases``; with ``ranges=False`` files are always answered whole (a server
+    that ignores ``Range``)."""
     index = LocalIndex(releases)
     for release in releases:
         index.blobs[release.filename] = release.wheel()
@@ -128,7 +130,8 @@ def serve_index(releases: list[Release], upload_times: bool = True,
         def do_GET(self) -> None:  # noqa: N802 - http.server's name
             parts = [urllib.parse.unquote(p) for p in self.path.split("?")[0].split("/") if p]
             if len(parts) == 3 and parts[0] == "files" and parts[2] in index.blobs:
-                return self._send_range(index.blobs[parts[2]], "application/octet-stream")
+                send = self._send_range if ranges else self._send
+                return send(index.blobs[parts[2]], "application/octet-stream")
             if len(parts) == 2 and parts[0] == "simple" and index.project(parts[1]):
                 return self._project(parts[1])
             self.send_error(404)

@@ -80,6 +80,16 @@ def test_a_held_back_package_names_the_requirement_that_held_it(index):
                                              python="3.12")] == ["swegc-ft-newpy"]
 
 
+def test_requirements_are_read_from_a_whole_wheel_where_the_index_takes_no_ranges():
+    served, server = serve_index(RELEASES, ranges=False)
+    try:
+        lags = find_lags(["swegc-ft-runner==3.5"], "2019-08-20T00:00:00Z",
+                         IndexReader([served.url]), python="3.11")
+        assert lags[0].blockers == (("swegc-ft-atomic", "2024-03-01"),)
+    finally:
+        server.shutdown()
+
+
 def test_a_date_before_the_pythons_wheels_is_moved_past_them():
     assert moved_date("3.9", "2019-06-01T10:00:00+02:00") == "2021-01-03T00:00:00Z"
     assert moved_date("3.9", "2021-06-01") is None
