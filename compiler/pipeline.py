@@ -49,6 +49,10 @@ CLONE_UNREADABLE = Reason.CLONE_UNREADABLE  # git could not read the clone (obje
 ENV_BUILDS = Resources(cpus=1.0, max_in_flight=4)
 INSTANCE_UNITS = Resources(cpus=1.0)
 Echo = Callable[[str], None]
+# A stored build failure is kept until --retry-failed, also after a spec change that leaves the
+# unit's key as it was: each one kept is said, so that an old failure never passes for a new one.
+REUSED = "failed in an earlier compile (stored, not built again):"
+RETRY = "compile with --retry-failed to build it again"
 
 
 @dataclass(frozen=True)
@@ -274,6 +278,9 @@ class Compiler:
             stored = self.store.get("env", group.key)
             if stored and stored.get("failure") and not self.options.retry_failed:
                 group.failure = stored["failure"]
+                self.echo(f"[env] {group.spec.repo} "
+                          f"{group.spec.environments[group.env_index].versions or '*'}: "
+                          f"{REUSED} {failure_line(group.failure)}; {RETRY}")
             elif stored and stored.get("image") and (reference := self._still_there(
                     BuiltImage.from_json(stored["image"]), builder.client)):
                 group.built = BuiltImage.from_json(stored["image"], reused=True)
@@ -435,6 +442,9 @@ class Compiler:
                 # under --retry-failed; a verdict of its tests stands.
                 build_again = bool(stored and stored.image is None and self.options.retry_failed)
                 if stored and not image_gone and not build_again:
+                    if stored.image is None:  # its image failed to build: kept, said
+                        self.echo(f"[instance] {item.instance_id}: {REUSED} "
+                                  f"{stored.verdict.status}: {stored.verdict.reason}; {RETRY}")
                     self._collect(group, item, stored, reference, rows, reports)
                 else:
                     builder = builders[group.spec.repo]
