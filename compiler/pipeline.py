@@ -663,11 +663,13 @@ def failure_line(failure: dict[str, Any]) -> str:
     return f"{failure['reason']}{said}{log}"
 
 
-# Failures on swegc's side (building, the engine, the clone): they say nothing of whether the
-# published instance holds, so a rebuilt instance that hit one is "not_rebuilt".
+# Failures on swegc's side (building, the engine, the clone, a test command whose output names
+# no test): they say nothing of whether the published instance holds, so a rebuilt instance
+# that hit one is "not_rebuilt".
 NOT_REBUILT_REASONS = frozenset({Reason.ENV_BUILD_FAILED, Reason.INSTALL_FAILED,
                                  Reason.BUILD_FAILED, Reason.BUILD_TIMEOUT, Reason.DOCKER_ERROR,
-                                 Reason.INFRASTRUCTURE, Reason.CLONE_UNREADABLE})
+                                 Reason.INFRASTRUCTURE, Reason.CLONE_UNREADABLE,
+                                 Reason.NO_PER_TEST_RESULTS})
 
 
 def compare_with_published(expected: Any, verdict: Verdict) -> dict[str, Any]:
@@ -676,8 +678,9 @@ def compare_with_published(expected: Any, verdict: Verdict) -> dict[str, Any]:
     ``agreement``: ``same``, ``differs``, ``no_longer_valid`` (its tests ran and it does not
     hold) or ``not_rebuilt`` (swegc could not build or run it: the published instance is not in
     question). SWE-bench's log parser cut test ids at the first space (``test_x[a b]`` became
-    ``test_x[a``): a published id that is such a cut of one of ours counts as that test, and
-    ``truncated`` lists the pairs.
+    ``test_x[a``): a published id that is such a cut of ids of ours counts as all of them
+    (parameters ``a b`` and ``a c`` both became ``test_x[a``), and ``truncated`` lists the
+    pairs.
     """
     if verdict.status != "valid":
         agreement = ("not_rebuilt" if verdict.status == "error"
@@ -698,15 +701,14 @@ def compare_with_published(expected: Any, verdict: Verdict) -> dict[str, Any]:
 
 
 def _untruncated(published: Sequence[str], ours: set[str], truncated: list[list[str]]) -> set[str]:
-    """The published ids, each cut one replaced by the one id of ours it is the cut of."""
-    result = set()
-    for test in published:
-        if test not in ours and " " not in test:
-            whole = [t for t in ours if t.startswith(test + " ")]
-            if len(whole) == 1:
-                truncated.append([test, whole[0]])
-                test = whole[0]
-        result.add(test)
+    """The published ids, each cut one replaced by every id of ours it is the cut of (one cut
+    id stands for all the parameters that share its text up to their first space)."""
+    result: set[str] = set()
+    for test in dict.fromkeys(published):  # SWE-bench lists a cut id once per test it cut
+        whole = sorted(t for t in ours if t.startswith(test + " ")) \
+            if test not in ours and " " not in test else []
+        truncated.extend([test, t] for t in whole)
+        result.update(whole or [test])
     return result
 
 
