@@ -20,6 +20,7 @@ from typing import Any
 from swegc import __version__
 from swegc.build_layout import BuildLayout, ImageEntry, Manifest, SpecEntry, write_manifest
 from swegc.compiler.candidates import Rejection, load_candidates
+from swegc.compiler.clone_damage import clone_failure
 from swegc.compiler.patches import Split
 from swegc.compiler.plan import PlannedInstance, plan_candidate
 from swegc.compiler.spec.model import EnvironmentSpec, RepoSpec
@@ -290,7 +291,8 @@ class Compiler:
                     todo.append((group, self._env_job(group, builder)))
                 except GitError as exc:  # this repository's clone: fail its units only
                     assert builder.repo is not None
-                    group.failure = clone_failure(group.spec, builder.repo, exc)
+                    group.failure = clone_failure(group.spec, builder.repo, exc,
+                                                  group.recipe.env_commit)
                     self.echo(f"[env] {group.spec.repo} "
                               f"{group.spec.environments[group.env_index].versions or '*'}: "
                               f"failed: {failure_line(group.failure)}")
@@ -452,7 +454,10 @@ class Compiler:
                         todo.append((group, item, self._instance_job(group, item, key, builder)))
                     except GitError as exc:  # not stored: tried again once the clone is repaired
                         assert builder.repo is not None
-                        failure = clone_failure(group.spec, builder.repo, exc)
+                        failure = clone_failure(group.spec, builder.repo, exc,
+                                                item.candidate.base_commit)
+                        self.echo(f"[instance] {item.instance_id}: error: "
+                                  f"{failure_line(failure)}")
                         self._collect(group, item, UnitResult(Verdict.not_validated(
                             "error", CLONE_UNREADABLE, failure["detail"]), None), None, rows,
                             reports)
@@ -631,18 +636,6 @@ class Compiler:
             counts=dict(counts))
 
 
-def clone_failure(spec: RepoSpec, repo: GitRepo, exc: GitError) -> dict[str, Any]:
-    """An env failure for a clone git cannot read (objects missing, say): what git said, and how
-    to repair the clone. Not stored: the next compile tries again once it is repaired."""
-    bundle = spec.source.clone is not None and spec.source.clone.is_file()
-    repair = (f"make the bundle {spec.source.clone} again from a complete clone" if bundle else
-              f"`git -C {repo.path} fsck` lists what is missing; fetch it again with `git -C "
-              f"{repo.path} fetch --refetch origin`, or clone {spec.repo} again")
-    return {"reason": CLONE_UNREADABLE, "log": None,
-            "detail": f"{exc}\nhint: the clone of {spec.repo} cannot be read; {repair}. "
-                      "Other repositories are built as usual."}
-
-
 def instance_warnings(item: PlannedInstance, verdict: Verdict) -> list[str]:
     """What a user should know about an instance's tests: changed tests left out of the test
     command (found when planning) and changed test files that ran no test (after the runs)."""
@@ -656,9 +649,11 @@ def instance_warnings(item: PlannedInstance, verdict: Verdict) -> list[str]:
 
 
 def failure_line(failure: dict[str, Any]) -> str:
-    """An env failure on one console line: its reason, what it said last and where its log is."""
+    """An env failure on one console line: its reason, what it said last (or its own summary,
+    where it has one) and where its log is."""
     lines = [line for line in (failure.get("detail") or "").strip().splitlines() if line.strip()]
-    said = f": {lines[-1].strip()[:160]}" if lines else ""
+    said = f": {failure['summary']}" if failure.get("summary") else \
+        f": {lines[-1].strip()[:160]}" if lines else ""
     log = f" (log: {failure['log']})" if failure.get("log") else ""
     return f"{failure['reason']}{said}{log}"
 

@@ -148,8 +148,10 @@ REASONS: dict[Reason, Explanation] = {
         "the next compile retries it; check `docker info` and the free disk"),
     Reason.CLONE_UNREADABLE: Explanation(
         "error", "git cannot read the repository's clone (objects missing)",
-        "repair the clone (`git fsck`, fetch again, as the detail says); the next compile "
-        "retries that repository's instances"),
+        "the detail names each missing object with the paths and commits that need it; "
+        "fetch them again (`git fetch --refetch`), or, when the origin lacks them too, leave "
+        "out the pull requests that need them; the next compile retries that repository's "
+        "instances"),
     Reason.REGISTRY: Explanation(
         "error", "pushing to or pulling from the image registry failed, after retries",
         "check that the registry is up and reachable; the next run retries it"),
