@@ -638,14 +638,15 @@ class Compiler:
 
 def instance_warnings(item: PlannedInstance, verdict: Verdict) -> list[str]:
     """What a user should know about an instance's tests: changed tests left out of the test
-    command (found when planning) and changed test files that ran no test (after the runs)."""
+    command (found when planning), changed test files that ran no test and tests that failed
+    for want of the network (after the runs)."""
     cases = item.directive_kind == "cases"
     unrun = [f"{d}: a changed test case that ran no test after the fix, so it is in neither "
              "FAIL_TO_PASS nor PASS_TO_PASS (is its file one the runner collects?)" if cases else
              f"{d}: a changed test file that ran no test after the fix, so its tests are in "
              "neither FAIL_TO_PASS nor PASS_TO_PASS (is it a test module the runner collects?)"
              for d in verdict.unrun_directives or ()]
-    return [*item.warnings, *unrun]
+    return [*item.warnings, *unrun, *verdict.warnings]
 
 
 def failure_line(failure: dict[str, Any]) -> str:
