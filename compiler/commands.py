@@ -11,14 +11,23 @@ from swegc.cli_options import executor_options
 
 @click.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-def check(paths: tuple[Path, ...]) -> None:
+@click.option("--without-clones", is_flag=True,
+              help="Do not check that source.clone and source.submodules exist (specs written "
+                   "for another machine).")
+def check(paths: tuple[Path, ...], without_clones: bool) -> None:
     """Check specs (files or folders) and list every problem with its file and line.
 
-    Exits 1 when there is any problem; nothing is built.
+    Exits 1 when there is any problem; nothing is built. The clones the specs name must exist,
+    unless --without-clones.
     """
+    from swegc.compiler.spec.clones import clone_problems
     from swegc.compiler.spec.loader import load_specs
+    from swegc.errors import SpecError
 
     specs = load_specs(paths)
+    missing = [] if without_clones else clone_problems(specs)
+    if missing:
+        raise SpecError(missing)
     for spec in specs:
         envs = len(spec.environments)
         click.echo(f"ok  {spec.path}  {spec.repo}  ({envs} environment{'s' if envs != 1 else ''}, "

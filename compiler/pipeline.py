@@ -20,6 +20,7 @@ from typing import Any
 from swegc import __version__
 from swegc.build_layout import BuildLayout, ImageEntry, Manifest, SpecEntry, write_manifest
 from swegc.compiler.candidates import Rejection, load_candidates
+from swegc.compiler.clone_damage import clone_failure
 from swegc.compiler.patches import Split
 from swegc.compiler.plan import PlannedInstance, plan_candidate
 from swegc.compiler.spec.model import EnvironmentSpec, RepoSpec
@@ -50,6 +51,10 @@ CLONE_UNREADABLE = Reason.CLONE_UNREADABLE  # git could not read the clone (obje
 ENV_BUILDS = Resources(cpus=1.0, max_in_flight=4)
 INSTANCE_UNITS = Resources(cpus=1.0)
 Echo = Callable[[str], None]
+# A stored build failure is kept until --retry-failed, also after a spec change that leaves the
+# unit's key as it was: each one kept is said, so that an old failure never passes for a new one.
+REUSED = "failed in an earlier compile (stored, not built again):"
+RETRY = "compile with --retry-failed to build it again"
 
 
 @dataclass(frozen=True)
@@ -293,6 +298,9 @@ class Compiler:
             stored = self.store.get("env", group.key)
             if stored and stored.get("failure") and not self.options.retry_failed:
                 group.failure = stored["failure"]
+                self.echo(f"[env] {group.spec.repo} "
+                          f"{group.spec.environments[group.env_index].versions or '*'}: "
+                          f"{REUSED} {failure_line(group.failure)}; {RETRY}")
             elif stored and stored.get("image") and (reference := self._still_there(
                     BuiltImage.from_json(stored["image"]), builder.client)):
                 group.built = BuiltImage.from_json(stored["image"], reused=True)
@@ -303,7 +311,8 @@ class Compiler:
                     todo.append((group, self._env_job(group, builder)))
                 except GitError as exc:  # this repository's clone: fail its units only
                     assert builder.repo is not None
-                    group.failure = clone_failure(group.spec, builder.repo, exc)
+                    group.failure = clone_failure(group.spec, builder.repo, exc,
+                                                  group.recipe.env_commit)
                     self.echo(f"[env] {group.spec.repo} "
                               f"{group.spec.environments[group.env_index].versions or '*'}: "
                               f"failed: {failure_line(group.failure)}")
@@ -486,6 +495,9 @@ class Compiler:
                 # under --retry-failed; a verdict of its tests stands.
                 build_again = bool(stored and stored.image is None and self.options.retry_failed)
                 if stored and not image_gone and not build_again:
+                    if stored.image is None:  # its image failed to build: kept, said
+                        self.echo(f"[instance] {item.instance_id}: {REUSED} "
+                                  f"{stored.verdict.status}: {stored.verdict.reason}; {RETRY}")
                     self._collect(group, item, stored, reference, rows, reports)
                 else:
                     builder = builders[group.spec.repo]
@@ -493,7 +505,10 @@ class Compiler:
                         todo.append((group, item, self._instance_job(group, item, key, builder)))
                     except GitError as exc:  # not stored: tried again once the clone is repaired
                         assert builder.repo is not None
-                        failure = clone_failure(group.spec, builder.repo, exc)
+                        failure = clone_failure(group.spec, builder.repo, exc,
+                                                item.candidate.base_commit)
+                        self.echo(f"[instance] {item.instance_id}: error: "
+                                  f"{failure_line(failure)}")
                         self._collect(group, item, UnitResult(Verdict.not_validated(
                             "error", CLONE_UNREADABLE, failure["detail"]), None), None, rows,
                             reports)
@@ -673,43 +688,36 @@ class Compiler:
             counts=dict(counts))
 
 
-def clone_failure(spec: RepoSpec, repo: GitRepo, exc: GitError) -> dict[str, Any]:
-    """An env failure for a clone git cannot read (objects missing, say): what git said, and how
-    to repair the clone. Not stored: the next compile tries again once it is repaired."""
-    bundle = spec.source.clone is not None and spec.source.clone.is_file()
-    repair = (f"make the bundle {spec.source.clone} again from a complete clone" if bundle else
-              f"`git -C {repo.path} fsck` lists what is missing; fetch it again with `git -C "
-              f"{repo.path} fetch --refetch origin`, or clone {spec.repo} again")
-    return {"reason": CLONE_UNREADABLE, "log": None,
-            "detail": f"{exc}\nhint: the clone of {spec.repo} cannot be read; {repair}. "
-                      "Other repositories are built as usual."}
-
-
 def instance_warnings(item: PlannedInstance, verdict: Verdict) -> list[str]:
     """What a user should know about an instance's tests: changed tests left out of the test
-    command (found when planning) and changed test files that ran no test (after the runs)."""
+    command (found when planning), changed test files that ran no test and tests that failed
+    for want of the network (after the runs)."""
     cases = item.directive_kind == "cases"
     unrun = [f"{d}: a changed test case that ran no test after the fix, so it is in neither "
              "FAIL_TO_PASS nor PASS_TO_PASS (is its file one the runner collects?)" if cases else
              f"{d}: a changed test file that ran no test after the fix, so its tests are in "
              "neither FAIL_TO_PASS nor PASS_TO_PASS (is it a test module the runner collects?)"
              for d in verdict.unrun_directives or ()]
-    return [*item.warnings, *unrun]
+    return [*item.warnings, *unrun, *verdict.warnings]
 
 
 def failure_line(failure: dict[str, Any]) -> str:
-    """An env failure on one console line: its reason, what it said last and where its log is."""
+    """An env failure on one console line: its reason, what it said last (or its own summary,
+    where it has one) and where its log is."""
     lines = [line for line in (failure.get("detail") or "").strip().splitlines() if line.strip()]
-    said = f": {lines[-1].strip()[:160]}" if lines else ""
+    said = f": {failure['summary']}" if failure.get("summary") else \
+        f": {lines[-1].strip()[:160]}" if lines else ""
     log = f" (log: {failure['log']})" if failure.get("log") else ""
     return f"{failure['reason']}{said}{log}"
 
 
-# Failures on swegc's side (building, the engine, the clone): they say nothing of whether the
-# published instance holds, so a rebuilt instance that hit one is "not_rebuilt".
+# Failures on swegc's side (building, the engine, the clone, a test command whose output names
+# no test): they say nothing of whether the published instance holds, so a rebuilt instance
+# that hit one is "not_rebuilt".
 NOT_REBUILT_REASONS = frozenset({Reason.ENV_BUILD_FAILED, Reason.INSTALL_FAILED,
                                  Reason.BUILD_FAILED, Reason.BUILD_TIMEOUT, Reason.DOCKER_ERROR,
-                                 Reason.INFRASTRUCTURE, Reason.CLONE_UNREADABLE})
+                                 Reason.INFRASTRUCTURE, Reason.CLONE_UNREADABLE,
+                                 Reason.NO_PER_TEST_RESULTS})
 
 
 def compare_with_published(expected: Any, verdict: Verdict) -> dict[str, Any]:
@@ -718,8 +726,9 @@ def compare_with_published(expected: Any, verdict: Verdict) -> dict[str, Any]:
     ``agreement``: ``same``, ``differs``, ``no_longer_valid`` (its tests ran and it does not
     hold) or ``not_rebuilt`` (swegc could not build or run it: the published instance is not in
     question). SWE-bench's log parser cut test ids at the first space (``test_x[a b]`` became
-    ``test_x[a``): a published id that is such a cut of one of ours counts as that test, and
-    ``truncated`` lists the pairs.
+    ``test_x[a``): a published id that is such a cut of ids of ours counts as all of them
+    (parameters ``a b`` and ``a c`` both became ``test_x[a``), and ``truncated`` lists the
+    pairs.
     """
     if verdict.status != "valid":
         agreement = ("not_rebuilt" if verdict.status == "error"
@@ -740,15 +749,14 @@ def compare_with_published(expected: Any, verdict: Verdict) -> dict[str, Any]:
 
 
 def _untruncated(published: Sequence[str], ours: set[str], truncated: list[list[str]]) -> set[str]:
-    """The published ids, each cut one replaced by the one id of ours it is the cut of."""
-    result = set()
-    for test in published:
-        if test not in ours and " " not in test:
-            whole = [t for t in ours if t.startswith(test + " ")]
-            if len(whole) == 1:
-                truncated.append([test, whole[0]])
-                test = whole[0]
-        result.add(test)
+    """The published ids, each cut one replaced by every id of ours it is the cut of (one cut
+    id stands for all the parameters that share its text up to their first space)."""
+    result: set[str] = set()
+    for test in dict.fromkeys(published):  # SWE-bench lists a cut id once per test it cut
+        whole = sorted(t for t in ours if t.startswith(test + " ")) \
+            if test not in ours and " " not in test else []
+        truncated.extend([test, t] for t in whole)
+        result.update(whole or [test])
     return result
 
 

@@ -213,8 +213,9 @@ def _published_lines(instances: list[dict[str, Any]]) -> list[str]:
                      "published instance's); see the reason")
     truncated = sum(len(row["published"].get("truncated") or ()) for row in compared)
     if truncated:
-        lines.append(f"  {truncated} published test id(s) were cut at a space (SWE-bench's log "
-                     "parser splits on whitespace) and were matched as prefixes of swegc's ids")
+        lines.append(f"  {truncated} of swegc's test ids were published cut at a space "
+                     "(SWE-bench's log parser splits on whitespace) and were matched by their "
+                     "cut (one cut id can stand for several ids)")
     for row in compared:
         pub = row["published"]
         if pub["agreement"] == "same":

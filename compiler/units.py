@@ -149,7 +149,7 @@ def ensure_image(client: Any, image: BuiltImage, reference: str | None) -> None:
     the registry when it does not, and tag it with its name."""
     from swegc.docker_client import image_exists
     from swegc.docker_client import pull_by_digest
-    from swegc.errors import RegistryError
+    from swegc.errors import ImageGoneError, RegistryError
 
     local = image_exists(client, image.name)
     if local is not None and local.id == image.id:
@@ -159,7 +159,7 @@ def ensure_image(client: Any, image: BuiltImage, reference: str | None) -> None:
                          "given to pull it from: compile with --registry HOST/NAMESPACE")
     try:
         pulled = pull_by_digest(client, reference)
-    except RegistryError as exc:
+    except (RegistryError, ImageGoneError) as exc:  # the registry this compile pushed to
         raise Transient("registry", str(exc)) from None
     repository, _, tag = image.name.rpartition(":")
     pulled.tag(repository, tag)

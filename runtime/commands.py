@@ -58,6 +58,9 @@ def rollout(dataset: str, **kw: Any) -> None:
     if summary.errors:
         click.echo(f"{len(summary.errors)} rollout(s) failed on the infrastructure and were not "
                    "stored; run the same command again to retry them", err=True)
+    if summary.image_gone:
+        click.echo(image_gone_advice(len(summary.image_gone), "rollout(s)"), err=True)
+    if summary.errors or summary.image_gone:
         raise SystemExit(1)
 
 
@@ -111,3 +114,18 @@ def evaluate(predictions: str, dataset: Path, out: Path, jobs: int | None,
                f"({summary['submitted_instances']} submitted, {summary['completed_instances']} "
                f"completed, {summary['empty_patch_instances']} empty patches, "
                f"{summary['error_instances']} errors); report: {out / 'report.json'}")
+    gone = len(summary["image_gone_ids"])
+    failed = summary["error_instances"] - gone
+    if failed:
+        click.echo(f"{failed} instance(s) failed on the infrastructure and were not stored; run "
+                   "the same command again to retry them", err=True)
+    if gone:
+        click.echo(image_gone_advice(gone, "instance(s)"), err=True)
+
+
+def image_gone_advice(count: int, what: str) -> str:
+    """Once at the end: why a rerun cannot help the units whose image is gone, and what does."""
+    from swegc.docker_client import LOGIN, REBUILD
+
+    return (f"{count} {what} name an image that is gone; running the same command again "
+            f"cannot help: {REBUILD} ({LOGIN})")

@@ -106,7 +106,8 @@ class RolloutSummary:
     trajectories: list[Trajectory] = field(default_factory=list)
     reused: int = 0
     ran: int = 0
-    errors: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # transient: the next run retries them
+    image_gone: list[str] = field(default_factory=list)  # no rerun helps until the image is back
     path: Path | None = None
 
     @property
@@ -168,6 +169,7 @@ class Rollouts:
     # -- running ---------------------------------------------------------------------------
     def run(self, instances: Sequence[Instance]) -> RolloutSummary:
         from swegc.docker_client import docker_client
+        from swegc.errors import ImageGoneError
         from swegc.runtime.sandbox.orphans import remove_orphans
 
         units = self.units(instances)
@@ -200,6 +202,12 @@ class Rollouts:
                     summary.errors.append(f"{unit.run_id}: {outcome.error}")
                     self.echo(f"[rollout {n}/{len(todo)}] {unit.instance_id} sample {unit.sample}: "
                               f"error (not stored; the next run retries it): {outcome.error}")
+                    continue
+                if isinstance(outcome.error, ImageGoneError):  # apart: not tried again
+                    summary.image_gone.append(f"{unit.run_id}: {outcome.error}")
+                    self.echo(f"[rollout {n}/{len(todo)}] {unit.instance_id} sample {unit.sample}: "
+                              f"error: image {outcome.error.reference} is gone "
+                              f"({outcome.error.why}; not tried again)")
                     continue
                 if outcome.error is not None:
                     raise outcome.error
@@ -245,6 +253,7 @@ def rollout_unit(unit: RolloutUnit) -> RolloutResult:
     from swegc.runtime.harness.test_spec import TestSpec
 
     start = time.monotonic()
+    _pull(unit.instance.image)  # before the agent, and before a kept agent's grading
     agent = unit.agent if unit.agent is not None else _run_agent(unit)
     patch = agent.patch
     grade: dict[str, Any] = {"resolved": False, "status": "", "test_report": {}, "error": None}
@@ -282,7 +291,6 @@ def _run_agent(unit: RolloutUnit) -> AgentResult:
 
     policy = unit.policy or get_policy(unit.policy_name, unit.policy_options, unit.instance,
                                        unit.sample)
-    _pull(unit.instance.image)
     try:
         box = open_sandbox(unit.instance.image, unit.sandbox, guard=True,
                            labels={"org.swegc.instance": unit.instance_id})
@@ -294,12 +302,13 @@ def _run_agent(unit: RolloutUnit) -> AgentResult:
 
 
 def _pull(image: str) -> None:
-    """A node that lacks a published row's image pulls it by digest."""
-    from swegc.docker_client import ensure_pulled
+    """A node that lacks a published row's image pulls it by digest; an image that is gone
+    raises ``ImageGoneError`` (no Transient: another try cannot bring it back)."""
+    from swegc.docker_client import ensure_runnable
     from swegc.errors import RegistryError
 
     try:
-        ensure_pulled(image)
+        ensure_runnable(image)
     except RegistryError as exc:
         raise Transient(Reason.REGISTRY, str(exc)) from None
 

@@ -6,7 +6,7 @@ import functools
 import os
 from typing import Any
 
-from swegc.errors import DockerUnavailableError, RegistryError
+from swegc.errors import DockerUnavailableError, ImageGoneError, RegistryError
 from swegc.redact import redact
 
 LABEL = "org.swegc"  # prefix of every label swegc puts on images and containers
@@ -49,6 +49,28 @@ def credentials() -> dict[str, str] | None:
     user, password = os.environ.get(USERNAME_VARIABLE), os.environ.get(PASSWORD_VARIABLE)
     return {"username": user, "password": password} if user and password else None
 
+# How a gone image comes back: the build folder's store still holds how it was made.
+REBUILD = ("a compile of the same specs into the same build folder (swegc compile SPECS --out "
+           "BUILD) builds it again from the build store; a published dataset's rows name "
+           "images by digest (name@sha256:...), which are pulled")
+LOGIN = (f"if the registry needs a login, set {USERNAME_VARIABLE} and {PASSWORD_VARIABLE}; if "
+         "it lost the image, push it again from a build that holds it (swegc publish)")
+
+
+def ensure_runnable(reference: str) -> None:
+    """That a row's image can be run here: in this engine, or pulled by digest (a unit of a
+    published dataset on a cluster node). ``ImageGoneError`` when it is gone for good: a tag or
+    id this engine lacks (nothing to pull it from), or a digest the registry says it does not
+    have; a ``RegistryError`` when the registry fails otherwise (worth another try)."""
+    client = docker_client()
+    if image_exists(client, reference) is not None:
+        return
+    if "@sha256:" not in reference:
+        raise ImageGoneError(reference, "not in this Docker engine (removed, or pruned after "
+                             "its tag moved to a newer build)", REBUILD)
+    pull_by_digest(client, reference)
+
+
 def ensure_pulled(reference: str) -> None:
     """Pull ``reference`` when it names an image by digest that this node's engine lacks (a
     unit of a published dataset on a cluster node); a RegistryError when it cannot. Anything
@@ -69,5 +91,8 @@ def pull_by_digest(client: Any, reference: str) -> Any:
     name, _, digest = reference.partition("@")
     try:
         return client.images.pull(name, tag=digest, auth_config=credentials())
+    except docker.errors.NotFound as exc:  # the registry answered: no such image for us
+        raise ImageGoneError(reference, f"the registry does not serve it ({redact(str(exc))})",
+                             LOGIN) from None
     except docker.errors.APIError as exc:
         raise RegistryError(f"pulling {reference} failed: {redact(str(exc))}") from None

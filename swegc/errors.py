@@ -49,3 +49,16 @@ class StoreError(SwegcError):
 
 class RegistryError(SwegcError):
     """A registry cannot be reached, refuses the credentials, or a push failed."""
+
+
+class ImageGoneError(SwegcError):
+    """The image a dataset row names is gone: a local tag or id this engine no longer holds, or
+    a digest its registry does not serve. Unlike a failure of the engine, running the same
+    command again cannot help; ``how`` says what brings the image back."""
+
+    def __init__(self, reference: str, why: str, how: str):
+        super().__init__(f"image {reference} is gone: {why}; {how}")
+        self.reference, self.why, self.how = reference, why, how
+
+    def __reduce__(self) -> tuple[object, ...]:  # crosses process boundaries (Ray) intact
+        return (ImageGoneError, (self.reference, self.why, self.how))

@@ -59,6 +59,7 @@ class Reason(StrEnum):
     TIMEOUT = "timeout"
     SUITE_DID_NOT_RUN = "suite_did_not_run"
     SUITE_INCOMPLETE = "suite_incomplete"
+    NO_PER_TEST_RESULTS = "no_per_test_results"
     AFTER_COLLECTION_ERROR = "after_collection_error"
     EXIT_CODE_MISMATCH = "exit_code_mismatch"
     RESULTS_DISAGREE = "results_disagree"
@@ -147,8 +148,10 @@ REASONS: dict[Reason, Explanation] = {
         "the next compile retries it; check `docker info` and the free disk"),
     Reason.CLONE_UNREADABLE: Explanation(
         "error", "git cannot read the repository's clone (objects missing)",
-        "repair the clone (`git fsck`, fetch again, as the detail says); the next compile "
-        "retries that repository's instances"),
+        "the detail names each missing object with the paths and commits that need it; "
+        "fetch them again (`git fetch --refetch`), or, when the origin lacks them too, leave "
+        "out the pull requests that need them; the next compile retries that repository's "
+        "instances"),
     Reason.REGISTRY: Explanation(
         "error", "pushing to or pulling from the image registry failed, after retries",
         "check that the registry is up and reachable; the next run retries it"),
@@ -170,6 +173,11 @@ REASONS: dict[Reason, Explanation] = {
     Reason.SUITE_DID_NOT_RUN: Explanation(
         "rejected", "no parseable results, or a runner error",
         "read the run's log in logs/<instance_id>/; check tests.command and tests.parser"),
+    Reason.NO_PER_TEST_RESULTS: Explanation(
+        "rejected", "the runner printed its summary (\"1 failed, 22 passed\") but no line per "
+        "test: the test command's output, not the instance, is at fault (an old pytest ignores "
+        "the A of -rA)", "add a per-test report option to tests.command (-v, or -rfEp for an "
+        "old pytest); the detail names the runner's version"),
     Reason.SUITE_INCOMPLETE: Explanation(
         "rejected", "the runner's closing summary is missing (crashed or killed?)",
         "read the run's log in logs/<instance_id>/"),

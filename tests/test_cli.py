@@ -58,6 +58,19 @@ def test_check_reports_a_bad_spec_with_file_and_line_and_no_traceback(tmp_path):
     assert f"{spec}:4: tests: unknown key 'comand' (did you mean 'command'?)" in result.stderr
 
 
+def test_check_names_a_clone_or_submodule_clone_that_does_not_exist_with_its_line(tmp_path):
+    spec = tmp_path / "calc.yaml"
+    spec.write_text("extends: swegc:pytest\nrepo: acme/calc\nsource:\n  clone: ../gone\n"
+                    "  jsonl: records.jsonl\n  submodules: {vendor/lib: ../lib-gone}\n"
+                    'version: {from: fixed, value: "1.0"}\nenvironments: [{python: "3.11"}]\n')
+    result = swegc("check", str(spec))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert f"{spec}:4: source.clone: {tmp_path.parent / 'gone'} does not exist" in result.stderr
+    assert f"{tmp_path.parent / 'lib-gone'} (submodule vendor/lib) does not exist" in result.stderr
+    assert swegc("check", "--without-clones", str(spec)).returncode == 0
+
+
 def test_check_of_a_missing_path_is_a_clear_error(tmp_path):
     result = swegc("check", str(tmp_path / "nope"))
     assert result.returncode == 1

@@ -129,6 +129,25 @@ def test_an_instance_whose_install_failed_is_built_again_only_under_retry_failed
     specs = cases_spec(tmp_path, 'python: "3.11", post_install: ["exit 3"]')
     out = tmp_path / "out"
     assert "acme__calc-2: rejected: install_failed" in compile_(specs, out).stderr
-    assert "[instance" not in compile_(specs, out).stderr  # the stored verdict stands
+    kept = compile_(specs, out).stderr  # the stored verdict stands, and is said to
+    assert "[instance 1/1]" not in kept
+    assert ("[instance] acme__calc-2: failed in an earlier compile (stored, not built again): "
+            "rejected: install_failed; compile with --retry-failed to build it again") in kept
     again = compile_(specs, out, "--retry-failed")
     assert "[instance 1/1] acme__calc-2: rejected: install_failed" in again.stderr
+
+
+def test_a_stored_env_failure_that_a_compile_reuses_is_said_with_a_pointer_to_retry_failed(
+        tmp_path, docker_engine):
+    specs = cases_spec(tmp_path, 'python: "3.11", pre_install: ["echo no compiler here; exit 4"]')
+    out = tmp_path / "out"
+    first = compile_(specs, out).stderr
+    assert "acme/calc *: failed: env_build_failed" in first
+    # A change the env's key does not see (the test timeout): the stored failure is kept, said.
+    spec = specs / "calc.yaml"
+    spec.write_text(spec.read_text().replace("tests:\n", "tests:\n  timeout: 600\n"))
+    again = compile_(specs, out).stderr
+    assert "[env 1/1]" not in again
+    assert ("[env] acme/calc *: failed in an earlier compile (stored, not built again): "
+            "env_build_failed") in again
+    assert "compile with --retry-failed to build it again" in again

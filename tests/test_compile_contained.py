@@ -40,12 +40,13 @@ def example_spec(specs: Path, records: Path) -> None:
     (specs / "calc.yaml").write_text(text)
 
 
-def broken_clone(path: Path) -> tuple[Path, Path]:
+def broken_clone(path: Path) -> tuple[Path, Path, str, str]:
     """A repository whose clone lost an old blob (as a partial fetch or a bad disk leaves it),
-    and a record of one pull request whose own diff does not need that blob."""
+    a record of one pull request whose own diff does not need that blob, the blob and the
+    commit that wrote it."""
     repo = GitBuilder(path / "broken")
-    repo.commit("first", {"old.txt": "ancient text\n", "lib/core.py": "X = 1\n",
-                          "tests/test_core.py": "def test_x():\n    pass\n"})
+    first = repo.commit("first", {"old.txt": "ancient text\n", "lib/core.py": "X = 1\n",
+                                  "tests/test_core.py": "def test_x():\n    pass\n"})
     lost = repo.git("rev-parse", "HEAD:old.txt")
     repo.commit("rewrite", {"old.txt": "newer text\n"})
     base = repo.git("rev-parse", "HEAD")
@@ -55,7 +56,7 @@ def broken_clone(path: Path) -> tuple[Path, Path]:
     records = path / "broken.jsonl"
     records.write_text(json.dumps({"repo": "acme/broken", "number": 3, "base_commit": base,
                                    "merge_commit": merge, "title": "Fix X"}) + "\n")
-    return repo.path, records
+    return repo.path, records, lost, first
 
 
 def test_a_broken_clone_fails_only_its_own_units_with_a_hint_and_a_changed_test_file_that_runs_no_test_is_named(
@@ -69,7 +70,7 @@ def test_a_broken_clone_fails_only_its_own_units_with_a_hint_and_a_changed_test_
     records = tmp_path / "records.jsonl"
     records.write_text("".join(json.dumps(r) + "\n" for r in rows))
     example_spec(specs, records)
-    clone, broken_records = broken_clone(tmp_path)
+    clone, broken_records, lost, first = broken_clone(tmp_path)
     (specs / "broken.yaml").write_text(
         f"extends: swegc:pytest\nrepo: acme/broken\nsource: {{clone: {clone}, jsonl: {broken_records}}}\n"
         'version: {from: fixed, value: "1.0"}\nenvironments: [{python: "3.11"}]\n')
@@ -77,12 +78,21 @@ def test_a_broken_clone_fails_only_its_own_units_with_a_hint_and_a_changed_test_
     out = tmp_path / "out"
     result = swegc("compile", str(specs), "--out", str(out))
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "acme/broken *: failed: clone_unreadable" in result.stderr
+    # One whole console line: what is missing, where the report says more.
+    base = json.loads(broken_records.read_text())["base_commit"]
+    line = next(line for line in result.stderr.splitlines() if "acme/broken *: failed" in line)
+    assert line.endswith(f"acme/broken *: failed: clone_unreadable: the clone of acme/broken "
+                         f"lacks 1 object(s) that the history up to {base[:12]} needs (first "
+                         f"{lost}); the report names the paths and commits that need them and "
+                         "how to repair the clone")
     reports = reports_of(out)
     broken = reports["acme__broken-3"]
     assert (broken["status"], broken["reason"]) == ("error", "clone_unreadable")
     assert "unable to read" in broken["detail"]
-    assert f"`git -C {clone} fsck` lists what is missing" in broken["detail"]
+    assert f"missing {lost} (written as old.txt in commit {first[:12]})" in broken["detail"]
+    assert f"`git -C {clone} fetch --refetch origin`" in broken["detail"]
+    assert "If the origin lacks them too (the fetch fails, or fsck still lists them)" in \
+        broken["detail"]
     assert reports["example__calc-2"]["status"] == "valid"  # the other repository was built
     warning = ("tests/test_empty.py: a changed test file that ran no test after the fix")
     assert f"warning: example__calc-2: {warning}" in result.stderr

@@ -105,13 +105,16 @@ def test_gold_on_a_jsonl_dataset_resolves_every_instance(rows, tmp_path):
 def test_an_infrastructure_failure_is_an_error_apart_and_is_tried_again_on_a_rerun(rows, tmp_path):
     from swegc.runtime.harness.evaluation import evaluate
 
-    gone = {**rows["example__calc-2"], "image": "swegc-inst/example__calc-2:gone"}
+    # A registry that does not answer: worth another try, unlike an image that is gone.
+    unreachable = {**rows["example__calc-2"], "image": "127.0.0.1:9/swegc-test-inst/calc@sha256:"
+                   + "0" * 64}
     dataset = tmp_path / "rows.jsonl"
-    write_jsonl(dataset, [gone, rows["example__calc-8"]])
+    write_jsonl(dataset, [unreachable, rows["example__calc-8"]])
     lines: list[str] = []
     summary = evaluate("gold", dataset, tmp_path / "e", attempts=2, echo=lines.append)
     assert summary.error_ids == ["example__calc-2"] and summary.resolved_ids == ["example__calc-8"]
     assert summary.unresolved_ids == [] and summary.completed_ids == ["example__calc-8"]
+    assert summary.image_gone_ids == []
     assert summary.reports["example__calc-2"].error.startswith("after 2 attempts")
     assert not (tmp_path / "e" / "example__calc-2" / "report.json").exists()
     assert any("example__calc-2: error" in line for line in lines)
@@ -161,3 +164,21 @@ def test_patches_that_cannot_be_diffs_are_refused_and_the_others_graded_as_usual
         assert f"{iid}: unresolved, refused before grading" in result.stderr
     assert (out / "example__calc-10" / "patch.diff").read_bytes().endswith(b"+caf\xe9\n")
     assert "1/4 resolved" in result.stdout
+
+
+def test_a_row_whose_image_is_gone_is_said_so_with_how_to_get_it_back_and_counted_apart(
+        rows, tmp_path):
+    gone = {**rows["example__calc-2"], "image": "swegc-test-inst/example__calc-2:gone"}
+    dataset = tmp_path / "rows.jsonl"
+    write_jsonl(dataset, [gone, rows["example__calc-8"]])
+    result = swegc("evaluate", "gold", "--dataset", str(dataset), "--out", str(tmp_path / "e"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert ("example__calc-2: error: image swegc-test-inst/example__calc-2:gone is gone (not in "
+            "this Docker engine") in result.stderr
+    assert "run the same command again" not in result.stderr
+    assert ("1 instance(s) name an image that is gone; running the same command again cannot "
+            "help: a compile of the same specs into the same build folder") in result.stderr
+    assert "name@sha256:...), which are pulled" in result.stderr
+    summary = json.loads((tmp_path / "e" / "report.json").read_text())
+    assert summary["image_gone_ids"] == ["example__calc-2"]
+    assert summary["error_ids"] == ["example__calc-2"] and summary["resolved_instances"] == 1

@@ -81,6 +81,23 @@ def test_runs_that_cannot_be_trusted_reject_the_instance_with_the_reason():
     assert judge([no_output], [ok_after], PYTEST).reason == "suite_did_not_run"
 
 
+def test_a_summary_with_counts_but_no_per_test_line_names_the_runner_and_the_fix():
+    log = ("platform linux -- Python 3.6.15, pytest-3.5.1, py-1.11.0, pluggy-0.6.0\n"
+           "tests/test_m.py .F.....................   [100%]\n"
+           "===================== 1 failed, 22 passed in 0.12 seconds ======================\n")
+    counted_only = ObservedRun("before", 1, 1, 0.1, PYTEST.parse(log))
+    result = judge([counted_only], [run("after", 1, {"t::a": PASSED})], PYTEST)
+    assert result.reason == "no_per_test_results"
+    assert result.detail == (
+        "before run 1: the runner printed its summary ('1 failed, 22 passed in 0.12 seconds') "
+        "but no per-test results by pytest 3.5.1, Python 3.6.15 (exit 1); add -v to "
+        "tests.command (every pytest prints a line per test with it; an old pytest ignores the "
+        "A of -rA), or a report option this pytest knows, such as -rfEp")
+    nothing_ran = ObservedRun("before", 1, 1, 0.1, PYTEST.parse("==== no tests ran in 0.01s ===="))
+    assert judge([nothing_ran], [run("after", 1, {"t::a": PASSED})], PYTEST).reason == \
+        "suite_did_not_run"
+
+
 def test_an_exit_code_that_disagrees_with_the_parsed_results_is_rejected():
     before = [run("before", 1, {"t::a": FAILED})]
     crashed_after = [run("after", 1, {"t::a": PASSED}, exit_code=139)]

@@ -270,3 +270,14 @@ def test_without_a_hub_token_nothing_is_pushed_or_committed(tmp_path, example_bu
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "no Hugging Face token: set HF_TOKEN" in result.stderr and "nothing was published" in result.stderr
     assert catalog(registry) == before
+
+
+def test_a_digest_the_registry_does_not_serve_is_an_image_gone_with_what_to_do(docker_engine,
+                                                                              registry):
+    from swegc.docker_client import ensure_runnable
+    from swegc.errors import ImageGoneError
+
+    with pytest.raises(ImageGoneError) as gone:
+        ensure_runnable(f"{registry}/probe/swegc-test/never@sha256:{'0' * 64}")
+    assert "the registry does not serve it" in str(gone.value)
+    assert "set SWEGC_REGISTRY_USERNAME and SWEGC_REGISTRY_PASSWORD" in gone.value.how

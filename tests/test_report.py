@@ -175,4 +175,4 @@ def test_rebuilt_published_instances_tell_a_failure_on_swegcs_side_from_one_that
     assert "published instances re-validated: 3 (1 no_longer_valid, 1 not_rebuilt, 1 same)" in text
     assert "  octo__demo-1: not_rebuilt (install_failed)" in text
     assert "  octo__demo-2: no_longer_valid (no_fail_to_pass)" in text
-    assert "1 published test id(s) were cut at a space" in text
+    assert "1 of swegc's test ids were published cut at a space" in text

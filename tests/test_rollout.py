@@ -160,3 +160,20 @@ def test_a_fork_bomb_ends_its_rollout_as_error_at_once_and_the_error_is_kept(exa
     assert any("example__calc-2 sample 0: error, empty patch" in line for line in lines)
     again = Rollouts(options, echo=lines.append).run(instances)  # an agent's error is its result
     assert again.ran == 0 and again.reused == 1
+
+
+def test_a_rollout_whose_image_is_gone_says_so_and_how_to_get_it_back_not_to_retry(example_build,
+                                                                                  tmp_path):
+    from swegc.dataset import write_jsonl
+
+    row = load_rows(example_build)["example__calc-2"]
+    dataset = tmp_path / "rows.jsonl"
+    write_jsonl(dataset, [{**row, "image": "swegc-test-inst/example__calc-2:gone"}])
+    result = rollout(dataset, tmp_path / "runs", "--policy", "gold")
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert ("example__calc-2 sample 0: error: image swegc-test-inst/example__calc-2:gone is gone"
+            in result.stdout + result.stderr)
+    assert "run the same command again to retry" not in result.stderr
+    assert ("1 rollout(s) name an image that is gone; running the same command again cannot "
+            "help: a compile of the same specs into the same build folder") in result.stderr

@@ -46,10 +46,15 @@ def shipped(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
 
 def test_swegc_check_passes_on_every_shipped_spec_without_the_repositories(tmp_path: Path) -> None:
     shutil.copytree(SPECS, tmp_path / "specs")
-    result = subprocess.run([sys.executable, "-m", "swegc.cli", "check", "specs"],
-                            cwd=tmp_path, capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-m", "swegc.cli", "check", "--without-clones",
+                             "specs"], cwd=tmp_path, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"{len(list(SPECS.glob('[!_]*.yaml')))} specs checked, no problems" in result.stdout
+    # Without the flag, each missing clone is a problem with its file and line.
+    result = subprocess.run([sys.executable, "-m", "swegc.cli", "check", "specs"],
+                            cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 1
+    assert "specs/marshmallow-code__marshmallow.yaml:12: source.clone: " in result.stderr
 
 
 def test_there_is_one_spec_for_each_of_swe_gyms_eleven_repositories(shipped: dict) -> None:

@@ -62,6 +62,8 @@ class EvaluationSummary:
     unresolved_ids: list[str]
     error_ids: list[str]
     reports: dict[str, GradeReport] = field(default_factory=dict)
+    # Errors whose image is gone (in error_ids too): no rerun grades them until it is back.
+    image_gone_ids: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -79,6 +81,7 @@ class EvaluationSummary:
             # swegc's addition: why each refused patch (counted unresolved) was not run
             "refused_patches": {iid: report.patch_problem for iid, report in
                                 sorted(self.reports.items()) if _refused(report)},
+            "image_gone_ids": self.image_gone_ids,  # swegc's: errors that a rerun cannot fix
         }
 
 
@@ -209,11 +212,11 @@ def grade_unit(job: GradeJob) -> Graded:
     from dataclasses import replace
 
     from swegc.executors import Transient
-    from swegc.docker_client import ensure_pulled
+    from swegc.docker_client import ensure_runnable
     from swegc.errors import RegistryError
 
-    try:
-        ensure_pulled(job.spec.image)  # a node without a published row's image pulls it
+    try:  # a node without a published row's image pulls it; a gone image is no Transient
+        ensure_runnable(job.spec.image)
     except RegistryError as exc:
         raise Transient("registry", str(exc)) from None
     with tempfile.TemporaryDirectory(prefix="swegc-grade-") as tmp:
@@ -239,6 +242,7 @@ def evaluate(predictions: str | Path, dataset: Path, out: Path, *, jobs: int = 1
     ``executor`` runs the grading units (a local pool of ``jobs`` threads when not given);
     infrastructure failures are tried ``attempts`` times in all.
     """
+    from swegc.errors import ImageGoneError
     from swegc.executors import LocalPool, Resources, RetryPolicy, Transient, write_logs
     from swegc.store import BuildStore
 
@@ -282,6 +286,7 @@ def evaluate(predictions: str | Path, dataset: Path, out: Path, *, jobs: int = 1
                for p in todo]
     outcomes = pool.map_unordered(grade_unit, grading, resources=Resources(cpus=1.0),
                                   locality=lambda job: job.spec.image)
+    gone: list[str] = []
     for n, outcome in enumerate(outcomes, 1):
         prediction = outcome.item.prediction
         if isinstance(outcome.error, Transient):  # counted as an error, never stored
@@ -289,6 +294,13 @@ def evaluate(predictions: str | Path, dataset: Path, out: Path, *, jobs: int = 1
                                  patch_applied=False, empty_patch=False,
                                  error=f"after {outcome.attempts} attempts: {outcome.error.detail}",
                                  attempts=outcome.attempts)
+        elif isinstance(outcome.error, ImageGoneError):  # an error apart: not tried again
+            gone.append(prediction.instance_id)
+            report = GradeReport(instance_id=prediction.instance_id, resolved=False, status=None,
+                                 patch_applied=False, empty_patch=False,
+                                 error=str(outcome.error), attempts=outcome.attempts)
+            echo(f"[{n}/{len(todo)}] {prediction.instance_id}: error: image "
+                 f"{outcome.error.reference} is gone ({outcome.error.why}; not tried again)")
         elif outcome.error is not None:
             raise outcome.error
         else:
@@ -300,10 +312,11 @@ def evaluate(predictions: str | Path, dataset: Path, out: Path, *, jobs: int = 1
             store.put("grade", grade_key(rows[prediction.instance_id],
                                          prediction.model_patch or ""), report.to_json())
         _write_instance(out, prediction, report)
-        echo(f"[{n}/{len(todo)}] {prediction.instance_id}: {_verdict(report)} "
-             f"({report.duration_s:.1f}s, {time.monotonic() - start:.0f}s elapsed)")
+        if prediction.instance_id not in gone:
+            echo(f"[{n}/{len(todo)}] {prediction.instance_id}: {_verdict(report)} "
+                 f"({report.duration_s:.1f}s, {time.monotonic() - start:.0f}s elapsed)")
     store.close()
-    summary = _summary(rows, chosen, reports)
+    summary = _summary(rows, chosen, reports, gone)
     (out / "report.json").write_text(json.dumps(summary.to_json(), indent=2) + "\n",
                                      encoding="utf-8")
     return summary
@@ -348,7 +361,7 @@ def _as_written(patch: str) -> bytes:
 
 
 def _summary(rows: Mapping[str, Any], predictions: list[Prediction],
-             reports: dict[str, GradeReport]) -> EvaluationSummary:
+             reports: dict[str, GradeReport], gone: Sequence[str] = ()) -> EvaluationSummary:
     """SWE-bench's make_run_report: instances without a prediction are incomplete, empty
     patches are counted apart, graded ones are resolved or not, the rest are errors."""
     by_id = {p.instance_id: p for p in predictions}
@@ -367,4 +380,5 @@ def _summary(rows: Mapping[str, Any], predictions: list[Prediction],
     return EvaluationSummary(total_instances=len(rows), submitted_ids=sorted(by_id),
                              completed_ids=completed, incomplete_ids=incomplete,
                              empty_patch_ids=empty, resolved_ids=resolved,
-                             unresolved_ids=unresolved, error_ids=errors, reports=reports)
+                             unresolved_ids=unresolved, error_ids=errors, reports=reports,
+                             image_gone_ids=sorted(gone))

@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from swegc.reasons import Reason
 from swegc.runtime.harness.parsers import (ERROR, FAILED, PASSED, PASSING, SKIPPED, XFAIL, XPASS,
                                            LogParser, ParseResult, log_lines)
 
@@ -30,6 +31,7 @@ _RESULT = re.compile(r"^(PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS) (?:\[(\d+)\] )
 _FINAL = re.compile(r"^=*\s*(?P<counts>(?:no tests ran|\d+ \w+(?:, \d+ \w+)*)) in [\d.]+ ?s"
                     r"(?:econds)?(?: \([\d:]+\))?\s*=*$")
 _COUNT = re.compile(r"(\d+) (\w+)")
+_COUNTED = re.compile(r"\b[1-9]\d* (?:passed|failed|errors?)\b")  # a summary that ran tests
 _WORDS = {"passed": PASSED, "failed": FAILED, "error": ERROR, "errors": ERROR,
           "skipped": SKIPPED, "xfailed": XFAIL, "xpassed": XPASS}
 _RANK = {PASSED: 0, XFAIL: 0, SKIPPED: 1, XPASS: 2, FAILED: 3, ERROR: 3}
@@ -60,6 +62,8 @@ def check_run(run: ObservedRun, parser: LogParser) -> RunProblem | None:
     if broken:
         return RunProblem("suite_did_not_run", f"{where}: {broken} (exit {run.exit_code})")
     parsed = run.parsed
+    if not parsed.statuses and not parsed.collection_errors and _COUNTED.search(parsed.summary):
+        return RunProblem(Reason.NO_PER_TEST_RESULTS, no_per_test_results(where, run, parser))
     if not parsed.statuses and not parsed.collection_errors:
         return RunProblem("suite_did_not_run",
                           f"{where}: no test results in the output (exit {run.exit_code})")
@@ -83,6 +87,23 @@ def check_run(run: ObservedRun, parser: LogParser) -> RunProblem | None:
                           f"{where}: exit code {run.exit_code} but every parsed test passed "
                           "(a crash, a plugin error or a coverage threshold?)")
     return None
+
+
+def no_per_test_results(where: str, run: ObservedRun, parser: LogParser) -> str:
+    """What a run that closed with its counts but named no test printed, which runner printed
+    it, and how to make it name each test: the test command's problem, not the instance's."""
+    parsed = run.parsed
+    said = f" ({parsed.summary!r})" if parsed.summary else ""
+    runner = f" by {parsed.runner}" if parsed.runner else ""
+    if parser.name == "pytest":
+        fix = ("add -v to tests.command (every pytest prints a line per test with it; an old "
+               "pytest ignores the A of -rA), or a report option this pytest knows, such as "
+               "-rfEp")
+    else:
+        fix = ("make tests.command print a line per test (a verbose option, such as -v), or "
+               "read a JUnit report with a regex parser")
+    return (f"{where}: the runner printed its summary{said} but no per-test results{runner} "
+            f"(exit {run.exit_code}); {fix}")
 
 
 @dataclass(frozen=True)

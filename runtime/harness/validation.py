@@ -10,7 +10,7 @@ valid only if its own fix resolves it when graded.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from swegc.redact import redact
 from swegc.runtime.harness.directive_results import directives_without_results
 from swegc.runtime.harness.guard import Protected
 from swegc.runtime.harness.judging import Judgement, judge
+from swegc.runtime.harness.network_hint import network_hint
 from swegc.runtime.harness.run import SideResult, Testbed, TestRun, run_tests
 from swegc.runtime.harness.test_spec import patch_paths
 from swegc.test_settings import TestSettings
@@ -58,6 +59,8 @@ class Verdict:
     # Directives (changed test files or case names) no after-run test belongs to; None: not
     # known (a parser whose ids say no file, or a verdict stored before this was recorded).
     unrun_directives: list[str] | None = None
+    # What the runs showed that a user should know (tests failing for want of the network).
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def FAIL_TO_PASS(self) -> list[str]:  # noqa: N802 - SWE-bench's column name
@@ -86,7 +89,7 @@ class Verdict:
             detail=data["detail"])
         return cls(data["status"], data["reason"], data["detail"], judgement, list(data["runs"]),
                    float(data["duration_s"]), int(data["attempts"]),
-                   data.get("unrun_directives"))
+                   data.get("unrun_directives"), list(data.get("warnings") or []))
 
     def to_json(self) -> dict[str, Any]:
         j = self.judgement
@@ -95,7 +98,8 @@ class Verdict:
                 "PASS_TO_FAIL": j.PASS_TO_FAIL, "flaky_tests": j.flaky_tests,
                 "unknown_before": j.unknown_before,
                 "runs": self.runs, "duration_s": round(self.duration_s, 3),
-                "attempts": self.attempts, "unrun_directives": self.unrun_directives}
+                "attempts": self.attempts, "unrun_directives": self.unrun_directives,
+                "warnings": self.warnings}
 
 
 def validate(plan: ValidationPlan, log_dir: Path, attempts: int = 3) -> Verdict:
@@ -127,12 +131,14 @@ def _validate_once(plan: ValidationPlan, log_dir: Path) -> Verdict:
     folder = log_dir / plan.instance_id
     folder.mkdir(parents=True, exist_ok=True)
     observed: dict[str, list[ObservedRun]] = {"before": [], "after": []}
+    after_logs: list[str] = []
     summaries: list[dict[str, Any]] = []
     try:
         with Testbed.open(plan.image, plan.settings, plan.test_patch, plan.patch) as bed:
             for side, protected in (("before", None), ("after", plan.protected())):
                 done = run_tests(bed, side, plan.runs, protected, until=_stops_validation)
                 _record(plan, folder, side, done, observed[side], summaries)
+                after_logs += [run.output for run in done.runs] if side == "after" else []
             parser = bed.parser
     except _Rejected as rejected:
         return Verdict("rejected", rejected.reason, rejected.detail,
@@ -145,7 +151,10 @@ def _validate_once(plan: ValidationPlan, log_dir: Path) -> Verdict:
             plan.settings.test_directives,
             {t for run in observed["after"] for t in run.parsed.statuses},
             plan.settings.parser, plan.directive_kind)
-    return Verdict(status, judgement.reason, judgement.detail, judgement, summaries, 0.0, 1, unrun)
+    hint = network_hint(plan.settings.network, observed["before"], observed["after"], after_logs)
+    detail = f"{judgement.detail}; {hint}" if hint and not judgement.valid else judgement.detail
+    return Verdict(status, judgement.reason, detail, judgement, summaries, 0.0, 1, unrun,
+                   [hint] if hint else [])
 
 
 def _stops_validation(run: TestRun) -> bool:

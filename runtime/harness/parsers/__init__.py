@@ -18,7 +18,7 @@ import cycle.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from swegc.errors import SwegcError
@@ -37,11 +37,17 @@ class ParseResult:
     ``statuses`` maps a test id to one of ``STATUSES``; ``collection_errors`` names the files or
     modules that could not be imported or collected (sorted, no duplicates); ``summary_seen`` is
     true when the runner printed its closing summary, i.e. the suite ran to the end.
+    ``summary`` is that summary as printed and ``runner`` the runner and its version as the
+    log's header names them (``pytest 3.5.1, Python 3.6.15``), where the parser reads them: a
+    run with a summary and no per-test results is then explained by what ran.
     """
 
     statuses: dict[str, str]
     collection_errors: tuple[str, ...] = ()
     summary_seen: bool = False
+    # What the log says about itself, not about the tests: not compared.
+    summary: str = field(default="", compare=False)
+    runner: str = field(default="", compare=False)
 
 
 class LogParser(Protocol):

@@ -28,6 +28,8 @@ _INTERRUPTED = re.compile(r"^!+ Interrupted: \d+ errors? during collection !+$")
 _COUNT = r"\d+ (?:passed|failed|errors?|skipped|xfailed|xpassed|deselected|warnings?|rerun|selected)"
 _FINAL = re.compile(rf"^(?:=+ )?(?:no tests ran|{_COUNT}(?:, {_COUNT})*) in [\d.]+ ?s(?:econds)?"
                     r"(?: \([\d:]+\))?(?: =+)?$")
+# The session header: "platform linux -- Python 3.6.15, pytest-3.5.1, py-1.11.0, pluggy-0.6.0".
+_PLATFORM = re.compile(r"^platform \S+ -- Python (?P<python>\S+?),? pytest-(?P<pytest>[^\s,]+)")
 _SKIP_LOCATION = re.compile(r"^(?:\[\d+\] )?(?P<rest>.*)$")
 _FILE_LINE = re.compile(r"^[^:]+:\d+: ")
 _RANK = {PASSED: 0, XFAIL: 0, SKIPPED: 0, XPASS: 1, FAILED: 2, ERROR: 2}
@@ -87,6 +89,7 @@ class PytestParser:
         summary: dict[str, str] = {}
         collection: set[str] = set()
         summary_seen = interrupted = False
+        final, runner = "", ""
         has_header = any(_SUMMARY_HEADER.match(line) for line in lines)
         in_summary = not has_header
         for line in lines:
@@ -95,9 +98,12 @@ class PytestParser:
                 continue
             if _FINAL.match(line):
                 summary_seen = True
+                final = line.strip("= ")
                 in_summary = not has_header
                 continue
-            if match := _COLLECTING.match(line):
+            if not runner and (match := _PLATFORM.match(line)):
+                runner = f"pytest {match['pytest']}, Python {match['python']}"
+            elif match := _COLLECTING.match(line):
                 collection.add(match["id"])
             elif _INTERRUPTED.match(line):
                 interrupted = True
@@ -112,7 +118,8 @@ class PytestParser:
         for file in collection:
             if "::" not in file:
                 summary.setdefault(file, ERROR)
-        return ParseResult({**verbose, **summary}, tuple(sorted(collection)), summary_seen)
+        return ParseResult({**verbose, **summary}, tuple(sorted(collection)), summary_seen,
+                           final, runner)
 
     @staticmethod
     def _summary_line(status: str, rest: str, known: set[str], summary: dict[str, str],
