@@ -15,6 +15,7 @@ import click
 
 from swegc.cli_options import FieldOption, dataclass_options, executor_options, from_options
 from swegc.runtime.agent import AgentLimits
+from swegc.runtime.harness.hack_policy import HackOptions
 from swegc.runtime.policies import PolicyOptions
 from swegc.runtime.rollout import RolloutOptions
 from swegc.runtime.sandbox import SandboxLimits
@@ -42,6 +43,7 @@ _AGENT_FLAGS = {"wall_time_s": FieldOption("--wall-time"),
                    fields=_AGENT_FLAGS)
 @dataclass_options(SandboxLimits, only=("memory", "cpus"))
 @dataclass_options(RolloutOptions, only=("samples", "jobs", "only", "limit", "split"), fields=_ROLLOUT_FLAGS)
+@dataclass_options(HackOptions)
 @executor_options
 def rollout(dataset: str, **kw: Any) -> None:
     """Run agent rollouts in instance images; grade each patch; write RUNS."""
@@ -73,7 +75,7 @@ def rollout_options(parsed: Mapping[str, Any]) -> RolloutOptions:
     policy_options = from_options(PolicyOptions, values)
     limits, sandbox = from_options(AgentLimits, values), from_options(SandboxLimits, values)
     options = from_options(RolloutOptions, values, policy_options=policy_options, limits=limits,
-                           sandbox=sandbox)
+                           sandbox=sandbox, hacks=from_options(HackOptions, values))
     if values:
         raise TypeError(f"options that fill no field of the rollout: {', '.join(sorted(values))}")
     return options
@@ -90,9 +92,11 @@ def rollout_options(parsed: Mapping[str, Any]) -> RolloutOptions:
                    "cluster offers).")
 @click.option("--instance", "instance_ids", multiple=True, metavar="ID",
               help="Grade only this instance id (repeatable).")
+@dataclass_options(HackOptions)
 @executor_options
 def evaluate(predictions: str, dataset: Path, out: Path, jobs: int | None,
-             instance_ids: tuple[str, ...], executor: str, ray_address: str | None) -> None:
+             instance_ids: tuple[str, ...], executor: str, ray_address: str | None,
+             hack_policy: str) -> None:
     """Grade PREDICTIONS (JSONL, JSON list or object of SWE-bench predictions; `gold` for
     every instance's own patch) in each instance's image, from the dataset row alone.
 
@@ -107,7 +111,7 @@ def evaluate(predictions: str, dataset: Path, out: Path, jobs: int | None,
                          address=ray_address, echo=echo)
     try:
         summary = run_evaluation(predictions, dataset, out, instance_ids=instance_ids, echo=echo,
-                                 executor=pool).to_json()
+                                 executor=pool, hack_policy=hack_policy).to_json()
     finally:
         pool.close()
     click.echo(f"{summary['resolved_instances']}/{summary['total_instances']} resolved "

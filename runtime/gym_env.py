@@ -5,7 +5,9 @@ calls, or the raw generated text with Qwen-style ``<tool_call>`` blocks) to ``st
 the calls in the instance's sandbox through the same agent loop as ``swegc rollout`` (the same
 tools, limits, stuck and format-error rules) and returns the tool messages. ``reward`` grades the
 working tree's diff with the one harness in a fresh container: 1.0 when it resolves the
-instance, else 0.0.
+instance, else 0.0. A diff whose non-test code looks like reward hacking (``report.suspicious``,
+``hack_scan``) earns 0.0 unless ``reward_suspicious=True``; ``hack_policy="refuse"`` grades it
+unresolved outright (``hack_policy``).
 
     env = SWEEnv(row)
     messages = env.reset()                      # system + user prompt; tools in env.tools
@@ -64,8 +66,15 @@ class SWEEnv:
     """One episode on one instance row; see the module docstring."""
 
     def __init__(self, row: Mapping[str, Any], limits: AgentLimits = AgentLimits(),
-                 sandbox_limits: SandboxLimits | None = None):
+                 sandbox_limits: SandboxLimits | None = None, hack_policy: str = "flag",
+                 reward_suspicious: bool = False):
+        from swegc.runtime.harness.hack_policy import HACK_POLICIES
+
+        if hack_policy not in HACK_POLICIES:
+            raise ValueError(f"hack_policy {hack_policy!r}: expected one of {', '.join(HACK_POLICIES)}")
         self.row = dict(row)
+        self.hack_policy = hack_policy
+        self.reward_suspicious = reward_suspicious  # a flagged patch still earns its reward
         self.limits = limits
         self.sandbox_limits = sandbox_limits or SandboxLimits()
         self.sandbox: Sandbox | None = None
@@ -126,8 +135,10 @@ class SWEEnv:
             return ""
 
     def reward(self) -> float:
-        """1.0 when the working tree's diff resolves the instance (graded in a fresh container)."""
+        """1.0 when the working tree's diff resolves the instance (graded in a fresh container)
+        and nothing in it looks like reward hacking (unless ``reward_suspicious``)."""
         from swegc.runtime.harness.grading import grade_patch
+        from swegc.runtime.harness.hack_policy import with_hack_policy
         from swegc.runtime.harness.test_spec import TestSpec
 
         patch = self.patch()
@@ -137,6 +148,9 @@ class SWEEnv:
                                   patch)
         if self.report.error:
             raise InfrastructureError(f"grading could not run: {self.report.error}")
+        self.report = with_hack_policy(self.report, self.hack_policy)
+        if self.report.suspicious and not self.reward_suspicious:
+            return 0.0
         return 1.0 if self.report.resolved else 0.0
 
     def close(self) -> None:

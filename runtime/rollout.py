@@ -50,6 +50,8 @@ class RolloutOptions:
     """When a rollout stops (swegc.runtime.agent.AgentLimits; None: its defaults)."""
     sandbox: Any = None
     """Limits of the agent's sandbox (swegc.runtime.sandbox.SandboxLimits; None: its defaults)."""
+    hacks: Any = None
+    """What a suspicious patch gets (swegc.runtime.harness.hack_policy.HackOptions; None: flag)."""
     samples: int = 1
     """Rollouts per instance."""
     jobs: int | None = 2
@@ -122,7 +124,10 @@ class Rollouts:
         from swegc.runtime.agent import AgentLimits
         from swegc.runtime.sandbox import SandboxLimits
 
+        from swegc.runtime.harness.hack_policy import HackOptions
+
         self.options = options
+        self.hack_policy = (options.hacks or HackOptions()).hack_policy
         self.limits = options.limits or AgentLimits()
         self.sandbox_limits = options.sandbox or SandboxLimits()
         self.echo = echo
@@ -182,7 +187,8 @@ class Rollouts:
         for unit in units:
             stored = self.store.get("trajectory", unit.key)
             if stored is not None:
-                done[unit.key] = Trajectory.from_json(stored, where=f"store: {unit.run_id}")
+                traj = _scanned(Trajectory.from_json(stored, where=f"store: {unit.run_id}"), unit)
+                done[unit.key] = policed(traj, self.hack_policy)
             else:
                 todo.append(unit)
         summary.reused = len(done)
@@ -215,12 +221,15 @@ class Rollouts:
                 write_logs(outcome.result.logs)
                 self.store.put("agent", unit.key, outcome.result.agent.to_json())
                 traj = outcome.result.trajectory
-                self.store.put("trajectory", unit.key, traj.to_json())
+                self.store.put("trajectory", unit.key, traj.to_json())  # before the policy
+                traj = policed(traj, self.hack_policy)
                 done[unit.key] = traj
                 summary.ran += 1
                 resolved += traj.resolved
                 verdict = "resolved" if traj.resolved else ("unresolved" if traj.patch.strip()
                                                             else "empty patch")
+                if traj.suspicious:
+                    verdict += f", suspicious ({len(traj.suspicious)} finding(s))"
                 self.echo(f"[rollout {n}/{len(todo)}] {unit.instance_id} sample {unit.sample}: "
                           f"{traj.exit_status}, {verdict} ({traj.n_steps} steps, "
                           f"{traj.wall_time_s:.1f}s); resolved so far {resolved}/{len(done)} "
@@ -256,7 +265,8 @@ def rollout_unit(unit: RolloutUnit) -> RolloutResult:
     _pull(unit.instance.image)  # before the agent, and before a kept agent's grading
     agent = unit.agent if unit.agent is not None else _run_agent(unit)
     patch = agent.patch
-    grade: dict[str, Any] = {"resolved": False, "status": "", "test_report": {}, "error": None}
+    grade: dict[str, Any] = {"resolved": False, "status": "", "test_report": {}, "error": None,
+                             "suspicious": []}
     logs: dict[str, str] = {}
     if patch.strip():
         spec = TestSpec.from_row(unit.instance.to_json(), where=unit.instance_id)
@@ -268,7 +278,8 @@ def rollout_unit(unit: RolloutUnit) -> RolloutResult:
                             retry_with=replace(unit, agent=agent))
         grade = {"resolved": report.resolved,
                  "status": report.status.name if report.status is not None else "",
-                 "test_report": dict(report.test_report), "error": None}
+                 "test_report": dict(report.test_report), "error": None,
+                 "suspicious": [finding.to_json() for finding in report.suspicious]}
     traj = Trajectory(
         instance_id=unit.instance_id, run_id=unit.run_id, policy=agent.policy,
         messages=agent.messages, tools=agent.tools, exit_status=agent.exit_status,
@@ -277,8 +288,32 @@ def rollout_unit(unit: RolloutUnit) -> RolloutResult:
         wall_time_s=round(float(agent.wall_time_s) + time.monotonic() - start, 3),
         resolved=bool(grade["resolved"]), test_report=grade["test_report"],
         image=unit.instance.image, sample=unit.sample, cost=float(agent.cost),
-        grade=grade["status"], error=agent.error, swegc_version=__version__)
+        grade=grade["status"], error=agent.error, swegc_version=__version__,
+        suspicious=grade["suspicious"])
     return RolloutResult(agent, traj, logs)
+
+
+def _scanned(traj: Trajectory, unit: RolloutUnit) -> Trajectory:
+    """A trajectory stored before rows carried the reward-hack scan (schema 3), scanned now."""
+    from dataclasses import replace
+
+    from swegc.runtime.harness.hack_scan import scan_spec_patch
+    from swegc.runtime.harness.test_spec import TestSpec
+
+    if traj.schema_version >= 3 or not traj.patch.strip():
+        return traj
+    spec = TestSpec.from_row(unit.instance.to_json(), where=unit.instance_id)
+    return replace(traj, suspicious=[f.to_json() for f in scan_spec_patch(spec, traj.patch)])
+
+
+def policed(traj: Trajectory, policy: str) -> Trajectory:
+    """``traj`` as the hack policy grades it (``hack_policy``): under ``refuse`` a suspicious
+    patch is unresolved. The store keeps the trajectory before the policy."""
+    from dataclasses import replace
+
+    if policy == "refuse" and traj.suspicious and traj.grade in ("FULL", "PARTIAL"):
+        return replace(traj, resolved=False, grade="NO")
+    return traj
 
 
 def _run_agent(unit: RolloutUnit) -> AgentResult:

@@ -34,9 +34,10 @@ CANDIDATE_SCHEMA_VERSION = 1
 # `swegc evaluate` uses too): a packaging file only when its test-runner part changed.
 INSTANCE_SCHEMA_VERSION = 6
 READABLE_INSTANCE_VERSIONS = (1, 2, 3, 4, 5, 6)  # 1: rows without test settings, graded with the defaults
-TRAJECTORY_SCHEMA_VERSION = 2
+TRAJECTORY_SCHEMA_VERSION = 3
 # Version 1 rows (no image, sample, cost, error, grade or swegc_version) are still read.
-READABLE_TRAJECTORY_VERSIONS = (1, 2)
+# 3: suspicious (the reward-hack scan's findings); older rows read as unscanned ([]).
+READABLE_TRAJECTORY_VERSIONS = (1, 2, 3)
 
 
 def instance_id_for(repo: str, pull_number: int) -> str:
@@ -403,6 +404,9 @@ class Trajectory:
     ``image`` is the reference the rollout ran in; ``sample`` is its index among the samples of
     the instance; ``grade`` is SWE-bench's FULL / PARTIAL / NO (empty when not graded) and
     ``error`` says what failed when exit_status is ``error`` or grading could not run.
+    ``suspicious`` lists what the patch's non-test code uses that looks like reward hacking
+    (``{"file", "line", "rule", "detail"}`` each, from swegc.runtime.harness.hack_scan):
+    training leaves such a trajectory out unless asked.
     """
 
     instance_id: str
@@ -424,6 +428,7 @@ class Trajectory:
     grade: str = ""
     error: str | None = None
     swegc_version: str = ""
+    suspicious: list[dict[str, Any]] = field(default_factory=list)
     schema_version: int = TRAJECTORY_SCHEMA_VERSION
 
     EXIT_STATUSES: ClassVar[tuple[str, ...]] = tuple(status.value for status in ExitStatus)

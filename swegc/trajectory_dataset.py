@@ -24,7 +24,7 @@ from swegc.nesting import loads
 from swegc.records import Trajectory, read_jsonl
 
 TRAJECTORY_COLUMNS = tuple(f.name for f in fields(Trajectory))
-TRAJECTORY_JSON_COLUMNS = frozenset({"policy", "messages", "tools", "test_report"})
+TRAJECTORY_JSON_COLUMNS = frozenset({"policy", "messages", "tools", "test_report", "suspicious"})
 
 TRAJECTORY_DOCS = {
     "instance_id": "The task instance the rollout ran on (SWE-bench's id).",
@@ -46,6 +46,9 @@ TRAJECTORY_DOCS = {
     "grade": "SWE-bench's FULL, PARTIAL or NO; empty when the patch was empty or not graded.",
     "error": "What failed, when the rollout or its grading could not run.",
     "swegc_version": "Version of swegc that ran the rollout.",
+    "suspicious": "JSON: what the patch's non-test code uses that looks like reward hacking "
+                  "(file, line, rule, detail each; empty: nothing). `swegc train rft` leaves "
+                  "such rows out unless --include-suspicious.",
     "schema_version": "Version of this row format.",
 }
 

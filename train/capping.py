@@ -1,6 +1,7 @@
 """Selecting trajectories for rejection-sampling fine-tuning (RFT).
 
-Keep resolved trajectories, at most ``cap`` per instance. Within an instance, candidates are
+Keep resolved trajectories, at most ``cap`` per instance; a trajectory whose patch looks like
+reward hacking (its ``suspicious`` column) is left out unless ``include_suspicious``. Within an instance, candidates are
 ordered by fewer LLM calls (assistant messages), then fewer tokens (prompt + completion tokens
 as recorded, else the tokenized length), then ``run_id`` and a content hash, so the choice does
 not depend on file order. A trajectory longer than the context length is dropped, never
@@ -20,6 +21,7 @@ from swegc.train.runs import Located
 
 KEPT = "kept"
 UNRESOLVED = "unresolved"
+SUSPICIOUS = "suspicious"
 NO_ASSISTANT = "no_assistant_turns"
 TOO_LONG = "over_context_length"
 OVER_CAP = "over_cap"
@@ -71,14 +73,14 @@ class Selection:
         kept_instances = len({loc.trajectory.instance_id for loc in self.kept})
         parts = [f"kept {counts.get(KEPT, 0)} of {len(self.decisions)} trajectories "
                  f"({kept_instances} of {instances} instances)"]
-        for key in (UNRESOLVED, NO_ASSISTANT, TOO_LONG, OVER_CAP):
+        for key in (UNRESOLVED, SUSPICIOUS, NO_ASSISTANT, TOO_LONG, OVER_CAP):
             if counts.get(key):
                 parts.append(f"{counts[key]} {key.replace('_', ' ')}")
         return "; ".join(parts)
 
 
 def select(runs: list[Located], cap: int, max_length: int,
-           length_of: Callable[[Trajectory], int]) -> Selection:
+           length_of: Callable[[Trajectory], int], include_suspicious: bool = False) -> Selection:
     """Capped selection; ``length_of`` gives a trajectory's tokenized length (called lazily)."""
     if cap < 1:
         raise ValueError("cap must be at least 1")
@@ -94,6 +96,9 @@ def select(runs: list[Located], cap: int, max_length: int,
         t = loc.trajectory
         if not t.resolved:
             decide(loc, UNRESOLVED, "not resolved by the instance's tests", None)
+        elif t.suspicious and not include_suspicious:
+            decide(loc, SUSPICIOUS, "its patch looks like reward hacking: " + "; ".join(
+                f"{f.get('file')}:{f.get('line')} {f.get('rule')}" for f in t.suspicious[:5]), None)
         elif llm_calls(t) == 0:
             decide(loc, NO_ASSISTANT, "has no assistant message to learn from", None)
         else:

@@ -97,6 +97,9 @@ class RFTConfig:
     chat_template: str | None = None
     """Jinja chat template file to train with, with {% generation %} markers (default: resolved
     automatically)."""
+    include_suspicious: bool = False
+    """Also train on resolved trajectories whose patch looks like reward hacking (the runs'
+    suspicious column); left out by default."""
     hyper: Hyper = field(default_factory=Hyper)
     """Optimisation settings."""
 

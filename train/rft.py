@@ -44,7 +44,8 @@ def prepare(runs: list[Located], config: RFTConfig, tokenizer: Any) -> RFTData:
     def length_of(traj: Trajectory) -> int:
         return len(encode(traj).input_ids)
 
-    selection = select(runs, config.cap, config.hyper.max_length, length_of)
+    selection = select(runs, config.cap, config.hyper.max_length, length_of,
+                       include_suspicious=config.include_suspicious)
     examples = []
     for loc in selection.kept:
         enc = encode(loc.trajectory)

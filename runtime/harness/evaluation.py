@@ -31,9 +31,10 @@ from swegc.errors import InputError
 from swegc.hashing import content_hash
 from swegc.nesting import loads
 from swegc.runtime.harness.grading import GradeReport, grade, grade_patch
+from swegc.runtime.harness.hack_policy import with_hack_policy
 from swegc.runtime.harness.test_spec import TestSpec
 
-GRADE_FORMAT = 1
+GRADE_FORMAT = 2  # 2: grades carry the reward-hack scan's findings
 SUMMARY_SCHEMA_VERSION = 2  # SWE-bench's run report schema_version
 GOLD = "gold"
 # Far above any real fix (SWE-bench's gold patches are at most a few hundred KiB); a larger
@@ -236,15 +237,19 @@ def grade_key(row: Mapping[str, Any], patch: str) -> str:
 
 def evaluate(predictions: str | Path, dataset: Path, out: Path, *, jobs: int = 1,
              instance_ids: Sequence[str] = (), attempts: int = 3,
-             echo: Callable[[str], None] = print, executor: Any = None) -> EvaluationSummary:
+             echo: Callable[[str], None] = print, executor: Any = None,
+             hack_policy: str = "flag") -> EvaluationSummary:
     """Grade every prediction (of ``instance_ids`` only, when given); write SWE-bench's reports.
 
     ``executor`` runs the grading units (a local pool of ``jobs`` threads when not given);
-    infrastructure failures are tried ``attempts`` times in all.
+    infrastructure failures are tried ``attempts`` times in all. ``hack_policy`` says what a
+    suspicious patch gets (``hack_policy.with_hack_policy``); grades are stored before it.
     """
     from swegc.errors import ImageGoneError
     from swegc.executors import LocalPool, Resources, RetryPolicy, Transient, write_logs
     from swegc.store import BuildStore
+
+    with_hack_policy(GradeReport("", False, None, False, False), hack_policy)  # a bad name fails now
 
     every_row = load_rows(dataset)
     unknown = [iid for iid in instance_ids if iid not in every_row]
@@ -269,8 +274,8 @@ def evaluate(predictions: str | Path, dataset: Path, out: Path, *, jobs: int = 1
             report = grade(specs[prediction.instance_id], {}, patch_applied=False,
                            empty_patch=False, patch_problem=refusal)
             echo(f"{prediction.instance_id}: {_verdict(report)}")
-        elif stored is not None:
-            report = GradeReport.from_json(stored)
+        elif stored is not None:  # stored before the hack policy, which applies now
+            report = with_hack_policy(GradeReport.from_json(stored), hack_policy)
             reused += 1
         else:
             todo.append(prediction)
@@ -307,10 +312,11 @@ def evaluate(predictions: str | Path, dataset: Path, out: Path, *, jobs: int = 1
             assert outcome.result is not None
             report = outcome.result.report
             write_logs(outcome.result.logs)
-        reports[prediction.instance_id] = report
         if report.error is None:
             store.put("grade", grade_key(rows[prediction.instance_id],
                                          prediction.model_patch or ""), report.to_json())
+        report = with_hack_policy(report, hack_policy)
+        reports[prediction.instance_id] = report
         _write_instance(out, prediction, report)
         if prediction.instance_id not in gone:
             echo(f"[{n}/{len(todo)}] {prediction.instance_id}: {_verdict(report)} "
@@ -333,7 +339,10 @@ def _verdict(report: GradeReport) -> str:
         return "patch does not apply"
     note = f" ({report.run_problem})" if report.run_problem else ""
     reverted = f"; put back {', '.join(report.reverted_files)}" if report.reverted_files else ""
-    return ("resolved" if report.resolved else "unresolved") + note + reverted
+    flagged = (f"; suspicious: {', '.join(map(str, report.suspicious[:3]))}"
+               + (f" and {len(report.suspicious) - 3} more" if len(report.suspicious) > 3 else "")
+               if report.suspicious else "")
+    return ("resolved" if report.resolved else "unresolved") + note + reverted + flagged
 
 
 def _write_instance(out: Path, prediction: Prediction, report: GradeReport) -> None:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from swegc.redact import redact
+from swegc.runtime.harness.hack_scan import Finding, scan_spec_patch
 from swegc.runtime.harness.parsers import PASSING
 from swegc.runtime.harness.run import Testbed, run_tests
 from swegc.runtime.harness.test_spec import TestSpec
@@ -95,7 +96,9 @@ class GradeReport:
     ``error`` is an infrastructure failure that outlived the retries: such a patch was not
     graded, and is counted apart from unresolved ones. ``run_problem`` says why a run's results
     were not believed (``trust``); ``reverted_files`` lists the test infrastructure the patch
-    changed and that was put back before the tests ran (``guard``).
+    changed and that was put back before the tests ran (``guard``). ``suspicious`` lists what
+    the patch's non-test code uses that looks like reward hacking (``hack_scan``), whatever the
+    verdict; ``with_hack_policy`` decides what it costs.
     """
 
     instance_id: str
@@ -113,6 +116,7 @@ class GradeReport:
     reverted_files: list[str] = field(default_factory=list)
     exit_code: int | None = None
     attempts: int = 1
+    suspicious: list[Finding] = field(default_factory=list)
 
     def to_swebench(self) -> dict[str, Any]:
         """SWE-bench's per-instance report.json: ``{instance_id: {...}}``."""
@@ -121,6 +125,7 @@ class GradeReport:
                                 "resolved": self.resolved}
         if self.tests_status is not None:
             body["tests_status"] = self.tests_status.to_json()
+        body["suspicious"] = [finding.to_json() for finding in self.suspicious]
         return {self.instance_id: body}
 
     def to_json(self) -> dict[str, Any]:
@@ -138,6 +143,7 @@ class GradeReport:
         ts = data.get("tests_status")
         data["tests_status"] = (TestsStatus(ts["FAIL_TO_PASS"], ts["PASS_TO_PASS"])
                                 if ts else None)
+        data["suspicious"] = [Finding.from_json(f) for f in data.get("suspicious") or ()]
         return cls(**data)
 
 
@@ -158,6 +164,7 @@ def grade_patch(spec: TestSpec, patch: str, *, log_path: Path | None = None,
     outcomes are never retried.
     """
     start = time.monotonic()
+    suspicious = scan_spec_patch(spec, patch)
     if not patch.strip():
         return GradeReport(instance_id=spec.instance_id, resolved=False, status=ResolvedStatus.NO,
                            patch_applied=False, empty_patch=True,
@@ -171,12 +178,13 @@ def grade_patch(spec: TestSpec, patch: str, *, log_path: Path | None = None,
             if attempt < attempts:
                 time.sleep(min(2 ** attempt, 10))
             continue
-        return replace(report, duration_s=round(time.monotonic() - start, 3), attempts=attempt)
+        return replace(report, duration_s=round(time.monotonic() - start, 3), attempts=attempt,
+                       suspicious=suspicious)
     return GradeReport(instance_id=spec.instance_id, resolved=False, status=None,
                        patch_applied=False, empty_patch=False,
                        error=f"after {attempts} attempts: {last_error}",
                        duration_s=round(time.monotonic() - start, 3), attempts=attempts,
-                       log_path=str(log_path) if log_path else None)
+                       log_path=str(log_path) if log_path else None, suspicious=suspicious)
 
 
 def run_patch(spec: TestSpec, patch: str, log_path: Path | None) -> GradeReport:
