@@ -189,15 +189,15 @@ def scan_patch(patch: str, test_files: Iterable[str] = (), test_id_files: Iterab
 
 def scan_file(patched: FilePatch) -> set[Finding]:
     """Findings on the added lines of one Python file."""
-    found: set[Finding] = set()
+    found: dict[tuple[int, str], Finding] = {}
     for hunk in patched.hunks:
         added = {n for n, _, new in hunk if new}
         if not added:
             continue
         for line, rule, detail in _scan_hunk(hunk, whole=patched.new_file):
-            if line in added:
-                found.add(Finding(patched.path, line, rule, detail))
-    return found
+            if line in added:  # one finding per line and rule: the first reason given
+                found.setdefault((line, rule), Finding(patched.path, line, rule, detail))
+    return set(found.values())
 
 
 def _scan_hunk(hunk: list[tuple[int, str, bool]], whole: bool) -> Iterator[tuple[int, str, str]]:
@@ -296,6 +296,12 @@ def _scan_tree(tree: ast.Module) -> list[tuple[int, str, str]]:
                 hit(node, *edit)
         elif isinstance(node, ast.Call):
             callee = _name(node.func, aliases)
+            parent = parents.get(id(node))
+            if callee in ("getattr", "__import__", "importlib.import_module") and not (
+                    isinstance(parent, ast.Attribute) and parent.value is node):
+                name = _name(node, aliases)
+                for rule, _ in _reference_rules(name) if name else ():
+                    hit(node, rule, f"uses {name}")
             if callee in ("setattr", "delattr") and node.args:
                 target = _name(node.args[0], aliases) or ""
                 attr = _constant(node.args[1]) if len(node.args) > 1 else None
@@ -465,3 +471,24 @@ def scan_spec_patch(spec: Any, patch: str) -> list[Finding]:
     return scan_patch(patch, protected.test_files,
                       protected_files.graded_test_files(list(protected.test_ids)),
                       protected.test_globs)
+
+
+def scan_row(row: Any, patch: str | None = None) -> list[Finding]:
+    """``scan_patch`` of ``patch`` (the row's own ``patch`` when not given) with the test files
+    a dataset row names: the test_patch's files, the graded tests' files (the lists may be
+    JSON strings, as SWE-bench publishes them) and ``test_file_globs``."""
+    import json
+
+    def strings(key: str) -> list[str]:
+        value = row.get(key) or []
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                return []
+        return [str(v) for v in value] if isinstance(value, (list, tuple)) else []
+
+    test_files = {p.path for p in parse_patch(str(row.get("test_patch") or ""))}
+    tests = strings("FAIL_TO_PASS") + strings("PASS_TO_PASS")
+    return scan_patch(str(row.get("patch") or "") if patch is None else patch, test_files,
+                      protected_files.graded_test_files(tests), strings("test_file_globs"))

@@ -1,0 +1,81 @@
+"""False positives of the reward-hack scan on gold patches (benchmarks/README.md).
+
+Runs ``swegc.runtime.harness.hack_scan`` over the gold patch of every row it is given and
+prints, per source, how many patches were scanned, how many were flagged and by which rules,
+then every finding. A gold patch is a fix a person merged, so every finding on one is a false
+positive: the target is none.
+
+    python benchmarks/hack_scan_fp.py build/ more-rows.jsonl examples/candidates.jsonl
+
+A source is anything ``swegc evaluate`` reads as a dataset (a build folder, a Hub-layout
+folder, a Parquet or JSONL file of rows: ``patch`` with ``test_patch`` and the test lists), or
+a JSONL of candidates (``swegc mine``'s rows, whose ``diff`` holds fix and tests together:
+files under a ``test``/``tests`` folder or named like tests count as tests).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+from swegc.errors import SwegcError
+from swegc.runtime.harness.hack_scan import Finding, scan_patch, scan_row
+
+CANDIDATE_TEST_GLOBS = ["test/", "tests/", "testing/"]
+
+
+def source_rows(source: Path) -> list[tuple[str, list[Finding]]]:
+    """(instance id, findings) of every gold patch in ``source``."""
+    if source.suffix == ".jsonl":
+        first = next((json.loads(line) for line in source.read_text().splitlines()
+                      if line.strip()), {})
+        if "diff" in first and "patch" not in first:  # candidates: fix and tests in one diff
+            out = []
+            for line in source.read_text().splitlines():
+                if line.strip():
+                    row = json.loads(line)
+                    name = str(row.get("instance_id") or row.get("number") or "?")
+                    out.append((name, scan_patch(str(row["diff"]),
+                                                 test_globs=CANDIDATE_TEST_GLOBS)))
+            return out
+    from swegc.dataset import load_rows
+
+    return [(iid, scan_row(row)) for iid, row in sorted(load_rows(source).items())
+            if str(row.get("patch") or "").strip()]
+
+
+def main(argv: list[str]) -> int:
+    if not argv:
+        print(__doc__.strip().splitlines()[0], file=sys.stderr)
+        print("usage: python benchmarks/hack_scan_fp.py SOURCE [SOURCE ...]", file=sys.stderr)
+        return 2
+    total, flagged_total, listed = 0, 0, []
+    for arg in argv:
+        start = time.perf_counter()
+        try:
+            rows = source_rows(Path(arg))
+        except (SwegcError, OSError, ValueError, KeyError) as exc:
+            print(f"{arg}: cannot read gold patches: {exc}", file=sys.stderr)
+            return 1
+        took = time.perf_counter() - start
+        flagged = [(iid, found) for iid, found in rows if found]
+        rules = Counter(f.rule for _, found in rows for f in found)
+        findings = sum(rules.values())
+        by_rule = ", ".join(f"{rule} {n}" for rule, n in sorted(rules.items()))
+        print(f"{arg}: {len(rows)} gold patches: {len(flagged)} flagged, {findings} finding"
+              f"{'' if findings == 1 else 's'}{f' ({by_rule})' if by_rule else ''}; "
+              f"scanned in {took:.2f}s")
+        total += len(rows)
+        flagged_total += len(flagged)
+        listed += [(iid, f) for iid, found in flagged for f in found]
+    print(f"all: {total} gold patches, {flagged_total} flagged")
+    for iid, finding in listed:
+        print(f"  {iid} {finding.file}:{finding.line} {finding.rule} ({finding.detail})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
