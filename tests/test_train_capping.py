@@ -113,3 +113,22 @@ def test_an_instance_without_a_problem_statement_is_an_error_at_its_line(tmp_pat
     with pytest.raises(InputError, match=r"instances.jsonl:2 \(o__r-8\): column 'problem_statement' "
                                          "has no value"):
         read_problem_statements(str(path))
+
+
+def test_a_resolved_trajectory_flagged_suspicious_is_left_out_unless_asked():
+    from dataclasses import replace
+
+    from swegc.train.capping import SUSPICIOUS
+
+    finding = {"file": "calc/stats.py", "line": 3, "rule": "atexit", "detail": "imports atexit"}
+    flagged = replace(toy_trajectory("a__b-1", "flagged", True, steps=1, tokens=10),
+                      suspicious=[finding])
+    clean = toy_trajectory("a__b-1", "clean", True, steps=3, tokens=10)
+    runs = [_loc(flagged), _loc(clean)]
+    selection = select(runs, cap=2, max_length=1000, length_of=_length)
+    assert [loc.trajectory.run_id for loc in selection.kept] == ["clean"]
+    decision = next(d for d in selection.decisions if d.run_id == "flagged")
+    assert decision.decision == SUSPICIOUS and "calc/stats.py:3 atexit" in decision.reason
+    assert "1 suspicious" in selection.summary()
+    asked = select(runs, cap=2, max_length=1000, length_of=_length, include_suspicious=True)
+    assert [loc.trajectory.run_id for loc in asked.kept] == ["flagged", "clean"]
