@@ -10,6 +10,7 @@ import pytest
 
 from swegc.cli_options import FieldOption, dataclass_options, from_options
 from swegc.runtime.agent import AgentLimits
+from swegc.runtime.harness.hack_policy import HackOptions
 from swegc.runtime.commands import rollout, rollout_options
 from swegc.runtime.policies import PolicyOptions
 from swegc.runtime.rollout import RolloutOptions
@@ -38,12 +39,14 @@ def test_train_settings_reach_the_config_under_their_short_names(tmp_path):
     values = _parsed(rft, [str(tmp_path), "--base-model", "tiny", "--out", str(tmp_path / "out"),
                            "--lr", "3e-4", "--epochs", "2", "--batch-size", "4", "--lora",
                            "--no-merge-lora", "--precision", "bf16", "--no-gradient-checkpointing",
-                           "--cap", "1", "--chat-template", str(template)])
+                           "--cap", "1", "--chat-template", str(template),
+                           "--include-suspicious"])
     hyper = from_options(Hyper, values)
     assert hyper == Hyper(learning_rate=3e-4, num_epochs=2.0, effective_batch_size=4, lora=True,
                           merge_lora=False, precision="bf16", gradient_checkpointing=False)
     config = from_options(RFTConfig, values, hyper=hyper)
-    assert (config.cap, config.chat_template) == (1, str(template)) and values == {
+    assert (config.cap, config.chat_template, config.include_suspicious) == (
+        1, str(template), True) and values == {
         "dry_run": False, "push_to_hub": None}
 
 
@@ -72,7 +75,7 @@ def test_a_rollout_with_no_settings_gets_the_defaults_of_each_configuration(tmp_
     values = _parsed(rollout, [str(tmp_path), "--policy", "gold", "--out", str(tmp_path / "runs")])
     assert rollout_options(values) == RolloutOptions(
         out=tmp_path / "runs", policy="gold", policy_options=PolicyOptions(seed=0),
-        limits=AgentLimits(), sandbox=SandboxLimits(), jobs=2)
+        limits=AgentLimits(), sandbox=SandboxLimits(), jobs=2, hacks=HackOptions())
 
 
 def test_rollout_settings_reach_the_policy_the_agent_and_the_sandbox(tmp_path):
@@ -80,8 +83,10 @@ def test_rollout_settings_reach_the_policy_the_agent_and_the_sandbox(tmp_path):
                                "--model", "m", "--temperature", "0.7", "--seed", "5",
                                "--wall-time", "60", "--command-timeout", "9", "--step-limit", "7",
                                "--memory", "2g", "--cpus", "2", "--instance", "a", "--instance", "b",
-                               "--samples", "3", "--executor", "ray", "--ray-address", "auto"])
+                               "--samples", "3", "--executor", "ray", "--ray-address", "auto",
+                               "--hack-policy", "refuse"])
     options = rollout_options(values)
+    assert options.hacks == HackOptions(hack_policy="refuse")
     assert options.policy_options == PolicyOptions(model="m", temperature=0.7, seed=5)
     assert options.limits == AgentLimits(step_limit=7, wall_time_s=60.0, command_timeout_s=9.0)
     assert options.sandbox == SandboxLimits(memory="2g", cpus=2.0)
