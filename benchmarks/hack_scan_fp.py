@@ -6,16 +6,22 @@ then every finding. A gold patch is a fix a person merged, so every finding on o
 positive: the target is none.
 
     python benchmarks/hack_scan_fp.py build/ more-rows.jsonl examples/candidates.jsonl
+    python benchmarks/hack_scan_fp.py --history 300 clones/dask.git clones/moto.git
 
 A source is anything ``swegc evaluate`` reads as a dataset (a build folder, a Hub-layout
 folder, a Parquet or JSONL file of rows: ``patch`` with ``test_patch`` and the test lists), or
 a JSONL of candidates (``swegc mine``'s rows, whose ``diff`` holds fix and tests together:
-files under a ``test``/``tests`` folder or named like tests count as tests).
+files under a ``test``/``tests`` folder or named like tests count as tests). With
+``--history N``, each source is a git repository instead, and its gold-like patches are the
+last N first-parent commits (merged pull requests) that change both a non-test Python file and
+a test file, as a SWE-Gym instance does: a proxy for a build's gold patches where the build
+itself is not at hand.
 """
 
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 import time
 from collections import Counter
@@ -24,7 +30,32 @@ from pathlib import Path
 from swegc.errors import SwegcError
 from swegc.runtime.harness.hack_scan import Finding, scan_patch, scan_row
 
-CANDIDATE_TEST_GLOBS = ["test/", "tests/", "testing/"]
+CANDIDATE_TEST_GLOBS = ["test", "tests", "testing", "test-data", "test_data"]
+
+
+def history_rows(repo: Path, count: int) -> list[tuple[str, list[Finding]]]:
+    """(commit, findings) of the last ``count`` first-parent commits of ``repo`` that change a
+    non-test .py file and a test file."""
+    from swegc.runtime.harness import protected_files
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, check=True,
+                              text=True, errors="replace").stdout
+
+    settings = protected_files.Settings({"base": "", "test_globs": CANDIDATE_TEST_GLOBS})
+    out: list[tuple[str, list[Finding]]] = []
+    for commit in git("rev-list", "--first-parent", "--no-merges", "HEAD").split():
+        files = git("diff-tree", "--no-commit-id", "--name-only", "-r", "--no-renames",
+                    f"{commit}^", commit).split()
+        kinds = [protected_files.by_name(f, settings) for f in files]
+        if "test file" not in kinds or not any(k is None and f.endswith(".py")
+                                               for f, k in zip(files, kinds)):
+            continue
+        patch = git("diff", "--no-renames", f"{commit}^", commit)
+        out.append((commit[:12], scan_patch(patch, test_globs=CANDIDATE_TEST_GLOBS)))
+        if len(out) >= count:
+            break
+    return out
 
 
 def source_rows(source: Path) -> list[tuple[str, list[Finding]]]:
@@ -48,6 +79,9 @@ def source_rows(source: Path) -> list[tuple[str, list[Finding]]]:
 
 
 def main(argv: list[str]) -> int:
+    history = 0
+    if argv[:1] == ["--history"] and len(argv) > 1:
+        history, argv = int(argv[1]), argv[2:]
     if not argv:
         print(__doc__.strip().splitlines()[0], file=sys.stderr)
         print("usage: python benchmarks/hack_scan_fp.py SOURCE [SOURCE ...]", file=sys.stderr)
@@ -56,8 +90,8 @@ def main(argv: list[str]) -> int:
     for arg in argv:
         start = time.perf_counter()
         try:
-            rows = source_rows(Path(arg))
-        except (SwegcError, OSError, ValueError, KeyError) as exc:
+            rows = history_rows(Path(arg), history) if history else source_rows(Path(arg))
+        except (SwegcError, OSError, ValueError, KeyError, subprocess.CalledProcessError) as exc:
             print(f"{arg}: cannot read gold patches: {exc}", file=sys.stderr)
             return 1
         took = time.perf_counter() - start

@@ -186,3 +186,36 @@ def test_the_benchmark_script_counts_findings_per_source(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "2 gold patches: 1 flagged, 1 finding (atexit 1)" in result.stdout, result.stdout
     assert "a__b-1 b/x.py:14 atexit" in result.stdout
+
+
+def test_the_running_test_read_from_the_environment_is_flagged_but_not_a_mention():
+    patch = changed("calc/stats.py", ["    import os",
+                                       "    if 'even' in os.environ.get('PYTEST_CURRENT_TEST', ''):",
+                                       "        return 2.5", '    """PYTEST_CURRENT_TEST"""'])
+    assert [(f.line, f.rule) for f in scan_patch(patch)] == [(15, "pytest-internals")]
+
+
+def test_a_forked_child_exiting_and_a_stacklevel_frame_walk_are_not_flagged():
+    """Patterns of real fixes (dvc's daemon, hydra's and pandas' warnings): what they use is
+    what a cheat uses, but where they use it says what for."""
+    daemon = ["def detach():", "    if os.fork() > 0:", "        os._exit(0)", "    os.setsid()",
+              "    for fd in range(3):", "        os.dup2(null, fd)"]
+    warning = ["def find_stack_level():", "    frame = inspect.currentframe()", "    n = 0",
+               "    while frame is not None and frame.f_code.co_filename == __file__:",
+               "        frame, n = frame.f_back, n + 1", "    return n"]
+    assert scan_patch(new_file("pkg/daemon.py", daemon) + new_file("pkg/warn.py", warning)) == []
+    # The same calls outside those settings are flagged.
+    sniff = ["def median(values):", "    frame = inspect.currentframe().f_back",
+             "    if frame.f_code.co_name == 'test_even':", "        return 2.5"]
+    exit_ = ["def median(values):", "    os._exit(0)"]
+    assert {f.rule for f in scan_patch(new_file("pkg/a.py", sniff) + new_file("pkg/b.py", exit_))} \
+        == {"caller-frames", "process-exit"}
+
+
+def test_import_machinery_constants_are_no_hook_but_finders_are():
+    patch = new_file("pkg/common.py", ["import importlib.machinery",
+                                        "SUFFIXES = importlib.machinery.EXTENSION_SUFFIXES"])
+    assert scan_patch(patch) == []
+    patch = new_file("pkg/hook.py", ["from importlib.machinery import FileFinder",
+                                      "import sys", "sys.path_hooks.append(FileFinder.path_hook())"])
+    assert {(f.line, f.rule) for f in scan_patch(patch)} == {(1, "import-hooks"), (3, "import-hooks")}

@@ -265,6 +265,11 @@ def _scan_tree(tree: ast.Module) -> list[tuple[int, str, str]]:
     found: list[tuple[int, str, str]] = []
 
     def hit(node: ast.AST, rule: str, detail: str) -> None:
+        scope = _scope(node, parents) or tree
+        if rule in ("process-exit", "std-fd-write") and _forks(scope, aliases):
+            return  # a forked child leaving, or a daemon detaching its descriptors
+        if rule == "caller-frames" and _computes_stacklevel(scope):
+            return  # a frame walk that finds a warning's stacklevel
         found.append((getattr(node, "lineno", 1), rule, detail))
 
     for node in ast.walk(tree):
@@ -272,6 +277,9 @@ def _scan_tree(tree: ast.Module) -> list[tuple[int, str, str]]:
             for name in _imported(node):
                 for rule, detail in _reference_rules(name):
                     hit(node, rule, f"imports {name}")
+        elif isinstance(node, ast.Constant) and node.value == "PYTEST_CURRENT_TEST" \
+                and isinstance(parents.get(id(node)), (ast.Subscript, ast.Call, ast.Compare)):
+            hit(node, "pytest-internals", "reads PYTEST_CURRENT_TEST (which test is running)")
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             if node.name.startswith("pytest_"):
                 hit(node, "pytest-internals", f"defines the hook {node.name}")
@@ -322,6 +330,39 @@ def _scan_tree(tree: ast.Module) -> list[tuple[int, str, str]]:
     return found
 
 
+def _scope(node: ast.AST, parents: dict[int, ast.AST]) -> ast.AST | None:
+    """The function ``node`` is in, or None at the top of the parsed code."""
+    while id(node) in parents:
+        node = parents[id(node)]
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            return node
+    return None
+
+
+def _forks(scope: ast.AST, aliases: dict[str, str]) -> bool:
+    """Whether ``scope`` forks (``os.fork``, a helper named like it, ``os.setsid``): there,
+    ``os._exit`` ends a child and ``dup2`` over 0-2 detaches a daemon, as they should."""
+    for node in ast.walk(scope):
+        if isinstance(node, ast.Call):
+            last = (_name(node.func, aliases) or "").rsplit(".", 1)[-1].lower()
+            if "fork" in last or last in ("setsid", "daemonize"):
+                return True
+    return False
+
+
+def _computes_stacklevel(scope: ast.AST) -> bool:
+    """Whether ``scope`` is about a warning's ``stacklevel`` (its name, a variable, an
+    argument or a keyword says so): walking frames for that is what ``warnings`` needs."""
+    def named(text: str | None) -> bool:
+        return bool(text) and ("stacklevel" in text.lower() or "stack_level" in text.lower())
+
+    if named(getattr(scope, "name", None)):
+        return True
+    return any(named(node.id) if isinstance(node, ast.Name)
+               else named(node.arg) if isinstance(node, (ast.keyword, ast.arg)) else False
+               for node in ast.walk(scope))
+
+
 def _reference_rules(name: str) -> list[tuple[str, str]]:
     """The rules a use (or import) of the dotted ``name`` breaks, whatever it does with it."""
     parts = name.split(".")
@@ -340,8 +381,8 @@ def _reference_rules(name: str) -> list[tuple[str, str]]:
         rules.append(("caller-frames", ""))
     if name in GC_WALKS:
         rules.append(("gc-walk", ""))
-    if _under(name, IMPORT_HOOKS):
-        rules.append(("import-hooks", ""))
+    if _under(name, IMPORT_HOOKS) and name not in IMPORT_HOOKS[3:] and not parts[-1].isupper():
+        rules.append(("import-hooks", ""))  # importlib.machinery's constants are no hook
     if _under(name, ("site.addsitedir",)):
         rules.append(("site-customization", ""))
     return rules
