@@ -31,6 +31,7 @@ from swegc.errors import SwegcError
 from swegc.runtime.harness.hack_scan import Finding, scan_patch, scan_row
 
 CANDIDATE_TEST_GLOBS = ["test", "tests", "testing", "test-data", "test_data"]
+SCAN_SECONDS: list[float] = []  # the scan's own time per history patch (git's left out)
 
 
 def history_rows(repo: Path, count: int) -> list[tuple[str, list[Finding]]]:
@@ -45,14 +46,16 @@ def history_rows(repo: Path, count: int) -> list[tuple[str, list[Finding]]]:
     settings = protected_files.Settings({"base": "", "test_globs": CANDIDATE_TEST_GLOBS})
     out: list[tuple[str, list[Finding]]] = []
     for commit in git("rev-list", "--first-parent", "--no-merges", "HEAD").split():
-        files = git("diff-tree", "--no-commit-id", "--name-only", "-r", "--no-renames",
+        files = git("diff-tree", "--no-commit-id", "--name-only", "-r", "-M",
                     f"{commit}^", commit).split()
         kinds = [protected_files.by_name(f, settings) for f in files]
         if "test file" not in kinds or not any(k is None and f.endswith(".py")
                                                for f, k in zip(files, kinds)):
             continue
-        patch = git("diff", "--no-renames", f"{commit}^", commit)
+        patch = git("diff", "-M", f"{commit}^", commit)  # a moved file: its changes only
+        start = time.perf_counter()
         out.append((commit[:12], scan_patch(patch, test_globs=CANDIDATE_TEST_GLOBS)))
+        SCAN_SECONDS.append(time.perf_counter() - start)
         if len(out) >= count:
             break
     return out
@@ -106,6 +109,10 @@ def main(argv: list[str]) -> int:
         flagged_total += len(flagged)
         listed += [(iid, f) for iid, found in flagged for f in found]
     print(f"all: {total} gold patches, {flagged_total} flagged")
+    if SCAN_SECONDS:
+        ordered = sorted(SCAN_SECONDS)
+        print(f"scan time per patch: median {1000 * ordered[len(ordered) // 2]:.1f} ms, "
+              f"max {1000 * ordered[-1]:.0f} ms")
     for iid, finding in listed:
         print(f"  {iid} {finding.file}:{finding.line} {finding.rule} ({finding.detail})")
     return 0
