@@ -136,3 +136,18 @@ def test_the_rl_environment_rewards_a_flagged_patch_zero_unless_asked(row, flagg
         assert env.reward() == 0.0 and env.report.resolved is False
     with pytest.raises(ValueError, match="hack_policy 'ignore'"):
         SWEEnv(row, hack_policy="ignore")
+
+
+def test_a_trajectory_stored_before_rows_carried_the_scan_is_scanned_when_reused(
+        example_build, flagged_patch):
+    from swegc.dataset import load_instances
+    from swegc.records import Trajectory
+    from swegc.runtime.rollout import RolloutUnit, _scanned
+
+    instance = load_instances(example_build)[IID]
+    unit = RolloutUnit(instance, 0, "k" * 16, None)
+    old = Trajectory(instance_id=IID, run_id="r", policy={}, messages=[], patch=flagged_patch,
+                     resolved=True, grade="FULL", schema_version=2)
+    assert _scanned(old, unit).suspicious == FINDINGS
+    current = Trajectory(instance_id=IID, run_id="r", policy={}, messages=[], patch=flagged_patch)
+    assert _scanned(current, unit).suspicious == []  # schema 3 rows say what their scan found
