@@ -219,3 +219,13 @@ def test_import_machinery_constants_are_no_hook_but_finders_are():
     patch = new_file("pkg/hook.py", ["from importlib.machinery import FileFinder",
                                       "import sys", "sys.path_hooks.append(FileFinder.path_hook())"])
     assert {(f.line, f.rule) for f in scan_patch(patch)} == {(1, "import-hooks"), (3, "import-hooks")}
+
+
+def test_a_huge_file_that_does_not_parse_is_read_by_its_tokens_in_bounded_time():
+    import time
+
+    lines = ["x = (", *(["    1,"] * 200_000), "atexit.register(print)"]
+    start = time.perf_counter()
+    found = scan_patch(new_file("pkg/big.py", lines))
+    assert [(f.line, f.rule) for f in found] == [(200_002, "atexit")]
+    assert time.perf_counter() - start < 60

@@ -20,6 +20,7 @@ Each finding names the file, its line in the patched file and the rule (``RULES`
 from __future__ import annotations
 
 import ast
+import itertools
 import re
 import textwrap
 from collections.abc import Iterable, Iterator
@@ -33,7 +34,8 @@ __all__ = ["RULES", "Finding", "scan_patch", "scan_row", "scan_spec_patch"]
 
 SITE_FILES = re.compile(r"(^|/)(sitecustomize\.py|usercustomize\.py|[^/]+\.pth)$")
 HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+(\d+)(?:,(\d+))? @@")
-MAX_PARSES = 400  # per hunk: windows tried before the token fallback
+MAX_PARSES = 400  # per hunk: parses tried before the rest is read by its tokens
+PIECE = 40  # most added lines parsed as one piece when no window around them parses
 
 
 @dataclass(frozen=True, order=True)
@@ -167,41 +169,55 @@ def scan_file(patched: FilePatch) -> set[Finding]:
 
 def _scan_hunk(hunk: list[tuple[int, str, bool]], whole: bool) -> Iterator[tuple[int, str, str]]:
     """Findings (line, rule, detail) in a hunk's new side: the widest window around its added
-    lines that parses, else the added lines parsed in small pieces, else their tokens."""
+    lines that parses, else the added lines parsed in pieces of up to ``PIECE`` lines, else
+    each line's tokens. At most ``MAX_PARSES`` parses per hunk: past them, tokens only."""
     texts = [text for _, text, _ in hunk]
     numbers = [n for n, _, _ in hunk]
     flags = [new for _, _, new in hunk]
     first = flags.index(True)
     last = len(flags) - 1 - flags[::-1].index(True)
-    tries = 0
-    starts = [0] if whole else list(range(0, first + 1))
-    ends = [len(texts) - 1] if whole else list(range(len(texts) - 1, last - 1, -1))
-    for start in starts:
-        for end in ends:
-            tree = _parse(texts[start:end + 1])
-            tries += 1
-            if tree is not None:
-                yield from _offset(scan_tree(tree), numbers[start] - 1)
-                return
-            if tries >= MAX_PARSES:
-                break
+    budget = MAX_PARSES
+
+    def parse(lines: list[str]) -> ast.Module | None:
+        nonlocal budget
+        if budget <= 0:
+            return None
+        budget -= 1
+        return _parse(lines)
+
+    starts = [0] if whole else range(0, first + 1)
+    ends = [len(texts) - 1] if whole else range(len(texts) - 1, last - 1, -1)
+    for start, end in itertools.product(starts, ends):
+        tree = parse(texts[start:end + 1])
+        if tree is not None:
+            yield from _offset(scan_tree(tree), numbers[start] - 1)
+            return
+        if budget <= 0:
+            break
     # No window parses (a hunk that starts inside a string or a bracket): added lines alone.
+    run_end = [0] * (len(texts) + 1)  # run_end[i]: where the added lines from i stop
+    for i in range(len(texts) - 1, -1, -1):
+        run_end[i] = (run_end[i + 1] if flags[i] and i + 1 < len(texts) and flags[i + 1]
+                      else i + 1)
     i = 0
     while i < len(texts):
         if not flags[i]:
             i += 1
             continue
-        for j in range(min(len(texts), i + 40), i, -1):
-            if not all(flags[i:j]):
-                continue
-            tree = _parse(texts[i:j])
+        piece: tuple[ast.Module, int] | None = None
+        for j in range(min(run_end[i], i + PIECE), i, -1):
+            tree = parse(texts[i:j])
             if tree is not None:
-                yield from _offset(scan_tree(tree), numbers[i] - 1)
-                i = j
+                piece = (tree, j)
                 break
-        else:
+            if budget <= 0:
+                break
+        if piece is None:  # this line's tokens
             yield from ((numbers[i], rule, detail) for rule, detail in scan_tokens(texts[i]))
             i += 1
+        else:
+            yield from _offset(scan_tree(piece[0]), numbers[i] - 1)
+            i = piece[1]
 
 
 def _offset(found: Iterable[tuple[int, str, str]], by: int) -> Iterator[tuple[int, str, str]]:
