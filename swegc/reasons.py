@@ -63,6 +63,7 @@ class Reason(StrEnum):
     AFTER_COLLECTION_ERROR = "after_collection_error"
     EXIT_CODE_MISMATCH = "exit_code_mismatch"
     RESULTS_DISAGREE = "results_disagree"
+    TAMPERED = "tampered"
     NO_FAIL_TO_PASS = "no_fail_to_pass"
     INFRASTRUCTURE = "infrastructure"
     # a rollout's unit (never stored: the next run retries it)
@@ -190,6 +191,10 @@ REASONS: dict[Reason, Explanation] = {
     Reason.RESULTS_DISAGREE: Explanation(
         "rejected", "pytest's log, its final counts and its JUnit report disagree (as when "
         "grading)", "read the run's log: something rewrote the results"),
+    Reason.TAMPERED: Explanation(
+        "rejected", "the run's guard saw the code under test reach into pytest (its reports, "
+        "hooks, plugins or exit), or a test reported passed that did not pass for the guard",
+        "read the run's log and the evidence: the code wraps pytest internals at import?"),
     Reason.NO_FAIL_TO_PASS: Explanation(
         "rejected", "no test goes from failing to passing",
         "nothing to fix when the pull request adds no test of its change"),

@@ -32,8 +32,10 @@ CANDIDATE_SCHEMA_VERSION = 1
 # environment_setup_commit that a rebuilt instance keeps.
 # 5: test_prepare. 6: eval_script puts back what harness/protected_files.py says (the rule set
 # `swegc evaluate` uses too): a packaging file only when its test-runner part changed.
-INSTANCE_SCHEMA_VERSION = 6
-READABLE_INSTANCE_VERSIONS = (1, 2, 3, 4, 5, 6)  # 1: rows without test settings, graded with the defaults
+# 7: eval_script loads the run's guard into pytest (harness/pytest_guard.py) and exits 0 only
+# when the run was not tampered with; older rows' scripts still run, without the guard.
+INSTANCE_SCHEMA_VERSION = 7
+READABLE_INSTANCE_VERSIONS = (1, 2, 3, 4, 5, 6, 7)  # 1: rows without test settings, graded with the defaults
 TRAJECTORY_SCHEMA_VERSION = 3
 # Version 1 rows (no image, sample, cost, error, grade or swegc_version) are still read.
 # 3: suspicious (the reward-hack scan's findings); older rows read as unscanned ([]).

@@ -2,7 +2,10 @@
 process) and the row's own ``eval_script`` run as SWE-bench 5.x runs it (a plain ``docker run``
 of the instance image, the patch applied in /testbed, the script's exit status read).
 
-Every cheat of the suite must be unresolved by both, and fixes that also change packaging files
+Every cheat of the suite must be unresolved by both, every attack on the pytest process
+refused by both as tampered (``swegc evaluate``'s grade says ``tampered`` with the evidence,
+the script's log says TAMPERED), a compiled module shadowing the code refused by both, a
+caller-frame sniffer (no run can tell) graded the same by both, and fixes that also change packaging files
 (a dependency line, ``install_requires``, a console-script entry point) resolved by both, with
 their packaging change kept: each such case adds a test that reads the packaging file, as a
 project's own packaging tests do, so a grader that put the whole file back would fail it.
@@ -16,7 +19,8 @@ import tarfile
 
 import pytest
 
-from cheat_fixtures import CHEATS, clone_example, make_patch
+from cheat_fixtures import (ATTACKS, CHEATS, SHADOW_NAME, SNIFFER, UNITTEST_F2P, UNITTEST_TEST,
+                            clone_example, make_patch, shadow_extension)
 from swegc.dataset import read_dataset
 from swegc.runtime.harness.grading import grade_patch
 from swegc.runtime.harness.peer_columns import peer_columns
@@ -80,6 +84,18 @@ def with_packaging_test(row: dict, clone, name: str) -> dict:
     return variant
 
 
+def with_unittest_test(row: dict, clone) -> dict:
+    """``row`` whose test_patch also adds a unittest-style FAIL_TO_PASS test (run by pytest)."""
+    variant = dict(row)
+    variant["test_patch"] = row["test_patch"] + make_patch(
+        clone, row["base_commit"], {"tests/test_stats_unittest.py": UNITTEST_TEST})
+    variant["FAIL_TO_PASS"] = [*row["FAIL_TO_PASS"], UNITTEST_F2P]
+    variant["test_command"] = row["test_command"] + " tests/test_stats_unittest.py"
+    variant["test_directives"] = [*row["test_directives"], "tests/test_stats_unittest.py"]
+    variant.update(peer_columns(variant))
+    return variant
+
+
 def eval_script_verdict(row: dict, patch: str) -> tuple[bool, str]:
     """(resolved, output) of the row's eval_script, run as SWE-bench 5.x runs it."""
     archive = io.BytesIO()
@@ -100,8 +116,14 @@ def eval_script_verdict(row: dict, patch: str) -> tuple[bool, str]:
     return result.returncode == 0, output
 
 
-def cases() -> list[tuple[str, bool]]:
+SHADOW = "attack: a compiled module that shadows calc/stats.py"
+SNIFF = "a caller-frame sniffer that answers right only under the failing test"
+
+
+def cases() -> list[tuple[str, bool | None]]:
+    """(case, resolved by both); None: whatever the verdict, the same from both."""
     return ([(f"cheat: {name}", False) for name in CHEATS]
+            + [(f"attack: {name}", False) for name in ATTACKS] + [(SHADOW, False), (SNIFF, None)]
             + [("example__calc-8's own fix (adds a dependency to pyproject.toml)", True)]
             + [(f"a fix that {name}", True) for name in PACKAGING_FIXES])
 
@@ -110,6 +132,19 @@ def case_row_and_patch(case: str, rows: dict, clone) -> tuple[dict, str]:
     if case.startswith("cheat: "):
         row = rows[INSTANCE]
         return row, make_patch(clone, row["base_commit"], CHEATS[case.removeprefix("cheat: ")])
+    if case == SHADOW:
+        compiled = shadow_extension(clone.parent)
+        if compiled is None:
+            pytest.skip("no C compiler or Python 3.11 headers to build the shadowing module")
+        row = rows[INSTANCE]
+        return row, make_patch(clone, row["base_commit"], {SHADOW_NAME: compiled})
+    if case.startswith("attack: "):
+        files = ATTACKS[case.removeprefix("attack: ")]
+        row = with_unittest_test(rows[INSTANCE], clone) if "__unittest__" in files else rows[INSTANCE]
+        return row, make_patch(clone, row["base_commit"], files)
+    if case == SNIFF:
+        row = rows[INSTANCE]
+        return row, make_patch(clone, row["base_commit"], SNIFFER)
     if case.startswith("example__calc-8"):
         return rows["example__calc-8"], rows["example__calc-8"]["patch"]
     row = with_packaging_test(rows[INSTANCE], clone, case.removeprefix("a fix that "))
@@ -123,12 +158,25 @@ def test_swegc_evaluate_and_the_rows_eval_script_give_the_same_verdict(rows, clo
     report = grade_patch(TestSpec.from_row(row), patch, log_path=tmp_path / "log.txt")
     assert report.error is None and report.patch_applied, report
     script_resolved, output = eval_script_verdict(row, patch)
-    assert report.resolved == resolves, (report.test_report,
-                                         (tmp_path / "log.txt").read_text()[-3000:])
+    log = (tmp_path / "log.txt").read_text()[-3000:]
+    if resolves is None:
+        assert report.resolved == script_resolved, (report, output[-3000:])
+        return
+    assert report.resolved == resolves, (report.test_report, log)
     assert script_resolved == resolves, output[-3000:]
+    if case.startswith("attack: ") and case != SHADOW:
+        assert report.tampered and report.tamper_evidence, (report, log)
+        assert report.to_swebench()[row["instance_id"]]["tampered"] is True
+        assert "swegc-eval: TAMPERED: " in output, output[-3000:]
+    else:
+        assert not report.tampered, report.tamper_evidence
+        assert "TAMPERED" not in output, output[-3000:]
 
 
-@pytest.mark.parametrize("case", [case for case, _ in cases()], ids=[case for case, _ in cases()])
+PUT_BACK_CASES = [case for case, _ in cases() if not case.startswith("attack: ") or case == SHADOW]
+
+
+@pytest.mark.parametrize("case", PUT_BACK_CASES, ids=PUT_BACK_CASES)
 def test_put_back_names_the_files_the_rows_eval_script_puts_back(rows, clone, case):
     from swegc.runtime.harness.eval_script import protected_of
     from swegc.runtime.harness.guard import put_back
@@ -147,6 +195,8 @@ def test_put_back_names_the_files_the_rows_eval_script_puts_back(rows, clone, ca
                        if name.endswith(("conftest.py", ".ini", ".cfg", ".toml", "customize.py",
                                          ".pth"))}
     assert changed_by_name <= set(in_process), (changed_by_name, in_process)
-    if not case.startswith("cheat: "):  # a fix's packaging change is its own
+    if case == SHADOW:
+        assert SHADOW_NAME in in_process
+    if not case.startswith(("cheat: ", "attack: ")):  # a fix's packaging change is its own
         assert not {"pyproject.toml", "setup.cfg"} & set(in_process), in_process
     assert all(path.split()[-1] not in in_process for path in left.splitlines())

@@ -9,17 +9,22 @@ nothing imported from the repository under test. It reads
 - the test runner's result: pytest's own junit XML (``--junitxml`` at a path made for this run,
   never printed lines); for unittest and django, the runner's closing summary, its ``FAIL:`` /
   ``ERROR:`` sections and its per-test lines, checked against its exit code; for regex, the log;
-- the test command's exit code (argument 2).
+- the test command's exit code (argument 2);
+- for pytest, the results of the run's guard (``pytest_guard.py``: argument 3, its file;
+  argument 4, the key the script chose for this run).
 
 A test passes when its status is PASSED or XFAIL (SWE-bench's rule). The instance is resolved
-when every FAIL_TO_PASS and PASS_TO_PASS test passes and the runner's exit code agrees with
-what its result says. The statuses are then printed once more, last, in the line style of the
+when every FAIL_TO_PASS and PASS_TO_PASS test passes, the runner's exit code agrees with
+what its result says, and the run was not tampered with: the guard's results are there with
+this run's key, it found no tampering, and no test the junit XML says passed did not pass for
+it (the rule ``swegc evaluate`` applies, ``tamper.guard_problems``). The statuses are then printed once more, last, in the line style of the
 row's SWE-bench parser, so that a harness reading the log (SWE-bench 5.x) sees the verdict that
 the exit code gives; when the log holds SWE-bench's own markers printed by the tests, an
 unresolved verdict also prints SWE-bench's "tests errored" marker so that no forged marker can
 move the part of the log that such a harness reads.
 
-Usage: python3 -I -S eval_judge.py FOLDER TEST_EXIT_CODE  (FOLDER holds the files above)
+Usage: python3 -I -S eval_judge.py FOLDER TEST_EXIT_CODE [GUARD_RESULT KEY]
+(FOLDER holds the files above)
 """
 
 import json
@@ -57,11 +62,10 @@ def junit_status(found, node_id):
     return None
 
 
-def pytest_statuses(folder, code, expected):
-    try:
-        root = ET.parse(os.path.join(folder, "junit.xml")).getroot()
-    except (OSError, ET.ParseError) as exc:
-        return None, "pytest wrote no readable junit XML (%s): the run did not finish" % exc
+def junit_cases(folder):
+    """(classname, name) -> status of every testcase in the run's junit XML (raises OSError or
+    ParseError when there is none)."""
+    root = ET.parse(os.path.join(folder, "junit.xml")).getroot()
     found = {}
     for case in root.iter("testcase"):
         tags = {child.tag: child for child in case}
@@ -75,6 +79,14 @@ def pytest_statuses(folder, code, expected):
             status = "PASSED"
         key = (case.get("classname") or "", case.get("name") or "")
         found[key] = worse(found.get(key), status)
+    return found
+
+
+def pytest_statuses(folder, code, expected):
+    try:
+        found = junit_cases(folder)
+    except (OSError, ET.ParseError) as exc:
+        return None, "pytest wrote no readable junit XML (%s): the run did not finish" % exc
     failing = sum(status in ("FAILED", "ERROR") for status in found.values())
     if code not in (0, 1):
         return None, "pytest exited with %d: the run did not complete" % code
@@ -160,6 +172,35 @@ def regex_statuses(log, code, expected, options):
     return {test: statuses.get(test) for test in expected}, None
 
 
+def tampering(folder, guard_path, key):
+    """The evidence that the run was tampered with, or []: the guard's own findings, results
+    missing or not this run's, or a testcase the junit XML says passed that the guard did not
+    see pass (the guard's node ids taken to junit's (classname, name))."""
+    try:
+        with open(guard_path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except OSError:
+        return ["the guard wrote no results: the test process ended before pytest did, or "
+                "they were removed"]
+    except ValueError:
+        return ["the guard's results cannot be read"]
+    if not isinstance(data, dict) or data.get("key") != key or data.get("complete") is not True:
+        return ["the guard's results do not carry this run's key"]
+    found = [str(item) for item in data.get("tampering") or []]
+    seen = {}
+    for node_id, status in (data.get("tests") or {}).items():
+        seen[junit_key(node_id)] = status
+    try:
+        cases = junit_cases(folder)
+    except (OSError, ET.ParseError):
+        return found
+    for case, status in sorted(cases.items()):
+        if status in PASSING and seen.get(case) not in PASSING:
+            found.append("%s::%s: reported %s, but the guard saw %s"
+                         % (case[0], case[1], status, seen.get(case) or "no call of it"))
+    return found
+
+
 def main():
     folder, code = sys.argv[1], int(sys.argv[2])
     with open(os.path.join(folder, "expected.json"), encoding="utf-8") as handle:
@@ -174,6 +215,10 @@ def main():
         statuses, problem = unittest_statuses(log, code, expected, parser == "django")
     else:
         statuses, problem = regex_statuses(log, code, expected, spec.get("parser_options") or {})
+    tampered = tampering(folder, sys.argv[3], sys.argv[4]) if len(sys.argv) > 4 else []
+    if tampered:
+        statuses, problem = {}, "the run was tampered with: " + "; ".join(tampered)
+        print("swegc-eval: TAMPERED: " + "; ".join(tampered))
     statuses = statuses or {}
     failing = [t for t in expected if statuses.get(t) not in PASSING]
     resolved = problem is None and not failing

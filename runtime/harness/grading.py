@@ -98,7 +98,9 @@ class GradeReport:
     were not believed (``trust``); ``reverted_files`` lists the test infrastructure the patch
     changed and that was put back before the tests ran (``guard``). ``suspicious`` lists what
     the patch's non-test code uses that looks like reward hacking (``hack_scan``), whatever the
-    verdict; ``with_hack_policy`` decides what it costs.
+    verdict; ``with_hack_policy`` decides what it costs. ``tampered``: the run's guard found
+    that the code under test reached into the test runner (``tamper``), the evidence in
+    ``tamper_evidence``; such a patch is never resolved.
     """
 
     instance_id: str
@@ -117,12 +119,16 @@ class GradeReport:
     exit_code: int | None = None
     attempts: int = 1
     suspicious: list[Finding] = field(default_factory=list)
+    tampered: bool = False
+    tamper_evidence: list[str] = field(default_factory=list)
 
     def to_swebench(self) -> dict[str, Any]:
         """SWE-bench's per-instance report.json: ``{instance_id: {...}}``."""
         body: dict[str, Any] = {"patch_is_None": False, "patch_exists": not self.empty_patch,
                                 "patch_successfully_applied": self.patch_applied,
-                                "resolved": self.resolved}
+                                "resolved": self.resolved, "tampered": self.tampered}
+        if self.tamper_evidence:
+            body["tamper_evidence"] = list(self.tamper_evidence)
         if self.tests_status is not None:
             body["tests_status"] = self.tests_status.to_json()
         body["suspicious"] = [finding.to_json() for finding in self.suspicious]
@@ -214,5 +220,7 @@ def run_patch(spec: TestSpec, patch: str, log_path: Path | None) -> GradeReport:
         return grade(spec, {}, **facts, run_problem=blocked.detail)
     [run] = side.runs
     trusted = run.trusted()
+    if run.tampered:
+        facts.update(tampered=True, tamper_evidence=list(run.tampered))
     return grade(spec, trusted.statuses, **facts, run_problem=trusted.problem,
                  exit_code=run.exit_code)

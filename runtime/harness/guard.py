@@ -133,6 +133,9 @@ def with_env(command: str, env: dict[str, str]) -> str:
         if key == "PYTEST_ADDOPTS":
             exports.append(f'export PYTEST_ADDOPTS="${{PYTEST_ADDOPTS:+$PYTEST_ADDOPTS }}"'
                            f"{shlex.quote(value)}")
+        elif key == "PYTHONPATH":  # in front of the row's own
+            exports.append(f"export PYTHONPATH={shlex.quote(value)}"
+                           '"${PYTHONPATH:+:$PYTHONPATH}"')
         else:
             exports.append(f"export {key}={shlex.quote(value)}")
     return "(" + "; ".join([*exports, command]) + "\n)"
@@ -141,10 +144,16 @@ def with_env(command: str, env: dict[str, str]) -> str:
 def read_junit(box: Any, path: str, parser: str) -> str | None:
     """The JUnit report a pytest run wrote at ``path`` in ``box``, or None (not pytest, or no
     report: the run never got that far). An engine failure is raised, not taken as "none"."""
-    from swegc.runtime.sandbox import InfrastructureError
-
     if parser != "pytest":
         return None
+    return read_file(box, path)
+
+
+def read_file(box: Any, path: str) -> str | None:
+    """The text of ``path`` in ``box``, or None when there is no such file; an engine failure
+    is raised, not taken as "none"."""
+    from swegc.runtime.sandbox import InfrastructureError
+
     try:
         return box.read_file(path).decode("utf-8", errors="replace")
     except InfrastructureError:

@@ -49,6 +49,7 @@ _MODULES = ("_pytest.reports", "_pytest.runner", "_pytest.terminal", "_pytest.ju
             "_pytest.capture", "unittest.case", "unittest.result", "unittest.runner")
 _CALLABLE = (types.FunctionType, types.BuiltinFunctionType, classmethod, staticmethod,
              property, type)
+_STARTS = ("main", "_main", "console_main", "_console_main", "_prepareconfig")  # pytest's own start
 _MACHINERY_DIRS = (os.sep + "_pytest" + os.sep, os.sep + "pluggy" + os.sep,
                    os.sep + "pytest" + os.sep, "<frozen importlib", os.sep + "importlib" + os.sep)
 
@@ -131,10 +132,10 @@ def _origin(frame, root):
         path = frame.f_code.co_filename
         if not _is_machinery(path):
             break
-        if frame.f_code.co_name in ("main", "_prepareconfig") and "_pytest" in path:
+        if frame.f_code.co_name in _STARTS and "_pytest" in path:
             return None
         frame = frame.f_back
-    if frame is None:
+    if frame is None or frame.f_code.co_filename.startswith("<"):
         return None
     path = os.path.abspath(frame.f_code.co_filename)
     if not path.startswith(root + os.sep) or os.path.basename(path) == "conftest.py":
@@ -166,9 +167,8 @@ class _Guard(object):
         self._record_impls()
         where = _origin(frame, self.root)
         if where is not None:
-            name = manager.get_name(plugin) if hasattr(manager, "get_name") else repr(plugin)
             self.tampering.append("plugin %s was registered by the code under test (%s)"
-                                  % (name, where))
+                                  % (_named(plugin), where))
 
     def _record_impls(self):
         for name, caller in vars(self.manager.hook).items():
@@ -183,8 +183,7 @@ class _Guard(object):
         found = []
         for plugin in manager.get_plugins():
             if id(plugin) not in self.seen_plugins:
-                found.append("plugin %r was registered behind pytest's back"
-                             % (manager.get_name(plugin),))
+                found.append("plugin %s was registered behind pytest's back" % _named(plugin))
         for name, caller in vars(manager.hook).items():
             if id(caller) not in self.callers:
                 found.append("the hook caller of %s was replaced" % name)
@@ -208,6 +207,13 @@ class _Guard(object):
             tests[nodeid] = outcome
             tests[self.relative.get(nodeid, nodeid)] = outcome
         return {"key": KEY, "tests": tests, "tampering": tampering, "complete": True}
+
+
+def _named(plugin):
+    """A plugin as evidence names it: a module by its name, an object by its class."""
+    if isinstance(plugin, types.ModuleType):
+        return plugin.__name__
+    return "%s.%s object" % (type(plugin).__module__, type(plugin).__qualname__)
 
 
 def _impls(caller):

@@ -18,7 +18,8 @@ valid only if its own patch resolves it when graded:
    A command that fails or runs out of time means the patched tree does not build: the patch
    is not resolved, and an instance whose own fix does not build is rejected;
 6. run the test command with ``guard.run_env`` (for pytest a JUnit report at a fresh random
-   path), parse its log, and keep only results the channels agree on (``trust``).
+   path, and the run's guard, ``tamper``), parse its log, keep only results the channels
+   agree on (``trust``), and call the run tampered when the guard says so.
 
 ``run_tests`` does 2-6 once per side: grading once, with the patch; validation twice in one
 sandbox, first without the patch (steps 4-6, checking that the patch applies on top before any
@@ -32,8 +33,10 @@ import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from swegc.runtime.harness.guard import Protected, put_back, read_junit, run_env, with_env
+from swegc.runtime.harness.guard import (Protected, put_back, read_file, read_junit, run_env,
+                                         with_env)
 from swegc.runtime.harness.parsers import LogParser, ParseResult, get_parser
+from swegc.runtime.harness.tamper import RunGuard, guard_problems
 from swegc.test_settings import TEST_ENV, TestSettings
 from swegc.runtime.harness.trust import (ObservedRun, RunProblem, TrustedRun, check_run,
                                          cross_check)
@@ -71,7 +74,9 @@ class TestRun:
 
     ``problem``: the run did not happen properly (``trust.check_run``: a timeout, no summary,
     an exit code that contradicts the results). ``checked``, when there is none: the statuses
-    the channels agree on, or why they disagree (``trust.cross_check``).
+    the channels agree on, or why they disagree (``trust.cross_check``). ``tampered``: the
+    guard's evidence that the code under test reached into the runner (``tamper``); such a run
+    counts no result.
     """
 
     __test__ = False  # not a pytest test class
@@ -85,6 +90,7 @@ class TestRun:
     parsed: ParseResult
     problem: RunProblem | None
     checked: TrustedRun | None
+    tampered: tuple[str, ...] = ()
 
     @property
     def disagreement(self) -> str | None:
@@ -101,8 +107,10 @@ class TestRun:
                            self.timed_out)
 
     def trusted(self) -> TrustedRun:
-        """The statuses a grade counts: none, with the reason, unless the run was proper and
-        its channels agree."""
+        """The statuses a grade counts: none, with the reason, unless the run was proper, its
+        channels agree and it was not tampered with."""
+        if self.tampered:
+            return TrustedRun({}, "the run was tampered with: " + "; ".join(self.tampered))
         if self.problem is not None:
             return TrustedRun({}, self.problem.detail)
         assert self.checked is not None
@@ -210,8 +218,12 @@ class Testbed:
         """Step 6: one run of the test command, its log parsed and cross-checked."""
         settings = self.settings
         junit_path = f"/tmp/swegc-{secrets.token_hex(12)}/report.xml"
-        command = with_env(settings.test_command, run_env(settings.parser, junit_path))
-        result = self.box.execute(command, timeout_s=settings.timeout_s)
+        guard = RunGuard.new() if settings.parser == "pytest" else None
+        env = run_env(settings.parser, junit_path)
+        if guard is not None:
+            self.box.write_file(guard.module_path, guard.source().encode("utf-8"))
+            env = {**guard.env(), **env, "PYTEST_ADDOPTS": f"{guard.plugin_arg} {env['PYTEST_ADDOPTS']}"}
+        result = self.box.execute(with_env(settings.test_command, env), timeout_s=settings.timeout_s)
         parsed = self.parser.parse(result.output)
         problem = check_run(ObservedRun(side, attempt, result.exit_code, result.duration_s,
                                         parsed, result.timed_out), self.parser)
@@ -219,8 +231,12 @@ class Testbed:
         if problem is None:
             checked = cross_check(self.parser, parsed, result.output, result.exit_code,
                                   read_junit(self.box, junit_path, settings.parser))
+        tampered: list[str] = []
+        if guard is not None:
+            tampered = guard_problems(read_file(self.box, guard.result_path), guard.key,
+                                      parsed.statuses, run_proper=problem is None)
         return TestRun(side, attempt, result.exit_code, result.duration_s, result.output,
-                       result.timed_out, parsed, problem, checked)
+                       result.timed_out, parsed, problem, checked, tuple(tampered))
 
 
 def run_tests(bed: Testbed, side: str, runs: int, protected: Protected | None,

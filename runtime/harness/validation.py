@@ -158,9 +158,9 @@ def _validate_once(plan: ValidationPlan, log_dir: Path) -> Verdict:
 
 
 def _stops_validation(run: TestRun) -> bool:
-    """A run past the time limit, or one whose channels disagree, rejects the instance: no
-    further run of it is needed."""
-    return run.timed_out or run.disagreement is not None
+    """A run past the time limit, one whose channels disagree, or a tampered one rejects the
+    instance: no further run of it is needed."""
+    return run.timed_out or run.disagreement is not None or bool(run.tampered)
 
 
 def _record(plan: ValidationPlan, folder: Path, side: str, done: SideResult,
@@ -189,6 +189,9 @@ def _record(plan: ValidationPlan, folder: Path, side: str, done: SideResult,
         (folder / log_name).write_text(redact(
             f"# {plan.instance_id} {side} run {run.attempt}\n# $ {plan.settings.test_command}\n"
             f"# exit {run.exit_code} after {run.duration_s:.2f}s\n{run.output}"))
+        if run.tampered:  # a run that grading would call tampered is no reference either
+            raise _Rejected(Reason.TAMPERED,
+                            f"{side} run {run.attempt}: {'; '.join(run.tampered)}")
         if run.disagreement is not None:  # what grading believes, validation believes
             raise _Rejected(Reason.RESULTS_DISAGREE,
                             f"{side} run {run.attempt}: {run.disagreement}")
