@@ -159,18 +159,18 @@ def test_swegc_evaluate_and_the_rows_eval_script_give_the_same_verdict(rows, clo
     assert report.error is None and report.patch_applied, report
     script_resolved, output = eval_script_verdict(row, patch)
     log = (tmp_path / "log.txt").read_text()[-3000:]
+    if case.startswith("attack: ") and case != SHADOW:  # refused for what the guard saw
+        assert report.tampered and report.tamper_evidence, (report, log)
+        assert report.to_swebench()[row["instance_id"]]["tampered"] is True
+        assert "swegc-eval: TAMPERED: " in output, output[-3000:]
+    elif not case.startswith("cheat: "):  # a cheat that kills pytest leaves no guard results
+        assert not report.tampered, report.tamper_evidence
+        assert "TAMPERED" not in output, output[-3000:]
     if resolves is None:
         assert report.resolved == script_resolved, (report, output[-3000:])
         return
     assert report.resolved == resolves, (report.test_report, log)
     assert script_resolved == resolves, output[-3000:]
-    if case.startswith("attack: ") and case != SHADOW:
-        assert report.tampered and report.tamper_evidence, (report, log)
-        assert report.to_swebench()[row["instance_id"]]["tampered"] is True
-        assert "swegc-eval: TAMPERED: " in output, output[-3000:]
-    else:
-        assert not report.tampered, report.tamper_evidence
-        assert "TAMPERED" not in output, output[-3000:]
 
 
 PUT_BACK_CASES = [case for case, _ in cases() if not case.startswith("attack: ") or case == SHADOW]

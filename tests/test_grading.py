@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from cheat_fixtures import CHEATS, F2P, FLIP_TO_PASSED, clone_example, make_patch
+from cheat_fixtures import ATTACKS, CHEATS, F2P, FLIP_TO_PASSED, clone_example, make_patch
 from swegc.dataset import read_dataset
-from swegc.runtime.harness.grading import ResolvedStatus, grade_patch
+from swegc.runtime.harness.grading import GradeReport, ResolvedStatus, grade_patch
 from swegc.runtime.harness.test_spec import TestSpec
 
 pytestmark = pytest.mark.docker
@@ -74,3 +74,42 @@ def test_the_gold_patch_with_a_changed_conftest_still_resolves_and_names_what_wa
     report = grade_patch(spec(rows), row["patch"] + extra)
     assert report.resolved
     assert report.reverted_files == ["conftest.py"]
+
+
+WRAPS_REPORTS = ATTACKS["wraps TestReport.from_item_and_call at import so a failed test reports passed"]
+
+
+def test_a_patch_that_wraps_pytests_reports_is_graded_tampered_with_the_evidence(rows, clone, tmp_path):
+    row = rows["example__calc-2"]
+    patch = make_patch(clone, row["base_commit"], WRAPS_REPORTS)
+    report = grade_patch(spec(rows), patch, log_path=tmp_path / "log.txt")
+    log = (tmp_path / "log.txt").read_text()
+    assert "4 passed" in log  # what pytest said: every channel agreed on the lie
+    assert report.patch_applied and report.error is None
+    assert report.tampered and not report.resolved and report.status is ResolvedStatus.NO
+    assert "_pytest.reports.TestReport.from_item_and_call was replaced or changed" in report.tamper_evidence
+    assert f"{F2P}: reported PASSED, but the guard saw FAILED" in report.tamper_evidence
+    assert "tampered" in report.run_problem
+    swe = report.to_swebench()["example__calc-2"]
+    assert swe["tampered"] is True and not swe["resolved"]
+    assert swe["tamper_evidence"] == report.tamper_evidence
+    assert GradeReport.from_json(report.to_json()) == report  # grade.json keeps it
+
+
+def test_the_gold_patch_is_not_tampered(rows, tmp_path):
+    report = grade_patch(spec(rows), rows["example__calc-2"]["patch"])
+    assert report.resolved and not report.tampered and report.tamper_evidence == []
+    assert report.to_swebench()["example__calc-2"]["tampered"] is False
+
+
+def test_validation_rejects_an_instance_whose_fix_tampers_with_pytest(rows, clone, tmp_path):
+    from swegc.runtime.harness.validation import ValidationPlan, validate
+
+    row = rows["example__calc-2"]
+    fix = row["patch"] + make_patch(clone, row["base_commit"], WRAPS_REPORTS)
+    plan = ValidationPlan(instance_id=row["instance_id"], image=row["image"],
+                          base_commit=row["base_commit"], test_patch=row["test_patch"],
+                          patch=fix, settings=spec(rows).settings, runs=1)
+    verdict = validate(plan, tmp_path)
+    assert verdict.status == "rejected" and verdict.reason == "tampered", verdict.detail
+    assert "TestReport.from_item_and_call was replaced" in verdict.detail

@@ -69,7 +69,7 @@ def test_code_that_wraps_pytests_reports_at_import_leaves_evidence(tmp_path):
     assert "test_half.py::test_half_of_odd: reported PASSED, but the guard saw FAILED" in problems
 
 
-def test_missing_results_or_another_key_are_evidence_unless_the_run_already_failed():
+def test_missing_results_or_another_key_are_evidence_unless_the_run_was_cut_short():
     statuses = {"t.py::test_a": "PASSED"}
     assert "wrote no results" in guard_problems(None, "k", statuses)[0]
     assert guard_problems(None, "k", statuses, run_proper=False) == []
@@ -87,3 +87,20 @@ def test_a_test_reported_passed_that_the_guard_never_saw_run_is_evidence():
     assert problems == ["tests/t.py::test_b: reported PASSED, but the guard saw no call of it"]
     # an id printed with more leading folders than pytest's rootdir gives still finds its test
     assert guard_problems(raw, "k", {"repo/tests/t.py::test_a": "PASSED"}) == []
+
+
+def test_a_run_already_not_believed_still_counts_what_the_guard_saw():
+    raw = json.dumps({"key": "k", "tests": {"t.py::test_a": "FAILED"}, "tampering": [],
+                      "complete": True})
+    assert guard_problems(raw, "k", {"t.py::test_a": "PASSED"}, run_proper=False) == [
+        "t.py::test_a: reported PASSED, but the guard saw FAILED"]
+
+
+def test_a_junit_report_that_says_passed_against_the_guard_is_evidence():
+    raw = json.dumps({"key": "k", "tests": {"tests/t.py::test_a": "FAILED",
+                                            "tests/t.py::test_b": "PASSED"},
+                      "tampering": [], "complete": True})
+    junit = ('<testsuites><testsuite><testcase classname="tests.t" name="test_a"/>'
+             '<testcase classname="tests.t" name="test_b"/></testsuite></testsuites>')
+    assert guard_problems(raw, "k", {}, run_proper=False, junit_xml=junit) == [
+        "tests.t::test_a: the JUnit report says PASSED, but the guard saw FAILED"]

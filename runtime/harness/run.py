@@ -227,14 +227,15 @@ class Testbed:
         parsed = self.parser.parse(result.output)
         problem = check_run(ObservedRun(side, attempt, result.exit_code, result.duration_s,
                                         parsed, result.timed_out), self.parser)
+        junit = read_junit(self.box, junit_path, settings.parser)
         checked = None
         if problem is None:
-            checked = cross_check(self.parser, parsed, result.output, result.exit_code,
-                                  read_junit(self.box, junit_path, settings.parser))
+            checked = cross_check(self.parser, parsed, result.output, result.exit_code, junit)
         tampered: list[str] = []
         if guard is not None:
             tampered = guard_problems(read_file(self.box, guard.result_path), guard.key,
-                                      parsed.statuses, run_proper=problem is None)
+                                      parsed.statuses, run_proper=problem is None,
+                                      junit_xml=junit)
         return TestRun(side, attempt, result.exit_code, result.duration_s, result.output,
                        result.timed_out, parsed, problem, checked, tuple(tampered))
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from swegc.runtime.harness.parsers import PASSING
+from swegc.runtime.harness.trust import junit_key, junit_statuses
 
 GUARD_SOURCE = Path(__file__).with_name("pytest_guard.py")
 _PLACEHOLDERS = ("@RESULT_PATH@", "@KEY@", "@PLUGIN_ARG@")
@@ -82,14 +83,15 @@ def guard_status(tests: dict[str, str], test: str) -> str | None:
 
 
 def guard_problems(raw: str | None, key: str, statuses: dict[str, str],
-                   run_proper: bool = True) -> list[str]:
+                   run_proper: bool = True, junit_xml: str | None = None) -> list[str]:
     """The evidence that a run was tampered with, or []: what the guard found, a test the
-    report says passed that the guard did not see pass, results missing or not this run's.
+    log or the JUnit report says passed that the guard did not see pass, results missing or
+    not this run's (what the eval_script's judge checks too).
 
     ``raw``: the guard's result file, None when there is none. ``statuses``: the run's
-    statuses as the report gives them. ``run_proper``: False when the run is already not
-    believed (a timeout, no summary): then only tampering the guard found counts, not missing
-    results or outcomes."""
+    statuses as its log gives them; ``junit_xml``: pytest's JUnit report, if any. ``run_proper``: False when the run is already not
+    believed (a timeout, no summary): then missing results are no evidence (a killed pytest
+    writes none), but results that are there still count."""
     if raw is None:
         return ["the guard wrote no results: the test process ended before pytest did, or "
                 "they were removed"] if run_proper else []
@@ -100,8 +102,6 @@ def guard_problems(raw: str | None, key: str, statuses: dict[str, str],
     if not isinstance(data, dict) or data.get("key") != key or data.get("complete") is not True:
         return ["the guard's results do not carry this run's key"]
     found = [str(item) for item in data.get("tampering") or []]
-    if not run_proper:
-        return found
     seen = data.get("tests") or {}
     for test, status in sorted(statuses.items()):
         if status in PASSING:
@@ -109,4 +109,10 @@ def guard_problems(raw: str | None, key: str, statuses: dict[str, str],
             if witnessed not in PASSING:
                 found.append(f"{test}: reported {status}, but the guard saw "
                              f"{witnessed or 'no call of it'}")
+    cases = junit_statuses(junit_xml) if junit_xml is not None else None
+    by_case = {junit_key(test): status for test, status in seen.items()}
+    for case, status in sorted((cases or {}).items()):
+        if status in PASSING and by_case.get(case) not in PASSING:
+            found.append(f"{case[0]}::{case[1]}: the JUnit report says {status}, but the guard "
+                         f"saw {by_case.get(case) or 'no call of it'}")
     return found

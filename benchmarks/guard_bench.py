@@ -1,0 +1,131 @@
+"""What the run's guard (tamper evidence, ``runtime/harness/pytest_guard.py``) costs a grade.
+
+    python benchmarks/guard_bench.py [--rounds 5] [--out benchmarks/results/guard.json]
+
+A generated package whose suite is 1,500 real tests (each a few thousand additions, about 3 s a
+run in all: the guard's cost is per test and per plugin, so a suite of a few slow tests would
+hide it) is compiled into one instance; then, in one run, its gold patch is graded with
+``grade_patch`` alternately with the guard (as every grade runs) and without it (the guard left
+out of the run procedure for this measurement only), ``--rounds`` times each. Reported: the mean
+and median wall time of a whole grade each way, the test command's own time each way (from the
+grade's log: pytest's "in Xs"), and the guard's cost as a share of the unguarded grade.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from compile_bench import run_compile  # noqa: E402
+from conftest import GitBuilder  # noqa: E402 - the tests' deterministic repository builder
+
+SPEC = """\
+repo: bench/busy
+extends: swegc:pytest
+source: {{clone: {clone}, git: {{}}}}
+tests: {{files: ["tests/**"], runs: 1, timeout: 600}}
+version: {{from: fixed, value: "1.0"}}
+environments: [{{versions: "", python: "3.11", pip: ["pytest==8.3.3"], install: ["pip install -e ."]}}]
+"""
+TESTS = 1500
+_SECONDS = re.compile(r"\bin ([\d.]+)s\b")
+
+
+def make_busy_repo(path: Path) -> None:
+    """A package with one fix (#1) whose test file holds ``TESTS`` parametrized tests."""
+    g = GitBuilder(path)
+    g.commit("initial", {
+        "setup.py": "from setuptools import setup\nsetup(name='busy', version='1.0', packages=['busy'])\n",
+        "busy/__init__.py": "def total(n):\n    return sum(range(n)) + 1\n",
+        "tests/test_base.py": "def test_base():\n    assert True\n"})
+    g.commit("Make total exact (#1)", {
+        "busy/__init__.py": "def total(n):\n    return sum(range(n))\n",
+        "tests/test_busy.py": "import pytest\n\nfrom busy import total\n\n\n"
+                              f"@pytest.mark.parametrize('n', range({TESTS}))\n"
+                              "def test_total(n):\n    assert total(n + 20000) == sum(range(n + 20000))\n"})
+
+
+class _NoGuard:
+    """Stands in for ``RunGuard`` in the unguarded grades: ``new()`` gives no guard."""
+
+    @staticmethod
+    def new() -> None:
+        return None
+
+
+def grade_once(spec, patch: str, guarded: bool, log: Path) -> tuple[float, float]:
+    """(wall seconds of the grade, seconds pytest reported for the tests)."""
+    from swegc.runtime.harness import run
+    from swegc.runtime.harness.grading import grade_patch
+    from swegc.runtime.harness.tamper import RunGuard
+
+    run.RunGuard = RunGuard if guarded else _NoGuard  # type: ignore[assignment,misc]
+    try:
+        start = time.monotonic()
+        report = grade_patch(spec, patch, log_path=log)
+        wall = time.monotonic() - start
+    finally:
+        run.RunGuard = RunGuard  # type: ignore[misc]
+    if not report.resolved or report.tampered:
+        raise SystemExit(f"the gold patch did not resolve ({'guarded' if guarded else 'unguarded'}): "
+                         f"{report.run_problem or report.tamper_evidence}")
+    found = _SECONDS.findall(log.read_text())
+    return wall, float(found[-1]) if found else 0.0
+
+
+def measure(work: Path, rounds: int) -> dict:
+    from swegc.dataset import read_dataset
+    from swegc.runtime.harness.test_spec import TestSpec
+
+    make_busy_repo(work / "busy")
+    (work / "specs").mkdir()
+    (work / "specs" / "busy.yaml").write_text(SPEC.format(clone=work / "busy"))
+    run_compile(work / "specs", work / "build")
+    [row] = [r for r in read_dataset(work / "build")]
+    spec = TestSpec.from_row(row)
+    walls: dict[str, list[float]] = {"guarded": [], "unguarded": []}
+    tests: dict[str, list[float]] = {"guarded": [], "unguarded": []}
+    grade_once(spec, row["patch"], True, work / "warm.log")  # the image's page cache, warm
+    for index in range(rounds):
+        for way in (("guarded", "unguarded") if index % 2 == 0 else ("unguarded", "guarded")):
+            wall, in_tests = grade_once(spec, row["patch"], way == "guarded", work / f"{way}.log")
+            walls[way].append(wall)
+            tests[way].append(in_tests)
+    out: dict = {"tests_in_suite": TESTS + 1, "rounds": rounds}
+    for way in walls:
+        out[way] = {"grade_mean_s": round(statistics.mean(walls[way]), 3),
+                    "grade_median_s": round(statistics.median(walls[way]), 3),
+                    "pytest_mean_s": round(statistics.mean(tests[way]), 3)}
+    base, guarded = out["unguarded"]["grade_mean_s"], out["guarded"]["grade_mean_s"]
+    out["guard_cost_s"] = round(guarded - base, 3)
+    out["guard_cost_pct_of_grade"] = round(100 * (guarded - base) / base, 2)
+    out["guard_cost_pct_of_pytest"] = round(
+        100 * (out["guarded"]["pytest_mean_s"] - out["unguarded"]["pytest_mean_s"])
+        / out["unguarded"]["pytest_mean_s"], 2)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "guard.json"))
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="swegc-guard-bench-") as tmp:
+        results = measure(Path(tmp), args.rounds)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
