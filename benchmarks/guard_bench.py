@@ -1,6 +1,6 @@
 """What the run's guard (tamper evidence, ``runtime/harness/pytest_guard.py``) costs a grade.
 
-    python benchmarks/guard_bench.py [--rounds 5] [--out benchmarks/results/guard.json]
+    python benchmarks/guard_bench.py [--rounds 10] [--out benchmarks/results/guard.json]
 
 A generated package whose suite is 1,500 real tests (each a few thousand additions, about 3 s a
 run in all: the guard's cost is per test and per plugin, so a suite of a few slow tests would
@@ -83,6 +83,36 @@ def grade_once(spec, patch: str, guarded: bool, log: Path) -> tuple[float, float
     return wall, float(found[-1]) if found else 0.0
 
 
+def paired_runs(row: dict, rounds: int) -> dict:
+    """Median seconds of the test command in one container, with and without the guard."""
+    from swegc.runtime.harness.guard import run_env, with_env
+    from swegc.runtime.harness.tamper import RunGuard
+    from swegc.runtime.sandbox import open_sandbox
+
+    times: dict[str, list[float]] = {"guarded": [], "unguarded": []}
+    with open_sandbox(row["image"]) as box:
+        box.write_file("/tmp/t.patch", row["test_patch"].encode())
+        box.write_file("/tmp/f.patch", row["patch"].encode())
+        box.execute("git apply /tmp/t.patch && git apply /tmp/f.patch", timeout_s=120)
+        for index in range(rounds):
+            for way in (("guarded", "unguarded") if index % 2 == 0 else ("unguarded", "guarded")):
+                env = run_env("pytest", "/tmp/bench/report.xml")
+                if way == "guarded":
+                    guard = RunGuard.new()
+                    box.write_file(guard.module_path, guard.source().encode())
+                    env = {**guard.env(), **env,
+                           "PYTEST_ADDOPTS": f"{guard.plugin_arg} {env['PYTEST_ADDOPTS']}"}
+                command = with_env(row["test_command"], env)
+                script = (f"s=$(date +%s%N); {command} >/dev/null 2>&1; e=$(date +%s%N); "
+                          "echo $(( (e - s) / 1000000 ))")
+                out = box.execute(script, timeout_s=600).output.strip().splitlines()[-1]
+                times[way].append(int(out) / 1000)
+    guarded, unguarded = (statistics.median(times[w]) for w in ("guarded", "unguarded"))
+    return {"guarded_median_s": round(guarded, 3), "unguarded_median_s": round(unguarded, 3),
+            "guard_cost_s": round(guarded - unguarded, 3),
+            "guard_cost_pct": round(100 * (guarded - unguarded) / unguarded, 2)}
+
+
 def measure(work: Path, rounds: int) -> dict:
     from swegc.dataset import read_dataset
     from swegc.runtime.harness.test_spec import TestSpec
@@ -112,12 +142,16 @@ def measure(work: Path, rounds: int) -> dict:
     out["guard_cost_pct_of_pytest"] = round(
         100 * (out["guarded"]["pytest_mean_s"] - out["unguarded"]["pytest_mean_s"])
         / out["unguarded"]["pytest_mean_s"], 2)
+    base_median = out["unguarded"]["grade_median_s"]
+    out["guard_cost_pct_of_grade_median"] = round(
+        100 * (out["guarded"]["grade_median_s"] - base_median) / base_median, 2)
+    out["test_command_in_one_container"] = paired_runs(row, rounds)
     return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "guard.json"))
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="swegc-guard-bench-") as tmp:

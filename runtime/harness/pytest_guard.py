@@ -28,7 +28,8 @@ then agrees on a lie. This plugin is a witness the code under test does not know
 Standard library and pytest only; Python 3.6+, pytest 4.6+ (pluggy 0.12+). The grader fills
 in the three constants below. A patch written against this guard in particular (one that finds
 it through ``gc`` and rewrites its records) is not contained; the static scan of the patch is
-there for such code.
+there for such code. PYTEST_DONT_REWRITE: pytest need not rewrite this module's asserts (it
+has none), which saves parsing it on every run.
 """
 
 import json
@@ -37,6 +38,12 @@ import sys
 import types
 
 import pytest
+from _pytest.outcomes import Skipped as _SKIPPED
+
+try:
+    from _pytest.outcomes import XFailed as _XFAILED
+except ImportError:  # a very old pytest
+    _XFAILED = None
 
 RESULT_PATH = "@RESULT_PATH@"
 KEY = "@KEY@"
@@ -227,15 +234,9 @@ def _kind(exc):
     """ok, skip, xfail or fail for an exception a test phase raised (None: none)."""
     if exc is None:
         return "ok"
-    from _pytest.outcomes import Skipped
-
-    try:
-        from _pytest.outcomes import XFailed
-    except ImportError:  # pragma: no cover - very old pytest
-        XFailed = ()
-    if XFailed and isinstance(exc, XFailed):
+    if _XFAILED is not None and isinstance(exc, _XFAILED):
         return "xfail"
-    if isinstance(exc, Skipped):
+    if isinstance(exc, _SKIPPED):
         return "skip"
     return "fail"
 
