@@ -189,7 +189,8 @@ class _Guard(object):
             return ["the guard never saw pytest's plugin manager"]
         found = []
         for plugin in manager.get_plugins():
-            if id(plugin) not in self.seen_plugins:
+            # Older pluggy lists a blocked plugin (``-p no:NAME``) as None: nothing to run.
+            if plugin is not None and id(plugin) not in self.seen_plugins:
                 found.append("plugin %s was registered behind pytest's back" % _named(plugin))
         for name, caller in vars(manager.hook).items():
             if id(caller) not in self.callers:
