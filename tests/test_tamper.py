@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from cheat_fixtures import WRAP_REPORTS
 from swegc.runtime.harness.tamper import RunGuard, guard_problems
 
 TESTS = ("import os\n\nfrom pkg import half\n\n\n"
@@ -16,14 +17,6 @@ TESTS = ("import os\n\nfrom pkg import half\n\n\n"
          "def test_half_of_odd():\n    assert half(5) == 2.5\n\n\n"
          "def test_the_guard_left_no_trace():\n"
          "    assert '-p _' not in os.environ.get('PYTEST_ADDOPTS', '')\n")
-WRAP_REPORTS = ("import _pytest.reports as _reports\n"
-                "_made = _reports.TestReport.from_item_and_call.__func__\n\n\n"
-                "def _passed(cls, item, call):\n"
-                "    report = _made(cls, item, call)\n"
-                "    if report.when == 'call' and report.failed:\n"
-                "        report.outcome, report.longrepr = 'passed', None\n"
-                "    return report\n\n\n"
-                "_reports.TestReport.from_item_and_call = classmethod(_passed)\n")
 
 
 def guarded_run(project: Path, guard: RunGuard, folder: Path) -> tuple[subprocess.CompletedProcess, str | None]:
