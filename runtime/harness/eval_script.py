@@ -41,6 +41,7 @@ from typing import Any, Mapping
 from swegc.runtime.harness.guard import Protected
 from swegc.runtime.harness.parser_names import swebench_parser, swegc_parser
 from swegc.runtime.harness.test_spec import patch_paths
+from swegc.test_settings import RowColumns
 
 START_MARKER = ">>>>> Start Test Output"
 END_MARKER = ">>>>> End Test Output"
@@ -51,18 +52,16 @@ _HERE = Path(__file__).resolve().parent
 
 def protected_of(row: Mapping[str, Any]) -> Protected:
     """What the row's eval_script protects: its test_patch's files, its graded tests' files,
-    its test globs, and its own fix (whose test infrastructure every candidate gets)."""
+    its test globs, and its own fix (whose test infrastructure every candidate gets). Lists are
+    read as every row column is (``RowColumns``: also JSON text, nesting bounded, a bad value
+    named with its instance and column)."""
     iid = str(row.get("instance_id", "row"))
+    get = RowColumns(row, iid)
     return Protected(base_commit=str(row["base_commit"]),
                      test_files=patch_paths(str(row.get("test_patch") or ""), iid),
-                     test_ids=(*_strings(row["FAIL_TO_PASS"]), *_strings(row["PASS_TO_PASS"])),
-                     test_globs=tuple(_strings(row.get("test_file_globs") or [])),
+                     test_ids=(*get.strings("FAIL_TO_PASS"), *get.strings("PASS_TO_PASS")),
+                     test_globs=get.strings("test_file_globs", default=()),
                      gold_patch=str(row.get("patch") or ""))
-
-
-def _strings(value: Any) -> list[str]:
-    """A row's list column, also when kept as JSON text (SWE-bench's older datasets)."""
-    return [str(item) for item in (json.loads(value) if isinstance(value, str) else value)]
 
 
 def _heredoc(command: str, content: str, tag: str, then: str = "") -> str:
