@@ -71,17 +71,6 @@ def ensure_runnable(reference: str) -> None:
     pull_by_digest(client, reference)
 
 
-def ensure_pulled(reference: str) -> None:
-    """Pull ``reference`` when it names an image by digest that this node's engine lacks (a
-    unit of a published dataset on a cluster node); a RegistryError when it cannot. Anything
-    else (a local tag or id) is left to whoever runs it."""
-    if "@sha256:" not in reference:
-        return
-    client = docker_client()
-    if image_exists(client, reference) is None:
-        pull_by_digest(client, reference)
-
-
 def pull_by_digest(client: Any, reference: str) -> Any:
     """Pulls ``HOST/REPO@sha256:...`` and returns the image; a RegistryError if it is not there."""
     import docker

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from swegc.runtime.harness.guard import Protected, guarded_reason
-from swegc.runtime.harness.protected_files import report_line, reported_paths, runner_part
+from swegc.runtime.harness.guard import Protected
+from swegc.runtime.harness.protected_files import by_name, report_line, reported_paths, runner_part
 
 PROGRAM = Path(__file__).resolve().parents[1] / "runtime" / "harness" / "protected_files.py"
 PYPROJECT = """[build-system]
@@ -88,9 +88,9 @@ def test_names_alone_say_which_files_may_be_test_infrastructure():
                  "pkg/__pycache__/m.cpython-311.pyc", "calc/_speedups.cpython-311-x86_64-linux-gnu.so",
                  "calc.egg-info/entry_points.txt", "pytest.py", "_pytest/main.py",
                  "tests/test_ops.py", "pkg/ops_test.py", ".gitignore"):
-        assert guarded_reason(path), path
+        assert by_name(path), path
     for path in ("calc/ops.py", "src/_pytest/main.py", "docs/testing.rst", "README.md"):
-        assert guarded_reason(path) is None, path
+        assert by_name(path) is None, path
 
 
 # -- the program in a generated repository --------------------------------------------------------

@@ -155,10 +155,10 @@ def test_a_node_without_an_image_pulls_it_by_digest_from_the_registry(docker_eng
         docker_engine.images.remove(image.id, force=True)  # this node lacks it now
         ensure_image(docker_engine, built, reference)
         assert docker_engine.images.get(built.name).id == image.id
-        from swegc.docker_client import ensure_pulled
+        from swegc.docker_client import ensure_runnable
 
         docker_engine.images.remove(image.id, force=True)  # a published row's image, missing
-        ensure_pulled(reference)  # what a rollout or grading unit does first
+        ensure_runnable(reference)  # what a rollout or grading unit does first
         assert docker_engine.images.get(reference).id == image.id
         docker_engine.images.remove(image.id, force=True)  # pulled by digest only: no tag to remove
 

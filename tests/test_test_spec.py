@@ -12,7 +12,8 @@ from swegc.dataset import read_dataset, write_dataset
 from swegc.errors import InputError
 from swegc.records import Instance
 from swegc.runtime.harness.grading import GradeReport, ResolvedStatus, grade, resolution, tests_status
-from swegc.runtime.harness.guard import graded_test_files, guarded_reason
+from swegc.runtime.harness.guard import graded_test_files
+from swegc.runtime.harness.protected_files import Settings, by_name
 from swegc.runtime.harness.parsers import get_parser
 from swegc.runtime.harness.test_spec import TestSpec
 from swegc.test_settings import TestSettings
@@ -163,10 +164,10 @@ def test_test_infrastructure_is_recognised_and_ordinary_code_is_not():
                  "sub/pyproject.toml", "sitecustomize.py", "src/usercustomize.py", "x/evil.pth",
                  "pkg/__pycache__/m.cpython-311.pyc", "calc.egg-info/entry_points.txt",
                  "pytest.py", "_pytest/main.py", "tests/test_ops.py", "pkg/ops_test.py"):
-        assert guarded_reason(path), path
+        assert by_name(path), path
     for path in ("calc/ops.py", "src/_pytest/main.py", "docs/testing.rst", "README.md"):
-        assert guarded_reason(path) is None, path
-    assert guarded_reason("tests/data.json", ["tests/data.json"])
+        assert by_name(path) is None, path
+    assert by_name("tests/data.json", Settings({"base": "", "test_files": ["tests/data.json"]}))
     assert graded_test_files(["tests/a.py::test_x[1::2]", "test_y (m.C)"]) == {"tests/a.py"}
 
 

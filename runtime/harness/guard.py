@@ -91,19 +91,6 @@ def put_back(box: Any, protected: Protected, patch_path: str) -> list[str]:
     return reported_paths(result.output)
 
 
-def guarded_reason(path: str, test_files: Iterable[str] = ()) -> str | None:
-    """Why ``path`` may be test infrastructure a graded patch may not change, or None, from its
-    name alone (``protected_files.by_name``; a packaging file counts whatever its content:
-    only the program, which reads it, can tell whether its test-runner part changed)."""
-    settings = protected_files.Settings({"base": "", "test_files": list(test_files)})
-    kind = protected_files.by_name(path, settings)
-    if kind == "packaging":
-        return "a packaging file that may hold test settings"
-    return {"test file": "a test file or a file the test_patch touches",
-            "test infrastructure": "test configuration, a start-up hook, bytecode, a compiled "
-                                   "module, installed metadata, a cache or the test runner"}.get(kind or "")
-
-
 def graded_test_files(test_ids: Iterable[str]) -> set[str]:
     """Files named by pytest-style test ids (``tests/t.py::test_x`` -> ``tests/t.py``)."""
     return protected_files.graded_test_files(list(test_ids))
