@@ -18,7 +18,7 @@ in a named function and the diff names it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import libcst as cst
@@ -90,3 +90,9 @@ def _statements(body: object) -> list[cst.CSTNode]:
     if isinstance(body, cst.CSTNode):  # else/elif/except/finally/case clauses
         return [s for child in body.children for s in _statements(child)]
     return []
+
+
+def enclosing(targets: Sequence[FunctionTarget], line: int) -> FunctionTarget | None:
+    """The innermost of ``targets`` whose lines hold ``line``, or None (module level)."""
+    holding = [t for t in targets if t.first_line <= line <= t.last_line]
+    return min(holding, key=lambda t: t.last_line - t.first_line, default=None)
