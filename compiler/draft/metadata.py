@@ -201,17 +201,43 @@ def _from_setup_py(meta: Metadata, text: str) -> None:
         meta.scm_version = "setuptools_scm"
     elif "versioneer" in text:
         meta.scm_version = meta.scm_version or "versioneer"
-    block = re.search(r"extras_require\s*=\s*(\{.*?\n\s*\})", text, re.S)
-    if block is None:
+    block = _braced(text, r"extras_require\s*=\s*")
+    if not block:
         name = re.search(r"extras_require\s*=\s*(\w+)", text)
         if name:
-            block = re.search(rf"\b{name.group(1)}\s*=\s*(\{{.*?\n\s*\}})", text, re.S)
-    for key in re.findall(r"['\"]([A-Za-z][\w.-]*)['\"]\s*:", block.group(1) if block else ""):
+            block = _braced(text, rf"\b{name.group(1)}\s*=\s*")
+    for key in re.findall(r"['\"]([A-Za-z][\w.-]*)['\"]\s*:", _top_level(block)):
         meta.extras.setdefault(key, [])
     install = re.search(r"install_requires\s*=\s*\[(.*?)\]", text, re.S)
     for req in re.findall(r"['\"]([^'\"]+)['\"]", install.group(1) if install else ""):
         if _name(req):
             meta.dependencies.setdefault(_name(req), req)
+
+
+def _braced(text: str, prefix: str) -> str:
+    """The ``{...}`` literal after ``prefix`` (a regex), braces balanced; "" where none."""
+    match = re.search(prefix + r"\{", text)
+    if match is None:
+        return ""
+    depth = 0
+    for index in range(match.end() - 1, len(text)):
+        depth += {"{": 1, "}": -1}.get(text[index], 0)
+        if depth == 0:
+            return text[match.end() - 1:index + 1]
+    return ""
+
+
+def _top_level(block: str) -> str:
+    """A dict literal's text with nested brackets removed: only its own keys remain."""
+    inner, depth = [], 0
+    for char in block[1:-1]:
+        if char in "[({":
+            depth += 1
+        elif char in "])}":
+            depth -= 1
+        elif depth == 0:
+            inner.append(char)
+    return "".join(inner)
 
 
 def _classifiers(meta: Metadata, values: Any, source: str, raw: bool = False) -> None:
