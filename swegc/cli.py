@@ -18,6 +18,8 @@ from swegc.errors import SwegcError
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "check": ("swegc.compiler.commands", "check", "Check specs: every problem with its file and line."),
     "compile": ("swegc.compiler.commands", "compile_cmd", "Compile specs into validated task instances."),
+    "draft": ("swegc.compiler.draft.commands", "draft",
+              "Draft a spec from a clone's own files and history (--probe: compile and repair it)."),
     "status": ("swegc.compiler.commands", "status", "Summarize a build folder."),
     "images": ("swegc.images.commands", "images", "Build base images, list or remove swegc images."),
     "mine": ("swegc.compiler.mining.commands", "mine", "Mine a repository's pull requests into candidates."),

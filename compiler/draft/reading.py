@@ -1,0 +1,233 @@
+"""``draft_spec``: a spec for the repository in a clone, read from its own files across history.
+
+The steps, each its own module: the history (``history``: files at commits, no checkout), the
+version source (``versionsource``), what each version's first commit says about installing
+(``metadata`` -> ``recipe``, with the Python of ``pythons`` and the Debian packages of
+``apt_rules``), the test runner (``testing``), and versions grouped into environments (``eras``).
+Nothing here builds or runs anything; ``draft.probe`` compiles the result and repairs it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from swegc.compiler.draft.eras import Range, VersionEra, group_eras, what_changed
+from swegc.compiler.draft.history import DEPENDENCY_PATHSPECS, Commit, History
+from swegc.compiler.draft.metadata import Metadata, read_metadata
+from swegc.compiler.draft.model import Draft
+from swegc.compiler.draft.pythons import choose_python
+from swegc.compiler.draft.recipe import make_recipe
+from swegc.compiler.draft.testing import TestPlan, plan_tests
+from swegc.compiler.draft.versionsource import find_version_source
+from swegc.errors import SwegcError
+
+# Commits whose version is read: a long history is sampled evenly (plus every commit that
+# changes a dependency file), which finds every version that lasted more than a few days.
+SAMPLE = 1200
+LATE_READS = 12  # dependency-changing commits read per version for packages added later
+
+
+class DraftError(SwegcError):
+    """The clone cannot be drafted (not a repository, no commits); the message says why."""
+
+
+def draft_spec(clone: Path, *, repo: str | None = None, out_name: str | None = None,
+               jsonl: str | None = None, instances: str | None = None) -> Draft:
+    """A drafted spec for the repository in ``clone`` (a work tree or a bare repository).
+
+    ``repo``: owner/name (default: from the clone's origin URL). ``out_name``: where the spec
+    will be written, so that paths in it (the clone) are relative to it. ``jsonl`` /
+    ``instances``: pull requests from these instead of the history's merge and squash commits.
+    """
+    clone = Path(clone).expanduser().resolve()
+    if not clone.exists():
+        raise DraftError(f"{clone}: no such clone (give a git clone or a bare repository)")
+    with History(clone) as history:
+        return _Reader(history, clone, repo, out_name, jsonl, instances).draft()
+
+
+class _Reader:
+    def __init__(self, history: History, clone: Path, repo: str | None, out_name: str | None,
+                 jsonl: str | None, instances: str | None):
+        self.history, self.clone, self.repo_name = history, clone, repo
+        self.out = Path(out_name).expanduser().resolve() if out_name else None
+        self.jsonl, self.instances = jsonl, instances
+        self.why: dict[str, str] = {}
+
+    def draft(self) -> Draft:
+        history = self.history
+        try:
+            commits = history.first_parent()
+        except Exception as exc:  # an empty repository has no HEAD
+            raise DraftError(f"{self.clone}: cannot read the history ({exc})") from None
+        if not commits:
+            raise DraftError(f"{self.clone}: the clone has no commits")
+        head = commits[-1]
+        head_files = history.files(head.sha)
+        pulls = [c for c in commits if c.pull is not None]
+        window = self._window(commits, pulls)
+        sample = self._sample(window)
+        source = find_version_source(history, head_files, sample)
+        read_head = self._reader(head.sha)
+        head_meta = read_metadata(read_head, head_files)
+        tests = plan_tests(head_files, head_meta, read_head)
+        eras = self._eras(sample, source.versions, tests)
+        ranges = group_eras(eras)
+        spec: dict[str, Any] = {"repo": self._repo(head_meta),
+                                "source": self._source(pulls, window),
+                                "tests": self._tests(tests),
+                                "version": source.section}
+        self.why["version"] = source.why
+        spec["environments"] = [self._environment(index, r, ranges)
+                                for index, r in enumerate(ranges)]
+        images = {env["python"]: image for env, r in zip(spec["environments"], ranges)
+                  if (image := r.recipe.base_image)}
+        if images:
+            spec["build"] = {"base_images": dict(sorted(images.items()))}
+            self.why["build.base_images"] = (
+                "Pythons this machine does not build come from the official images "
+                "(a machine that reaches Docker Hub pulls them; elsewhere name your own)")
+        self.why[""] = self._header(head, pulls, head_files)
+        return Draft(spec, self.why)
+
+    # ---- history ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _window(commits: list[Commit], pulls: list[Commit]) -> list[Commit]:
+        """The commits pull requests were based on: from the first one's base to HEAD."""
+        if not pulls:
+            return commits
+        start = commits.index(pulls[0])
+        return commits[max(start - 1, 0):]
+
+    def _sample(self, window: list[Commit]) -> list[Commit]:
+        if len(window) <= SAMPLE:
+            return window
+        step = len(window) / SAMPLE
+        chosen = {window[int(i * step)].sha for i in range(SAMPLE)} | {window[-1].sha}
+        touching = {c.sha for c in self.history.first_parent(*DEPENDENCY_PATHSPECS)}
+        return [c for c in window if c.sha in chosen or c.sha in touching]
+
+    def _reader(self, sha: str) -> Any:
+        return lambda path: self.history.read(sha, path)
+
+    def _metadata(self, commit: Commit) -> tuple[Metadata, tuple[str, ...]]:
+        files = self.history.files(commit.sha)
+        return read_metadata(self._reader(commit.sha), files), files
+
+    def _eras(self, sample: list[Commit], versions: dict[str, str],
+              tests: TestPlan) -> list[VersionEra]:
+        by_version: dict[str, list[Commit]] = {}
+        for commit in sample:
+            if commit.sha in versions:
+                by_version.setdefault(versions[commit.sha], []).append(commit)
+        touching = {c.sha for c in self.history.first_parent(*DEPENDENCY_PATHSPECS)}
+        eras = []
+        for version, commits in by_version.items():
+            meta, files = self._metadata(commits[0])
+            python = choose_python(meta.requires_python, meta.declared_pythons, commits[0].date,
+                                   meta.sources.get("declared_pythons"))
+            recipe = make_recipe(meta, files, self._reader(commits[0].sha), python, tests,
+                                 commits[0].date)
+            era = VersionEra(version, commits[0], commits[-1], recipe)
+            later = [c for c in commits[1:] if c.sha in touching]
+            if len(later) > LATE_READS:
+                later = [later[int(i * len(later) / LATE_READS)] for i in range(LATE_READS)][:-1] \
+                    + [later[-1]]
+            for commit in later:
+                late_meta, late_files = self._metadata(commit)
+                for name in late_meta.all_names(self._reader(commit.sha)) - recipe.names:
+                    era.later.setdefault(name, late_meta.dependencies.get(name, name))
+            eras.append(era)
+        return eras
+
+    # ---- sections --------------------------------------------------------------------------
+
+    def _repo(self, meta: Metadata) -> str:
+        if self.repo_name:
+            self.why["repo"] = "given with --repo"
+            return self.repo_name
+        url = self.history.remote_url() or ""
+        match = re.search(r"github\.com[:/]([\w.-]+)/([\w.-]+?)(?:\.git)?/?$", url)
+        if match:
+            self.why["repo"] = f"the clone's origin is {url}"
+            return f"{match.group(1)}/{match.group(2)}"
+        name = re.sub(r"[^A-Za-z0-9_.-]", "-", self.clone.name.removesuffix(".git")) or "repo"
+        self.why["repo"] = ("the clone has no GitHub origin: instance ids are owner__name-N, "
+                            "so set the real owner/name (or pass --repo)")
+        return f"local/{name}"
+
+    def _source(self, pulls: list[Commit], window: list[Commit]) -> dict[str, Any]:
+        clone = str(self.clone)
+        if self.out is not None:
+            clone = os.path.relpath(self.clone, self.out.parent)
+        source: dict[str, Any] = {"clone": clone}
+        self.why["source.clone"] = ("the clone this was drafted from"
+                                    + (", relative to this file" if self.out else ""))
+        if self.instances:
+            source["instances"] = self.instances
+            self.why["source.instances"] = "given with --instances: rebuild these published rows"
+        elif self.jsonl:
+            source["jsonl"] = self.jsonl
+            self.why["source.jsonl"] = "given with --jsonl: candidates as `swegc mine` wrote them"
+        else:
+            merges = sum(1 for c in pulls if c.kind == "merge")
+            squashes = sum(1 for c in pulls if c.kind == "squash")
+            source["git"] = {"merges": merges > 0, "squash": squashes > 0}
+            self.why["source.git"] = (
+                f"the first-parent history holds {merges} 'Merge pull request #N' merges and "
+                f"{squashes} squash commits '... (#N)' "
+                f"({window[0].date} to {window[-1].date}): each is a candidate")
+        source["filters"] = {"require_linked_issue": False}
+        self.why["source.filters.require_linked_issue"] = (
+            "offline there are no issue texts: the pull request's own message is the problem "
+            "statement; set true with git.issues (a JSONL of issues) for issue-backed tasks")
+        return source
+
+    def _tests(self, tests: TestPlan) -> dict[str, Any]:
+        section = {**tests.section, "env": {"PYTHONDONTWRITEBYTECODE": "1"}}
+        self.why.update(tests.why)
+        self.why["tests.env"] = "no .pyc files written during runs, so runs leave the tree as it was"
+        return section
+
+    def _environment(self, index: int, current: Range, ranges: list[Range]) -> dict[str, Any]:
+        recipe = current.recipe
+        env: dict[str, Any] = {}
+        if current.versions or len(ranges) > 1:
+            env["versions"] = current.versions
+        env.update(recipe.env)
+        prefix = f"environments.{index}"
+        first, last = current.eras[0], current.eras[-1]
+        span = (first.version if first is last else f"{first.version} to {last.version}")
+        reason = (f"versions {span}: commits {first.first.sha[:10]} ({first.first.date}) to "
+                  f"{last.last.sha[:10]} ({last.last.date})")
+        if index:
+            reason += f"; split from the previous range where {what_changed(ranges[index - 1].recipe, recipe)} changed"
+        self.why[prefix] = reason
+        for key, text in recipe.why.items():
+            self.why[f"{prefix}.{key}"] = text
+        later = current.added_later()
+        if later:
+            extra = [later[name] for name in sorted(later)]
+            env["pip"] = [*env.get("pip", []), *extra]
+            added = (f"{', '.join(sorted(later))} {'is' if len(later) == 1 else 'are'} declared "
+                     "by later commits of this range; the env is built at its oldest base commit, "
+                     "before them")
+            old = self.why.get(f"{prefix}.pip")
+            self.why[f"{prefix}.pip"] = f"{old}; {added}" if old else added
+        return env
+
+    def _header(self, head: Commit, pulls: list[Commit], files: tuple[str, ...]) -> str:
+        lines = [f"Drafted by `swegc draft` from {self.clone} at {head.sha[:12]} ({head.date}), "
+                 f"{len(pulls)} merged pull requests in its first-parent history. Each line's "
+                 "reason is the comment above it: adjust what it got wrong, then run "
+                 "`swegc check` and `swegc compile`."]
+        if ".gitmodules" in files:
+            modules = self.history.read(head.sha, ".gitmodules") or ""
+            paths = re.findall(r"path\s*=\s*(\S+)", modules)
+            lines.append(f"Submodules ({', '.join(paths)}): clone each and name it under "
+                         "source.submodules if the tests need its files.")
+        return " ".join(lines)
