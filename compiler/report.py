@@ -27,12 +27,13 @@ MAX_WARNINGS_SHOWN = 20  # instances whose warnings the summary lists; the repor
 INSTANCE_FIELDS: dict[str, Any] = {
     "instance_id": None, "repo": None, "status": None, "reason": None, "detail": None, "version": None,
     "env_key": None, "image": None, "FAIL_TO_PASS": 0, "PASS_TO_PASS": 0, "flaky_tests": [],
-    "validation_s": 0.0, "build_s": 0.0, "warnings": [],
+    "validation_s": 0.0, "build_s": 0.0, "warnings": [], "stage": None, "build_cpu_s": 0.0,
+    "validation_cpu_s": 0.0, "layer_bytes": 0,
 }
 ENV_FIELDS: dict[str, Any] = {
     "env_key": None, "repo": None, "versions": None, "python": None, "image": None, "status": None,
     "reason": None, "detail": None, "build_s": 0.0, "size_bytes": 0, "instances": 0, "log": None,
-    "resolution_lag": [],
+    "resolution_lag": [], "cpu_s": 0.0, "layer_bytes": 0,
 }
 
 
@@ -58,18 +59,28 @@ def write_reports(out_dir: Path, instances: list[dict[str, Any]], envs: list[dic
 
     Instance rows: instance_id, repo, status (valid | rejected | skipped | error), reason
     (snake_case code), detail, version, env_key, image, FAIL_TO_PASS and PASS_TO_PASS (counts),
-    flaky_tests, validation_s, build_s, warnings (changed tests that did not run), and optionally
-    layer_bytes (the instance image's own
-    layer). Env rows: env_key, repo, versions, python, image, status (built | failed), reason,
-    detail, build_s, size_bytes, instances, log (a failed build's log), resolution_lag (under
-    pip_date: a warning per package that resolved far behind the date, naming what held it
-    back). Extra fields are kept; every row gets schema_version.
+    flaky_tests, validation_s, build_s, warnings (changed tests that did not run), stage (the
+    funnel stage where it left; valid ones: valid), build_cpu_s and validation_cpu_s (CPU
+    seconds of the containers that built its image and validated it) and layer_bytes (the
+    instance image's own layer). Env rows: env_key, repo, versions, python, image, status
+    (built | failed), reason, detail, build_s, cpu_s (the build container's CPU seconds),
+    size_bytes, layer_bytes (what the build added to its base image), instances, log (a failed
+    build's log), resolution_lag (under pip_date: a warning per package that resolved far
+    behind the date, naming what held it back). Extra fields are kept; every row gets
+    schema_version.
+
+    Also ``reports/funnel.json``: the stages made from these rows (``funnel_rows``).
     """
+    from swegc.compiler.funnel_rows import disk_per_valid, funnel
+    from swegc.funnel import write_funnel
+
     layout = BuildLayout(out_dir)
     inst = [_normalize(r, INSTANCE_FIELDS, "instance_id", INSTANCE_STATUSES, "instance") for r in instances]
     env = [_normalize(r, ENV_FIELDS, "env_key", ENV_STATUSES, "environment") for r in envs]
     _write_jsonl(layout.instances_report, sorted(inst, key=lambda r: str(r["instance_id"])))
     _write_jsonl(layout.envs_report, sorted(env, key=lambda r: str(r["env_key"])))
+    write_funnel(layout.funnel_report, funnel(inst, env), kind="compile",
+                 disk_per_valid=disk_per_valid(inst, env))
 
 
 def human_bytes(size: float) -> str:
