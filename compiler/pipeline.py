@@ -683,13 +683,16 @@ class Compiler:
                reports: list[dict[str, Any]], envs: list[dict[str, Any]]) -> None:
         from swegc.compiler.report import write_reports
         from swegc.dataset import write_dataset
+        from swegc.funnel import funnel_markdown, read_funnel
 
         repos = sorted({r["repo"] for r in reports})
+        write_reports(self.outputs.root, reports, envs)  # first: the card sums up the funnel
+        funnel = funnel_markdown(read_funnel(self.outputs.funnel_report))
         write_dataset(self.outputs.dataset_dir, rows, split=self.options.split,
                       pretty_name="swegc: " + ", ".join(repos) if repos else "swegc dataset",
                       description=f"SWE task instances compiled by swegc {__version__} from "
-                                  f"specs for {', '.join(repos) or 'no repository'}.")
-        write_reports(self.outputs.root, reports, envs)
+                                  f"specs for {', '.join(repos) or 'no repository'}.",
+                      appendix=f"## Funnel and cost\n\n{funnel}\n" if funnel else None)
         for env in envs:
             lock = self.store.get("lock", env["env_key"])
             if lock:

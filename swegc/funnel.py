@@ -157,3 +157,29 @@ def read_funnel(path: Path) -> dict[str, Any] | None:
     data = json.loads(path.read_text())
     stages = [Stage.from_json(s) for s in data.get("funnel") or []]
     return {**totals(stages), **data, "stages": stages}
+
+
+def funnel_markdown(data: dict[str, Any] | None) -> str | None:
+    """A short summary of a funnel (``read_funnel``'s) for a dataset card: one table row per
+    stage and the cost per valid item; None when there is no funnel."""
+    if data is None or not data.get("stages"):
+        return None
+    stages: list[Stage] = data["stages"]
+    rows = ["| stage | count | CPU s | wall s | written | why they left |", "|---|---:|---:|---:|---:|---|"]
+    for stage in stages:
+        why = ", ".join(f"`{k}` {v}" for k, v in sorted(stage.reasons.items(),
+                                                         key=lambda kv: (-kv[1], kv[0])))
+        rows.append(f"| {stage.stage} | {stage.count} | {stage.cpu_s:,.1f} | {stage.wall_s:,.1f} "
+                    f"| {stage.bytes / 1e6:,.1f} MB | {why} |")
+    valid = int(data.get("valid") or 0)
+    if valid:
+        disk = data.get("disk_per_valid")
+        per = (f"Per valid instance: {float(data['cpu_h_per_valid']):.4f} CPU-hours"
+               + (f" and {int(disk) / 1e6:,.1f} MB of disk (its layer and its share of its "
+                  "environment's)" if disk is not None else "") + ".")
+    else:
+        per = "No instance was valid."
+    return ("From the candidates read to the valid instances, what each stage kept and what it "
+            "cost: CPU is the containers' own CPU time (image builds, validation), wall the "
+            "units' own time added up, written the image layers committed.\n\n"
+            + "\n".join(rows) + "\n\n" + per)
