@@ -132,8 +132,18 @@ def compile_cmd(paths: tuple[Path, ...], out: Path, jobs: int | None, runs: int 
 
 @click.command()
 @click.argument("build_dir", type=click.Path(path_type=Path), default=Path("build"))
-def status(build_dir: Path) -> None:
-    """Summarize a build folder: valid, rejected by reason, flaky tests, time, disk."""
-    from swegc.compiler.report import summarize
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the funnel as JSON: an object with `funnel` (each stage's count, "
+                   "cpu_s, wall_s, bytes, reasons, in order) and the costs per valid instance "
+                   "(`cpu_h_per_valid`, `disk_per_valid`).")
+def status(build_dir: Path, as_json: bool) -> None:
+    """Summarize a build folder: valid, rejected by reason, flaky tests, the funnel with each
+    stage's cost (containers' CPU time, wall time, bytes written), time, disk."""
+    from swegc.compiler.report import status_json, summarize
 
+    if as_json:
+        import json
+
+        click.echo(json.dumps(status_json(build_dir), indent=2, sort_keys=True))
+        return
     click.echo(summarize(build_dir))

@@ -21,6 +21,7 @@ from swegc import __version__
 from swegc.build_layout import BuildLayout, ImageEntry, Manifest, SpecEntry, write_manifest
 from swegc.compiler.candidates import Rejection, load_candidates
 from swegc.compiler.clone_damage import clone_failure
+from swegc.compiler.funnel_rows import unit_stage
 from swegc.compiler.patches import Split
 from swegc.compiler.plan import PlannedInstance, plan_candidate
 from swegc.compiler.spec.model import EnvironmentSpec, RepoSpec
@@ -31,6 +32,7 @@ from swegc.errors import SwegcError
 from swegc.compiler.units import (EnvBuild, EnvJob, InstanceBuild, InstanceJob, UnitResult,
                                   build_and_validate, build_env, locate)
 from swegc.executors import Outcome, Resources, Transient, make_executor, write_logs
+from swegc.funnel import ENV_BUILT, FILTERED, Cost
 from swegc.git import GitError, GitRepo
 from swegc.hashing import content_hash
 from swegc.reasons import Reason
@@ -262,7 +264,7 @@ class Compiler:
                 continue
             status = "skipped" if rejection.reason == Reason.SKIPPED else "rejected"
             reports.append(self._report(spec, rejection.instance_id, status, rejection.reason,
-                                        rejection.detail))
+                                        rejection.detail, stage=FILTERED))
         self.echo(f"{spec.repo}: {len(candidates) + len(filtered)} pull requests: "
                   f"{len(planned)} to build and validate, {len(rejections)} rejected before "
                   "building")
@@ -395,7 +397,7 @@ class Compiler:
         write_logs(build.logs)
         if build.failure is not None:
             group.failure = build.failure
-            self.store.put("env", group.key, {"failure": group.failure})
+            self.store.put("env", group.key, build.stored)
             return
         group.built = build.image
         self.env_references[group.key] = build.reference.pushed if build.reference else None
@@ -483,7 +485,7 @@ class Compiler:
                     reports.append(self._report(
                         group.spec, item.instance_id, status, reason, detail,
                         version=item.version, env_key=group.key, log=group.failure.get("log"),
-                        **({"published": compare_with_published(published, Verdict.not_validated(
+                        stage=ENV_BUILT, **({"published": compare_with_published(published, Verdict.not_validated(
                             status, reason, detail))} if published else {})))
                     continue
                 key = self._unit_key(group, item)
@@ -594,8 +596,7 @@ class Compiler:
             version=item.version, env_key=group.key, image=image.name if image else None,
             FAIL_TO_PASS=len(verdict.FAIL_TO_PASS), PASS_TO_PASS=len(verdict.PASS_TO_PASS),
             flaky_tests=verdict.flaky_tests, validation_s=round(verdict.duration_s, 3),
-            build_s=image.build_s if image else 0.0,
-            layer_bytes=image.layer_bytes if image else 0, warnings=warnings,
+            warnings=warnings, **self._unit_costs(stored),
             **({"published": compare_with_published(item.candidate.expected, verdict)}
                if item.candidate.expected else {})))
         if verdict.status != "valid" or image is None or reference is None:
@@ -623,6 +624,16 @@ class Compiler:
                             log_parser=peer["log_parser"])
         rows.append(instance.to_json())
 
+    @staticmethod
+    def _unit_costs(stored: UnitResult) -> dict[str, Any]:
+        """A unit's stage in the funnel and its costs, for its report row (see funnel_rows)."""
+        build = stored.build_cost
+        return {"stage": unit_stage(stored.verdict.status, stored.verdict.reason,
+                                    stored.image is not None),
+                "build_s": round(build.wall_s, 3), "build_cpu_s": round(build.cpu_s, 3),
+                "layer_bytes": build.bytes,
+                "validation_cpu_s": round(stored.validation_cost.cpu_s, 3)}
+
     def _report(self, spec: RepoSpec, instance_id: str, status: str, reason: str | None,
                 detail: str | None, **extra: Any) -> dict[str, Any]:
         row = {"instance_id": instance_id, "repo": spec.repo, "status": status, "reason": reason,
@@ -646,11 +657,22 @@ class Compiler:
                 "env_commit": group.recipe.env_commit, "instances": len(group.instances),
                 "env_commit_from": group.origin(), "pip_date": group.recipe.pip_date,
                 "log": group.failure.get("log") if group.failure else None,
-                "resolution_lag": (self.store.get("env", group.key) or {}).get("lags", [])}
+                "resolution_lag": (self.store.get("env", group.key) or {}).get("lags", []),
+                **self._env_costs(group)}
+
+    def _env_costs(self, group: EnvGroup) -> dict[str, Any]:
+        """The env build's CPU seconds and own layer, as its stored result recorded them."""
+        stored = self.store.get("env", group.key) or {}
+        if stored.get("image"):
+            image = BuiltImage.from_json(stored["image"])
+            return {"cpu_s": round(image.cpu_s, 3), "layer_bytes": image.layer_bytes}
+        return {"cpu_s": round(Cost.from_json(stored.get("cost")).cpu_s, 3), "layer_bytes": 0}
 
     def _stored_build_s(self, key: str) -> float:
         stored = self.store.get("env", key)
-        return float(stored["image"]["build_s"]) if stored and stored.get("image") else 0.0
+        if stored and stored.get("image"):
+            return float(stored["image"]["build_s"])
+        return Cost.from_json((stored or {}).get("cost")).wall_s
 
     def _write_candidates(self, spec: RepoSpec, candidates: list[Any]) -> None:
         from swegc.dataset import write_jsonl
@@ -661,13 +683,16 @@ class Compiler:
                reports: list[dict[str, Any]], envs: list[dict[str, Any]]) -> None:
         from swegc.compiler.report import write_reports
         from swegc.dataset import write_dataset
+        from swegc.funnel import funnel_markdown, read_funnel
 
         repos = sorted({r["repo"] for r in reports})
+        write_reports(self.outputs.root, reports, envs)  # first: the card sums up the funnel
+        funnel = funnel_markdown(read_funnel(self.outputs.funnel_report))
         write_dataset(self.outputs.dataset_dir, rows, split=self.options.split,
                       pretty_name="swegc: " + ", ".join(repos) if repos else "swegc dataset",
                       description=f"SWE task instances compiled by swegc {__version__} from "
-                                  f"specs for {', '.join(repos) or 'no repository'}.")
-        write_reports(self.outputs.root, reports, envs)
+                                  f"specs for {', '.join(repos) or 'no repository'}.",
+                      appendix=f"## Funnel and cost\n\n{funnel}\n" if funnel else None)
         for env in envs:
             lock = self.store.get("lock", env["env_key"])
             if lock:

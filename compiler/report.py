@@ -27,12 +27,13 @@ MAX_WARNINGS_SHOWN = 20  # instances whose warnings the summary lists; the repor
 INSTANCE_FIELDS: dict[str, Any] = {
     "instance_id": None, "repo": None, "status": None, "reason": None, "detail": None, "version": None,
     "env_key": None, "image": None, "FAIL_TO_PASS": 0, "PASS_TO_PASS": 0, "flaky_tests": [],
-    "validation_s": 0.0, "build_s": 0.0, "warnings": [],
+    "validation_s": 0.0, "build_s": 0.0, "warnings": [], "stage": None, "build_cpu_s": 0.0,
+    "validation_cpu_s": 0.0, "layer_bytes": 0,
 }
 ENV_FIELDS: dict[str, Any] = {
     "env_key": None, "repo": None, "versions": None, "python": None, "image": None, "status": None,
     "reason": None, "detail": None, "build_s": 0.0, "size_bytes": 0, "instances": 0, "log": None,
-    "resolution_lag": [],
+    "resolution_lag": [], "cpu_s": 0.0, "layer_bytes": 0,
 }
 
 
@@ -58,18 +59,28 @@ def write_reports(out_dir: Path, instances: list[dict[str, Any]], envs: list[dic
 
     Instance rows: instance_id, repo, status (valid | rejected | skipped | error), reason
     (snake_case code), detail, version, env_key, image, FAIL_TO_PASS and PASS_TO_PASS (counts),
-    flaky_tests, validation_s, build_s, warnings (changed tests that did not run), and optionally
-    layer_bytes (the instance image's own
-    layer). Env rows: env_key, repo, versions, python, image, status (built | failed), reason,
-    detail, build_s, size_bytes, instances, log (a failed build's log), resolution_lag (under
-    pip_date: a warning per package that resolved far behind the date, naming what held it
-    back). Extra fields are kept; every row gets schema_version.
+    flaky_tests, validation_s, build_s, warnings (changed tests that did not run), stage (the
+    funnel stage where it left; valid ones: valid), build_cpu_s and validation_cpu_s (CPU
+    seconds of the containers that built its image and validated it) and layer_bytes (the
+    instance image's own layer). Env rows: env_key, repo, versions, python, image, status
+    (built | failed), reason, detail, build_s, cpu_s (the build container's CPU seconds),
+    size_bytes, layer_bytes (what the build added to its base image), instances, log (a failed
+    build's log), resolution_lag (under pip_date: a warning per package that resolved far
+    behind the date, naming what held it back). Extra fields are kept; every row gets
+    schema_version.
+
+    Also ``reports/funnel.json``: the stages made from these rows (``funnel_rows``).
     """
+    from swegc.compiler.funnel_rows import disk_per_valid, funnel
+    from swegc.funnel import write_funnel
+
     layout = BuildLayout(out_dir)
     inst = [_normalize(r, INSTANCE_FIELDS, "instance_id", INSTANCE_STATUSES, "instance") for r in instances]
     env = [_normalize(r, ENV_FIELDS, "env_key", ENV_STATUSES, "environment") for r in envs]
     _write_jsonl(layout.instances_report, sorted(inst, key=lambda r: str(r["instance_id"])))
     _write_jsonl(layout.envs_report, sorted(env, key=lambda r: str(r["env_key"])))
+    write_funnel(layout.funnel_report, funnel(inst, env), kind="compile",
+                 disk_per_valid=disk_per_valid(inst, env))
 
 
 def human_bytes(size: float) -> str:
@@ -228,6 +239,78 @@ def _published_lines(instances: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def funnel_lines(data: dict[str, Any] | None) -> list[str]:
+    """The funnel as ``reports/funnel.json`` holds it (``swegc.funnel.read_funnel``), whoever
+    wrote it: one line per stage (how many were still in, how many left, CPU, wall time,
+    bytes), why they left, and the cost per valid item."""
+    if data is None:
+        return ["", "funnel: not recorded (a build by an older swegc: compile it again, which "
+                    "runs nothing that is stored, to record it)"]
+    stages = data["stages"]
+    rows, before = [], None
+    for stage in stages:
+        left = "" if before is None else before - stage.count
+        rows.append([stage.stage, stage.count, left, human_seconds(stage.cpu_s),
+                     human_seconds(stage.wall_s), human_bytes(stage.bytes)])
+        before = stage.count
+    lines = ["", "funnel (CPU: the containers' own CPU time; wall: the units' own time, added up)"]
+    lines += table(["stage", "count", "left", "CPU", "wall", "written"], rows)
+    for stage in stages:
+        if stage.reasons:
+            ranked = sorted(stage.reasons.items(), key=lambda kv: (-kv[1], kv[0]))
+            lines.append(f"  left at {stage.stage}: " + ", ".join(f"{k} {v}" for k, v in ranked))
+    valid = data.get("valid") or 0
+    if valid:
+        disk = data.get("disk_per_valid")
+        lines.append(f"  per valid instance: {data['cpu_h_per_valid']:.4f} CPU-hours, "
+                     f"{human_bytes(int(data['bytes_per_valid'] or 0))} written"
+                     + (f", {human_bytes(int(disk))} on disk (env share + own layer)"
+                        if disk is not None else "")
+                     + f"; in all {human_seconds(float(data['cpu_s']))} CPU for {valid} valid")
+    else:
+        lines.append(f"  nothing valid; in all {human_seconds(float(data.get('cpu_s') or 0))} CPU")
+    return lines
+
+
+def _status_root(out_dir: Path) -> Path:
+    """The folder ``swegc status`` reads: ``partial/`` when only a compile of some instances
+    wrote the build folder."""
+    layout = BuildLayout(out_dir)
+    if (not layout.instances_report.is_file() and not layout.funnel_report.is_file()
+            and layout.partial.reports_dir.is_dir()):
+        return layout.partial.root
+    return Path(out_dir)
+
+
+def status_json(out_dir: Path) -> dict[str, Any]:
+    """``swegc status --json``: the funnel (``funnel``: ``{stage, count, cpu_s, wall_s, bytes,
+    reasons}`` in order, counts never growing), its totals and costs per valid item
+    (``cpu_h_per_valid``, ``bytes_per_valid``, ``disk_per_valid``) and, where there are reports,
+    instances by status."""
+    from swegc.errors import SwegcError
+    from swegc.funnel import read_funnel
+
+    root = _status_root(Path(out_dir))
+    layout = BuildLayout(root)
+    data = read_funnel(layout.funnel_report)
+    has_reports = layout.instances_report.is_file()
+    if data is None and not has_reports:
+        raise SwegcError(f"{out_dir} is not a swegc build folder (no reports/funnel.json or "
+                         f"reports/instances.jsonl); make one with `swegc compile SPECS --out "
+                         f"{out_dir}`")
+    result: dict[str, Any] = {"build": str(root), "partial": root != Path(out_dir)}
+    if data is None:
+        result.update(funnel=[], cpu_h_per_valid=None, disk_per_valid=None,
+                      note="funnel not recorded: a build by an older swegc")
+    else:
+        result.update({k: v for k, v in data.items() if k != "stages"})
+        result["disk_per_valid"] = data.get("disk_per_valid")
+    if has_reports:
+        instances, _ = read_reports(root)
+        result["statuses"] = dict(sorted(Counter(r["status"] for r in instances).items()))
+    return result
+
+
 def summarize(out_dir: Path) -> str:
     """The text a user reads after ``swegc compile`` (and with ``swegc status``).
 
@@ -240,6 +323,12 @@ def summarize(out_dir: Path) -> str:
         return (f"{out_dir} holds only a compile of some instances (--instance or --limit), "
                 f"in {layout.partial.root}; a compile without them writes the full build\n\n"
                 + summarize(layout.partial.root))
+    from swegc.funnel import read_funnel
+
+    funnel = read_funnel(layout.funnel_report)
+    if funnel is not None and not layout.instances_report.is_file():
+        # a run that records only its funnel (synthesize, say)
+        return "\n".join([f"swegc build {out_dir}", *funnel_lines(funnel)])
     instances, envs = read_reports(out_dir)
     envs = sorted(envs, key=lambda e: str(e["env_key"]))
     instances = sorted(instances, key=lambda r: str(r["instance_id"]))
@@ -255,6 +344,7 @@ def summarize(out_dir: Path) -> str:
     lines += _warning_lines(instances)
     lines += _published_lines(instances)
     lines += _env_lines(envs)
+    lines += funnel_lines(funnel)
     lines += ["",
               f"time: validation {human_seconds(validation_s)}, image builds {human_seconds(build_s)}",
               f"images: {human_bytes(env_bytes + layer_bytes)} (environments {human_bytes(env_bytes)}, "

@@ -8,6 +8,11 @@ runs the same in a thread of the driver or on any node of a Ray cluster that has
 engine; the driver alone stores results and writes logs. Failures of the infrastructure raise
 ``Transient`` (retried by the executor, never stored); a failure of the input is a result.
 
+A unit also returns what it spent (``swegc.funnel.Cost``: its containers' CPU seconds, its wall
+seconds, the layer it wrote), in its result, so the build store keeps the cost with the result:
+a resume counts it again as measured, without running anything, and a result from a Ray node
+brings its cost with it.
+
 A unit returns its image's ``ImageRef`` (``swegc.images.reference``): with a registry, the unit
 pushes the image it built and the reference is its ``name@sha256:`` digest; an instance unit on
 a node that lacks its env image pulls it by that reference first.
@@ -22,6 +27,7 @@ from typing import Any
 
 from swegc.errors import SwegcError
 from swegc.executors import Transient
+from swegc.funnel import Cost
 from swegc.runtime.harness.validation import ValidationPlan, Verdict, validate
 from swegc.images.builder import BuildFailed, BuiltImage, EnvRecipe, ImageBuilder, InstanceRecipe
 from swegc.images.network import BuildNetwork
@@ -33,23 +39,41 @@ TRANSIENT_BUILD_FAILURES = ("docker_error", "build_timeout", "cache_locked")
 
 @dataclass(frozen=True)
 class UnitResult:
-    """What one instance unit produced: its verdict, and its image when the image was built.
+    """What one instance unit produced: its verdict, and its image when the image was built
+    (``failed_build``: what a build that failed spent).
 
     Stored in the build store as ``to_json`` gives it, so a later compile reads it back typed.
     """
 
     verdict: Verdict
     image: BuiltImage | None
+    failed_build: Cost | None = None
+
+    @property
+    def build_cost(self) -> Cost:
+        """The instance image's build: its container's CPU, its wall time, its own layer."""
+        if self.image is not None:
+            return Cost(self.image.cpu_s, self.image.build_s, self.image.layer_bytes)
+        return self.failed_build or Cost()
+
+    @property
+    def validation_cost(self) -> Cost:
+        """The validation's container (patches applied, prepare, every test run)."""
+        return Cost(self.verdict.cpu_s, self.verdict.duration_s)
 
     def to_json(self) -> dict[str, Any]:
-        return {"verdict": self.verdict.to_json(),
+        data = {"verdict": self.verdict.to_json(),
                 "image": self.image.to_json() if self.image else None}
+        if self.failed_build is not None:
+            data["failed_build"] = self.failed_build.to_json()
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> UnitResult:
-        image = data.get("image")
+        image, failed = data.get("image"), data.get("failed_build")
         return cls(Verdict.from_json(data["verdict"]),
-                   BuiltImage.from_json(image) if image else None)
+                   BuiltImage.from_json(image) if image else None,
+                   Cost.from_json(failed) if failed is not None else None)
 
 
 @dataclass(frozen=True)
@@ -71,6 +95,12 @@ class EnvBuild:
     failure: dict[str, Any] | None  # a failure of the recipe: stored, not retried
     logs: dict[str, str]  # the driver's path -> text
     reference: ImageRef | None = None  # the built image as rows and other nodes name it
+    cost: Cost = Cost()  # what the build spent, built or failed
+
+    @property
+    def stored(self) -> dict[str, Any]:
+        """The build store's entry of a failed build: the failure and its cost."""
+        return {"failure": self.failure, "cost": self.cost.to_json()}
 
 
 @dataclass(frozen=True)
@@ -112,10 +142,12 @@ def build_env(job: EnvJob) -> EnvBuild:
             reason = "env_build_failed" if exc.reason == "build_failed" else exc.reason
             failure = {"reason": reason, "detail": exc.detail,
                        "log": _moved(exc.log_path, tmp, job.log_dir)}
-            return EnvBuild(None, failure, _logs(tmp, job.log_dir))
+            return EnvBuild(None, failure, _logs(tmp, job.log_dir),
+                            cost=Cost(exc.cpu_s, exc.wall_s))
         logs = _logs(tmp, job.log_dir)
     built = replace(built, log_path=_moved(built.log_path, tmp, job.log_dir))
-    return EnvBuild(built, None, logs, locate(built, job.registry, push=True))
+    return EnvBuild(built, None, logs, locate(built, job.registry, push=True),
+                    Cost(built.cpu_s, built.build_s, built.layer_bytes))
 
 
 def build_and_validate(job: InstanceJob) -> InstanceBuild:
@@ -131,7 +163,8 @@ def build_and_validate(job: InstanceJob) -> InstanceBuild:
             if exc.reason in TRANSIENT_BUILD_FAILURES:
                 raise Transient(exc.reason, exc.detail[-2000:]) from None
             reason = "install_failed" if exc.reason == "build_failed" else exc.reason
-            result = UnitResult(Verdict.not_validated("rejected", reason, exc.detail[-2000:]), None)
+            result = UnitResult(Verdict.not_validated("rejected", reason, exc.detail[-2000:]), None,
+                                Cost(exc.cpu_s, exc.wall_s))
             return InstanceBuild(result, _logs(images, job.image_log_dir))
         # One try here: the executor is what retries infrastructure failures, with backoff.
         verdict = validate(replace(job.plan, image=image.name), logs_dir, attempts=1)

@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from swegc.funnel import funnel_markdown
 from swegc.hub.changelog import Changelog
 from swegc.hub.stats import RolloutStats, ValidationStats
 from swegc.reasons import exit_status_meaning, meaning
@@ -56,6 +57,7 @@ class BuildFacts:
     changelog: Changelog
     swegc_version: str
     columns: list[str] = field(default_factory=list)
+    funnel: dict[str, Any] | None = None  # reports/funnel.json as swegc.funnel.read_funnel reads it
 
 
 def build_about(facts: BuildFacts) -> str:
@@ -113,6 +115,7 @@ def build_about(facts: BuildFacts) -> str:
                           ("validation time", f"{s.validation_seconds:.1f} s")]),
         "Rejected candidates, by reason:",
         _table(("reason", "candidates", "meaning"), rejection_rows),
+        *(["## Funnel and cost", funnel] if (funnel := funnel_markdown(facts.funnel)) else []),
         "## Images",
         f"Images are {where}",
         _table(("role", "image", "size", "instances", "reference"), image_rows) if image_rows else "(none)",

@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from swegc import __version__
+from swegc.build_layout import BuildLayout
 from swegc.errors import DockerUnavailableError, Problem, SwegcError
+from swegc.funnel import read_funnel
 from swegc.hub import cards, hubapi
 from swegc.hub.changelog import Changelog, diff_rows
 from swegc.hub.checks import PublishCheckError, check_rows, read_instances, secret_shapes
@@ -150,7 +152,8 @@ def _publish_build(folder: PublishFolder, options: PublishOptions, echo: Echo) -
         repo_id=options.repo_id, tag=tag, splits={s: len(r) for s, r in new_rows.items()},
         instances=instances, stats=validation_stats(reports, instances),
         images=_image_lines(client, images, pushes), registry=str(registry) if pushes else None,
-        changelog=changelog, swegc_version=__version__, columns=columns)
+        changelog=changelog, swegc_version=__version__, columns=columns,
+        funnel=read_funnel(BuildLayout(folder.path).funnel_report))
     stage = _stage_dir(options)
     _write_instances(stage, new_rows, columns, facts)
     if (folder.path / "locks").is_dir():

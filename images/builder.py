@@ -51,11 +51,14 @@ INSTANCE_FORMAT = 3
 
 
 class BuildFailed(Exception):
-    """An image could not be built; ``reason`` is a short code for reports."""
+    """An image could not be built; ``reason`` is a short code for reports; ``cpu_s`` and
+    ``wall_s`` what the failed build spent (its container's CPU time, its wall time)."""
 
-    def __init__(self, reason: str, detail: str, log_path: str | None = None):
+    def __init__(self, reason: str, detail: str, log_path: str | None = None,
+                 cpu_s: float = 0.0, wall_s: float = 0.0):
         super().__init__(f"{reason}: {detail}")
         self.reason, self.detail, self.log_path = reason, detail, log_path
+        self.cpu_s, self.wall_s = cpu_s, wall_s
 
 
 # uv's answer when another build holds a lock of the package cache that every build shares
@@ -211,6 +214,9 @@ class BuiltImage:
     reused: bool
     log_path: str | None = None
     freeze: tuple[str, ...] = field(default=())
+    # CPU seconds of the build's container (``swegc.runtime.sandbox.cpu``); 0.0 for an image
+    # found already built, and for one stored before this was measured
+    cpu_s: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -397,11 +403,12 @@ class ImageBuilder:
             changes = [f"ENV PATH={NODE_PATH if recipe.node else PATH}",
                        f"ENV VIRTUAL_ENV={VENV}", "ENV LANG=C.UTF-8",
                        *(f"ENV {k}={json.dumps(v)}" for k, v in recipe.env)]
-            image, build_s, log_path = self._run_and_commit(
+            image, build_s, log_path, cpu_s = self._run_and_commit(
                 recipe.base_image, script, work, name, labels, changes, f"env-{key}")
             freeze = _read_freeze(work)
         size, layer = _image_sizes(self.client, image)
-        return BuiltImage(name, image.id, key, size, layer, build_s, False, log_path, freeze)
+        return BuiltImage(name, image.id, key, size, layer, build_s, False, log_path, freeze,
+                          cpu_s)
 
     def _env_script(self, recipe: EnvRecipe, locked: bool) -> str:
         keep = recipe.node.clean_excludes() if recipe.node else ""  # node_modules stay
@@ -475,10 +482,10 @@ class ImageBuilder:
                       f"{LABEL}.key": key, f"{LABEL}.env": env.name,
                       f"{LABEL}.base_commit": recipe.base_commit}
             changes = [f"ENV {k}={json.dumps(v)}" for k, v in recipe.env] + ["STOPSIGNAL SIGKILL"]
-            image, build_s, log_path = self._run_and_commit(
+            image, build_s, log_path, cpu_s = self._run_and_commit(
                 env.name, script, work, name, labels, changes, f"instance-{recipe.instance_id}")
         size, layer = _image_sizes(self.client, image)
-        return BuiltImage(name, image.id, key, size, layer, build_s, False, log_path)
+        return BuiltImage(name, image.id, key, size, layer, build_s, False, log_path, cpu_s=cpu_s)
 
     def _instance_script(self, recipe: InstanceRecipe) -> str:
         base = recipe.base_commit
@@ -535,12 +542,16 @@ class ImageBuilder:
 
     def _run_and_commit(self, parent: str, script: str, work: Path, name: str,
                         labels: dict[str, str], changes: list[str],
-                        log_name: str) -> tuple[Any, float, str]:
-        """Run the build script in a sandbox of ``parent`` and commit it as ``name``.
+                        log_name: str) -> tuple[Any, float, str, float]:
+        """Run the build script in a sandbox of ``parent`` and commit it as ``name``: the image,
+        the build's wall seconds, its log and its container's CPU seconds.
 
         Builds go through the same sandbox as everything else, with the network on and no
         resource limits (``UNLIMITED``), their inputs bind-mounted, and no init process (its
-        mount point would land in the committed layer).
+        mount point would land in the committed layer). Being a container like any other, a
+        build's CPU time is read from the engine's account of it as the sandbox closes (see
+        ``swegc.runtime.sandbox.cpu``): the script's processes (apt, pip, compilers), not the
+        engine's commit of the layer.
         """
         import docker
         from docker.types import Mount
@@ -578,8 +589,10 @@ class ImageBuilder:
             log_path.write_text(redact(log, self.network.secrets()))
             if exit_code != 0:
                 tail = redact("\n".join(output.splitlines()[-20:]), self.network.secrets())
+                box.close()  # its CPU time is read as it closes
                 raise BuildFailed(failure_reason(exit_code, output),
-                                  f"{name} (exit {exit_code}):\n{tail}", str(log_path))
+                                  f"{name} (exit {exit_code}):\n{tail}", str(log_path),
+                                  box.cpu_s or 0.0, time.monotonic() - start)
             repository, _, tag = name.rpartition(":")
             freeze = _read_freeze(work)
             if freeze:  # the lock travels with the image, for builds that only find it
@@ -593,4 +606,4 @@ class ImageBuilder:
                               str(log_path)) from exc
         finally:
             box.close()
-        return image, time.monotonic() - start, str(log_path)
+        return image, time.monotonic() - start, str(log_path), box.cpu_s or 0.0

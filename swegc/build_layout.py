@@ -10,6 +10,7 @@ module for a path instead of joining its own literals, so a file has one name ev
     README.md, data/<split>-00000-of-00001.parquet   the dataset in Hub layout (the card, shards)
     manifest.json                                    what the last compile built, from what
     reports/instances.jsonl, reports/envs.jsonl      every instance and env with its status
+    reports/funnel.json                              each stage's count, CPU, wall time, bytes
     raw/, candidates/, lite/  <owner>__<name>.jsonl  mined and considered pull requests
     logs/<instance_id>/..., logs/images/...          test runs and image builds
     locks/<env_key>.txt                              each env's resolved package set
@@ -68,6 +69,12 @@ class BuildLayout:
     @property
     def envs_report(self) -> Path:
         return self.reports_dir / "envs.jsonl"
+
+    @property
+    def funnel_report(self) -> Path:
+        """The funnel of the run that wrote the folder (``swegc.funnel``): compile's or
+        synthesize's."""
+        return self.reports_dir / "funnel.json"
 
     @property
     def manifest(self) -> Path:

@@ -161,13 +161,13 @@ def write_dataset(out_dir: Path, rows: list[dict[str, Any]], *, split: str = "tr
                   description: str, features_order: list[str] | None = None, license: str = "other",
                   tags: list[str] | None = None, json_columns: frozenset[str] = JSON_COLUMNS,
                   column_docs: dict[str, str] | None = None, about: str | None = None,
-                  sort_key: Any = None) -> Path:
+                  sort_key: Any = None, appendix: str | None = None) -> Path:
     """Writes ``rows`` as split ``split`` of the dataset in ``out_dir``; returns the Parquet path.
 
     Splits already in ``out_dir/data`` are kept and listed in the card beside this one. The
     defaults describe instance datasets; a trajectory dataset passes its own ``json_columns``
     (nested columns kept as JSON strings), ``column_docs``, ``about`` (the card's body) and
-    ``sort_key``.
+    ``sort_key``; ``appendix`` is markdown added at the end of the card (compile's funnel).
     """
     import pyarrow.parquet as pq
 
@@ -181,7 +181,8 @@ def write_dataset(out_dir: Path, rows: list[dict[str, Any]], *, split: str = "tr
         table, tmp, compression="zstd", write_statistics=False, use_dictionary=False,
         row_group_size=max(1, len(ordered)), write_page_index=False))
     card = dataset_card(out_dir, table.schema, pretty_name=pretty_name, description=description,
-                        license=license, tags=tags, column_docs=column_docs, about=about)
+                        license=license, tags=tags, column_docs=column_docs, about=about,
+                        appendix=appendix)
     atomic_write(BuildLayout(out_dir).card, lambda tmp: Path(tmp).write_text(card, encoding="utf-8"))
     return path
 
@@ -209,8 +210,17 @@ def _feature(field: Any) -> dict[str, Any]:
 
 def dataset_card(out_dir: Path, schema: Any, *, pretty_name: str, description: str, license: str = "other",
                  tags: list[str] | None = None, column_docs: dict[str, str] | None = None,
-                 about: str | None = None) -> str:
-    """The README.md: YAML front matter the Hub and ``datasets`` read, then a human description."""
+                 about: str | None = None, appendix: str | None = None) -> str:
+    """The README.md: YAML front matter the Hub and ``datasets`` read, then a human description
+    (``about``, or the default text for instance datasets), then the ``appendix`` if any."""
+    return _card_body(out_dir, schema, pretty_name=pretty_name, description=description,
+                      license=license, tags=tags, column_docs=column_docs, about=about) + \
+        (f"\n{appendix.rstrip()}\n" if appendix else "")
+
+
+def _card_body(out_dir: Path, schema: Any, *, pretty_name: str, description: str,
+               license: str = "other", tags: list[str] | None = None,
+               column_docs: dict[str, str] | None = None, about: str | None = None) -> str:
     splits = _splits(out_dir)
     meta = {
         "pretty_name": pretty_name,

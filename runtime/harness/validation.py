@@ -61,6 +61,9 @@ class Verdict:
     unrun_directives: list[str] | None = None
     # What the runs showed that a user should know (tests failing for want of the network).
     warnings: list[str] = field(default_factory=list)
+    # CPU seconds the validation's container used (its tests, the patches applied, prepare);
+    # 0.0 where not known (never validated, an engine that did not say, a verdict stored before)
+    cpu_s: float = 0.0
 
     @property
     def FAIL_TO_PASS(self) -> list[str]:  # noqa: N802 - SWE-bench's column name
@@ -89,7 +92,8 @@ class Verdict:
             detail=data["detail"])
         return cls(data["status"], data["reason"], data["detail"], judgement, list(data["runs"]),
                    float(data["duration_s"]), int(data["attempts"]),
-                   data.get("unrun_directives"), list(data.get("warnings") or []))
+                   data.get("unrun_directives"), list(data.get("warnings") or []),
+                   float(data.get("cpu_s") or 0.0))
 
     def to_json(self) -> dict[str, Any]:
         j = self.judgement
@@ -99,7 +103,7 @@ class Verdict:
                 "unknown_before": j.unknown_before,
                 "runs": self.runs, "duration_s": round(self.duration_s, 3),
                 "attempts": self.attempts, "unrun_directives": self.unrun_directives,
-                "warnings": self.warnings}
+                "warnings": self.warnings, "cpu_s": round(self.cpu_s, 3)}
 
 
 def validate(plan: ValidationPlan, log_dir: Path, attempts: int = 3) -> Verdict:
@@ -133,6 +137,7 @@ def _validate_once(plan: ValidationPlan, log_dir: Path) -> Verdict:
     observed: dict[str, list[ObservedRun]] = {"before": [], "after": []}
     after_logs: list[str] = []
     summaries: list[dict[str, Any]] = []
+    bed: Testbed | None = None
     try:
         with Testbed.open(plan.image, plan.settings, plan.test_patch, plan.patch) as bed:
             for side, protected in (("before", None), ("after", plan.protected())):
@@ -142,7 +147,8 @@ def _validate_once(plan: ValidationPlan, log_dir: Path) -> Verdict:
             parser = bed.parser
     except _Rejected as rejected:
         return Verdict("rejected", rejected.reason, rejected.detail,
-                       Judgement(reason=rejected.reason, detail=rejected.detail), summaries, 0.0, 1)
+                       Judgement(reason=rejected.reason, detail=rejected.detail), summaries, 0.0, 1,
+                       cpu_s=_cpu_s(bed))
     judgement = judge(observed["before"], observed["after"], parser)
     status = "valid" if judgement.valid else "rejected"
     unrun = None  # said only of runs that ran properly: else the rejection says what failed
@@ -154,7 +160,12 @@ def _validate_once(plan: ValidationPlan, log_dir: Path) -> Verdict:
     hint = network_hint(plan.settings.network, observed["before"], observed["after"], after_logs)
     detail = f"{judgement.detail}; {hint}" if hint and not judgement.valid else judgement.detail
     return Verdict(status, judgement.reason, detail, judgement, summaries, 0.0, 1, unrun,
-                   [hint] if hint else [])
+                   [hint] if hint else [], _cpu_s(bed))
+
+
+def _cpu_s(bed: Testbed | None) -> float:
+    """The CPU time of the testbed's container, read as it closed (0.0 when not known)."""
+    return float(getattr(bed.box, "cpu_s", None) or 0.0) if bed is not None else 0.0
 
 
 def _stops_validation(run: TestRun) -> bool:

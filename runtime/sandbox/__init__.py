@@ -95,6 +95,9 @@ class Sandbox(Protocol):
 
     image: str
     workdir: str
+    cpu_s: float | None
+    """CPU seconds the sandbox's processes used, read when it closed (None before, or when the
+    engine could not say: ``swegc.runtime.sandbox.cpu``)."""
 
     def execute(self, command: str, timeout_s: float = 600, cwd: str | None = None,
                 env: dict[str, str] | None = None) -> ExecResult:

@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 from swegc.docker_client import LABEL, docker_client
+from swegc.runtime.sandbox.cpu import container_cpu_seconds
 from swegc.runtime.sandbox.orphans import container_name
 from swegc.runtime.sandbox import ExecResult, InfrastructureError
 
@@ -28,6 +29,7 @@ class DockerExecSandbox:
         self.workdir = workdir
         self.labels = {f"{LABEL}.sandbox": "1", **(labels or {})}
         self.container: Any = None
+        self.cpu_s: float | None = None  # the container's CPU seconds, read as it is removed
 
     def __enter__(self) -> DockerExecSandbox:
         self.start()
@@ -121,6 +123,7 @@ class DockerExecSandbox:
 
     def close(self) -> None:
         if self.container is not None:
+            self.cpu_s = container_cpu_seconds(self.container)
             try:
                 self.container.remove(force=True)
             except Exception:  # noqa: BLE001 - already gone is fine

@@ -46,6 +46,7 @@ import time
 from typing import Any
 
 from swegc.docker_client import LABEL, docker_client
+from swegc.runtime.sandbox.cpu import container_cpu_seconds
 from swegc.runtime.sandbox.orphans import container_name
 from swegc.runtime.sandbox import (ExecResult, InfrastructureError, SandboxGone,
                                    SandboxLimits, parse_size)
@@ -89,6 +90,8 @@ class DockerShellSandbox:
         self.disk_bytes = parse_size(self.limits.disk)
         self.disk_enforced_by_engine = False
         self.container: Any = None
+        # CPU seconds the container's processes used, read as it is removed (None: not known)
+        self.cpu_s: float | None = None
         self._sock: Any = None
         self._frames = FrameReader()
         self._gone: str | None = None
@@ -152,7 +155,10 @@ class DockerShellSandbox:
         self._read_until(OutputCollector(token, 4096), time.monotonic() + START_TIMEOUT_S)
 
     def close(self) -> None:
-        """Remove the container; safe to call twice and after the sandbox is gone."""
+        """Remove the container, reading its CPU time first (``cpu_s``); safe to call twice and
+        after the sandbox is gone."""
+        if self.container is not None:
+            self.cpu_s = container_cpu_seconds(self.container)
         if self._sock is not None:
             try:
                 self._sock.close()
