@@ -67,6 +67,14 @@ def prepare(work: Path, names: list[str]) -> None:
         if not clone.exists():
             mirror = MIRRORS / WINDOWS[name][1] / "repo"
             subprocess.run(["git", "clone", "-q", "--no-checkout", str(mirror), str(clone)], check=True)
+        # The shipped spec may read several branches (conan: develop2, then develop for 1.x):
+        # a fresh clone has only the default one locally.
+        branches = (trial_spec(name, work)["source"]["git"] or {}).get("branch") or []
+        for branch in [branches] if isinstance(branches, str) else branches:
+            if subprocess.run(["git", "-C", str(clone), "rev-parse", "-q", "--verify",
+                               f"refs/heads/{branch}"], capture_output=True).returncode:
+                subprocess.run(["git", "-C", str(clone), "branch", "-q", branch,
+                                f"origin/{branch}"], check=True)
         path = work / "specs" / f"{name}.yaml"
         header = (f"# Trial copy of specs/{WINDOWS[name][0]} written by benchmarks/long_run.py:\n"
                   "# the window, the local clone, no linked issues, the nearest Python built here.\n")
