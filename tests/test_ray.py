@@ -57,8 +57,14 @@ def test_the_example_compiled_on_ray_gives_the_local_pools_instances_and_test_li
     assert verdicts(out) == verdicts(reference)
     assert dataset_rows(out) == dataset_rows(reference)
     assert (out / "logs" / "example__calc-2" / "before-1.log").is_file()  # logs came back
+    funnel = json.loads((out / "reports" / "funnel.json").read_text())
+    reference_funnel = json.loads((reference / "reports" / "funnel.json").read_text())
+    assert [(s["stage"], s["count"], s["reasons"]) for s in funnel["funnel"]] == \
+        [(s["stage"], s["count"], s["reasons"]) for s in reference_funnel["funnel"]]
+    assert funnel["funnel"][5]["cpu_s"] > 0  # the nodes' validation costs came back with results
     again = compile_example(out, "--executor", "ray", "--ray-address", cluster.address)
     assert again.returncode == 0 and "[instance" not in again.stderr
+    assert json.loads((out / "reports" / "funnel.json").read_text()) == funnel
 
 
 def test_the_gold_policy_on_ray_resolves_the_same_instances(example_build, cluster, tmp_path):
