@@ -250,7 +250,7 @@ def funnel_lines(data: dict[str, Any] | None) -> list[str]:
     rows, before = [], None
     for stage in stages:
         left = "" if before is None else before - stage.count
-        rows.append([stage.stage, stage.count, left, human_seconds(stage.cpu_s),
+        rows.append([stage.stage, stage.count, left, _cpu_seconds(stage.cpu_s),
                      human_seconds(stage.wall_s), human_bytes(stage.bytes)])
         before = stage.count
     lines = ["", "funnel (CPU: the containers' own CPU time; wall: the units' own time, added up)"]
@@ -270,6 +270,11 @@ def funnel_lines(data: dict[str, Any] | None) -> list[str]:
     else:
         lines.append(f"  nothing valid; in all {human_seconds(float(data.get('cpu_s') or 0))} CPU")
     return lines
+
+
+def _cpu_seconds(seconds: float) -> str:
+    """CPU time to the hundredth under 10 s (applying patches costs a few hundredths)."""
+    return f"{seconds:.2f} s" if seconds < 10 else human_seconds(seconds)
 
 
 def _status_root(out_dir: Path) -> Path:
