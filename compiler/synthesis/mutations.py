@@ -17,6 +17,7 @@ import ast
 import fnmatch
 import logging
 import random
+import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path, PurePosixPath
 
@@ -58,20 +59,20 @@ def mutation_candidates(root: Path, targets: Sequence[FunctionTarget], *, seed: 
     located = [(target, node) for target in targets if not is_test_path(target.path)
                for node in [files.function(target)] if node is not None]
     rng.shuffle(located)
-    per_kind: dict[str, list[list[tuple[FunctionTarget, Site]]]] = {k: [] for k in chosen}
+    per_kind: dict[str, list[list[tuple[LocatedFunction, Site]]]] = {k: [] for k in chosen}
     for target, function in located:
         sites = sites_in(function.node, frozenset(chosen))
         rng.shuffle(sites)
         for kind in chosen:
-            mine = [(target, site) for site in sites if site.kind == kind]
+            mine = [(function, site) for site in sites if site.kind == kind]
             if mine:
                 per_kind[kind].append(mine)
     candidates: list[BugCandidate] = []
     seen: set[str] = set()
-    for target, site in _interleave([_interleave(queues) for queues in per_kind.values()]):
+    for function, site in _interleave([_interleave(queues) for queues in per_kind.values()]):
         if len(candidates) >= limit:
             break
-        candidate = _mutant(files, target, site)
+        candidate = _mutant(files, function, site)
         if candidate is not None and candidate.bug_patch not in seen:
             seen.add(candidate.bug_patch)
             candidates.append(candidate)
@@ -92,21 +93,17 @@ def _interleave(queues: Sequence[Iterator | Sequence]) -> Iterator:  # type: ign
         iterators = alive
 
 
-def _mutant(files: _SourceFiles, target: FunctionTarget, site: Site) -> BugCandidate | None:
+def _mutant(files: _SourceFiles, function: LocatedFunction, site: Site) -> BugCandidate | None:
     """The candidate that ``site`` makes, or None when it does not compile or changes nothing."""
-    module, source = files.module(target.path)
-    mutated = module.deep_replace(site.old, site.new)
-    assert isinstance(mutated, cst.Module)
-    new_source = mutated.code
+    target = function.target
+    _, source = files.module(target.path)
+    new_source = files.mutated(function, site)
     if new_source == source:
         return None
-    try:
-        compile(new_source, target.path, "exec", dont_inherit=True)
-    except (SyntaxError, ValueError):
-        log.debug("%s:%s: %s does not compile", target.path, target.qualname, site.what)
+    refused = files.refusal(function, site, new_source)
+    if refused:
+        log.debug("%s:%s: %s %s", target.path, target.qualname, site.what, refused)
         return None
-    if ast.dump(ast.parse(new_source)) == files.tree_dump(target.path):
-        return None  # only spacing or parentheses changed: no bug
     removed, added = changed_lines(source, new_source)
     line = (removed or added or [target.first_line])[0]
     return BugCandidate(
@@ -125,7 +122,10 @@ class _SourceFiles:
         self.root = root
         self._modules: dict[str, tuple[cst.Module, str] | None] = {}
         self._functions: dict[str, list[LocatedFunction]] = {}
-        self._dumps: dict[str, str] = {}
+        self._swapped: dict[tuple[int, int], str] = {}  # the last function text swapped in
+        self._dumps: dict[int, str] = {}  # id of a function's node -> its syntax tree, dumped
+        self._lines: dict[str, list[str]] = {}
+        self._texts: dict[int, str] = {}  # id of a function's node -> its text in the file
 
     def module(self, path: str) -> tuple[cst.Module, str]:
         entry = self._load(path)
@@ -158,7 +158,95 @@ class _SourceFiles:
                     target.first_line)
         return None
 
-    def tree_dump(self, path: str) -> str:
-        if path not in self._dumps:
-            self._dumps[path] = ast.dump(ast.parse(self.module(path)[1]))
-        return self._dumps[path]
+    def mutated(self, function: LocatedFunction, site: Site) -> str:
+        """The file's source with ``site`` applied.
+
+        Rendering a whole module after replacing one node costs a walk of the whole tree;
+        a file of a few thousand lines makes that a quarter of a second per mutant. So the
+        node is replaced in the function alone, the function is rendered at its own
+        indentation, and its text is swapped into the source. Where the function's text is
+        not found exactly once (a file that repeats a function word for word), the module is
+        rendered whole.
+        """
+        module, source = self.module(function.target.path)
+        old_text = self._function_text(function)
+        start = source.find(old_text)
+        if start >= 0 and source.find(old_text, start + 1) < 0:
+            changed = function.node.deep_replace(site.old, site.new)
+            assert isinstance(changed, cst.FunctionDef)
+            new_text = _render(module, changed, self._indent(function))
+            self._swapped[(id(function.node), id(site))] = new_text
+            return source[:start] + new_text + source[start + len(old_text):]
+        mutated = module.deep_replace(site.old, site.new)
+        assert isinstance(mutated, cst.Module)
+        return mutated.code
+
+    def refusal(self, function: LocatedFunction, site: Site, new_source: str) -> str:
+        """Why the mutant is no candidate ("" when it is one): it does not compile, or its
+        syntax tree is the original's (only spacing or parentheses changed).
+
+        Where the function's text was swapped in, only the function is parsed and compiled
+        (a file is parsed once, a mutant costs its function); a nested function is compiled
+        in its file, where the names its ``nonlocal`` statements bind are.
+        """
+        new_text = self._swapped.pop((id(function.node), id(site)), None)
+        path = function.target.path
+        indented = bool(self._indent(function))
+        try:
+            if new_text is None:
+                tree = ast.parse(new_source)
+                same = ast.dump(tree) == _dump(self.module(path)[1])
+            else:
+                tree = ast.parse(_wrapped(new_text, indented))
+                same = ast.dump(tree) == self._function_dump(function, indented)
+            if same:
+                return "changes no code"
+            whole = new_text is None or "<locals>" in function.target.qualname
+            with warnings.catch_warnings():  # a mutant's "is" with a literal is no reason to print
+                warnings.simplefilter("ignore")
+                compile(ast.parse(new_source) if whole and new_text is not None else tree,
+                        path, "exec", dont_inherit=True)
+        except (SyntaxError, ValueError) as exc:
+            return f"does not compile ({exc})"
+        return ""
+
+    def _function_dump(self, function: LocatedFunction, indented: bool) -> str:
+        key = id(function.node)
+        if key not in self._dumps:
+            self._dumps[key] = _dump(_wrapped(self._function_text(function), indented))
+        return self._dumps[key]
+
+    def _function_text(self, function: LocatedFunction) -> str:
+        key = id(function.node)
+        if key not in self._texts:
+            module, _ = self.module(function.target.path)
+            self._texts[key] = _render(module, function.node, self._indent(function))
+        return self._texts[key]
+
+    def _indent(self, function: LocatedFunction) -> str:
+        """The whitespace before the function's first line (its first decorator or ``def``)."""
+        path = function.target.path
+        if path not in self._lines:
+            self._lines[path] = self.module(path)[1].splitlines()
+        line = self._lines[path][function.target.first_line - 1]
+        return line[:len(line) - len(line.lstrip())]
+
+
+def _wrapped(text: str, indented: bool) -> str:
+    """A function's text made a module: an indented one under an ``if``."""
+    return "if _:\n" + text if indented else text
+
+
+def _dump(text: str) -> str:
+    return ast.dump(ast.parse(text))
+
+
+def _render(module: cst.Module, function: cst.FunctionDef, indent: str) -> str:
+    """The function's source as it stands in the file, at the indentation ``indent``."""
+    if not indent:
+        return module.code_for_node(function)
+    holder = module.with_changes(body=[cst.If(test=cst.Name("_"),
+                                              body=cst.IndentedBlock([function], indent=indent))],
+                                 header=[], footer=[])
+    text = holder.code
+    return text[text.index(module.default_newline) + len(module.default_newline):]

@@ -320,7 +320,8 @@ class _Collector(cst.CSTVisitor):
         if id(node) in self.statement_calls:
             return  # a call made for its effect: removing it is the statement's removal
         constructor = name is not None and name[:1].isupper()
-        if positional and name not in _KEEP_CALLS and not constructor:
+        if (positional and name is not None and name not in _KEEP_CALLS and not constructor
+                and not isinstance(positional[0].value, (*_STRINGS, cst.Integer, cst.Float))):
             value = positional[0].value
             self.add("remove_call", node, value if id(node) in self.loose else parenthesized(value))
         elif (not node.args and isinstance(node.func, cst.Attribute)
