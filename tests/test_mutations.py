@@ -265,3 +265,24 @@ def test_the_example_repository_yields_mutants_of_every_common_kind(tmp_path):
         check = subprocess.run(["git", "apply", "--check", "-"], cwd=clone, input=c.bug_patch,
                                text=True, capture_output=True)
         assert check.returncode == 0, check.stderr
+
+
+@pytest.mark.parametrize("name, source", [
+    ("crlf.py", "class A:\r\n    # c\r\n    @property\r\n    def f(self):\r\n"
+                "        if self.x > 1:\r\n            return self.x - 1\r\n        return 0\r\n"),
+    ("tabs.py", "class A:\n\tdef f(self, x):\n\t\tif x:\n\t\t\treturn [i for i in range(x)]\n"
+                "\t\treturn None\n"),
+    ("no_final_newline.py", "def f(x):\n    return x + 1"),
+    ("form_feed.py", "\x0c\ndef g(y):\n    '''a\x0cb'''\n    return y - 1 \x0c\n\n\x0c\n"
+                     "def h(z):\n    return z[1:]\n"),
+])
+def test_line_endings_tabs_and_form_feeds_survive_bug_and_fix(git_builder, name, source):
+    git_builder.commit("one file", {name: source.encode()})
+    root = git_builder.path
+    candidates = mutation_candidates(root, functions_in(name, source), seed=0, limit=100)
+    assert len(candidates) >= 4
+    for c in candidates:
+        _apply(git_builder, c.bug_patch)
+        compile((root / name).read_bytes(), name, "exec")
+        _apply(git_builder, c.fix_patch)
+        assert (root / name).read_bytes() == source.encode(), c.description

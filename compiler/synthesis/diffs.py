@@ -22,7 +22,7 @@ def file_diff(path: str, before: str, after: str, context: int = 3) -> str:
     """The diff that turns ``before`` into ``after`` (the file ``path``); "" when equal."""
     if before == after:
         return ""
-    a, b = before.splitlines(keepends=True), after.splitlines(keepends=True)
+    a, b = lines_of(before), lines_of(after)
     out = [f"diff --git a/{path} b/{path}\n", f"--- a/{path}\n", f"+++ b/{path}\n"]
     for group in _groups(_opcodes(a, b), context):
         first, last = group[0], group[-1]
@@ -40,11 +40,22 @@ def changed_lines(before: str, after: str) -> tuple[list[int], list[int]]:
     """The 1-based line numbers removed from ``before`` and added in ``after``."""
     removed: list[int] = []
     added: list[int] = []
-    for tag, i1, i2, j1, j2 in _opcodes(before.splitlines(), after.splitlines()):
+    for tag, i1, i2, j1, j2 in _opcodes(lines_of(before), lines_of(after)):
         if tag != "equal":
             removed.extend(range(i1 + 1, i2 + 1))
             added.extend(range(j1 + 1, j2 + 1))
     return removed, added
+
+
+def lines_of(text: str) -> list[str]:
+    """The lines of ``text`` as git counts them, each with its ``\\n``: split at ``\\n`` only
+    (``str.splitlines`` also splits at form feeds and other separators, and a diff made of
+    those lines would not apply)."""
+    parts = text.split("\n")
+    lines = [part + "\n" for part in parts[:-1]]
+    if parts[-1]:
+        lines.append(parts[-1])
+    return lines
 
 
 def _opcodes(a: list[str], b: list[str]) -> list[Opcode]:

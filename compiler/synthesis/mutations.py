@@ -24,7 +24,7 @@ from pathlib import Path, PurePosixPath
 import libcst as cst
 
 from swegc.compiler.synthesis.bugs import BugCandidate, FunctionTarget
-from swegc.compiler.synthesis.diffs import changed_lines, file_diff
+from swegc.compiler.synthesis.diffs import changed_lines, file_diff, lines_of
 from swegc.compiler.synthesis.operators import KINDS, Site, sites_in
 from swegc.compiler.synthesis.targets import LocatedFunction, locate_functions
 
@@ -40,6 +40,12 @@ def is_test_path(path: str) -> bool:
     parts = PurePosixPath(path).parts
     return (any(fnmatch.fnmatch(parts[-1], pattern) for pattern in TEST_FILE_NAMES)
             or any(part in TEST_FOLDERS for part in parts[:-1]))
+
+
+def read_source(path: Path) -> str:
+    """A source file's text exactly as it is on disk: UTF-8, line endings kept (``\\r\\n``
+    stays, so that the diff applies to the file in the image)."""
+    return path.read_bytes().decode("utf-8")
 
 
 def mutation_candidates(root: Path, targets: Sequence[FunctionTarget], *, seed: int, limit: int,
@@ -136,7 +142,7 @@ class _SourceFiles:
         if path not in self._modules:
             entry = None
             try:
-                source = (self.root / path).read_text(encoding="utf-8")
+                source = read_source(self.root / path)
                 entry = (cst.parse_module(source), source)
             except (OSError, UnicodeDecodeError, cst.ParserSyntaxError) as exc:
                 log.warning("%s: cannot mutate (%s)", path, exc)
@@ -227,7 +233,7 @@ class _SourceFiles:
         """The whitespace before the function's first line (its first decorator or ``def``)."""
         path = function.target.path
         if path not in self._lines:
-            self._lines[path] = self.module(path)[1].splitlines()
+            self._lines[path] = lines_of(self.module(path)[1])
         line = self._lines[path][function.target.first_line - 1]
         return line[:len(line) - len(line.lstrip())]
 

@@ -26,7 +26,7 @@ import libcst as cst
 
 from swegc.compiler.synthesis.bugs import BugCandidate, FunctionTarget
 from swegc.compiler.synthesis.diffs import changed_lines, file_diff
-from swegc.compiler.synthesis.mutations import is_test_path
+from swegc.compiler.synthesis.mutations import is_test_path, read_source
 from swegc.compiler.synthesis.targets import locate_functions
 from swegc.runtime.policies import Policy, PolicyError
 
@@ -91,7 +91,7 @@ def policy_rewrite_candidates(root: Path, targets: Sequence[FunctionTarget], pol
 
 def _locate(root: Path, target: FunctionTarget) -> tuple[cst.Module, str, cst.FunctionDef] | None:
     try:
-        source = (root / target.path).read_text(encoding="utf-8")
+        source = read_source(root / target.path)
         module = cst.parse_module(source)
     except (OSError, UnicodeDecodeError, cst.ParserSyntaxError):
         return None
