@@ -232,7 +232,7 @@ def test_the_same_seed_gives_the_same_mutants_and_another_seed_another_order(rep
 def test_a_small_limit_spreads_over_operators_and_functions(repo):
     root = repo.path
     chosen = mutation_candidates(root, _targets(root, "pkg/core.py"), seed=1, limit=len(KINDS))
-    assert [c.kind for c in chosen] == list(KINDS)
+    assert sorted(c.kind for c in chosen) == sorted(KINDS)
     assert len({c.functions for c in chosen}) >= 3
 
 

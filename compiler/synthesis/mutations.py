@@ -6,9 +6,9 @@ covered code. Here each mutant replaces one node of the file's concrete syntax t
 person would have changed. A mutant is kept when it compiles, differs from the original in its
 syntax tree (not only in spacing or parentheses) and its diff was not made already.
 
-Choice is spread so that a small ``limit`` still gives variety: the operators take turns, and
-each operator takes its turn over the targets in a seeded order, one site of each target per
-round. The same seed, targets and files give the same candidates.
+Choice is spread so that a small ``limit`` still gives variety: the operators take turns
+(starting at one the seed picks), and each operator takes its turn over the targets in a seeded
+order, one site of each target per round. The same seed, targets and files give the same candidates.
 """
 
 from __future__ import annotations
@@ -61,6 +61,8 @@ def mutation_candidates(root: Path, targets: Sequence[FunctionTarget], *, seed: 
         raise ValueError(f"unknown mutation kind(s) {', '.join(unknown)}; the kinds are "
                          f"{', '.join(KINDS)}")
     rng = random.Random(seed)
+    start = rng.randrange(len(chosen)) if chosen else 0
+    chosen = chosen[start:] + chosen[:start]  # which operator goes first depends on the seed
     files = _SourceFiles(root)
     located = [(target, node) for target in targets if not is_test_path(target.path)
                for node in [files.function(target)] if node is not None]

@@ -74,6 +74,9 @@ _KEEP_CALLS = frozenset({"range", "len", "isinstance", "issubclass", "super", "g
                          "hasattr", "delattr", "print", "enumerate", "zip", "map", "filter",
                          "iter", "next", "type", "open", "id", "vars", "dir", "callable",
                          "cast", "reversed"})
+# Calls whose arguments swapped are a type error at once (``isinstance(str, x)``).
+_NO_SWAP = frozenset({"isinstance", "issubclass", "map", "filter", "getattr", "setattr", "hasattr",
+                      "delattr", "super", "print", "open", "cast"})
 _ATOMS = (cst.Name, cst.Attribute, cst.Subscript, cst.Call, cst.Integer, cst.Float,
           cst.Imaginary, cst.SimpleString, cst.ConcatenatedString, cst.FormattedString,
           cst.List, cst.Tuple, cst.Dict, cst.Set, cst.ListComp, cst.SetComp, cst.DictComp,
@@ -307,14 +310,14 @@ class _Collector(cst.CSTVisitor):
             if arg.keyword is not None or arg.star:
                 break
             positional.append(arg)
-        for i in range(len(positional) - 1):
+        name = node.func.value if isinstance(node.func, cst.Name) else None
+        for i in range(len(positional) - 1 if name not in _NO_SWAP else 0):
             a, b = positional[i], positional[i + 1]
             if code(a.value) == code(b.value):
                 continue
             args = [*node.args]
             args[i], args[i + 1] = a.with_changes(value=b.value), b.with_changes(value=a.value)
             self.add("swap_arguments", node, node.with_changes(args=args))
-        name = node.func.value if isinstance(node.func, cst.Name) else None
         if name == "range":
             self._range_bounds(node, positional)
         if id(node) in self.statement_calls:
