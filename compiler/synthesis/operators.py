@@ -49,8 +49,9 @@ _NEGATED = {cst.Equal: cst.NotEqual, cst.NotEqual: cst.Equal, cst.LessThan: cst.
             cst.Is: cst.IsNot, cst.IsNot: cst.Is}
 _BOUNDARY = {cst.LessThan: cst.LessThanEqual, cst.LessThanEqual: cst.LessThan,
              cst.GreaterThan: cst.GreaterThanEqual, cst.GreaterThanEqual: cst.GreaterThan}
-_OTHER_COMPARISON = {cst.Equal: cst.NotEqual, cst.NotEqual: cst.Equal, cst.LessThan: cst.GreaterThan,
-                     cst.GreaterThan: cst.LessThan, cst.LessThanEqual: cst.GreaterThanEqual,
+_OTHER_COMPARISON = {cst.Equal: cst.NotEqual, cst.NotEqual: cst.Equal,
+                     cst.LessThan: cst.GreaterThan, cst.GreaterThan: cst.LessThan,
+                     cst.LessThanEqual: cst.GreaterThanEqual,
                      cst.GreaterThanEqual: cst.LessThanEqual, cst.In: cst.NotIn,
                      cst.NotIn: cst.In, cst.Is: cst.IsNot, cst.IsNot: cst.Is}
 _OTHER_BINARY = {cst.Add: cst.Subtract, cst.Subtract: cst.Add, cst.Multiply: cst.Divide,
@@ -77,6 +78,7 @@ _KEEP_CALLS = frozenset({"range", "len", "isinstance", "issubclass", "super", "g
 # Calls whose arguments swapped are a type error at once (``isinstance(str, x)``).
 _NO_SWAP = frozenset({"isinstance", "issubclass", "map", "filter", "getattr", "setattr", "hasattr",
                       "delattr", "super", "print", "open", "cast"})
+_BELOW_PLUS = (cst.BitAnd, cst.BitOr, cst.BitXor, cst.LeftShift, cst.RightShift)
 _ATOMS = (cst.Name, cst.Attribute, cst.Subscript, cst.Call, cst.Integer, cst.Float,
           cst.Imaginary, cst.SimpleString, cst.ConcatenatedString, cst.FormattedString,
           cst.List, cst.Tuple, cst.Dict, cst.Set, cst.ListComp, cst.SetComp, cst.DictComp,
@@ -105,7 +107,8 @@ def parenthesized(expr: cst.BaseExpression) -> cst.BaseExpression:
 def negated(expr: cst.BaseExpression) -> cst.BaseExpression:
     """The condition's opposite, written as a person would: ``a != b`` for ``a == b``,
     ``x`` for ``not x``, else ``not x``."""
-    if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Not) and not expr.lpar:
+    if (isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Not)
+            and not expr.lpar):
         return expr.expression
     if isinstance(expr, cst.Comparison) and len(expr.comparisons) == 1:
         target = expr.comparisons[0]
@@ -135,10 +138,8 @@ def shifted(expr: cst.BaseExpression, delta: int) -> cst.BaseExpression:
                                                  whitespace_after=expr.operator.whitespace_after),
                                      right=_int_node(abs(total)))
     left = expr if isinstance(expr, (*_ATOMS, cst.BinaryOperation)) else parenthesized(expr)
-    if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, (cst.BitAnd, cst.BitOr,
-                                                                           cst.BitXor, cst.LeftShift,
-                                                                           cst.RightShift)):
-        left = parenthesized(expr)
+    if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, _BELOW_PLUS):
+        left = parenthesized(expr)  # ``a & b - 1`` would subtract from b alone
     op = cst.Add() if delta > 0 else cst.Subtract()
     spaced = op.with_changes(whitespace_before=cst.SimpleWhitespace(" "),
                              whitespace_after=cst.SimpleWhitespace(" "))
@@ -219,7 +220,8 @@ class _Collector(cst.CSTVisitor):
                 rest.append(cst.SimpleStatementLine([cst.Pass()],
                                                     leading_lines=statement.leading_lines))
             kind = "remove_call" if _is_call_statement(statement) else "drop_statement"
-            self.add(kind, node, node.with_changes(body=rest), f"removed `{_first_line(statement)}`")
+            self.add(kind, node, node.with_changes(body=rest),
+                     f"removed `{_first_line(statement)}`")
 
     def visit_SimpleStatementSuite(self, node: cst.SimpleStatementSuite) -> None:
         if len(node.body) == 1 and not isinstance(node.body[0], (cst.Pass, cst.Global,
@@ -266,7 +268,8 @@ class _Collector(cst.CSTVisitor):
                     changed = [*node.comparisons]
                     changed[i] = target.with_changes(operator=op)
                     self.add(kind, node, node.with_changes(comparisons=changed))
-        if len(node.comparisons) == 1 and isinstance(node.comparisons[0].operator, tuple(_BOUNDARY)):
+        if (len(node.comparisons) == 1
+                and isinstance(node.comparisons[0].operator, tuple(_BOUNDARY))):
             target = node.comparisons[0]
             if code(node.left) != code(target.comparator):
                 swapped = node.with_changes(left=_operand(target.comparator),
