@@ -18,8 +18,9 @@ import fnmatch
 import logging
 import random
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path, PurePosixPath
+from typing import TypeVar
 
 import libcst as cst
 
@@ -52,8 +53,9 @@ def mutation_candidates(root: Path, targets: Sequence[FunctionTarget], *, seed: 
                         kinds: Sequence[str] | None = None) -> list[BugCandidate]:
     """Up to ``limit`` mutants of the ``targets`` (functions of files under ``root``).
 
-    ``kinds`` picks operators by name (default: all of ``operators.KINDS``, in that order); an
-    unknown name is a ValueError that lists the known ones.
+    ``kinds`` picks operators by name (default: all of ``operators.KINDS``); an unknown name is
+    a ValueError that lists the known ones. Files are read and functions searched for sites
+    only as the turns reach them, so a small ``limit`` over a large repository parses few files.
     """
     chosen = tuple(KINDS if kinds is None else kinds)
     unknown = [k for k in chosen if k not in KINDS]
@@ -63,31 +65,26 @@ def mutation_candidates(root: Path, targets: Sequence[FunctionTarget], *, seed: 
     rng = random.Random(seed)
     start = rng.randrange(len(chosen)) if chosen else 0
     chosen = chosen[start:] + chosen[:start]  # which operator goes first depends on the seed
-    files = _SourceFiles(root)
-    located = [(target, node) for target in targets if not is_test_path(target.path)
-               for node in [files.function(target)] if node is not None]
-    rng.shuffle(located)
-    per_kind: dict[str, list[list[tuple[LocatedFunction, Site]]]] = {k: [] for k in chosen}
-    for target, function in located:
-        sites = sites_in(function.node, frozenset(chosen))
-        rng.shuffle(sites)
-        for kind in chosen:
-            mine = [(function, site) for site in sites if site.kind == kind]
-            if mine:
-                per_kind[kind].append(mine)
+    order = sorted({t for t in targets if not is_test_path(t.path)},
+                   key=lambda t: (t.path, t.first_line, t.qualname))
+    rng.shuffle(order)
+    sites = _Sites(_SourceFiles(root), order, frozenset(chosen), seed)
     candidates: list[BugCandidate] = []
     seen: set[str] = set()
-    for function, site in _interleave([_interleave(queues) for queues in per_kind.values()]):
+    for function, site in _interleave([sites.turns(kind) for kind in chosen]):
         if len(candidates) >= limit:
             break
-        candidate = _mutant(files, function, site)
+        candidate = _mutant(sites.files, function, site)
         if candidate is not None and candidate.bug_patch not in seen:
             seen.add(candidate.bug_patch)
             candidates.append(candidate)
     return candidates
 
 
-def _interleave(queues: Sequence[Iterator | Sequence]) -> Iterator:  # type: ignore[type-arg]
+T = TypeVar("T")
+
+
+def _interleave(queues: Sequence[Iterable[T]]) -> Iterator[T]:
     """Round robin: the first item of each queue, then the second of each, and so on."""
     iterators = [iter(q) for q in queues]
     while iterators:
@@ -99,6 +96,45 @@ def _interleave(queues: Sequence[Iterator | Sequence]) -> Iterator:  # type: ign
                 continue
             alive.append(it)
         iterators = alive
+
+
+class _Sites:
+    """Each target's sites, found when first asked for and shuffled by a seed of their own
+    (the seed and the function's name), so that the order does not depend on who asked first."""
+
+    def __init__(self, files: _SourceFiles, order: list[FunctionTarget], kinds: frozenset[str],
+                 seed: int):
+        self.files, self.order, self.kinds, self.seed = files, order, kinds, seed
+        self._found: dict[int, tuple[LocatedFunction | None, dict[str, list[Site]]]] = {}
+
+    def of(self, index: int) -> tuple[LocatedFunction | None, dict[str, list[Site]]]:
+        """The target's function and its sites by operator."""
+        if index not in self._found:
+            target = self.order[index]
+            function = self.files.function(target)
+            found = sites_in(function.node, self.kinds) if function is not None else []
+            random.Random(f"{self.seed}:{target.path}:{target.qualname}:"
+                          f"{target.first_line}").shuffle(found)
+            by_kind: dict[str, list[Site]] = {}
+            for site in found:
+                by_kind.setdefault(site.kind, []).append(site)
+            self._found[index] = (function, by_kind)
+        return self._found[index]
+
+    def turns(self, kind: str) -> Iterator[tuple[LocatedFunction, Site]]:
+        """The sites of ``kind``: one of each target per round, the targets in their order."""
+        round_ = 0
+        while True:
+            more = False
+            for index in range(len(self.order)):
+                function, by_kind = self.of(index)
+                mine = by_kind.get(kind, [])
+                if function is not None and round_ < len(mine):
+                    more = True
+                    yield function, mine[round_]
+            if not more:
+                return
+            round_ += 1
 
 
 def _mutant(files: _SourceFiles, function: LocatedFunction, site: Site) -> BugCandidate | None:
