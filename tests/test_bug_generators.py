@@ -97,6 +97,34 @@ def test_a_revert_undoes_the_code_of_a_merged_pull_request_whose_tests_remain(hi
     assert history.git("count-objects", "-v") == before_objects
 
 
+def test_reverts_on_top_of_a_fix_are_made_for_the_fixed_tree(history):
+    """An instance's image holds its base commit with the gold patch applied: reverts are made
+    for that tree, and one that the fix's change conflicts with is not made at all."""
+    core = history.path / "pkg/core.py"
+    base_text = core.read_text()
+    core.write_text(base_text.replace("return min(high, max(low, x))",
+                                      "return min(high, max(low, x))  # bounded"))
+    gold = history.git("diff")
+    fixed_text = core.read_text()
+    bare = revert_candidates(history.path, "HEAD", test_globs=["tests/**"], limit=10)
+    on_fix = revert_candidates(history.path, "HEAD", test_globs=["tests/**"], limit=10,
+                               on_top=gold)
+    assert [c.extra["pull_number"] for c in bare] == [6, 2]
+    assert [c.extra["pull_number"] for c in on_fix] == [6]  # #2's line is the fix's now
+    with pytest.raises(subprocess.CalledProcessError):
+        _apply(history.path, bare[1].bug_patch, "--check")
+    (six,) = on_fix
+    fixed_blob = history.git("hash-object", "pkg/core.py")
+    assert f"index {fixed_blob}.." in six.bug_patch  # made from the fixed file's bytes
+    _apply(history.path, six.bug_patch)
+    _apply(history.path, six.fix_patch)
+    assert core.read_text() == fixed_text
+    core.write_text(base_text)
+    stale = gold.replace("-    return min(high", "-    return min(HIGH")
+    assert revert_candidates(history.path, "HEAD", test_globs=["tests/**"], limit=10,
+                             on_top=stale) == []  # a fix that does not apply: no tree to undo
+
+
 def test_reverts_keep_to_the_limit_and_the_date(history):
     assert len(revert_candidates(history.path, "HEAD", test_globs=["tests/**"], limit=1)) == 1
     assert revert_candidates(history.path, "HEAD", test_globs=["tests/**"], limit=5,

@@ -18,6 +18,7 @@ import os
 import subprocess
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from unidiff import PatchSet
@@ -26,7 +27,8 @@ from unidiff import PatchSet
 # here as in `swegc compile` (their names are private to candidates.py, their rules are not).
 from swegc.compiler.candidates import _from_merge, _from_squash
 from swegc.compiler.mining.links import keyword_references
-from swegc.compiler.patches import PatchError, file_sections, read_diff, split_patch
+from swegc.compiler.patches import (DEV_NULL, PatchError, file_sections, read_diff, split_patch,
+                                    unquote_path)
 from swegc.compiler.synthesis.bugs import BugCandidate
 from swegc.compiler.synthesis.targets import enclosing, functions_in
 from swegc.dates import instant
@@ -38,7 +40,8 @@ log = logging.getLogger(__name__)
 
 def revert_candidates(clone: Path, commit: str, *, test_globs: Sequence[str], limit: int,
                       since: str | None = None, repo: str = "",
-                      issues: Mapping[int, LinkedIssue] | None = None) -> list[BugCandidate]:
+                      issues: Mapping[int, LinkedIssue] | None = None,
+                      on_top: str = "") -> list[BugCandidate]:
     """Up to ``limit`` reverts of pull requests merged at or before ``commit``, newest first.
 
     A pull request qualifies when it changed code and tests, every test file it left is still
@@ -46,6 +49,10 @@ def revert_candidates(clone: Path, commit: str, *, test_globs: Sequence[str], li
     skips pull requests merged before it. ``repo`` ("owner/name") lets a closing keyword name
     the issue as ``owner/name#N``; ``issues`` (number -> issue, e.g. the spec's
     ``source.git.issues`` file) gives the linked issues' text.
+
+    ``on_top`` is a diff applied to ``commit`` first (an instance's gold patch: its image holds
+    the fixed tree, not the commit), so that the bug and fix patches are relative to that tree
+    and apply there. When it does not apply to ``commit``, there are no reverts.
     """
     git = GitRepo.open(clone)
     head = git.rev_parse(commit)
@@ -57,7 +64,7 @@ def revert_candidates(clone: Path, commit: str, *, test_globs: Sequence[str], li
         merged = instant(pull.merged_at, lenient=True)
         if floor is not None and merged is not None and merged < floor:
             continue
-        candidate = _revert(git, head, pull, test_globs, repo, issues or {})
+        candidate = _revert(git, head, on_top, pull, test_globs, repo, issues or {})
         if candidate is not None:
             found.append(candidate)
     return found
@@ -78,8 +85,8 @@ def _pull_requests(git: GitRepo, head: str, slug: str) -> Iterator[Candidate]:
             yield pull
 
 
-def _revert(git: GitRepo, head: str, pull: Candidate, test_globs: Sequence[str], slug: str,
-            issues: Mapping[int, LinkedIssue]) -> BugCandidate | None:
+def _revert(git: GitRepo, head: str, on_top: str, pull: Candidate, test_globs: Sequence[str],
+            slug: str, issues: Mapping[int, LinkedIssue]) -> BugCandidate | None:
     assert pull.merge_commit is not None
     try:
         split = split_patch(read_diff(git, pull.base_commit, pull.merge_commit), test_globs)
@@ -91,17 +98,16 @@ def _revert(git: GitRepo, head: str, pull: Candidate, test_globs: Sequence[str],
     kept_tests = [s.path for s in file_sections(split.test_patch) if not s.deleted]
     if any(git.show_file(head, path) is None for path in kept_tests):
         return None  # its tests are gone: whatever it fixed is judged by nothing it brought
-    patches = _reverse_at(git, head, split.patch)
-    if patches is None:
+    reverse = _reverse_at(git, head, on_top, split.patch)
+    if reverse is None:
         return None
-    bug_patch, fix_patch = patches
-    files = tuple(s.path for s in file_sections(bug_patch))
     messages = [pull.title, pull.body, *pull.commit_messages]
     linked = [n for n in keyword_references(slug, messages) if n != pull.number]
     known = [issues[n] for n in linked if n in issues]
     return BugCandidate(
-        strategy="pr_revert", kind="", bug_patch=bug_patch, fix_patch=fix_patch,
-        files=files, functions=_functions(git, head, bug_patch),
+        strategy="pr_revert", kind="", bug_patch=reverse.bug, fix_patch=reverse.fix,
+        files=tuple(s.path for s in file_sections(reverse.bug)),
+        functions=_functions(reverse.bug, reverse.sources),
         description=f"revert of #{pull.number} ({pull.title}) at {head[:12]}",
         extra={"pull_number": pull.number, "title": pull.title,
                "merge_commit": pull.merge_commit, "test_files": kept_tests,
@@ -110,13 +116,20 @@ def _revert(git: GitRepo, head: str, pull: Candidate, test_globs: Sequence[str],
                           for i in known]})
 
 
-def _reverse_at(git: GitRepo, head: str, patch: str) -> tuple[str, str] | None:
-    """(bug, fix): the diffs from ``head`` to ``head`` with ``patch`` reversed and back, or
-    None when the reverse does not apply there or changes nothing.
+@dataclass(frozen=True)
+class _Reverse:
+    bug: str  # the fixed tree -> the tree with the pull request's code undone
+    fix: str  # and back
+    sources: dict[str, str]  # the Python files the bug changes, as the fixed tree has them
 
-    The reverse is made in a throwaway index whose new blobs go to a throwaway object folder
-    (the clone's objects are read through it as an alternate), so the clone gains nothing: not
-    even an unreachable blob of the reverted files.
+
+def _reverse_at(git: GitRepo, head: str, on_top: str, patch: str) -> _Reverse | None:
+    """The reverse of ``patch`` on ``head``'s tree (with ``on_top`` applied first), or None
+    when it does not apply there or changes nothing.
+
+    It is made in a throwaway index whose new blobs go to a throwaway object folder (the
+    clone's objects are read through it as an alternate), so the clone gains nothing: not even
+    an unreachable blob of the reverted files.
     """
     objects = Path(git.run("rev-parse", "--path-format=absolute", "--git-path", "objects").strip())
     with tempfile.TemporaryDirectory(prefix="swegc-revert-") as tmp:
@@ -125,47 +138,59 @@ def _reverse_at(git: GitRepo, head: str, patch: str) -> tuple[str, str] | None:
                        "GIT_OBJECT_DIRECTORY": os.path.join(tmp, "objects"),
                        "GIT_ALTERNATE_OBJECT_DIRECTORIES": str(objects)})
 
-        def run(*args: str, input: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
-            return subprocess.run(["git", *args], cwd=git.path, env=env, input=input,
+        def run(*args: str, input: str = "") -> bytes | None:
+            proc = subprocess.run(["git", *args], cwd=git.path, env=env, input=input.encode(),
                                   capture_output=True, check=False)
+            return proc.stdout if proc.returncode == 0 else None
 
-        def diff(base: str, other: str) -> bytes:
-            proc = run("-c", "core.quotePath=true", "-c", "diff.noprefix=false", "diff",
-                       "--binary", "--full-index", "-M", "--no-color", "--no-ext-diff",
-                       "--no-textconv", "--src-prefix=a/", "--dst-prefix=b/", base, other, "--")
-            if proc.returncode != 0:
-                raise GitError(f"{git.name}: git diff {base[:12]} {other[:12]} failed: "
-                               f"{proc.stderr.decode(errors='replace').strip()}")
-            return proc.stdout
+        def tree() -> str:
+            written = run("write-tree")
+            if written is None:
+                raise GitError(f"{git.name}: cannot write a tree in a throwaway index")
+            return written.decode().strip()
 
-        if run("read-tree", head).returncode != 0:
+        if run("read-tree", head) is None:
             raise GitError(f"{git.name}: cannot read the tree of {head}")
-        if run("apply", "--cached", "-R", "--binary", "-", input=patch.encode()).returncode != 0:
+        if on_top.strip() and run("apply", "--cached", "--binary", "-",
+                                  input=on_top.rstrip("\n") + "\n") is None:
             return None
-        written = run("write-tree")
-        if written.returncode != 0:
-            raise GitError(f"{git.name}: cannot write the reverted tree: "
-                           f"{written.stderr.decode(errors='replace').strip()}")
-        tree = written.stdout.decode().strip()
+        fixed = tree()
+        if run("apply", "--cached", "-R", "--binary", "-", input=patch) is None:
+            return None
+        reverted = tree()
+        bug, fix = run(*_DIFF, fixed, reverted, "--"), run(*_DIFF, reverted, fixed, "--")
+        if bug is None or fix is None:
+            raise GitError(f"{git.name}: cannot diff {fixed[:12]} and {reverted[:12]}")
         try:  # a file that is not UTF-8 text would need the compiler's binary re-reading
-            bug, fix = diff(head, tree).decode("utf-8"), diff(tree, head).decode("utf-8")
+            bug_text, fix_text = bug.decode("utf-8"), fix.decode("utf-8")
         except UnicodeDecodeError:
             return None
-        return (bug, fix) if bug.strip() else None
+        if not bug_text.strip():
+            return None
+        sources = {}
+        for section in file_sections(bug_text):
+            if section.path.endswith(".py") and section.source != DEV_NULL:
+                content = run("show", f"{fixed}:{section.source}")
+                if content is not None:
+                    sources[section.source] = content.decode("utf-8", "replace")
+        return _Reverse(bug_text, fix_text, sources)
 
 
-def _functions(git: GitRepo, head: str, bug_patch: str) -> tuple[str, ...]:
-    """``path:qualname`` of the Python functions (as they are at ``head``) that the bug
+# GitRepo.diff's settings: the same text `swegc compile` reads a pull request's diff as.
+_DIFF = ("-c", "core.quotePath=true", "-c", "diff.noprefix=false",
+         "-c", "diff.mnemonicPrefix=false", "diff", "--binary", "--full-index", "-M", "--no-color", "--no-ext-diff", "--no-textconv",
+         "--src-prefix=a/", "--dst-prefix=b/")
+
+
+def _functions(bug_patch: str, sources: Mapping[str, str]) -> tuple[str, ...]:
+    """``path:qualname`` of the Python functions (as the fixed tree has them) that the bug
     changes: a removed line's function, or, for a line only added, the function it lands in."""
     found: dict[str, None] = {}
     for patched in PatchSet(bug_patch):
-        path = patched.path
-        if not path.endswith(".py") or patched.is_added_file:
+        path = unquote_path(patched.source_file)
+        if path not in sources:
             continue
-        content = git.show_file(head, path)
-        if content is None:
-            continue
-        targets = functions_in(path, content.decode("utf-8", "replace"))
+        targets = functions_in(path, sources[path])
         for hunk in patched:
             before = hunk.source_start
             for line in hunk:
