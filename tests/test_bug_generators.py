@@ -298,3 +298,22 @@ def test_rewrites_stop_at_the_call_budget_and_when_the_policy_fails(module_repo)
     assert policy.calls == 3
     short = ScriptedPolicy([bad])  # runs out of script on the second call: PolicyError
     assert policy_rewrite_candidates(root, targets, short, seed=0, limit=2) == []
+
+
+def test_the_openai_policy_rewrites_through_an_openai_compatible_server(module_repo):
+    from swegc.runtime.policies import PolicyOptions
+    from swegc.runtime.policies.openai_policy import OpenAIPolicy
+    from swegc.testing.openai_server import OpenAIServer, scripted_backend
+
+    root = module_repo.path
+    targets = [t for t in functions_in("pkg/mod.py", (root / "pkg/mod.py").read_text())
+               if t.qualname == "Box.largest"]
+    reply = call("replace_function", source=LARGEST_BUGGY)
+    with OpenAIServer(scripted_backend([reply])) as server:
+        policy = OpenAIPolicy(PolicyOptions(model="tiny", base_url=server.url, max_retries=0))
+        (candidate,) = policy_rewrite_candidates(root, targets, policy, seed=0, limit=1)
+        (request,) = [r for r in server.requests if r.path.endswith("/chat/completions")]
+    assert [t["function"]["name"] for t in request.body["tools"]] == ["replace_function"]
+    assert "return max(self.items)" in request.body["messages"][-1]["content"]
+    assert candidate.extra["model"] == "tiny"
+    assert "+        return min(self.items)\n" in candidate.bug_patch
