@@ -79,6 +79,10 @@ def window(items, n):
     return items[1:n]
 
 
+def evens(items):
+    return [i for i in items if i % 2 == 0]
+
+
 def describe(flag, name):
     label = name.strip()
     print(label)
@@ -188,6 +192,8 @@ def _one(root: Path, kind: str, qualname: str) -> list[str]:
 
 EXPECTED_CHANGES = [  # (operator, function, the diff's -/+ lines joined by " | ")
     ("invert_condition", "clamp", "-    if value < low: | +    if value >= low:"),
+    ("invert_condition", "evens", "-    return [i for i in items if i % 2 == 0] | "
+                                  "+    return [i for i in items if i % 2 != 0]"),
     ("off_by_one", "total",
      "-    for i in range(len(items)): | +    for i in range(len(items) - 1):"),
     ("off_by_one", "window", "-    return items[1:n] | +    return items[2:n]"),

@@ -246,6 +246,9 @@ class _Collector(cst.CSTVisitor):
     def visit_IfExp(self, node: cst.IfExp) -> None:
         self.add("invert_condition", node.test, negated(node.test))
 
+    def visit_CompIf(self, node: cst.CompIf) -> None:  # [x for x in xs if test]
+        self.add("invert_condition", node.test, negated(node.test))
+
     def visit_Return(self, node: cst.Return) -> None:
         if node.value is None:
             return
