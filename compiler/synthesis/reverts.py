@@ -13,6 +13,7 @@ the clone's work tree, so the clone is left as it was and nothing is checked out
 
 from __future__ import annotations
 
+import ast
 import logging
 import os
 import subprocess
@@ -45,7 +46,8 @@ def revert_candidates(clone: Path, commit: str, *, test_globs: Sequence[str], li
     """Up to ``limit`` reverts of pull requests merged at or before ``commit``, newest first.
 
     A pull request qualifies when it changed code and tests, every test file it left is still
-    at ``commit``, and the reverse of its code change applies there. ``since`` (an ISO date)
+    at ``commit``, the reverse of its code change applies there, and it changes more than
+    comments and docstrings. ``since`` (an ISO date)
     skips pull requests merged before it. ``repo`` ("owner/name") lets a closing keyword name
     the issue as ``owner/name#N``; ``issues`` (number -> issue, e.g. the spec's
     ``source.git.issues`` file) gives the linked issues' text.
@@ -167,19 +169,46 @@ def _reverse_at(git: GitRepo, head: str, on_top: str, patch: str) -> _Reverse | 
             return None
         if not bug_text.strip():
             return None
-        sources = {}
+        sources: dict[str, str] = {}
+        behaviour = False  # whether the revert changes more than comments and docstrings
         for section in file_sections(bug_text):
-            if section.path.endswith(".py") and section.source != DEV_NULL:
-                content = run("show", f"{fixed}:{section.source}")
-                if content is not None:
-                    sources[section.source] = content.decode("utf-8", "replace")
+            if not section.path.endswith(".py") or DEV_NULL in (section.source, section.target):
+                behaviour = True
+                continue
+            before = run("show", f"{fixed}:{section.source}")
+            after = run("show", f"{reverted}:{section.target}")
+            if before is None or after is None:
+                behaviour = True
+                continue
+            sources[section.source] = before.decode("utf-8", "replace")
+            behaviour = behaviour or not _same_code(before, after)
+        if not behaviour:
+            return None  # only comments or docstrings come back: no test can fail
         return _Reverse(bug_text, fix_text, sources)
+
+
+def _same_code(before: bytes, after: bytes) -> bool:
+    """Whether two versions of a Python file differ only in comments, spacing and docstrings
+    (a file that does not parse counts as changed)."""
+    try:
+        trees = [ast.parse(text) for text in (before, after)]
+    except (SyntaxError, ValueError):
+        return False
+    for tree in trees:
+        for node in ast.walk(tree):
+            body = getattr(node, "body", None)
+            if (isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+                    and body and isinstance(body[0], ast.Expr)
+                    and isinstance(body[0].value, ast.Constant)
+                    and isinstance(body[0].value.value, str)):
+                node.body = body[1:] or [ast.Pass()]
+    return ast.dump(trees[0]) == ast.dump(trees[1])
 
 
 # GitRepo.diff's settings: the same text `swegc compile` reads a pull request's diff as.
 _DIFF = ("-c", "core.quotePath=true", "-c", "diff.noprefix=false",
-         "-c", "diff.mnemonicPrefix=false", "diff", "--binary", "--full-index", "-M", "--no-color", "--no-ext-diff", "--no-textconv",
-         "--src-prefix=a/", "--dst-prefix=b/")
+         "-c", "diff.mnemonicPrefix=false", "diff", "--binary", "--full-index", "-M",
+         "--no-color", "--no-ext-diff", "--no-textconv", "--src-prefix=a/", "--dst-prefix=b/")
 
 
 def _functions(bug_patch: str, sources: Mapping[str, str]) -> tuple[str, ...]:
