@@ -26,7 +26,8 @@ import libcst as cst
 
 from swegc.compiler.synthesis.bugs import BugCandidate, FunctionTarget
 from swegc.compiler.synthesis.diffs import changed_lines, file_diff
-from swegc.compiler.synthesis.mutations import is_test_path, read_source
+from swegc.compiler.synthesis.mutations import is_test_path
+from swegc.compiler.synthesis.sources import read_source
 from swegc.compiler.synthesis.targets import locate_functions
 from swegc.runtime.policies import Policy, PolicyError
 
