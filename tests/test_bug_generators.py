@@ -193,11 +193,31 @@ def _mutants(root: Path) -> list[BugCandidate]:
     return mutation_candidates(root, targets, seed=0, limit=60)
 
 
-def test_a_combination_applies_as_its_parts_applied_one_after_another(module_repo):
+def _without_context(repo, patch: str) -> tuple[int, str]:
+    """``patch`` as a diff with no context lines, and the first line it changes."""
+    _apply(repo.path, patch)
+    bare = repo.git("diff", "-U0") + "\n"
+    repo.git("checkout", "-q", ".")
+    return int(bare.split("@@ -", 1)[1].split(",")[0].split(" ")[0]), bare
+
+
+def _as_parts_would(repo, parts: list[BugCandidate]) -> dict[str, bytes]:
+    """The files after each part's change, made one after another from the bottom of the file
+    up (with no context, so that neighbouring changes do not stand in each other's way)."""
+    for _, bare in sorted((_without_context(repo, p.bug_patch) for p in parts), reverse=True):
+        _apply(repo.path, bare, "--unidiff-zero")
+    files = {p: (repo.path / p).read_bytes() for p in ("pkg/mod.py", "pkg/other.py")}
+    repo.git("checkout", "-q", ".")
+    return files
+
+
+@pytest.mark.parametrize("with_root", [True, False])
+def test_a_combination_makes_each_of_its_parts_changes(module_repo, with_root):
     root = module_repo.path
     originals = {p: (root / p).read_bytes() for p in ("pkg/mod.py", "pkg/other.py")}
     parts_by_id = {candidate_id(c): c for c in _mutants(root)}
-    combined = combined_candidates(list(parts_by_id.values()), seed=1, limit=25, root=root)
+    combined = combined_candidates(list(parts_by_id.values()), seed=1, limit=25,
+                                   root=root if with_root else None)
     assert len(combined) == 25
     assert {len(c.extra["parts"]) for c in combined} == {2, 3}
     shifting = 0
@@ -206,16 +226,29 @@ def test_a_combination_applies_as_its_parts_applied_one_after_another(module_rep
         assert c.strategy == "combined" and c.origin == "combined"
         functions = [f for p in parts for f in p.functions]
         assert len(set(functions)) == len(functions) and c.functions == tuple(functions)
-        for part in parts:  # the parts one after another ...
-            _apply(root, part.bug_patch)
-        expected = {p: (root / p).read_bytes() for p in originals}
-        module_repo.git("checkout", "-q", ".")
-        _apply(root, c.bug_patch)  # ... give what the combined patch gives
+        expected = _as_parts_would(module_repo, parts)
+        _apply(root, c.bug_patch)
         assert {p: (root / p).read_bytes() for p in originals} == expected
         _apply(root, c.fix_patch)
         assert {p: (root / p).read_bytes() for p in originals} == originals
         shifting += any(p.kind in ("drop_branch", "drop_statement") for p in parts)
     assert shifting  # some parts change the line count, moving the hunks after them
+
+
+def test_bugs_in_neighbouring_functions_become_one_hunk(git_builder):
+    source = "def f(x):\n    return x + 1\n\n\ndef g(y):\n    return y * 2"
+    git_builder.commit("two functions", {"m.py": source})
+    root = git_builder.path
+    mutants = mutation_candidates(root, functions_in("m.py", source), seed=0, limit=50)
+    assert combined_candidates(mutants, seed=0, limit=5) == []  # their hunks share context
+    combined = combined_candidates(mutants, seed=0, limit=5, root=root)
+    assert len(combined) == 5
+    for c in combined:
+        (patched,) = PatchSet(c.bug_patch)
+        assert len(patched) == 1 and patched.removed == 2
+        _apply(root, c.bug_patch)
+        _apply(root, c.fix_patch)
+        assert (root / "m.py").read_text() == source
 
 
 def test_bugs_in_the_same_function_or_overlapping_are_never_combined(module_repo):
