@@ -18,7 +18,8 @@ class FunctionTarget:
 
     path: str  # repository-relative, POSIX
     qualname: str  # "Class.method" or "function"; nested functions as "outer.<locals>.inner"
-    first_line: int  # 1-based line of ``def`` (decorators excluded), as code objects report
+    first_line: int  # 1-based, as the code object reports it (co_firstlineno): a decorated function
+    # starts at its first decorator
     last_line: int
     covering_tests: tuple[str, ...] = ()  # test ids as the instance's parser names them
 
