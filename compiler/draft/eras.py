@@ -2,7 +2,8 @@
 
 Every version gets the recipe its first commit's files ask for; neighbours (in version order)
 with the same recipe merge into one range, so a split happens exactly where the install, the
-Python or the Debian packages change. A package that a later commit of a range adds (a pull
+Python or the build changes; the Debian packages and extra pip packages of the merged versions
+are united. A package that a later commit of a range adds (a pull
 request that adds a dependency, as calc's #8 adds more-itertools) goes into the range's ``pip``:
 the env image is built at the oldest base commit of its range, where that package is not
 declared yet, and the instance's patch that needs it is applied after the install.
@@ -10,6 +11,7 @@ declared yet, and the instance's patch that needs it is applied after the instal
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from swegc.compiler.draft.history import Commit
@@ -25,7 +27,8 @@ class VersionEra:
     first: Commit
     last: Commit
     recipe: Recipe
-    later: dict[str, str] = field(default_factory=dict)  # name -> requirement added later
+    # name -> (requirement as written, the pull request whose merge declares it)
+    later: dict[str, tuple[str, int]] = field(default_factory=dict)
 
 
 @dataclass
@@ -39,18 +42,37 @@ class Range:
     def recipe(self) -> Recipe:
         return self.eras[0].recipe
 
-    def added_later(self) -> dict[str, str]:
-        """Packages later commits of the range declare that its first commit does not."""
-        start = self.eras[0].recipe.names
-        found: dict[str, str] = {}
+    def union(self, key: str) -> list[str]:
+        """``apt`` or ``pip`` of every era in the range, the first era's first; a package is
+        named once (the first era's requirement wins)."""
+        seen: dict[str, str] = {}
         for era in self.eras:
-            for name, requirement in era.later.items():
+            for item in era.recipe.env.get(key, []):
+                seen.setdefault(_bare(item), item)
+        return list(seen.values())
+
+    def union_why(self, key: str) -> str:
+        reasons: list[str] = []
+        for era in self.eras:
+            for part in era.recipe.why.get(key, "").split("; "):
+                if part and part not in reasons:
+                    reasons.append(part)
+        return "; ".join(reasons)
+
+    def added_later(self) -> dict[str, tuple[str, int]]:
+        """Packages pull requests of the range add themselves, not declared at its start:
+        name -> (the requirement as written, the pull request)."""
+        start = self.eras[0].recipe.names
+        found: dict[str, tuple[str, int]] = {}
+        for era in self.eras:
+            for name, added in era.later.items():
                 if name not in start:
-                    found.setdefault(name, requirement)
-        for era in self.eras[1:]:
-            for name in era.recipe.names - start:
-                found.setdefault(name, name)
+                    found.setdefault(name, added)
         return found
+
+
+def _bare(requirement: str) -> str:
+    return re.split(r"[<>=!~\[ ;]", requirement, maxsplit=1)[0].lower().replace("_", "-")
 
 
 def group_eras(eras: list[VersionEra]) -> list[Range]:

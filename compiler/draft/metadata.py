@@ -86,6 +86,28 @@ def read_metadata(read: Reader, files: tuple[str, ...]) -> Metadata:
     return meta
 
 
+def declared_names(read: Reader) -> dict[str, str]:
+    """The runtime and test packages a commit declares (name -> requirement as written), read
+    from its packaging files and conventional requirement files only (no tree listing): cheap
+    enough to compare a pull request's merge with its parent."""
+    meta = Metadata()
+    _from_pyproject(meta, _toml(read("pyproject.toml")))
+    _from_setup_cfg(meta, _ini(read("setup.cfg")))
+    setup_py = read("setup.py")
+    if setup_py is not None:
+        _from_setup_py(meta, setup_py)
+    names = dict(meta.dependencies)
+    names.update({n: n for n in meta.test_names() if n not in names})
+    for path in _CONVENTIONAL_FILES:
+        names.update({n: n for n in requirement_names(read, path) if n not in names})
+    return {name.lower().replace("_", "-"): req for name, req in names.items()}
+
+
+_CONVENTIONAL_FILES = ("requirements.txt", "requirements-dev.txt", "requirements-test.txt",
+                       "requirements-tests.txt", "requirements_dev.txt", "test-requirements.txt",
+                       "dev-requirements.txt")
+
+
 # ---- pyproject.toml ---------------------------------------------------------------------
 
 _BACKENDS = {"setuptools": "setuptools", "poetry": "poetry", "hatchling": "hatch",
@@ -195,7 +217,7 @@ def _from_setup_py(meta: Metadata, text: str) -> None:
         meta.requires_python = match.group(1)
         meta.sources["requires_python"] = "setup.py python_requires"
     _classifiers(meta, _PY_CLASSIFIER.findall(text), "setup.py classifiers", raw=True)
-    if re.search(r"\b(Extension|cythonize|ext_modules|build_ext|Pybind11Extension)\b", text):
+    if re.search(r"\b(Extension|cythonize|Pybind11Extension|add_extension)\(", text):
         meta.extensions = True
     if "setuptools_scm" in text or "use_scm_version" in text:
         meta.scm_version = "setuptools_scm"

@@ -1,8 +1,8 @@
 """Which Python an era gets: one the project said it supports at the time, that this machine builds.
 
 swegc builds three interpreters itself (Debian's: 3.9, 3.11, 3.13; ``swegc.naming``). An era
-whose project supports one of them gets the newest such one that existed then, since packages
-resolve as of the era's date and wheels for a newer interpreter did not exist yet. An era that
+whose project supports one of them gets the oldest such one that existed then, since packages
+resolve as of the era's date and wheels for a newer interpreter may not exist yet. An era that
 supports none of them (a 2019 project that stops at 3.8) gets its own newest Python through
 ``build.base_images`` (the official ``python:3.X`` images, which a machine that reaches Docker Hub
 pulls), as SWE-Gym's shared settings do.
@@ -22,7 +22,8 @@ from swegc.naming import DEBIAN_SUITES
 RELEASED = {"3.6": "2016-12-23", "3.7": "2018-06-27", "3.8": "2019-10-14", "3.9": "2020-10-05",
             "3.10": "2021-10-04", "3.11": "2022-10-24", "3.12": "2023-10-02",
             "3.13": "2024-10-07", "3.14": "2025-10-07"}
-BUILT_IN = tuple(DEBIAN_SUITES)  # what `swegc images base` builds here
+BUILT_IN = tuple(DEBIAN_SUITES)
+FLOOR = "3.8"  # what `swegc images base` builds here
 # The official image of a Python this machine does not build (Debian suites that still ship it).
 OFFICIAL_IMAGES = {"3.6": "python:3.6-bullseye", "3.7": "python:3.7-bookworm",
                    "3.8": "python:3.8-bookworm", "3.10": "python:3.10-bookworm",
@@ -39,27 +40,34 @@ class PythonChoice:
 def choose_python(requires: str | None, declared: set[str], date: str,
                   declared_from: str | None = None) -> PythonChoice:
     """The Python of an era starting on ``date`` (YYYY-MM-DD) whose project requires
-    ``requires`` and names ``declared`` (classifiers, tox, CI) as supported."""
-    released = [v for v in RELEASED if RELEASED[v] <= date] or ["3.6"]
+    ``requires`` and names ``declared`` (classifiers, tox, CI) as supported.
+
+    Among the Pythons the project named (else those it allows) that were out by then, the
+    oldest one this machine builds: it had been out longest, so the era's pinned packages most
+    likely have wheels for it, and it changes only when the project drops a Python, which keeps
+    the environments few. Where none is built here, the newest of them, from an official image;
+    never one older than ``FLOOR`` (uv, which resolves packages by date, needs it).
+    """
+    released = [v for v in RELEASED if RELEASED[v] <= date] or [FLOOR]
     allowed = [v for v in released if _fits(v, requires)] or released
     said = sorted((v for v in declared if v in allowed), key=Version)
     pool = said or allowed
     where = (f"{declared_from} name {_span(said)}" if said else
-             f"no supported Pythons are listed; {requires or 'any Python'} is required"
-             if requires else "no Python requirement is written")
+             f"no supported Pythons are listed and {requires} is required" if requires
+             else "no supported Pythons or Python requirement are written")
     built = [v for v in pool if v in BUILT_IN]
     if built:
-        pick = max(built, key=Version)
-        return PythonChoice(pick, f"{where}; {pick} is the newest of them this machine builds "
-                                  f"that was out by {date}")
-    if not said and requires is None:
-        pick = max((v for v in allowed if v in BUILT_IN), key=Version, default=allowed[-1])
-    else:
-        pick = max(pool, key=Version)
+        pick = min(built, key=Version)
+        return PythonChoice(pick, f"{where}; {pick} is the oldest of them this machine builds "
+                                  f"(out longest by {date}: wheels for its packages exist)")
+    pick = max(pool, key=Version)
+    if Version(pick) < Version(FLOOR):
+        where += f"; {FLOOR} at least, which uv (dated resolution) runs on"
+        pick = FLOOR
     image = OFFICIAL_IMAGES.get(pick)
     if pick in BUILT_IN or image is None:
         return PythonChoice(pick, f"{where}; {pick} was out by {date}")
-    return PythonChoice(pick, f"{where}; none of them is one this machine builds "
+    return PythonChoice(pick, f"{where}; none is one this machine builds "
                               f"({', '.join(BUILT_IN)}), so {pick} comes from {image} "
                               "(build.base_images)", base_image=image)
 

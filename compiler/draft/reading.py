@@ -16,7 +16,7 @@ from typing import Any
 
 from swegc.compiler.draft.eras import Range, VersionEra, group_eras, what_changed
 from swegc.compiler.draft.history import DEPENDENCY_PATHSPECS, Commit, History
-from swegc.compiler.draft.metadata import Metadata, read_metadata
+from swegc.compiler.draft.metadata import Metadata, declared_names, read_metadata
 from swegc.compiler.draft.model import Draft
 from swegc.compiler.draft.pythons import choose_python
 from swegc.compiler.draft.recipe import make_recipe
@@ -27,7 +27,6 @@ from swegc.errors import SwegcError
 # Commits whose version is read: a long history is sampled evenly (plus every commit that
 # changes a dependency file), which finds every version that lasted more than a few days.
 SAMPLE = 1200
-LATE_READS = 12  # dependency-changing commits read per version for packages added later
 
 
 class DraftError(SwegcError):
@@ -124,7 +123,7 @@ class _Reader:
         for commit in sample:
             if commit.sha in versions:
                 by_version.setdefault(versions[commit.sha], []).append(commit)
-        touching = {c.sha for c in self.history.first_parent(*DEPENDENCY_PATHSPECS)}
+        added = self._added_by_pulls(versions)
         eras = []
         for version, commits in by_version.items():
             meta, files = self._metadata(commits[0])
@@ -133,16 +132,44 @@ class _Reader:
             recipe = make_recipe(meta, files, self._reader(commits[0].sha), python, tests,
                                  commits[0].date)
             era = VersionEra(version, commits[0], commits[-1], recipe)
-            later = [c for c in commits[1:] if c.sha in touching]
-            if len(later) > LATE_READS:
-                later = [later[int(i * len(later) / LATE_READS)] for i in range(LATE_READS)][:-1] \
-                    + [later[-1]]
-            for commit in later:
-                late_meta, late_files = self._metadata(commit)
-                for name in late_meta.all_names(self._reader(commit.sha)) - recipe.names:
-                    era.later.setdefault(name, late_meta.dependencies.get(name, name))
+            era.later = added.get(version, {})
             eras.append(era)
         return eras
+
+    def _added_by_pulls(self, versions: dict[str, str]) -> dict[str, dict[str, tuple[str, int]]]:
+        """Packages a pull request's own merge declares (version -> name -> (requirement, PR)).
+
+        The instance of that pull request installs its base commit, where the package is not
+        declared yet, and its patch is applied after the install: so the environment itself
+        must hold it. Packages declared by a commit before a pull request's base are installed
+        by the instance's own install, which runs again at its base commit.
+        """
+        everything = self.history.first_parent()
+        index = {c.sha: i for i, c in enumerate(everything)}
+        found: dict[str, dict[str, tuple[str, int]]] = {}
+        version = None
+        ordered = [c for c in self.history.first_parent(*DEPENDENCY_PATHSPECS)
+                   if c.pull is not None and index.get(c.sha, 0) > 0]
+        for commit in ordered:
+            position = index[commit.sha]
+            parent = everything[position - 1]
+            version = versions.get(commit.sha) or versions.get(parent.sha) or \
+                self._nearest_version(everything, position, versions)
+            if version is None:
+                continue
+            before = declared_names(self._reader(parent.sha))
+            after = declared_names(self._reader(commit.sha))
+            for name in after.keys() - before.keys():
+                found.setdefault(version, {}).setdefault(name, (after[name], commit.pull or 0))
+        return found
+
+    @staticmethod
+    def _nearest_version(everything: list[Commit], position: int,
+                         versions: dict[str, str]) -> str | None:
+        for back in range(position, -1, -1):
+            if everything[back].sha in versions:
+                return versions[everything[back].sha]
+        return None
 
     # ---- sections --------------------------------------------------------------------------
 
@@ -163,7 +190,8 @@ class _Reader:
     def _source(self, pulls: list[Commit], window: list[Commit]) -> dict[str, Any]:
         clone = str(self.clone)
         if self.out is not None:
-            clone = os.path.relpath(self.clone, self.out.parent)
+            relative = os.path.relpath(self.clone, self.out.parent)
+            clone = relative if not relative.startswith("../../..") else clone
         source: dict[str, Any] = {"clone": clone}
         self.why["source.clone"] = ("the clone this was drafted from"
                                     + (", relative to this file" if self.out else ""))
@@ -200,6 +228,9 @@ class _Reader:
             env["versions"] = current.versions
         env.update(recipe.env)
         prefix = f"environments.{index}"
+        for key in ("apt", "pip"):
+            if current.union(key):
+                env[key] = current.union(key)
         first, last = current.eras[0], current.eras[-1]
         span = (first.version if first is last else f"{first.version} to {last.version}")
         reason = (f"versions {span}: commits {first.first.sha[:10]} ({first.first.date}) to "
@@ -209,13 +240,20 @@ class _Reader:
         self.why[prefix] = reason
         for key, text in recipe.why.items():
             self.why[f"{prefix}.{key}"] = text
+        for key in ("apt", "pip"):
+            if key in env:
+                self.why[f"{prefix}.{key}"] = current.union_why(key)
         later = current.added_later()
         if later:
-            extra = [later[name] for name in sorted(later)]
+            have = {_bare(p) for p in env.get("pip", [])}
+            # Names only: a pin a later pull request wrote may name a release newer than the
+            # env commit's date, which pip_date cannot resolve; the date picks the release.
+            extra = [name for name in sorted(later) if name not in have]
             env["pip"] = [*env.get("pip", []), *extra]
-            added = (f"{', '.join(sorted(later))} {'is' if len(later) == 1 else 'are'} declared "
-                     "by later commits of this range; the env is built at its oldest base commit, "
-                     "before them")
+            pulls = ", ".join(f"#{later[name][1]} adds {name}" for name in sorted(later))
+            added = (f"{pulls}: its instance installs its base commit, before that, and the "
+                     "patch that needs it comes after the install (names only: the date picks "
+                     "the release)")
             old = self.why.get(f"{prefix}.pip")
             self.why[f"{prefix}.pip"] = f"{old}; {added}" if old else added
         return env
@@ -225,9 +263,13 @@ class _Reader:
                  f"{len(pulls)} merged pull requests in its first-parent history. Each line's "
                  "reason is the comment above it: adjust what it got wrong, then run "
                  "`swegc check` and `swegc compile`."]
-        if ".gitmodules" in files:
-            modules = self.history.read(head.sha, ".gitmodules") or ""
-            paths = re.findall(r"path\s*=\s*(\S+)", modules)
+        modules = self.history.read(head.sha, ".gitmodules") or ""
+        paths = re.findall(r"path\s*=\s*(\S+)", modules)
+        if paths:
             lines.append(f"Submodules ({', '.join(paths)}): clone each and name it under "
                          "source.submodules if the tests need its files.")
         return " ".join(lines)
+
+
+def _bare(requirement: str) -> str:
+    return re.split(r"[<>=!~\[ ;]", requirement, maxsplit=1)[0].lower().replace("_", "-")

@@ -35,8 +35,11 @@ class Recipe:
     base_image: str | None = None  # the image of a Python this machine does not build
 
     def signature(self) -> str:
-        """What makes two eras need different environments (not the late-added packages)."""
-        return json.dumps(self.env, sort_keys=True)
+        """What makes two eras need different environments: the Python, the install lines,
+        the build, Node. Not the Debian packages or the extra pip packages: a range takes the
+        union of its eras' (one more header package costs less than one more environment)."""
+        env = {k: v for k, v in self.env.items() if k not in ("apt", "pip")}
+        return json.dumps(env, sort_keys=True)
 
 
 def make_recipe(meta: Metadata, files: tuple[str, ...], read: Reader, python: PythonChoice,
