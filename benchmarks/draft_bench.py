@@ -103,8 +103,9 @@ def _per_pull_request(hand: Any, draft: Any, clone: Path, sample: int) -> dict[s
 
 
 def _files(env: Any) -> set[str]:
-    """Requirement files an install reads (-r FILE)."""
-    return {m for line in env.install for m in re.findall(r"-r\s*(\S+)", line)
+    """Requirement files an install reads (-r FILE, or a file it filters into /tmp first)."""
+    return {m for line in env.install
+            for m in re.findall(r"(?:(?<=\s)-r\s*|(?<=\s))([\w./-]*requirements[\w./-]*\.txt)", line)
             if not m.startswith("/tmp/")}
 
 

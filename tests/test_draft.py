@@ -139,7 +139,7 @@ def test_a_tag_versioned_unittest_project_drafts_git_describe_and_the_unittest_r
     [env] = drafted.spec["environments"]
     assert env["python"] == "3.11"  # tox names 3.10 and 3.11; only 3.11 is built here
     assert env["install"] == ["pip install -e '.[testing]'"]
-    assert "SETUPTOOLS_SCM_PRETEND_VERSION" in env["env"]
+    assert env["env"]["SETUPTOOLS_SCM_PRETEND_VERSION"] == "0.3.0"
     assert "tox.ini envlist" in drafted.why["environments.0.python"]
 
 

@@ -38,7 +38,8 @@ class PythonChoice:
 
 
 def choose_python(requires: str | None, declared: set[str], date: str,
-                  declared_from: str | None = None) -> PythonChoice:
+                  declared_from: str | None = None,
+                  present: frozenset[str] | None = None) -> PythonChoice:
     """The Python of an era starting on ``date`` (YYYY-MM-DD) whose project requires
     ``requires`` and names ``declared`` (classifiers, tox, CI) as supported.
 
@@ -47,6 +48,8 @@ def choose_python(requires: str | None, declared: set[str], date: str,
     likely have wheels for it, and it changes only when the project drops a Python, which keeps
     the environments few. Where none is built here, the newest of them, from an official image;
     never one older than ``FLOOR`` (uv, which resolves packages by date, needs it).
+    ``present``: the built-in Pythons whose base image this machine already has (None: not
+    known); those come first, so a draft compiles with what is here.
     """
     released = [v for v in RELEASED if RELEASED[v] <= date] or [FLOOR]
     allowed = [v for v in released if _fits(v, requires)] or released
@@ -56,10 +59,16 @@ def choose_python(requires: str | None, declared: set[str], date: str,
              f"no supported Pythons are listed and {requires} is required" if requires
              else "no supported Pythons or Python requirement are written")
     built = [v for v in pool if v in BUILT_IN]
+    here = [v for v in built if present is not None and v in present]
+    if here:
+        pick = min(here, key=Version)
+        return PythonChoice(pick, f"{where}; {pick} is the oldest of them whose base image is "
+                                  f"here (out longest by {date}: wheels for its packages exist)")
     if built:
         pick = min(built, key=Version)
         return PythonChoice(pick, f"{where}; {pick} is the oldest of them this machine builds "
-                                  f"(out longest by {date}: wheels for its packages exist)")
+                                  f"(out longest by {date}: wheels for its packages exist; "
+                                  f"`swegc images base --python {pick}` builds it)")
     pick = max(pool, key=Version)
     if Version(pick) < Version(FLOOR):
         where += f"; {FLOOR} at least, which uv (dated resolution) runs on"
@@ -70,6 +79,20 @@ def choose_python(requires: str | None, declared: set[str], date: str,
     return PythonChoice(pick, f"{where}; none is one this machine builds "
                               f"({', '.join(BUILT_IN)}), so {pick} comes from {image} "
                               "(build.base_images)", base_image=image)
+
+
+def present_pythons() -> frozenset[str] | None:
+    """The built-in Pythons whose base image the local Docker engine has; None without one."""
+    from swegc.docker_client import docker_client, image_exists
+    from swegc.errors import DockerUnavailableError
+    from swegc.naming import DEFAULT_BASE_IMAGES
+
+    try:
+        client = docker_client()
+    except DockerUnavailableError:
+        return None
+    return frozenset(v for v, image in DEFAULT_BASE_IMAGES.items()
+                     if image_exists(client, image) is not None)
 
 
 def _fits(version: str, requires: str | None) -> bool:

@@ -18,7 +18,7 @@ from swegc.compiler.draft.eras import Range, VersionEra, group_eras, what_change
 from swegc.compiler.draft.history import DEPENDENCY_PATHSPECS, Commit, History
 from swegc.compiler.draft.metadata import Metadata, declared_names, read_metadata
 from swegc.compiler.draft.model import Draft
-from swegc.compiler.draft.pythons import choose_python
+from swegc.compiler.draft.pythons import choose_python, present_pythons
 from swegc.compiler.draft.recipe import make_recipe
 from swegc.compiler.draft.testing import TestPlan, plan_tests
 from swegc.compiler.draft.versionsource import find_version_source
@@ -55,6 +55,7 @@ class _Reader:
         self.out = Path(out_name).expanduser().resolve() if out_name else None
         self.jsonl, self.instances = jsonl, instances
         self.why: dict[str, str] = {}
+        self.present = present_pythons()
 
     def draft(self) -> Draft:
         history = self.history
@@ -128,7 +129,7 @@ class _Reader:
         for version, commits in by_version.items():
             meta, files = self._metadata(commits[0])
             python = choose_python(meta.requires_python, meta.declared_pythons, commits[0].date,
-                                   meta.sources.get("declared_pythons"))
+                                   meta.sources.get("declared_pythons"), self.present)
             recipe = make_recipe(meta, files, self._reader(commits[0].sha), python, tests,
                                  commits[0].date)
             era = VersionEra(version, commits[0], commits[-1], recipe)
@@ -228,10 +229,13 @@ class _Reader:
             env["versions"] = current.versions
         env.update(recipe.env)
         prefix = f"environments.{index}"
+        first, last = current.eras[0], current.eras[-1]
         for key in ("apt", "pip"):
             if current.union(key):
                 env[key] = current.union(key)
-        first, last = current.eras[0], current.eras[-1]
+        if "SETUPTOOLS_SCM_PRETEND_VERSION" in env.get("env", {}):
+            # The range's first version: code that compares its own version sees a real one.
+            env["env"] = {**env["env"], "SETUPTOOLS_SCM_PRETEND_VERSION": f"{first.version}.0"}
         span = (first.version if first is last else f"{first.version} to {last.version}")
         reason = (f"versions {span}: commits {first.first.sha[:10]} ({first.first.date}) to "
                   f"{last.last.sha[:10]} ({last.last.date})")

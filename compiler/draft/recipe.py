@@ -19,6 +19,9 @@ from swegc.compiler.draft.metadata import TEST_EXTRAS, Metadata, Reader
 from swegc.compiler.draft.pythons import PythonChoice
 from swegc.compiler.draft.testing import TestPlan
 
+ALL_EXTRAS = ("all", "complete", "full")
+# Folders whose package.json builds a web site or documentation, not something the tests use.
+_NOT_FOR_TESTS = re.compile(r"^(docs?|website|site|www|documentation)$")
 # Node's long-term releases by the date they became current: an era gets the one of its time.
 _NODE_BY_DATE = (("2018-04-24", "10"), ("2019-04-23", "12"), ("2020-04-21", "14"),
                  ("2021-04-20", "16"), ("2022-04-19", "18"), ("2023-04-18", "20"),
@@ -93,6 +96,13 @@ def _install_lines(meta: Metadata, read: Reader, recipe: Recipe) -> tuple[list[s
     files = list(meta.requirement_files)
     extras = [e for e in TEST_EXTRAS[:3] if e in meta.extras][:1] or \
         [e for e in TEST_EXTRAS[3:] if e in meta.extras][:1]
+    # The tests of a project's optional parts import those parts' packages: an extra that
+    # gathers every optional dependency comes along (moto's all, dask's complete).
+    everything = [e for e in ALL_EXTRAS if e in meta.extras][:1]
+    if everything:
+        reasons.append(f"the '{everything[0]}' extra holds every optional dependency, which "
+                       "the tests of the optional parts import")
+        extras = [*everything, *extras]
     groups = [g for g in TEST_EXTRAS if g in meta.groups and meta.groups[g]][:1]
     parts: list[str] = []
     if files:
@@ -113,8 +123,8 @@ def _install_lines(meta: Metadata, read: Reader, recipe: Recipe) -> tuple[list[s
     compiled = meta.extensions or meta.backend == "meson"
     target = f"'.[{','.join(extras)}]'" if extras else "."
     if meta.has_project:
-        if extras:
-            reasons.insert(0, f"the '{extras[0]}' extra holds the test requirements")
+        if extras[len(everything):]:
+            reasons.insert(0, f"the '{extras[-1]}' extra holds the test requirements")
         if compiled:
             if parts:
                 lines.append("pip install " + " ".join(parts))
@@ -174,6 +184,8 @@ def _node(files: tuple[str, ...], read: Reader, commit_date: str) -> tuple[dict[
             doc = json.loads(read(f"{folder}/package.json" if folder != "." else "package.json")
                              or "{}")
         except json.JSONDecodeError:
+            continue
+        if _NOT_FOR_TESTS.match(folder):
             continue
         if doc.get("dependencies") or "build" in (doc.get("scripts") or {}):
             chosen.append(folder)
