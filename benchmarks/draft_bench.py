@@ -77,8 +77,8 @@ def _per_pull_request(hand: Any, draft: Any, clone: Path, sample: int) -> dict[s
     from swegc.git import GitRepo
 
     repo = GitRepo.open(clone)
-    with History(clone) as history:
-        pulls = [c for c in history.first_parent() if c.pull is not None]
+    history = History(clone)
+    pulls = [c for c in history.first_parent() if c.pull is not None]
     since = hand.source.filters.since
     pulls = [c for c in pulls if not since or c.date >= since[:10]]
     chosen = [pulls[int(i * len(pulls) / sample)] for i in range(min(sample, len(pulls)))]
@@ -96,10 +96,27 @@ def _per_pull_request(hand: Any, draft: Any, clone: Path, sample: int) -> dict[s
         counts["compared"] += 1
         counts["python_same"] += mine.python == theirs.python
         counts["python_near"] += abs(_pv(mine.python)[1] - _pv(theirs.python)[1]) <= 1
-        counts["install_files"] += _files(theirs) <= _files(mine)
+        counts["install_files"] += _files(theirs) <= _reachable(history, base, _files(mine))
         counts["extras_same"] += _extras(theirs) <= _extras(mine)
         counts["apt_covered"] += set(theirs.apt) - {"build-essential"} <= set(mine.apt)
+    history.close()
     return counts
+
+
+def _reachable(history: Any, commit: str, files: set[str]) -> set[str]:
+    """The files and every file they include with ``-r`` (at ``commit``)."""
+    found, todo = set(), list(files)
+    while todo:
+        path = todo.pop()
+        if path in found:
+            continue
+        found.add(path)
+        folder = path.rpartition("/")[0]
+        for line in (history.read(commit, path) or "").splitlines():
+            match = re.match(r"^\s*(?:-r|--requirement)\s*(\S+)", line)
+            if match:
+                todo.append(f"{folder}/{match.group(1)}" if folder else match.group(1))
+    return found
 
 
 def _files(env: Any) -> set[str]:
@@ -126,7 +143,7 @@ def _pv(version: str) -> tuple[int, int]:
 def table(rows: list[dict[str, Any]]) -> str:
     head = ("| repository | draft s | envs hand / drafted | version source | runner | Pythons hand "
             "-> drafted | PRs compared | same Python | within one minor | hand's requirement "
-            "files read | hand's extras kept | hand's apt kept |")
+            "files read (with -r includes) | hand's extras kept | hand's apt kept |")
     lines = [head, "|---" * 12 + "|"]
     for row in rows:
         if "missing" in row:
