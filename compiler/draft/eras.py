@@ -95,5 +95,5 @@ def group_eras(eras: list[VersionEra]) -> list[Range]:
 def what_changed(before: Recipe, after: Recipe) -> str:
     """The keys whose values differ between two neighbouring ranges, in words."""
     keys = [key for key in dict.fromkeys([*before.env, *after.env])
-            if before.env.get(key) != after.env.get(key)]
+            if key not in ("apt", "pip") and before.env.get(key) != after.env.get(key)]
     return ", ".join(keys) or "nothing"
