@@ -195,3 +195,19 @@ def test_the_drafted_example_spec_compiles_the_hand_written_specs_valid_instance
 def _reports(build: Path) -> list[dict]:
     text = (build / "reports" / "instances.jsonl").read_text()
     return [json.loads(line) for line in text.splitlines()]
+
+
+def test_a_conda_environment_file_is_read_where_nothing_else_lists_test_packages(
+        git_builder, monkeypatch):
+    b = git_builder
+    dated_commit(b, monkeypatch, "2022-06-01", "Start", {
+        "setup.py": "from setuptools import setup\nsetup(name='geo', python_requires='>=3.9')\n",
+        "environment.yml": ("name: geo-dev\nchannels: [conda-forge]\ndependencies:\n"
+                            "  - python=3.10\n  - pip\n  - shapely>=1.8\n  - pytest\n"
+                            "  - pip:\n    - pytest-mock\n"),
+        "geo/__init__.py": '__version__ = "0.5"\n',
+        "geo/tests/test_geo.py": "def test_geo():\n    pass\n"})
+    merged_pull(b, monkeypatch, "2022-07-01", 9, {"geo/a.py": "A = 1\n"})
+    [env] = draft_spec(b.path, repo="acme/geo").spec["environments"]
+    assert env["install"] == ["pip install -e . shapely pytest pytest-mock"]
+    assert "libgeos-dev" in env["apt"]  # Shapely's headers, from the rules table

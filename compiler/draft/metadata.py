@@ -39,6 +39,8 @@ class Metadata:
     groups: dict[str, list[str]] = field(default_factory=dict)  # poetry/PEP 735 groups
     requirement_files: list[str] = field(default_factory=list)  # test/dev requirement files
     base_requirements: str | None = None  # requirements.txt when present
+    environment_file: str | None = None  # a conda environment file (environment.yml)
+    environment_names: list[str] = field(default_factory=list)  # what it lists, pip-installable
     backend: str | None = None  # setuptools, poetry, hatch, flit, pdm, meson, scikit-build
     build_requires: list[str] = field(default_factory=list)
     has_project: bool = False  # pip can install the repository itself
@@ -61,6 +63,7 @@ class Metadata:
         names |= {n for values in self.extras.values() for n in values}
         for path in [*self.requirement_files, *filter(None, [self.base_requirements])]:
             names |= set(requirement_names(read, path))
+        names |= set(self.environment_names)
         return {n.lower().replace("_", "-") for n in names}
 
 
@@ -78,6 +81,7 @@ def read_metadata(read: Reader, files: tuple[str, ...]) -> Metadata:
     _from_tox(meta, tox)
     _pytest_config(meta, read, pyproject, setup_cfg, tox)
     _requirement_files(meta, files)
+    _environment_file(meta, read, files)
     _ci_pythons(meta, read, files)
     meta.extensions = meta.extensions or any(
         f.endswith((".pyx", ".pxd")) and "/tests/" not in f for f in files)
@@ -325,6 +329,37 @@ def _requirement_files(meta: Metadata, files: tuple[str, ...]) -> None:
             meta.requirement_files.append(path)
     if "requirements.txt" in files:
         meta.base_requirements = "requirements.txt"
+
+
+# Conda packages that are not PyPI packages of the same name (or are the toolchain itself).
+_CONDA_ONLY = {"python", "pip", "c-compiler", "cxx-compiler", "compilers", "make", "cmake",
+               "ninja", "pkg-config", "git", "nodejs", "libgcc", "gxx_linux-64", "gcc_linux-64"}
+
+
+def _environment_file(meta: Metadata, read: Reader, files: tuple[str, ...]) -> None:
+    """A conda environment file's packages (its conda list and its pip list), for projects
+    that list their development packages there and nowhere else."""
+    import yaml
+
+    for path in sorted(f for f in files if re.match(r"^(environment[\w.-]*|ci/[\w.-]*env[\w.-]*)"
+                                                 r"\.ya?ml$", f)):
+        try:
+            doc = yaml.safe_load(read(path) or "")
+        except yaml.YAMLError:
+            continue
+        if not isinstance(doc, dict) or not isinstance(doc.get("dependencies"), list):
+            continue
+        names: list[str] = []
+        for item in doc["dependencies"]:
+            if isinstance(item, str):
+                name = _name(item.split("::")[-1].split("=")[0])
+                if name and name not in _CONDA_ONLY:
+                    names.append(name)
+            elif isinstance(item, dict):
+                names += [n for n in map(_name, item.get("pip") or []) if n]
+        if names:
+            meta.environment_file, meta.environment_names = path, list(dict.fromkeys(names))
+            return
 
 
 def _ci_pythons(meta: Metadata, read: Reader, files: tuple[str, ...]) -> None:

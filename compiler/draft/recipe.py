@@ -116,7 +116,11 @@ def _install_lines(meta: Metadata, read: Reader, recipe: Recipe) -> tuple[list[s
         names = meta.groups[groups[0]]
         parts.append(" ".join(names))
         reasons.append(f"the '{groups[0]}' dependency group names {len(names)} packages")
-    if not files and not extras and not groups and meta.tox_deps:
+    if not files and not extras and not groups and meta.environment_names:
+        parts.append(" ".join(_quote(n) for n in meta.environment_names))
+        reasons.append(f"{meta.environment_file} (a conda environment) is the only list of "
+                       "development packages; its conda and pip packages, by name")
+    elif not files and not extras and not groups and meta.tox_deps:
         parts.append(" ".join(_quote(d) for d in meta.tox_deps))
         reasons.append("tox.ini [testenv] deps are the only list of test requirements")
     lines: list[str] = []
