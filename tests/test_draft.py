@@ -209,5 +209,6 @@ def test_a_conda_environment_file_is_read_where_nothing_else_lists_test_packages
         "geo/tests/test_geo.py": "def test_geo():\n    pass\n"})
     merged_pull(b, monkeypatch, "2022-07-01", 9, {"geo/a.py": "A = 1\n"})
     [env] = draft_spec(b.path, repo="acme/geo").spec["environments"]
-    assert env["install"] == ["pip install -e . shapely pytest pytest-mock"]
+    assert env["install"] == ["pip install -e ."]
+    assert env["pip"] == ["shapely", "pytest", "pytest-mock"]
     assert "libgeos-dev" in env["apt"]  # Shapely's headers, from the rules table

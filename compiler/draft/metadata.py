@@ -333,7 +333,15 @@ def _requirement_files(meta: Metadata, files: tuple[str, ...]) -> None:
 
 # Conda packages that are not PyPI packages of the same name (or are the toolchain itself).
 _CONDA_ONLY = {"python", "pip", "c-compiler", "cxx-compiler", "compilers", "make", "cmake",
-               "ninja", "pkg-config", "git", "nodejs", "libgcc", "gxx_linux-64", "gcc_linux-64"}
+               "ninja", "pkg-config", "git", "nodejs", "libgcc", "gxx-linux-64", "gcc-linux-64",
+               "yaml", "libiconv", "ripgrep", "firefox", "geckodriver", "chromedriver",
+               "conda-build", "conda-verify", "openjdk", "graphviz", "hdf5", "blas", "mkl",
+               "libblas", "liblapack", "cudatoolkit", "libpq", "zlib", "openssl", "curl", "tk",
+               "gdal", "proj", "geos", "libxml2", "libxslt", "snappy", "boost", "fortran-compiler"}
+# Conda names whose PyPI package is called otherwise.
+_CONDA_TO_PYPI = {"opencv": "opencv-python", "pytables": "tables", "pyqt": "pyqt5",
+                  "matplotlib-base": "matplotlib", "pytorch": "torch", "msgpack-python": "msgpack",
+                  "python-graphviz": "graphviz", "psycopg2": "psycopg2-binary"}
 
 
 def _environment_file(meta: Metadata, read: Reader, files: tuple[str, ...]) -> None:
@@ -341,8 +349,11 @@ def _environment_file(meta: Metadata, read: Reader, files: tuple[str, ...]) -> N
     that list their development packages there and nowhere else."""
     import yaml
 
-    for path in sorted(f for f in files if re.match(r"^(environment[\w.-]*|ci/[\w.-]*env[\w.-]*)"
-                                                 r"\.ya?ml$", f)):
+    # The development environment, not one for building the package or its documentation.
+    chosen = sorted((f for f in files if re.match(r"^(environment|ci/[\w.-]*env[\w.-]*)"
+                                                  r"([-_.](dev|test)[\w.-]*)?\.ya?ml$", f)
+                     and not re.search(r"(?i)build|doc|release|bench", f)), key=len)
+    for path in chosen:
         try:
             doc = yaml.safe_load(read(path) or "")
         except yaml.YAMLError:
@@ -353,8 +364,8 @@ def _environment_file(meta: Metadata, read: Reader, files: tuple[str, ...]) -> N
         for item in doc["dependencies"]:
             if isinstance(item, str):
                 name = _name(item.split("::")[-1].split("=")[0])
-                if name and name not in _CONDA_ONLY:
-                    names.append(name)
+                if name and name not in _CONDA_ONLY and not name.startswith("r-"):
+                    names.append(_CONDA_TO_PYPI.get(name, name))
             elif isinstance(item, dict):
                 names += [n for n in map(_name, item.get("pip") or []) if n]
         if names:

@@ -42,6 +42,8 @@ class Recipe:
         the build, Node. Not the Debian packages or the extra pip packages: a range takes the
         union of its eras' (one more header package costs less than one more environment)."""
         env = {k: v for k, v in self.env.items() if k not in ("apt", "pip")}
+        if "node" in env:  # which folders, not which Node: that moves with the date
+            env["node"] = env["node"]["install"]
         return json.dumps(env, sort_keys=True)
 
 
@@ -66,6 +68,9 @@ def make_recipe(meta: Metadata, files: tuple[str, ...], read: Reader, python: Py
         recipe.why["apt"] = "; ".join(apt_reasons)
     pip = [p for p in tests.pip if _bare(p) not in recipe.names or "<" in p]
     pip_why = [tests.pip_why] if pip else []
+    if recipe.env.get("pip"):  # the conda environment's packages
+        pip = [*recipe.env["pip"], *(p for p in pip if _bare(p) not in recipe.env["pip"])]
+        pip_why = [recipe.why["pip"], *pip_why]
     build = _build_requirements(meta)
     if build:
         pip = [*build, *pip]
@@ -117,9 +122,10 @@ def _install_lines(meta: Metadata, read: Reader, recipe: Recipe) -> tuple[list[s
         parts.append(" ".join(names))
         reasons.append(f"the '{groups[0]}' dependency group names {len(names)} packages")
     if not files and not extras and not groups and meta.environment_names:
-        parts.append(" ".join(_quote(n) for n in meta.environment_names))
-        reasons.append(f"{meta.environment_file} (a conda environment) is the only list of "
-                       "development packages; its conda and pip packages, by name")
+        recipe.env["pip"] = list(meta.environment_names)
+        recipe.why["pip"] = (f"{meta.environment_file} (a conda environment) is the only list "
+                             "of development packages: its conda and pip packages by their PyPI "
+                             "names, toolchain and system packages left out")
     elif not files and not extras and not groups and meta.tox_deps:
         parts.append(" ".join(_quote(d) for d in meta.tox_deps))
         reasons.append("tox.ini [testenv] deps are the only list of test requirements")
@@ -196,11 +202,12 @@ def _node(files: tuple[str, ...], read: Reader, commit_date: str) -> tuple[dict[
             engines = engines or (doc.get("engines") or {}).get("node")
     if not chosen:
         return None
+    current = next((v for d, v in reversed(_NODE_BY_DATE) if d <= commit_date), "10")
     match = re.search(r"(\d+)", str(engines or ""))
-    version = match.group(1) if match else next(
-        (v for d, v in reversed(_NODE_BY_DATE) if d <= commit_date), "10")
-    source = (f"package.json engines.node ({engines})" if match
-              else f"the Node LTS current on {commit_date}")
+    floor = match.group(1) if match else None
+    version = max(current, floor or current, key=int)
+    source = (f"package.json engines.node ({engines}) asks for {floor} at least"
+              if floor and int(floor) > int(current) else f"the Node LTS current on {commit_date}")
     return ({"version": version, "install": chosen},
             f"{', '.join(chosen)} has a package.json with dependencies or a build script; "
             f"Node {version} from {source}")
