@@ -80,10 +80,12 @@ def test_a_draft_splits_environments_where_the_python_and_install_change(two_era
     drafted = draft_spec(two_eras, repo="acme/pkg", out_name=str(tmp_path / "pkg.yaml"))
     old, new = drafted.spec["environments"]
     assert (old["versions"], new["versions"]) == ("<1.0", ">=1.0")
-    # 2020's project stops at 3.8, which this machine does not build: the official image.
-    assert old["python"] == "3.8"
-    assert drafted.spec["build"]["base_images"] == {"3.8": "python:3.8-bookworm"}
-    assert new["python"] == "3.9"
+    # 2020's project stops at 3.8, which this machine does not build: 3.9 stands in, or with
+    # official_pythons the official image.
+    assert (old["python"], new["python"]) == ("3.9", "3.9") and "build" not in drafted.spec
+    official = draft_spec(two_eras, repo="acme/pkg", official_pythons=True)
+    assert official.spec["environments"][0]["python"] == "3.8"
+    assert official.spec["build"]["base_images"] == {"3.8": "python:3.8-bookworm"}
     assert {"libxml2-dev", "libxslt1-dev"} <= set(old["apt"])
     assert old["install"] == ["pip install -e '.[test]'"]
     assert new["install"] == ["pip install -e '.[test]' -r requirements-dev.txt"]
@@ -108,7 +110,7 @@ def test_the_written_spec_passes_check_and_says_why_above_every_environment(two_
     assert "2 environments" in result.stdout
     text = out.read_text()
     [spec] = load_specs([out])  # what `swegc check` loads: schema, shell syntax, coverage
-    assert [e.python for e in spec.environments] == ["3.8", "3.9"]
+    assert [e.python for e in spec.environments] == ["3.9", "3.9"]
     lines = text.splitlines()
     for index, line in enumerate(lines):
         if line.lstrip().startswith(("- versions:", "install:", "python:", "command:")):

@@ -32,6 +32,9 @@ def parse_duration(text: str) -> float:
                    "history's merges; written relative to the spec.")
 @click.option("--instances", default=None, metavar="SOURCE",
               help="Rebuild these published instances (JSONL, dataset folder or hub:org/name).")
+@click.option("--official-pythons", is_flag=True,
+              help="Use official python:X images (build.base_images) for Pythons this machine "
+                   "does not build, instead of the nearest one it builds above them.")
 @click.option("--probe", default=0, show_default=True, type=click.IntRange(min=0),
               help="Compile this many sampled pull requests per environment and repair the "
                    "spec from what fails, round after round (0: read only, build nothing).")
@@ -40,7 +43,8 @@ def parse_duration(text: str) -> float:
 @click.option("--policy", "policies", multiple=True, metavar="NAME",
               help="A policy asked for an edit where no repair rule answers (repeatable).")
 def draft(clone: Path, out: Path | None, repo: str | None, jsonl: str | None,
-          instances: str | None, probe: int, budget: str, policies: tuple[str, ...]) -> None:
+          instances: str | None, official_pythons: bool, probe: int, budget: str,
+          policies: tuple[str, ...]) -> None:
     """Draft a spec for the repository in CLONE, read from its own files across its history.
 
     Every line written says why, in a comment above it. With --probe N, the spec is then
@@ -50,12 +54,12 @@ def draft(clone: Path, out: Path | None, repo: str | None, jsonl: str | None,
     from swegc.compiler.draft.reading import draft_spec
 
     budget_s = parse_duration(budget)
-    drafted = draft_spec(clone, repo=repo, out_name=str(out) if out else None, jsonl=jsonl,
-                         instances=instances)
+    options = {"repo": repo, "jsonl": jsonl, "instances": instances,
+               "official_pythons": official_pythons}
+    drafted = draft_spec(clone, out_name=str(out) if out else None, **options)
     if out is None:
         out = Path(f"{drafted.spec['repo'].replace('/', '__')}.yaml")
-        drafted = draft_spec(clone, repo=repo, out_name=str(out), jsonl=jsonl,
-                             instances=instances)
+        drafted = draft_spec(clone, out_name=str(out), **options)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(drafted.to_yaml(), encoding="utf-8")
     envs = drafted.spec["environments"]

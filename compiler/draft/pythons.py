@@ -39,7 +39,8 @@ class PythonChoice:
 
 def choose_python(requires: str | None, declared: set[str], date: str,
                   declared_from: str | None = None,
-                  present: frozenset[str] | None = None) -> PythonChoice:
+                  present: frozenset[str] | None = None,
+                  official: bool = False) -> PythonChoice:
     """The Python of an era starting on ``date`` (YYYY-MM-DD) whose project requires
     ``requires`` and names ``declared`` (classifiers, tox, CI) as supported.
 
@@ -49,7 +50,9 @@ def choose_python(requires: str | None, declared: set[str], date: str,
     the environments few. Where none is built here, the newest of them, from an official image;
     never one older than ``FLOOR`` (uv, which resolves packages by date, needs it).
     ``present``: the built-in Pythons whose base image this machine already has (None: not
-    known); those come first, so a draft compiles with what is here.
+    known); those come first, so a draft compiles with what is here. ``official``: a Python
+    this machine does not build comes from an official image; otherwise the nearest one it
+    builds above it stands in (3.8 -> 3.9), where the project's requirement allows.
     """
     released = [v for v in RELEASED if RELEASED[v] <= date] or [FLOOR]
     allowed = [v for v in released if _fits(v, requires)] or released
@@ -74,6 +77,12 @@ def choose_python(requires: str | None, declared: set[str], date: str,
         where += f"; {FLOOR} at least, which uv (dated resolution) runs on"
         pick = FLOOR
     image = OFFICIAL_IMAGES.get(pick)
+    above = [v for v in BUILT_IN if Version(v) > Version(pick) and _fits(v, requires)]
+    if not official and pick not in BUILT_IN and above:
+        stand_in = min(above, key=Version)
+        return PythonChoice(stand_in, f"{where}; {pick} is not one this machine builds, so "
+                                      f"{stand_in}, the nearest above it that it does (`swegc "
+                                      f"draft --official-pythons` takes {image or pick} instead)")
     if pick in BUILT_IN or image is None:
         return PythonChoice(pick, f"{where}; {pick} was out by {date}")
     return PythonChoice(pick, f"{where}; none is one this machine builds "

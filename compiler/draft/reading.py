@@ -34,18 +34,23 @@ class DraftError(SwegcError):
 
 
 def draft_spec(clone: Path, *, repo: str | None = None, out_name: str | None = None,
-               jsonl: str | None = None, instances: str | None = None) -> Draft:
+               jsonl: str | None = None, instances: str | None = None,
+               official_pythons: bool = False) -> Draft:
     """A drafted spec for the repository in ``clone`` (a work tree or a bare repository).
 
     ``repo``: owner/name (default: from the clone's origin URL). ``out_name``: where the spec
     will be written, so that paths in it (the clone) are relative to it. ``jsonl`` /
     ``instances``: pull requests from these instead of the history's merge and squash commits.
+    ``official_pythons``: a Python this machine does not build (3.8, 3.10, 3.12) comes from an
+    official image (``build.base_images``) instead of the nearest built-in one above it.
     """
     clone = Path(clone).expanduser().resolve()
     if not clone.exists():
         raise DraftError(f"{clone}: no such clone (give a git clone or a bare repository)")
     with History(clone) as history:
-        return _Reader(history, clone, repo, out_name, jsonl, instances).draft()
+        reader = _Reader(history, clone, repo, out_name, jsonl, instances)
+        reader.official = official_pythons
+        return reader.draft()
 
 
 class _Reader:
@@ -56,6 +61,7 @@ class _Reader:
         self.jsonl, self.instances = jsonl, instances
         self.why: dict[str, str] = {}
         self.present = present_pythons()
+        self.official = False
 
     def draft(self) -> Draft:
         history = self.history
@@ -129,7 +135,8 @@ class _Reader:
         for version, commits in by_version.items():
             meta, files = self._metadata(commits[0])
             python = choose_python(meta.requires_python, meta.declared_pythons, commits[0].date,
-                                   meta.sources.get("declared_pythons"), self.present)
+                                   meta.sources.get("declared_pythons"), self.present,
+                                   self.official)
             recipe = make_recipe(meta, files, self._reader(commits[0].sha), python, tests,
                                  commits[0].date)
             era = VersionEra(version, commits[0], commits[-1], recipe)
