@@ -66,11 +66,17 @@ def compare(spec_path: Path, mirrors: Path, tmp: Path, sample: int) -> dict[str,
                parser=draft.tests.parser,
                hand_pythons=sorted({e.python for e in hand.environments}, key=_pv),
                drafted_pythons=sorted({e.python for e in draft.environments}, key=_pv))
-    row.update(_per_pull_request(hand, draft, clone, sample))
+    # The same draft with official images for the Pythons this machine does not build: what
+    # a machine that reaches Docker Hub gets, as SWE-Gym's Pythons are.
+    official = draft_spec(clone, repo=hand.repo, out_name=str(out), official_pythons=True)
+    out.write_text(official.to_yaml())
+    [official_spec] = load_specs([out])
+    row.update(_per_pull_request(hand, draft, official_spec, clone, sample))
     return row
 
 
-def _per_pull_request(hand: Any, draft: Any, clone: Path, sample: int) -> dict[str, Any]:
+def _per_pull_request(hand: Any, draft: Any, official: Any, clone: Path,
+                      sample: int) -> dict[str, Any]:
     """Both specs' environments for the same sampled pull requests, compared key by key."""
     from swegc.compiler.draft.history import History
     from swegc.compiler.versioning import VersionError, detect_version
@@ -82,7 +88,8 @@ def _per_pull_request(hand: Any, draft: Any, clone: Path, sample: int) -> dict[s
     since = hand.source.filters.since
     pulls = [c for c in pulls if not since or c.date >= since[:10]]
     chosen = [pulls[int(i * len(pulls) / sample)] for i in range(min(sample, len(pulls)))]
-    counts = {"compared": 0, "python_same": 0, "python_near": 0, "install_files": 0,
+    counts = {"compared": 0, "python_same": 0, "python_near": 0, "python_official": 0,
+              "install_files": 0,
               "extras_same": 0, "apt_covered": 0}
     for commit in chosen:
         base = repo.parents(commit.sha)[0]
@@ -96,6 +103,8 @@ def _per_pull_request(hand: Any, draft: Any, clone: Path, sample: int) -> dict[s
         counts["compared"] += 1
         counts["python_same"] += mine.python == theirs.python
         counts["python_near"] += abs(_pv(mine.python)[1] - _pv(theirs.python)[1]) <= 1
+        with_images = official.environment_for(detect_version(official, repo, base))
+        counts["python_official"] += with_images is not None and with_images.python == theirs.python
         counts["install_files"] += _files(theirs) <= _reachable(history, base, _files(mine))
         counts["extras_same"] += _extras(theirs) <= _extras(mine)
         counts["apt_covered"] += set(theirs.apt) - {"build-essential"} <= set(mine.apt)
@@ -142,13 +151,13 @@ def _pv(version: str) -> tuple[int, int]:
 
 def table(rows: list[dict[str, Any]]) -> str:
     head = ("| repository | draft s | envs hand / drafted | version source | runner | Pythons hand "
-            "-> drafted | PRs compared | same Python | within one minor | hand's requirement "
+            "-> drafted | PRs compared | same Python | within one minor | same Python, --official-pythons | hand's requirement "
             "files read (with -r includes) | hand's extras kept | hand's apt kept |")
-    lines = [head, "|---" * 12 + "|"]
+    lines = [head, "|---" * 13 + "|"]
     for row in rows:
         if "missing" in row:
             lines.append(f"| {row['repo']} | – | {row['hand_envs']} / – | no snapshot here |"
-                         + " – |" * 8)
+                         + " – |" * 9)
             continue
         n = row["compared"] or 1
 
@@ -161,6 +170,7 @@ def table(rows: list[dict[str, Any]]) -> str:
             f"{row['parser']}{'' if row['command_same'] else ' (hand differs)'} | "
             f"{', '.join(row['hand_pythons'])} -> {', '.join(row['drafted_pythons'])} | "
             f"{row['compared']} | {share('python_same')} | {share('python_near')} | "
+            f"{share('python_official')} | "
             f"{share('install_files')} | {share('extras_same')} | {share('apt_covered')} |")
     return "\n".join(lines)
 
