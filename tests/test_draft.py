@@ -214,3 +214,10 @@ def test_a_conda_environment_file_is_read_where_nothing_else_lists_test_packages
     assert env["install"] == ["pip install -e ."]
     assert env["pip"] == ["shapely", "pytest", "pytest-mock"]
     assert "libgeos-dev" in env["apt"]  # Shapely's headers, from the rules table
+
+
+def test_drafting_an_empty_repository_says_it_has_no_commits(tmp_path):
+    subprocess.run(["git", "init", "-q", str(tmp_path / "empty")], check=True)
+    result = swegc("draft", str(tmp_path / "empty"))
+    assert result.returncode == 1
+    assert "names no commit" in result.stderr and "Traceback" not in result.stderr

@@ -16,13 +16,14 @@ from typing import Any
 
 from swegc.compiler.draft.eras import Range, VersionEra, group_eras, what_changed
 from swegc.compiler.draft.history import DEPENDENCY_PATHSPECS, Commit, History
-from swegc.compiler.draft.metadata import Metadata, declared_names, read_metadata
+from swegc.compiler.draft.metadata import Metadata, Reader, declared_names, read_metadata
 from swegc.compiler.draft.model import Draft
 from swegc.compiler.draft.pythons import choose_python, present_pythons
 from swegc.compiler.draft.recipe import make_recipe
 from swegc.compiler.draft.testing import TestPlan, plan_tests
 from swegc.compiler.draft.versionsource import find_version_source
 from swegc.errors import SwegcError
+from swegc.git import GitError
 
 # Commits whose version is read: a long history is sampled evenly (plus every commit that
 # changes a dependency file), which finds every version that lasted more than a few days.
@@ -62,15 +63,17 @@ class _Reader:
         self.why: dict[str, str] = {}
         self.present = present_pythons()
         self.official = False
+        self._commits: list[Commit] | None = None
+        self._changes: list[Commit] | None = None
 
     def draft(self) -> Draft:
         history = self.history
         try:
-            commits = history.first_parent()
-        except Exception as exc:  # an empty repository has no HEAD
-            raise DraftError(f"{self.clone}: cannot read the history ({exc})") from None
-        if not commits:
-            raise DraftError(f"{self.clone}: the clone has no commits")
+            history.head()
+        except GitError:
+            raise DraftError(f"{self.clone}: HEAD names no commit (an empty repository?); "
+                             "clone the repository with its history, then draft") from None
+        commits = self._history()
         head = commits[-1]
         head_files = history.files(head.sha)
         pulls = [c for c in commits if c.pull is not None]
@@ -114,10 +117,22 @@ class _Reader:
             return window
         step = len(window) / SAMPLE
         chosen = {window[int(i * step)].sha for i in range(SAMPLE)} | {window[-1].sha}
-        touching = {c.sha for c in self.history.first_parent(*DEPENDENCY_PATHSPECS)}
+        touching = {c.sha for c in self._touching()}
         return [c for c in window if c.sha in chosen or c.sha in touching]
 
-    def _reader(self, sha: str) -> Any:
+    def _history(self) -> list[Commit]:
+        """HEAD's first-parent history, oldest first (read once)."""
+        if self._commits is None:
+            self._commits = self.history.first_parent()
+        return self._commits
+
+    def _touching(self) -> list[Commit]:
+        """The commits of that history that change a dependency file (read once)."""
+        if self._changes is None:
+            self._changes = self.history.first_parent(*DEPENDENCY_PATHSPECS)
+        return self._changes
+
+    def _reader(self, sha: str) -> Reader:
         return lambda path: self.history.read(sha, path)
 
     def _metadata(self, commit: Commit) -> tuple[Metadata, tuple[str, ...]]:
@@ -152,12 +167,10 @@ class _Reader:
         must hold it. Packages declared by a commit before a pull request's base are installed
         by the instance's own install, which runs again at its base commit.
         """
-        everything = self.history.first_parent()
+        everything = self._history()
         index = {c.sha: i for i, c in enumerate(everything)}
         found: dict[str, dict[str, tuple[str, int]]] = {}
-        version = None
-        ordered = [c for c in self.history.first_parent(*DEPENDENCY_PATHSPECS)
-                   if c.pull is not None and index.get(c.sha, 0) > 0]
+        ordered = [c for c in self._touching() if c.pull is not None and index.get(c.sha, 0) > 0]
         for commit in ordered:
             position = index[commit.sha]
             parent = everything[position - 1]
