@@ -23,6 +23,8 @@ TEST_EXTRAS = ("test", "tests", "testing", "dev", "develop", "development")
 _REQ_FILE = re.compile(r"(?i)(^|/)((test|tests|testing|dev|development)[-_]requirements|"
                        r"requirements[-_.]?(test|tests|testing|dev|development|ci))\.(txt|in)$")
 _REQ_DIR_FILE = re.compile(r"(?i)^requirements/(test|tests|testing|dev|development|ci)[^/]*\.txt$")
+_SIBLING = re.compile(r"(^|/)requirements[\w.-]*\.txt$")
+_NOT_TEST_TOOLS = re.compile(r"(?i)doc|lint|release|build|bench|typing|mypy|style|osx|mac|darwin|win")
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 _PY_CLASSIFIER = re.compile(r"Programming Language :: Python :: (\d\.\d+)")
 _PY_VERSION = re.compile(r"(?<![\d.])(3\.\d{1,2})(?![\d.])")
@@ -327,6 +329,14 @@ def _requirement_files(meta: Metadata, files: tuple[str, ...]) -> None:
             if path.endswith(".in") and path[:-3] + ".txt" in files:
                 continue
             meta.requirement_files.append(path)
+    # A package folder's other requirement files name what its parts' tests import
+    # (conan's conans/requirements_server.txt beside requirements_dev.txt).
+    for folder in {p.rpartition("/")[0] for p in meta.requirement_files if "/" in p}:
+        for path in files:
+            if (path.rpartition("/")[0] == folder and _SIBLING.search(path)
+                    and not _NOT_TEST_TOOLS.search(path.rpartition("/")[2])
+                    and path not in meta.requirement_files):
+                meta.requirement_files.append(path)
     if "requirements.txt" in files:
         meta.base_requirements = "requirements.txt"
 
