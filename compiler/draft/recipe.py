@@ -36,14 +36,15 @@ class Recipe:
     why: dict[str, str] = field(default_factory=dict)  # env key -> reason
     names: set[str] = field(default_factory=set)  # every package name the install brings
     base_image: str | None = None  # the image of a Python this machine does not build
+    node_floor: str | None = None  # the Node package.json's engines asks for at least
 
     def signature(self) -> str:
         """What makes two eras need different environments: the Python, the install lines,
         the build, Node. Not the Debian packages or the extra pip packages: a range takes the
         union of its eras' (one more header package costs less than one more environment)."""
         env = {k: v for k, v in self.env.items() if k not in ("apt", "pip")}
-        if "node" in env:  # which folders, not which Node: that moves with the date
-            env["node"] = env["node"]["install"]
+        if "node" in env:  # the folders and what engines asks, not the date's LTS
+            env["node"] = [env["node"]["install"], self.node_floor]
         return json.dumps(env, sort_keys=True)
 
 
@@ -85,6 +86,7 @@ def make_recipe(meta: Metadata, files: tuple[str, ...], read: Reader, python: Py
     node = _node(files, read, commit_date)
     if node is not None:
         recipe.env["node"], recipe.why["node"] = node
+        recipe.node_floor = recipe.env["node"].pop("_floor")
     recipe.env["install"] = install
     recipe.why["install"] = install_why
     if meta.extensions or meta.backend == "meson":
@@ -195,7 +197,7 @@ def _node(files: tuple[str, ...], read: Reader, commit_date: str) -> tuple[dict[
                              or "{}")
         except json.JSONDecodeError:
             continue
-        if _NOT_FOR_TESTS.match(folder):
+        if _NOT_FOR_TESTS.match(folder) or not _built_by_python(folder, files, read):
             continue
         if doc.get("dependencies") or "build" in (doc.get("scripts") or {}):
             chosen.append(folder)
@@ -208,9 +210,20 @@ def _node(files: tuple[str, ...], read: Reader, commit_date: str) -> tuple[dict[
     version = max(current, floor or current, key=int)
     source = (f"package.json engines.node ({engines}) asks for {floor} at least"
               if floor and int(floor) > int(current) else f"the Node LTS current on {commit_date}")
-    return ({"version": version, "install": chosen},
+    return ({"version": version, "install": chosen, "_floor": floor},
             f"{', '.join(chosen)} has a package.json with dependencies or a build script; "
             f"Node {version} from {source}")
+
+
+def _built_by_python(folder: str, files: tuple[str, ...], read: Reader) -> bool:
+    """Whether the Python build uses this npm folder: pyproject.toml or a top-level Python file
+    (setup.py, its helpers) names it (bokeh's setup.py builds bokehjs), or runs npm for the root
+    one. A package.json the Python build ignores (a web UI) is not the tests' business."""
+    sources = ["pyproject.toml", *(f for f in files if "/" not in f and f.endswith(".py"))]
+    text = "".join(read(path) or "" for path in sources)
+    if folder == ".":
+        return bool(re.search(r"\b(npm|node|yarn)\b", text))
+    return re.search(rf"['\"/]{re.escape(folder)}['\"/]", text) is not None
 
 
 def _top_package(files: tuple[str, ...]) -> str | None:
