@@ -120,6 +120,23 @@ class _Reader:
         touching = {c.sha for c in self._touching()}
         return [c for c in window if c.sha in chosen or c.sha in touching]
 
+    def _lasting(self, first: Commit, last: Commit) -> tuple[Metadata, tuple[str, ...]]:
+        """What the version's first commit says, kept to what its last commit still has.
+
+        Every instance of a range runs the range's install at its own base commit, anywhere
+        in the range: a requirement file, an npm folder or an extra that a later commit
+        removes (pydantic-core's package.json, gone within 2.14) would fail those instances.
+        """
+        meta, files = self._metadata(first)
+        if last.sha == first.sha:
+            return meta, files
+        later, later_files = self._metadata(last)
+        kept = set(later_files)
+        common = tuple(f for f in files if f in kept)
+        meta = read_metadata(self._reader(first.sha), common)
+        meta.extras = {k: v for k, v in meta.extras.items() if k in later.extras}
+        return meta, common
+
     def _history(self) -> list[Commit]:
         """HEAD's first-parent history, oldest first (read once)."""
         if self._commits is None:
@@ -148,7 +165,7 @@ class _Reader:
         added = self._added_by_pulls(versions)
         eras = []
         for version, commits in by_version.items():
-            meta, files = self._metadata(commits[0])
+            meta, files = self._lasting(commits[0], commits[-1])
             python = choose_python(meta.requires_python, meta.declared_pythons, commits[0].date,
                                    meta.sources.get("declared_pythons"), self.present,
                                    self.official)
