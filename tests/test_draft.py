@@ -221,3 +221,20 @@ def test_drafting_an_empty_repository_says_it_has_no_commits(tmp_path):
     result = swegc("draft", str(tmp_path / "empty"))
     assert result.returncode == 1
     assert "names no commit" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_file_removed_within_a_version_is_not_in_its_install(git_builder, monkeypatch):
+    """Every instance runs its range's install at its own base commit: a requirements file
+    that a later commit of the same version deletes must not be named."""
+    b = git_builder
+    dated_commit(b, monkeypatch, "2023-01-01", "Start", {
+        "setup.py": "from setuptools import setup\nsetup(name='rm', python_requires='>=3.9')\n",
+        "requirements-dev.txt": "pytest\n",
+        "rm/__init__.py": '__version__ = "2.0"\n',
+        "tests/test_rm.py": "def test_rm():\n    pass\n"})
+    merged_pull(b, monkeypatch, "2023-02-01", 5, {"rm/a.py": "A = 1\n"})
+    dated_commit(b, monkeypatch, "2023-03-01", "Move to pyproject groups",
+                 {"requirements-dev.txt": None})
+    merged_pull(b, monkeypatch, "2023-04-01", 6, {"rm/b.py": "B = 1\n"})
+    [env] = draft_spec(b.path, repo="acme/rm").spec["environments"]
+    assert env["install"] == ["pip install -e ."]
