@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -57,9 +58,12 @@ def draft(clone: Path, out: Path | None, repo: str | None, jsonl: str | None,
     options = {"repo": repo, "jsonl": jsonl, "instances": instances,
                "official_pythons": official_pythons}
     drafted = draft_spec(clone, out_name=str(out) if out else None, **options)
-    if out is None:
+    if out is None:  # named after the repository, which only the draft knows
         out = Path(f"{drafted.spec['repo'].replace('/', '__')}.yaml")
-        drafted = draft_spec(clone, out_name=str(out), **options)
+        relative = os.path.relpath(clone.resolve(), out.resolve().parent)
+        if not relative.startswith("../../.."):
+            drafted = drafted.with_edit("source.clone", relative,
+                                        "the clone this was drafted from, relative to this file")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(drafted.to_yaml(), encoding="utf-8")
     envs = drafted.spec["environments"]
