@@ -237,7 +237,7 @@ def _from_setup_py(meta: Metadata, text: str) -> None:
     for key in re.findall(r"['\"]([A-Za-z][\w.-]*)['\"]\s*:", _top_level(block)):
         meta.extras.setdefault(key, [])
     # Extras added one by one: extras_require["complete"] = sorted(...) (dask's setup.py).
-    for key in re.findall(r"\b\w*extras\w*\[['\"]([A-Za-z][\w.-]*)['\"]\]\s*=", text):
+    for key in re.findall(r"(?i)\b\w*extras\w*\[['\"]([A-Za-z][\w.-]*)['\"]\]\s*=", text):
         meta.extras.setdefault(key, [])
     install = re.search(r"install_requires\s*=\s*\[(.*?)\]", text, re.S)
     for req in re.findall(r"['\"]([^'\"]+)['\"]", install.group(1) if install else ""):

@@ -69,7 +69,7 @@ def make_recipe(meta: Metadata, files: tuple[str, ...], read: Reader, python: Py
         recipe.why["apt"] = "; ".join(apt_reasons)
     pip = [p for p in tests.pip if _bare(p) not in recipe.names or "<" in p]
     pip_why = [tests.pip_why] if pip else []
-    if recipe.env.get("pip"):  # the conda environment's packages
+    if recipe.env.get("pip"):  # a group's, tox's or a conda environment's packages
         pip = [*recipe.env["pip"], *(p for p in pip if _bare(p) not in recipe.env["pip"])]
         pip_why = [recipe.why["pip"], *pip_why]
     build = _build_requirements(meta)
@@ -119,18 +119,21 @@ def _install_lines(meta: Metadata, read: Reader, recipe: Recipe) -> tuple[list[s
     if not meta.has_project and meta.base_requirements:
         parts.insert(0, f"-r {meta.base_requirements}")
         reasons.append("requirements.txt lists the dependencies (nothing to pip install itself)")
+    # Package lists written in the project's files (not files pip reads) go to the env's pip:
+    # a list that gains a package does not need an environment of its own.
     if groups:
         names = meta.groups[groups[0]]
-        parts.append(" ".join(names))
-        reasons.append(f"the '{groups[0]}' dependency group names {len(names)} packages")
-    if not files and not extras and not groups and meta.environment_names:
+        recipe.env["pip"] = list(names)
+        recipe.why["pip"] = (f"the '{groups[0]}' dependency group (pyproject.toml) names the "
+                             "test and development packages")
+    elif not files and not extras and meta.environment_names:
         recipe.env["pip"] = list(meta.environment_names)
         recipe.why["pip"] = (f"{meta.environment_file} (a conda environment) is the only list "
                              "of development packages: its conda and pip packages by their PyPI "
                              "names, toolchain and system packages left out")
-    elif not files and not extras and not groups and meta.tox_deps:
-        parts.append(" ".join(_quote(d) for d in meta.tox_deps))
-        reasons.append("tox.ini [testenv] deps are the only list of test requirements")
+    elif not files and not extras and meta.tox_deps:
+        recipe.env["pip"] = list(meta.tox_deps)
+        recipe.why["pip"] = "tox.ini [testenv] deps are the only list of test requirements"
     lines: list[str] = []
     compiled = meta.extensions or meta.backend == "meson"
     target = f"'.[{','.join(extras)}]'" if extras else "."
