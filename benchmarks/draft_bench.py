@@ -22,6 +22,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+# Well-known pytest projects nobody wrote a spec for here (fetched snapshots).
+UNSEEN = ("pallets/click", "psf/requests", "Textualize/rich", "python-attrs/attrs",
+          "pallets/itsdangerous")
 
 
 def main() -> None:
@@ -29,6 +32,8 @@ def main() -> None:
     parser.add_argument("--mirrors", type=Path, default=Path("/work/.mirror"))
     parser.add_argument("--sample", type=int, default=40, help="pull requests per repository")
     parser.add_argument("--json", type=Path, default=ROOT / "benchmarks/results/draft.json")
+    parser.add_argument("--unseen", nargs="*", default=list(UNSEEN), metavar="OWNER/NAME",
+                        help="repositories with no spec here, drafted and described too")
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -37,9 +42,47 @@ def main() -> None:
                 continue
             rows.append(compare(spec_path, args.mirrors, Path(tmp), args.sample))
             print(json.dumps(rows[-1]), file=sys.stderr)
+        unseen = [describe(repo, args.mirrors, Path(tmp)) for repo in args.unseen]
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(rows, indent=1) + "\n")
+    args.json.write_text(json.dumps({"swegym": rows, "unseen": unseen}, indent=1) + "\n")
     print(table(rows))
+    print()
+    print(unseen_table(unseen))
+
+
+def describe(repo: str, mirrors: Path, tmp: Path) -> dict[str, Any]:
+    """A repository with no hand-written spec: what the draft says, and that it loads."""
+    from swegc.compiler.draft.reading import draft_spec
+    from swegc.compiler.spec.loader import load_specs
+
+    clone = mirrors / repo.replace("/", "+") / "repo"
+    if not clone.is_dir():
+        return {"repo": repo, "missing": f"no snapshot at {clone}"}
+    started = time.monotonic()
+    drafted = draft_spec(clone, repo=repo)
+    elapsed = round(time.monotonic() - started, 1)
+    out = tmp / f"{repo.replace('/', '__')}.yaml"
+    out.write_text(drafted.to_yaml())
+    [spec] = load_specs([out])
+    return {"repo": repo, "draft_s": elapsed, "envs": len(spec.environments),
+            "pythons": sorted({e.python for e in spec.environments}, key=_pv),
+            "version": spec.version.strategy + (f" {spec.version.path}" if spec.version.path
+                                                else ""),
+            "runner": spec.tests.parser,
+            "newest_install": list(spec.environments[-1].install)}
+
+
+def unseen_table(rows: list[dict[str, Any]]) -> str:
+    lines = ["| repository | draft s | envs | Pythons | version source | runner | newest range's "
+             "install |", "|---" * 7 + "|"]
+    for row in rows:
+        if "missing" in row:
+            lines.append(f"| {row['repo']} | – | – | – | {row['missing']} | – | – |")
+            continue
+        lines.append(f"| {row['repo']} | {row['draft_s']} | {row['envs']} | "
+                     f"{', '.join(row['pythons'])} | {row['version']} | {row['runner']} | "
+                     f"`{'; '.join(row['newest_install'])}` |")
+    return "\n".join(lines)
 
 
 def compare(spec_path: Path, mirrors: Path, tmp: Path, sample: int) -> dict[str, Any]:

@@ -35,18 +35,29 @@ class Commit:
     sha: str
     date: str  # committer date, YYYY-MM-DD
     subject: str
+    parents: int = 1
 
     @property
     def pull(self) -> int | None:
-        """The pull request this commit merged (a merge or a squash subject), if any."""
+        """The pull request this commit merged, read as ``source.git`` reads it: a merge
+        commit "Merge pull request #N ...", or a one-parent commit "... (#N)"."""
+        if self.kind is None:
+            return None
         match = _MERGE.match(self.subject) or _SQUASH.search(self.subject)
         return int(match.group(1)) if match else None
 
     @property
     def kind(self) -> str | None:
-        if _MERGE.match(self.subject):
+        if self.parents >= 2 and _MERGE.match(self.subject):
             return "merge"
-        return "squash" if _SQUASH.search(self.subject) else None
+        return "squash" if self.parents == 1 and _SQUASH.search(self.subject) else None
+
+    @property
+    def titled_merge(self) -> bool:
+        """A merge commit titled "... (#N)" (GitHub's merge with the pull request's title),
+        which ``source.git`` does not read."""
+        return self.parents >= 2 and not _MERGE.match(self.subject) \
+            and _SQUASH.search(self.subject) is not None
 
 
 class History:
@@ -77,15 +88,15 @@ class History:
     def first_parent(self, *paths: str) -> list[Commit]:
         """The first-parent history of HEAD, oldest first (only commits touching ``paths``
         when given: merges count by their change against the first parent)."""
-        args = ["log", "--first-parent", "--date=format:%Y-%m-%d", "--format=%H%x1f%cd%x1f%s",
-                "HEAD"]
+        args = ["log", "--first-parent", "--date=format:%Y-%m-%d",
+                "--format=%H%x1f%cd%x1f%P%x1f%s", "HEAD"]
         if paths:
             args += ["--", *paths]
         out = self.repo.run(*args)
         commits = []
         for line in out.splitlines():
-            sha, date, subject = (line.split("\x1f", 2) + ["", ""])[:3]
-            commits.append(Commit(sha, date, subject))
+            sha, date, parents, subject = (line.split("\x1f", 3) + ["", "", ""])[:4]
+            commits.append(Commit(sha, date, subject, len(parents.split())))
         return commits[::-1]
 
     def describe(self, shas: list[str]) -> dict[str, str]:

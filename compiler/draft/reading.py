@@ -99,7 +99,7 @@ class _Reader:
             self.why["build.base_images"] = (
                 "Pythons this machine does not build come from the official images "
                 "(a machine that reaches Docker Hub pulls them; elsewhere name your own)")
-        self.why[""] = self._header(head, pulls, head_files)
+        self.why[""] = self._header(head, pulls, head_files, commits)
         return Draft(spec, self.why)
 
     # ---- history ---------------------------------------------------------------------------
@@ -299,11 +299,18 @@ class _Reader:
             self.why[f"{prefix}.pip"] = f"{old}; {added}" if old else added
         return env
 
-    def _header(self, head: Commit, pulls: list[Commit], files: tuple[str, ...]) -> str:
+    def _header(self, head: Commit, pulls: list[Commit], files: tuple[str, ...],
+                commits: list[Commit]) -> str:
         lines = [f"Drafted by `swegc draft` from {self.clone} at {head.sha[:12]} ({head.date}), "
                  f"{len(pulls)} merged pull requests in its first-parent history. Each line's "
                  "reason is the comment above it: adjust what it got wrong, then run "
                  "`swegc check` and `swegc compile`."]
+        titled = [c for c in commits if c.titled_merge]
+        if titled:
+            lines.append(f"{len(titled)} merge commits are titled '... (#N)' ({titled[0].date} to "
+                         f"{titled[-1].date}); source.git reads 'Merge pull request #N' merges "
+                         "and one-parent squash commits only, so their pull requests need "
+                         "`swegc mine` and source.jsonl.")
         modules = self.history.read(head.sha, ".gitmodules") or ""
         paths = re.findall(r"path\s*=\s*(\S+)", modules)
         if paths:
