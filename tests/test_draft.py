@@ -238,3 +238,27 @@ def test_a_file_removed_within_a_version_is_not_in_its_install(git_builder, monk
     merged_pull(b, monkeypatch, "2023-04-01", 6, {"rm/b.py": "B = 1\n"})
     [env] = draft_spec(b.path, repo="acme/rm").spec["environments"]
     assert env["install"] == ["pip install -e ."]
+
+
+def test_a_tests_file_is_preferred_and_a_pin_of_the_project_itself_is_filtered_out(
+        git_builder, monkeypatch, tmp_path):
+    b = git_builder
+    dated_commit(b, monkeypatch, "2023-01-01", "Start", {
+        "setup.py": "from setuptools import setup\nsetup(name='lockme', python_requires='>=3.9')\n",
+        "requirements/dev.txt": "-r tests.txt\npip-tools==7.0\nlockme==0.9\n",
+        "requirements/tests.txt": "pytest==7.4.0\nLockMe==0.9 ; python_version>'3'\n",
+        "lockme/__init__.py": '__version__ = "1.0"\n',
+        "tests/test_lock.py": "def test_lock():\n    pass\n"})
+    merged_pull(b, monkeypatch, "2023-02-01", 3, {"lockme/a.py": "A = 1\n"})
+    drafted = draft_spec(b.path, repo="acme/lockme", out_name=str(tmp_path / "lockme.yaml"))
+    [env] = drafted.spec["environments"]
+    grep, install = env["install"]
+    assert "requirements/tests.txt" in grep and "dev.txt" not in install
+    assert install == "pip install -e . -r /tmp/swegc-requirements-tests.txt"
+    (tmp_path / "lockme.yaml").write_text(drafted.to_yaml())
+    load_specs([tmp_path / "lockme.yaml"])  # the grep line passes `bash -n`
+    # Run as the image runs it, writing into the test's folder instead of /tmp.
+    kept = tmp_path / "kept.txt"
+    subprocess.run(["bash", "-c", grep.replace("/tmp/swegc-requirements-tests.txt", str(kept))],
+                   cwd=b.path, check=True)
+    assert kept.read_text() == "pytest==7.4.0\n"

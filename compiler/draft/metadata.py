@@ -23,6 +23,8 @@ TEST_EXTRAS = ("test", "tests", "testing", "dev", "develop", "development")
 _REQ_FILE = re.compile(r"(?i)(^|/)((test|tests|testing|dev|development)[-_]requirements|"
                        r"requirements[-_.]?(test|tests|testing|dev|development|ci))\.(txt|in)$")
 _REQ_DIR_FILE = re.compile(r"(?i)^requirements/(test|tests|testing|dev|development|ci)[^/]*\.txt$")
+_TESTS_FILE = re.compile(r"(?i)(^|[-_.])(test|tests|testing)([-_.]|$)")
+_DEV_FILE = re.compile(r"(?i)(^|[-_.])(dev|development|ci)([-_.]|$)")
 _SIBLING = re.compile(r"(^|/)requirements[\w.-]*\.txt$")
 _NOT_TEST_TOOLS = re.compile(r"(?i)doc|lint|release|build|bench|typing|mypy|style|osx|mac|darwin|win")
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
@@ -34,6 +36,7 @@ _PY_VERSION = re.compile(r"(?<![\d.])(3\.\d{1,2})(?![\d.])")
 class Metadata:
     """The install and test facts of one commit; ``sources`` says which file gave each."""
 
+    name: str | None = None  # the project's own distribution name
     requires_python: str | None = None
     declared_pythons: set[str] = field(default_factory=set)
     dependencies: dict[str, str] = field(default_factory=dict)  # name -> requirement as written
@@ -138,6 +141,7 @@ def _from_pyproject(meta: Metadata, doc: dict[str, Any]) -> None:
     project = doc.get("project", {})
     if project:
         meta.has_project = True
+        meta.name = meta.name or (str(project["name"]) if project.get("name") else None)
         if project.get("requires-python"):
             meta.requires_python = str(project["requires-python"])
             meta.sources["requires_python"] = "pyproject.toml requires-python"
@@ -189,6 +193,8 @@ def _from_setup_cfg(meta: Metadata, cfg: configparser.ConfigParser | None) -> No
         return
     if cfg.has_section("metadata") or cfg.has_section("options"):
         meta.has_project = meta.has_project or cfg.has_option("metadata", "name")
+        if cfg.has_option("metadata", "name"):
+            meta.name = meta.name or cfg.get("metadata", "name").strip()
     if cfg.has_option("options", "python_requires") and not meta.requires_python:
         meta.requires_python = cfg.get("options", "python_requires").strip()
         meta.sources["requires_python"] = "setup.cfg python_requires"
@@ -218,6 +224,9 @@ def _from_setup_py(meta: Metadata, text: str) -> None:
     meta.has_project = True
     meta.backend = meta.backend or "setuptools"
     meta.sources.setdefault("backend", "setup.py")
+    named = re.search(r"\bname\s*=\s*['\"]([A-Za-z0-9][\w.-]*)['\"]", text)
+    if named:
+        meta.name = meta.name or named.group(1)
     match = re.search(r"python_requires\s*=\s*['\"]([^'\"]+)['\"]", text)
     if match and not meta.requires_python:
         meta.requires_python = match.group(1)
@@ -337,6 +346,12 @@ def _requirement_files(meta: Metadata, files: tuple[str, ...]) -> None:
                     and not _NOT_TEST_TOOLS.search(path.rpartition("/")[2])
                     and path not in meta.requirement_files):
                 meta.requirement_files.append(path)
+    # A tests file where there is one: a dev file adds the developers' own tools (linters,
+    # docs, pip-tools, pre-commit), heavy and brittle to resolve, which no test imports.
+    testing = [p for p in meta.requirement_files if _TESTS_FILE.search(p.rpartition("/")[2])]
+    if testing:
+        meta.requirement_files = [p for p in meta.requirement_files
+                                  if not _DEV_FILE.search(p.rpartition("/")[2]) or p in testing]
     if "requirements.txt" in files:
         meta.base_requirements = "requirements.txt"
 

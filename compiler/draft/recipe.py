@@ -112,8 +112,9 @@ def _install_lines(meta: Metadata, read: Reader, recipe: Recipe) -> tuple[list[s
         extras = [*everything, *extras]
     groups = [g for g in TEST_EXTRAS if g in meta.groups and meta.groups[g]][:1]
     parts: list[str] = []
+    lines_before: list[str] = []  # filters run before the install (a file pinning the project)
     if files:
-        parts.append(" ".join(f"-r {f}" for f in files))
+        parts.append(" ".join(f"-r {_without_self(meta, read, f, lines_before)}" for f in files))
         reasons.append(f"{', '.join(files)} list{'s' if len(files) == 1 else ''} the test and "
                        "development requirements")
     if not meta.has_project and meta.base_requirements:
@@ -134,7 +135,10 @@ def _install_lines(meta: Metadata, read: Reader, recipe: Recipe) -> tuple[list[s
     elif not files and not extras and meta.tox_deps:
         recipe.env["pip"] = list(meta.tox_deps)
         recipe.why["pip"] = "tox.ini [testenv] deps are the only list of test requirements"
-    lines: list[str] = []
+    lines: list[str] = list(lines_before)
+    if lines_before:
+        reasons.append(f"lines pinning {meta.name} itself are left out of the requirement files "
+                       "(a lock file's pin would fight the editable install)")
     compiled = meta.extensions or meta.backend == "meson"
     target = f"'.[{','.join(extras)}]'" if extras else "."
     if meta.has_project:
@@ -155,6 +159,20 @@ def _install_lines(meta: Metadata, read: Reader, recipe: Recipe) -> tuple[list[s
         lines.append("true")
         reasons.append("nothing to install was found: the probe will say what is missing")
     return lines, "; ".join(reasons)
+
+
+def _without_self(meta: Metadata, read: Reader, path: str, lines_before: list[str]) -> str:
+    """``path``, or a copy without the line that pins the project itself (pallets' pip-compiled
+    requirements/dev.txt pins click==8.0.3 inside click), made by a line in ``lines_before``."""
+    name = meta.name
+    if not name:
+        return path
+    pattern = rf"^\s*{re.escape(name)}\s*([=<>~!\[;]|$)"
+    if not re.search(pattern, read(path) or "", re.IGNORECASE | re.MULTILINE):
+        return path
+    copy = f"/tmp/swegc-{path.replace('/', '-')}"
+    lines_before.append(f"grep -ivE '^\\s*{re.escape(name)}\\s*([=<>~!\\[;]|$)' {path} > {copy}")
+    return copy
 
 
 def _compiled_install(meta: Metadata, target: str) -> str:
