@@ -244,8 +244,9 @@ class _Reader:
             squashes = sum(1 for c in pulls if c.kind == "squash")
             source["git"] = {"merges": merges > 0, "squash": squashes > 0}
             self.why["source.git"] = (
-                f"the first-parent history holds {merges} 'Merge pull request #N' merges and "
-                f"{squashes} squash commits '... (#N)' "
+                f"the first-parent history holds {merges} 'Merge pull request #N' "
+                f"merge{'s' if merges != 1 else ''} and {squashes} squash "
+                f"commit{'s' if squashes != 1 else ''} '... (#N)' "
                 f"({window[0].date} to {window[-1].date}): each is a candidate")
         source["filters"] = {"require_linked_issue": False}
         self.why["source.filters.require_linked_issue"] = (
