@@ -119,6 +119,7 @@ def build_about(facts: BuildFacts) -> str:
         "## Images",
         f"Images are {where}",
         _table(("role", "image", "size", "instances", "reference"), image_rows) if image_rows else "(none)",
+        *_peer_names_section(facts),
         "## Provenance",
         f"Compiled by swegc {', '.join(sorted(v for v in versions if v)) or 'unknown'} from declarative "
         f"repository specs (hashes per repository above); published by swegc {facts.swegc_version}. "
@@ -127,6 +128,34 @@ def build_about(facts: BuildFacts) -> str:
         facts.changelog.markdown(),
     ]
     return "\n\n".join(sections) + "\n"
+
+
+def _peer_names_section(facts: BuildFacts) -> list[str]:
+    """Where tools that derive an image from the instance id find it (``swegc.images.peer_names``):
+    said only when the images were pushed, under those names, by this publish."""
+    from swegc.images.peer_names import openhands_repository, swebench_repository
+
+    if not facts.registry or not facts.instances:
+        return []
+    example = facts.instances[0].instance_id
+    prefix = facts.registry
+    return [
+        "### Images by instance id",
+        "Some tools derive the image from the instance id instead of reading a column. Every "
+        "instance image is also in the registry under the names they derive, with the same digest "
+        "as the row's `image`:",
+        _table(("tool", "set", "image of " + f"`{example}`"), [
+            ("OpenHands (`evaluation/benchmarks/swe_bench/run_infer.py`)",
+             f"`EVAL_DOCKER_IMAGE_PREFIX={prefix}` (with `USE_INSTANCE_IMAGE=true`)",
+             f"`{prefix}/{openhands_repository(example)}:latest`"),
+            ("SWE-bench 5.x naming (`ImageSpec.name`, mini-swe-agent's fallback)",
+             f"namespace `{prefix}`",
+             f"`{prefix}/{swebench_repository(example)}:latest`"),
+        ]),
+        "`__` in an id becomes `_s_` (OpenHands) or `_1776_` (SWE-bench), all in lower case. These "
+        "tags are `latest` and a later publish to the same prefix moves them; the rows' digests do "
+        "not move.",
+    ]
 
 
 @dataclass(frozen=True)

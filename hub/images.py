@@ -13,7 +13,7 @@ registry then already holds their layers.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from swegc.errors import SwegcError
@@ -97,6 +97,8 @@ class PushReport:
     references: dict[str, ImageRef]
     env_references: dict[str, str]
     missing_envs: list[str]
+    # instance id -> the names peer tools derive for it (swegc.images.peer_names), same digest
+    peer_names: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def bytes_sent(self) -> int:
@@ -139,4 +141,23 @@ def push_build_images(client: Any, images: list[BuildImage], registry: Any,
             result = push_image(client, image.local, registry, image.name, image.tag, echo)
             pushed.append(result)
             env_references[f"{image.name}:{image.tag}"] = result.reference
-    return PushReport(pushed, references, env_references, missing)
+    return PushReport(pushed, references, env_references, missing,
+                      name_for_peers(registry, references, echo))
+
+
+def name_for_peers(registry: Any, references: Mapping[str, ImageRef],
+                   echo: Callable[[str], None]) -> dict[str, list[str]]:
+    """Each pushed instance image also under the names peer tools derive from its id
+    (``swegc.images.peer_names``), copied inside the registry: the same digest as the row."""
+    from swegc.images.peer_names import peer_names
+    from swegc.images.registry_tags import tag_in_registry
+
+    names: dict[str, list[str]] = {}
+    for iid, reference in sorted(references.items()):
+        if reference.pushed:
+            names[iid] = [tag_in_registry(registry, reference.pushed, registry.repository(peer.repository),
+                                          peer.tag) for peer in peer_names(iid)]
+    if names:
+        echo(f"images: {len(names)} instance image(s) also named as OpenHands and SWE-bench derive "
+             f"them from the instance id, under {registry}")
+    return names

@@ -106,27 +106,36 @@ def split_reference(reference: str) -> tuple[str, str, str]:
 
 def _request(url: str, method: str, registry: Registry, accept: str | None = None) -> tuple[int, dict[str, str]]:
     """One request to the registry API, answering a Bearer challenge once; (status, headers)."""
+    status, headers, _ = call_registry(url, method, registry, accept)
+    return status, headers
+
+
+def call_registry(url: str, method: str, registry: Registry, accept: str | None = None,
+          data: bytes | None = None, content_type: str | None = None) -> tuple[int, dict[str, str], bytes]:
+    """One request to the registry API (``_request``) with a body sent and the answer's body read; (status, headers, body)."""
     headers = {"Accept": accept} if accept else {}
+    if content_type:
+        headers["Content-Type"] = content_type
     creds = credentials()
     if creds:
         basic = base64.b64encode(f"{creds['username']}:{creds['password']}".encode()).decode()
         headers["Authorization"] = f"Basic {basic}"
     for _ in range(2):
         try:
-            with urllib.request.urlopen(urllib.request.Request(url, method=method, headers=headers),
+            with urllib.request.urlopen(urllib.request.Request(url, data=data, method=method, headers=headers),
                                         timeout=30) as response:
-                return response.status, dict(response.headers)
+                return response.status, dict(response.headers), response.read()
         except urllib.error.HTTPError as exc:
             challenge = exc.headers.get("WWW-Authenticate", "")
             if exc.code == 401 and challenge.startswith("Bearer ") and "Bearer" not in headers.get("Authorization", ""):
                 headers["Authorization"] = "Bearer " + _bearer_token(challenge, headers.get("Authorization"))
                 continue
-            return exc.code, dict(exc.headers)
+            return exc.code, dict(exc.headers), exc.read() or b""
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             raise RegistryError(f"registry {registry.host} does not answer at {registry.base_url} "
                                 f"({redact(str(reason))}); start it or check --registry") from None
-    return 401, {}
+    return 401, {}, b""
 
 
 def _bearer_token(challenge: str, basic: str | None) -> str:

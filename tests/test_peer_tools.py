@@ -403,3 +403,19 @@ def test_judge_finds_a_test_whose_printed_id_has_folders_above_pytests_rootdir(t
         'name="test_b[a::b c]" /></testsuite></testsuites>')
     code, out = _judge(tmp_path, "pytest", "", 0, ["sub/tests/test_x.py::TestA::test_b[a::b c]"], [])
     assert code == 0, out
+
+
+def test_derived_image_names_are_those_swebench_and_mini_swe_agent_compute(peer_tools_python):
+    from swegc.images.peer_names import swebench_repository
+
+    ids = ["example__calc-2", "Project-MONAI__MONAI-4688", "django__django-11133"]
+    code = ("import json, sys\nfrom swebench.task.checks import expected_image\n"
+            "from minisweagent.run.benchmarks.swebench import get_swebench_docker_image_name as mini\n"
+            "ids = json.loads(sys.argv[1])\n"
+            "print(json.dumps([[expected_image(i, 'host:5000/acme'), mini({'instance_id': i})] for i in ids]))\n")
+    result = subprocess.run([str(peer_tools_python), "-c", code, json.dumps(ids)], capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    for iid, (swebench, mini) in zip(ids, json.loads(result.stdout.splitlines()[-1])):
+        assert swebench == f"host:5000/acme/{swebench_repository(iid)}:latest"
+        assert mini == f"docker.io/swebench/{swebench_repository(iid)}:latest"

@@ -112,6 +112,33 @@ def test_a_published_build_loads_back_with_the_same_rows_and_images_pinned_by_di
     assert all(TOKEN.encode() not in data for data in files.values())
 
 
+def test_published_images_are_pulled_by_the_names_openhands_and_swebench_derive_from_the_id(
+        tmp_path, example_build, registry, docker_engine):
+    from swegc.dataset import read_dataset
+
+    prefix = f"{registry}/derived"
+    with HubStandin(token=TOKEN) as hub:
+        result = publish(hub, tmp_path / "home", example_build, "--repo", "acme/derived", "--registry", prefix)
+        assert result.returncode == 0, result.stderr[-3000:]
+        rows = load_rows(hub, tmp_path / "home", "acme/derived", "v1")
+        card = hub.repo("acme/derived").files["README.md"].data.decode()
+    assert f"EVAL_DOCKER_IMAGE_PREFIX={prefix}" in card and f"namespace `{prefix}`" in card
+    assert rows and read_dataset(example_build)
+    for row in rows:
+        iid = row["instance_id"]
+        assert "__" in iid
+        owner, rest = iid.split("__", 1)
+        digest = row["image"].partition("@")[2]
+        for name in (f"{prefix}/sweb.eval.x86_64.{owner}_s_{rest}".lower(),          # OpenHands
+                     f"{prefix}/sweb.eval.x86_64.{owner}_1776_{rest}".lower()):      # SWE-bench
+            pulled = docker_engine.images.pull(name, tag="latest")
+            try:
+                assert f"{name}@{digest}" in pulled.attrs["RepoDigests"], (name, pulled.attrs["RepoDigests"])
+                assert pulled.id == row["image_id"]  # the very image the row was validated in
+            finally:
+                docker_engine.images.remove(f"{name}:latest", noprune=True)  # only the tag this test added
+
+
 def test_publishing_again_with_one_instance_changed_names_exactly_that_change(tmp_path, example_build, registry):
     changed = edited_build(example_build, tmp_path / "changed", lambda rows: rows[-1].update(
         problem_statement=rows[-1]["problem_statement"] + "\nAlso: the window must include the last item.\n"))
