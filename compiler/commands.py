@@ -100,9 +100,15 @@ def base_image_lines(specs: list) -> list[str]:
 @click.option("--registry", default=None, metavar="HOST/NAMESPACE",
               help="Push every image built to this registry, so that nodes of a cluster pull "
                    "by digest what they lack (and publishing finds them there).")
+@click.option("--max-disk", default=None, metavar="SIZE",
+              help="Keep the disk the build's images hold under SIZE (e.g. 20G, 500MB): between "
+                   "units, drop what the build store can rebuild (rejected instances' images, "
+                   "then instance images the --registry holds, then envs no pending unit needs); "
+                   "valid rows' images always stay reachable.")
 def compile_cmd(paths: tuple[Path, ...], out: Path, jobs: int | None, runs: int | None,
                 only: tuple[str, ...], limit: int | None, retry_failed: bool, split: str,
-                executor: str, ray_address: str | None, registry: str | None) -> None:
+                executor: str, ray_address: str | None, registry: str | None,
+                max_disk: str | None) -> None:
     """Compile specs into validated task instances with Docker images.
 
     Resumable: stop it at any moment and run it again to finish the rest; on unchanged input
@@ -111,11 +117,14 @@ def compile_cmd(paths: tuple[Path, ...], out: Path, jobs: int | None, runs: int 
     from swegc.compiler.pipeline import CompileOptions, Compiler, default_jobs
     from swegc.compiler.report import summarize
 
+    from swegc.images.disk import parse_size
+
     if executor == "local" and jobs is None:
         jobs = default_jobs()
     options = CompileOptions(out=out, jobs=jobs, runs=runs, only=only, limit=limit,
                              retry_failed=retry_failed, split=split, executor=executor,
-                             ray_address=ray_address, registry=registry)
+                             ray_address=ray_address, registry=registry,
+                             max_disk=parse_size(max_disk) if max_disk is not None else None)
     echo = lambda line: click.echo(line, err=True)  # noqa: E731 - progress goes to stderr
     compiler = Compiler(options, echo)
     try:

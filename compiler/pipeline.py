@@ -21,6 +21,7 @@ from swegc import __version__
 from swegc.build_layout import BuildLayout, ImageEntry, Manifest, SpecEntry, write_manifest
 from swegc.compiler.candidates import Rejection, load_candidates
 from swegc.compiler.clone_damage import clone_failure
+from swegc.compiler.disk_budget import DiskBudget, HeldEnv
 from swegc.compiler.funnel_rows import unit_stage
 from swegc.compiler.patches import Split
 from swegc.compiler.plan import PlannedInstance, plan_candidate
@@ -72,6 +73,8 @@ class CompileOptions:
     executor: str = "local"  # local | ray
     ray_address: str | None = None
     registry: str | None = None  # HOST/NAMESPACE that units push images to and nodes pull from
+    # Bytes the build's images may hold (compiler/disk_budget.py); None: unbounded.
+    max_disk: int | None = None
 
 
 @dataclass
@@ -162,6 +165,7 @@ class Compiler:
 
             check_registry(Registry.parse(self.registry))
         self.env_references: dict[str, str | None] = {}  # env key -> its pushed name@sha256:...
+        self.disk = DiskBudget(options.max_disk, echo) if options.max_disk is not None else None
 
     # -- stages ----------------------------------------------------------------------------
     def run(self, spec_paths: Sequence[str | Path]) -> CompileResult:
@@ -203,6 +207,7 @@ class Compiler:
             rows = self._build_and_validate(groups, builders, reports)
         finally:
             self.pool.close()
+        self._bound_disk(groups, set(), final=True)
         envs = [self._env_report(g) for g in groups]
         self._write(specs, rows, reports, envs)
         return CompileResult(reports, envs, rows, time.monotonic() - start)
@@ -307,6 +312,10 @@ class Compiler:
                     BuiltImage.from_json(stored["image"]), builder.client)):
                 group.built = BuiltImage.from_json(stored["image"], reused=True)
                 self.env_references[group.key] = reference.pushed  # where nodes without it pull it
+            elif stored and stored.get("image") and self._settled(group):
+                # Its image was dropped (--max-disk, swegc images prune) and no unit of it has
+                # to run: built again only when one does.
+                group.built = BuiltImage.from_json(stored["image"], reused=True)
             else:
                 self._note_moved_date(group)
                 try:
@@ -471,9 +480,7 @@ class Compiler:
         # One listing per compile (not per unit): which images the stored units still have, by
         # tag and id. A tag that another build moved to a new image leaves the stored unit's
         # image id dangling: the row would name an image that is gone, so the unit is redone.
-        images = {(tag, image.id)
-                  for image in docker_client().images.list(filters={"label": "org.swegc.kind"})
-                  for tag in image.tags}
+        images = self._engine_images()
         for group in groups:
             for item in group.instances:
                 if group.failure:
@@ -489,14 +496,9 @@ class Compiler:
                             status, reason, detail))} if published else {})))
                     continue
                 key = self._unit_key(group, item)
-                data = self.store.get("unit", key)
-                stored = UnitResult.from_json(data) if data is not None else None
-                reference = self._stored_reference(stored, images)
-                image_gone = bool(stored and stored.image and reference is None)
-                # An instance whose image never got built (install_failed) is built again
-                # under --retry-failed; a verdict of its tests stands.
-                build_again = bool(stored and stored.image is None and self.options.retry_failed)
-                if stored and not image_gone and not build_again:
+                stored, reference, redo = self._stored_unit(group, item, images)
+                if not redo:
+                    assert stored is not None
                     if stored.image is None:  # its image failed to build: kept, said
                         self.echo(f"[instance] {item.instance_id}: {REUSED} "
                                   f"{stored.verdict.status}: {stored.verdict.reason}; {RETRY}")
@@ -515,6 +517,8 @@ class Compiler:
                             "error", CLONE_UNREADABLE, failure["detail"]), None), None, rows,
                             reports)
         total = len(todo)
+        pending = Counter(group.key for group, _, _ in todo)
+        self._bound_disk(groups, set(pending))
         by_job = {id(job): (group, item) for group, item, job in todo}
         outcomes = self.pool.map_unordered(build_and_validate, [job for _, _, job in todo],
                                            resources=INSTANCE_UNITS,
@@ -532,7 +536,43 @@ class Compiler:
             self.echo(f"[instance {n}/{total}] {item.instance_id}: {what}{counts}{flaky} "
                       f"({verdict.duration_s:.1f}s){where}")
             self._collect(group, item, stored, reference, rows, reports)
+            pending[group.key] -= 1
+            self._bound_disk(groups, {k for k, n in pending.items() if n > 0})
         return rows
+
+    def _engine_images(self) -> set[tuple[str, str]]:
+        """The engine's swegc images by tag and id, read once per stage (not per unit)."""
+        return {(tag, image.id)
+                for image in docker_client().images.list(filters={"label": "org.swegc.kind"})
+                for tag in image.tags}
+
+    def _stored_unit(self, group: EnvGroup, item: PlannedInstance, images: set[tuple[str, str]]
+                     ) -> tuple[UnitResult | None, ImageRef | None, bool]:
+        """An instance's stored unit, the reference of its image, and whether it must run
+        (again): not stored; a valid one whose image is gone (the row would name an image that
+        is not there; a rejected one's verdict stands without its image); or one whose image
+        never got built (install_failed) under --retry-failed (a verdict of its tests stands)."""
+        data = self.store.get("unit", self._unit_key(group, item))
+        stored = UnitResult.from_json(data) if data is not None else None
+        reference = self._stored_reference(stored, images)
+        image_gone = bool(stored and stored.image and reference is None
+                          and stored.verdict.status == "valid")
+        build_again = bool(stored and stored.image is None and self.options.retry_failed)
+        return stored, reference, stored is None or image_gone or build_again
+
+    def _settled(self, group: EnvGroup) -> bool:
+        """No instance unit of the group has to run: its env image is not needed."""
+        images = self._engine_images()
+        return all(not self._stored_unit(group, item, images)[2] for item in group.instances)
+
+    def _bound_disk(self, groups: list[EnvGroup], pending: set[str], final: bool = False) -> None:
+        """--max-disk: between units, what the build store can rebuild goes while over it."""
+        if self.disk is None:
+            return
+        envs = [HeldEnv(g.key, g.built.name, f"{g.spec.repo} "
+                        f"{g.spec.environments[g.env_index].versions or '*'}")
+                for g in groups if g.built is not None]
+        self.disk.check(docker_client(), envs, pending, final=final)
 
     def _instance_job(self, group: EnvGroup, item: PlannedInstance, key: str,
                       builder: ImageBuilder) -> InstanceJob:
@@ -559,8 +599,8 @@ class Compiler:
         if stored is None or stored.image is None:
             return None
         held = (stored.image.name, stored.image.id) in images
-        if held and stored.verdict.status != "valid":
-            return locate(stored.image, None, push=False)
+        if stored.verdict.status != "valid":  # no row names it: the registry is not asked
+            return locate(stored.image, None, push=False) if held else None
         reference = self._looked_up(stored.image)
         return reference if held or reference.pushed else None
 
@@ -588,6 +628,9 @@ class Compiler:
         """The report of one instance and, when it is valid, its row; ``reference`` is its
         image as the row names it."""
         verdict, image = stored.verdict, stored.image
+        if self.disk is not None:
+            self.disk.saw_instance(item.instance_id, image, verdict.status == "valid",
+                                   bool(reference and reference.pushed))
         warnings = instance_warnings(item, verdict)
         for warning in warnings:
             self.echo(f"warning: {item.instance_id}: {warning}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 
@@ -73,6 +75,35 @@ def remove(kind: str | None, builds: tuple[str, ...], dry_run: bool, yes: bool) 
         for tag in image.tags or [image.id]:
             client.images.remove(tag, force=True)
     click.echo(f"removed {len(doomed)} image(s)")
+
+
+@images.command("prune")
+@click.argument("build_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--max-disk", default=None, metavar="SIZE",
+              help="Drop only until the build's images hold at most SIZE (e.g. 20G, 500MB); "
+                   "without it, drop everything the build store can rebuild.")
+@click.option("--dry-run", is_flag=True, help="Say what would be dropped; remove nothing.")
+def prune_build(build_dir: Path, max_disk: str | None, dry_run: bool) -> None:
+    """Drop the images of BUILD_DIR that its build store can rebuild, keeping every valid
+    row's image reachable: rejected instances' images first, then valid instances' images a
+    registry holds by the digest their row names, then env images.
+
+    Disk is the bytes the build's env and instance images hold above their base images, each
+    layer once. A later compile builds a dropped env again only when one of its units has to
+    run; it never rebuilds a rejected instance's image.
+    """
+    from swegc.docker_client import docker_client
+    from swegc.images.disk import format_size, parse_size
+    from swegc.images.prune import build_droppables, prune
+
+    budget = parse_size(max_disk) if max_disk is not None else None
+    keep, droppable = build_droppables(build_dir)
+    result = prune(docker_client(), keep, droppable, budget, dry_run=dry_run, echo=click.echo)
+    click.echo(f"{result.summary()} (was {format_size(result.before)})")
+    for item, why in result.kept:
+        click.echo(f"kept {item.tag}: {why}")
+    if result.over:
+        click.echo(result.over)
 
 
 def _images_used_by(builds: tuple[str, ...]) -> set[str]:
