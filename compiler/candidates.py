@@ -21,6 +21,7 @@ from typing import Any
 
 from swegc.compiler.mining.links import keyword_references, pattern_references
 from swegc.compiler.patches import PatchError, Split, read_diff, split_patch
+from swegc.compiler.selection import Selection
 from swegc.compiler.spec.model import Filters, RepoSpec
 from swegc.dates import instant
 from swegc.errors import InputError
@@ -55,7 +56,8 @@ class Rejection:
 
 
 def load_candidates(spec: RepoSpec, store: BuildStore | None = None,
-                    splits: dict[str, Split] | None = None) -> tuple[list[Candidate], list[Rejection]]:
+                    splits: dict[str, Split] | None = None,
+                    selection: Selection | None = None) -> tuple[list[Candidate], list[Rejection]]:
     """The spec's candidates that pass its filters, sorted by number, and the rejected ones.
 
     ``splits``, when given, receives each kept candidate's split diff (see ``apply_filters``).
@@ -87,7 +89,7 @@ def load_candidates(spec: RepoSpec, store: BuildStore | None = None,
         candidates = list(mine_candidates(spec, store))
     else:
         raise InputError(f"{spec.where('source')}: unknown source kind {kind!r}")
-    return apply_filters(spec, _first_of_each_id(candidates), repo, splits)
+    return apply_filters(spec, _first_of_each_id(candidates), repo, splits, selection)
 
 
 def _first_of_each_id(candidates: list[Candidate]) -> list[Candidate]:
@@ -485,8 +487,10 @@ def _diff_rejection(filters: Filters, split: Split) -> tuple[Reason, str] | None
 
 
 def apply_filters(spec: RepoSpec, candidates: Iterable[Candidate], repo: Callable[[], GitRepo],
-                  splits: dict[str, Split] | None = None) -> tuple[list[Candidate], list[Rejection]]:
-    """Candidates that pass ``spec.source.filters`` and, for the rest, why not.
+                  splits: dict[str, Split] | None = None,
+                  selection: Selection | None = None) -> tuple[list[Candidate], list[Rejection]]:
+    """Candidates that pass ``spec.source.filters`` (and the command line's ``selection``,
+    checked first: an excluded candidate's diff is never read) and, for the rest, why not.
 
     Filtering reads and splits each diff the cheap filters leave; ``splits``, when given,
     receives those splits by instance id, so that planning (``plan_candidate(split=...)``)
@@ -496,7 +500,7 @@ def apply_filters(spec: RepoSpec, candidates: Iterable[Candidate], repo: Callabl
     kept: list[Candidate] = []
     rejected: list[tuple[int, Rejection]] = []
     for c in candidates:
-        verdict = _cheap_rejection(filters, c)
+        verdict = (selection.rejection(c) if selection else None) or _cheap_rejection(filters, c)
         if verdict is None:
             try:
                 split = candidate_split(spec, c, repo)

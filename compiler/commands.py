@@ -105,10 +105,24 @@ def base_image_lines(specs: list) -> list[str]:
                    "units, drop what the build store can rebuild (rejected instances' images, "
                    "then instance images the --registry holds, then envs no pending unit needs); "
                    "valid rows' images always stay reachable.")
+@click.option("--since", default=None, metavar="DATE",
+              help="Only pull requests created on or after DATE (ISO date or timestamp), beside "
+                   "the spec's source.filters.since.")
+@click.option("--until", default=None, metavar="DATE",
+              help="Only pull requests created before DATE, beside source.filters.until.")
+@click.option("--exclude", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              metavar="FILE",
+              help="Leave out the instance ids and repo:owner/name lines this file lists (a "
+                   "benchmark's ids, say), before anything is built; each is rejected as "
+                   "`excluded`.")
+@click.option("--fresh-after", default=None, metavar="DATE",
+              help="Write the instances created after DATE to a split of their own, test_fresh, "
+                   "for evaluation that training on the other split cannot have seen.")
 def compile_cmd(paths: tuple[Path, ...], out: Path, jobs: int | None, runs: int | None,
                 only: tuple[str, ...], limit: int | None, retry_failed: bool, split: str,
                 executor: str, ray_address: str | None, registry: str | None,
-                max_disk: str | None) -> None:
+                max_disk: str | None, since: str | None, until: str | None, exclude: Path | None,
+                fresh_after: str | None) -> None:
     """Compile specs into validated task instances with Docker images.
 
     Resumable: stop it at any moment and run it again to finish the rest; on unchanged input
@@ -117,14 +131,25 @@ def compile_cmd(paths: tuple[Path, ...], out: Path, jobs: int | None, runs: int 
     from swegc.compiler.pipeline import CompileOptions, Compiler, default_jobs
     from swegc.compiler.report import summarize
 
+    from swegc.compiler.selection import FRESH_SPLIT, selection
+    from swegc.dates import instant
+    from swegc.errors import InputError
     from swegc.images.disk import parse_size
 
+    if fresh_after is not None:
+        try:
+            instant(fresh_after)
+        except Exception as exc:  # SwegcError: says how to write a date
+            raise InputError(f"--fresh-after: {exc}") from None
+        if split == FRESH_SPLIT:
+            raise InputError(f"--split {split} is the split --fresh-after writes; name another")
     if executor == "local" and jobs is None:
         jobs = default_jobs()
     options = CompileOptions(out=out, jobs=jobs, runs=runs, only=only, limit=limit,
                              retry_failed=retry_failed, split=split, executor=executor,
                              ray_address=ray_address, registry=registry,
-                             max_disk=parse_size(max_disk) if max_disk is not None else None)
+                             max_disk=parse_size(max_disk) if max_disk is not None else None,
+                             selection=selection(since, until, exclude), fresh_after=fresh_after)
     echo = lambda line: click.echo(line, err=True)  # noqa: E731 - progress goes to stderr
     compiler = Compiler(options, echo)
     try:

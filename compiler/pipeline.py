@@ -24,6 +24,7 @@ from swegc.compiler.clone_damage import clone_failure
 from swegc.compiler.disk_budget import DiskBudget, HeldEnv
 from swegc.compiler.funnel_rows import unit_stage
 from swegc.compiler.patches import Split
+from swegc.compiler.selection import Selection
 from swegc.compiler.plan import PlannedInstance, plan_candidate
 from swegc.compiler.spec.model import EnvironmentSpec, RepoSpec
 from swegc.compiler.spec.loader import load_specs
@@ -75,6 +76,10 @@ class CompileOptions:
     registry: str | None = None  # HOST/NAMESPACE that units push images to and nodes pull from
     # Bytes the build's images may hold (compiler/disk_budget.py); None: unbounded.
     max_disk: int | None = None
+    # --since/--until and --exclude (compiler/selection.py), applied before anything is built.
+    selection: Selection = field(default_factory=Selection)
+    # Rows created after this date go to the split FRESH_SPLIT, not to ``split``.
+    fresh_after: str | None = None
 
 
 @dataclass
@@ -247,7 +252,7 @@ class Compiler:
 
     def _plan(self, spec: RepoSpec, repo: GitRepo, reports: list[dict[str, Any]]) -> list[PlannedInstance]:
         splits: dict[str, Split] = {}  # each diff read and split once, by the filters
-        candidates, rejections = load_candidates(spec, self.store, splits)
+        candidates, rejections = load_candidates(spec, self.store, splits, self.options.selection)
         filtered = list(rejections)
         self._warn_unmatched_overrides(spec, candidates, rejections)
         if self.options.only:
@@ -725,17 +730,29 @@ class Compiler:
     def _write(self, specs: Sequence[RepoSpec], rows: list[dict[str, Any]],
                reports: list[dict[str, Any]], envs: list[dict[str, Any]]) -> None:
         from swegc.compiler.report import write_reports
-        from swegc.dataset import write_dataset
+        from swegc.compiler.selection import FRESH_SPLIT, split_fresh
+        from swegc.dataset import shard_path, write_dataset
         from swegc.funnel import funnel_markdown, read_funnel
 
         repos = sorted({r["repo"] for r in reports})
         write_reports(self.outputs.root, reports, envs)  # first: the card sums up the funnel
         funnel = funnel_markdown(read_funnel(self.outputs.funnel_report))
-        write_dataset(self.outputs.dataset_dir, rows, split=self.options.split,
-                      pretty_name="swegc: " + ", ".join(repos) if repos else "swegc dataset",
-                      description=f"SWE task instances compiled by swegc {__version__} from "
-                                  f"specs for {', '.join(repos) or 'no repository'}.",
-                      appendix=f"## Funnel and cost\n\n{funnel}\n" if funnel else None)
+        splits = {self.options.split: rows}
+        fresh_shard = shard_path(self.outputs.dataset_dir, FRESH_SPLIT)
+        if self.options.fresh_after is not None:
+            splits[self.options.split], splits[FRESH_SPLIT] = split_fresh(rows, self.options.fresh_after)
+        elif fresh_shard.exists():  # an earlier compile's freshness split: its rows are in `split` now
+            fresh_shard.unlink()
+        for split, split_rows in splits.items():
+            write_dataset(self.outputs.dataset_dir, split_rows, split=split,
+                          pretty_name="swegc: " + ", ".join(repos) if repos else "swegc dataset",
+                          description=f"SWE task instances compiled by swegc {__version__} from "
+                                      f"specs for {', '.join(repos) or 'no repository'}."
+                                      + (f" Split `{FRESH_SPLIT}` holds the instances created after "
+                                         f"{self.options.fresh_after}, for evaluation that training "
+                                         f"on `{self.options.split}` cannot have seen."
+                                         if self.options.fresh_after is not None else ""),
+                          appendix=f"## Funnel and cost\n\n{funnel}\n" if funnel else None)
         for env in envs:
             lock = self.store.get("lock", env["env_key"])
             if lock:

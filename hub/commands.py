@@ -1,6 +1,9 @@
-"""``swegc publish FOLDER --repo ORG/NAME``: builds, trajectory datasets and checkpoints to the Hub."""
+"""``swegc publish FOLDER --repo ORG/NAME``: builds, trajectory datasets and checkpoints to the Hub;
+``swegc curate BUILD --runs RUNS``: a policy's resolve rate on a build's rows before publishing."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import click
 
@@ -31,3 +34,23 @@ def publish(folder: str, repo_id: str, private: bool, registry: str | None, dry_
     options = PublishOptions(repo_id=repo_id, private=private, registry=registry, dry_run=dry_run,
                              dataset=dataset, evaluation=evaluation)
     run(folder, options, echo=click.echo)
+
+
+@click.command("curate")
+@click.argument("build", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--runs", type=click.Path(exists=True, path_type=Path), required=True,
+              help="Rollouts (a RUNS folder or trajectory dataset) whose resolve rate each row gets.")
+@click.option("--policy", default=None, metavar="MODEL",
+              help="The policy to rate by, when RUNS holds rollouts of several.")
+def curate_cmd(build: Path, runs: Path, policy: str | None) -> None:
+    """Add a policy's resolve rate to each row of BUILD (difficulty_resolve_rate, _runs, _policy).
+
+    The other difficulty signals (files, hunks and lines the patch changes, FAIL_TO_PASS count)
+    are written by compile.
+    """
+    from swegc.curate import curate
+
+    result = curate(build, runs, policy)
+    click.echo(f"{build}: resolve rate of {result.policy} on {result.rated} instance(s); "
+               f"{result.unrated} without a rollout of it (no rate)"
+               + (f"; {result.unknown} rolled-out instance(s) are in no split" if result.unknown else ""))

@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "draft": ("swegc.compiler.draft.commands", "draft",
               "Draft a spec from a clone's own files and history (--probe: compile and repair it)."),
     "status": ("swegc.compiler.commands", "status", "Summarize a build folder."),
+    "curate": ("swegc.hub.commands", "curate_cmd", "Add a policy's resolve rate to a build's rows (difficulty)."),
     "images": ("swegc.images.commands", "images", "Build base images, list or remove swegc images."),
     "mine": ("swegc.compiler.mining.commands", "mine", "Mine a repository's pull requests into candidates."),
     "train": ("swegc.train.commands", "train", "Fine-tune a policy (RFT) or a verifier on trajectories."),

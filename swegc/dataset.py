@@ -40,7 +40,10 @@ def _setting_kind(kind: str) -> frozenset[str]:
 
 LIST_COLUMNS = frozenset({"FAIL_TO_PASS", "PASS_TO_PASS", "issue_numbers", "flaky_tests"}) | \
     _setting_kind("list")
-INT_COLUMNS = frozenset({"pull_number", "schema_version"}) | _setting_kind("int")
+INT_COLUMNS = frozenset({"pull_number", "schema_version", "difficulty_files", "difficulty_hunks",
+                         "difficulty_lines", "difficulty_fail_to_pass", "difficulty_resolve_runs"}) | \
+    _setting_kind("int")
+FLOAT_COLUMNS = frozenset({"difficulty_resolve_rate"})
 BOOL_COLUMNS = _setting_kind("bool")
 JSON_COLUMNS = frozenset({"validation"}) | _setting_kind("json")
 _JSON_MARK = {b"swegc.encoding": b"json"}
@@ -87,6 +90,15 @@ COLUMN_DOCS = {
                    "from printed lines). Its log ends with the statuses in `log_parser`'s format.",
     "eval_type": "How SWE-bench 5.x grades the log: `pass_and_fail` (every listed test must be "
                  "found passing).",
+    "difficulty_files": "Difficulty: files the gold patch changes.",
+    "difficulty_hunks": "Difficulty: hunks of the gold patch.",
+    "difficulty_lines": "Difficulty: lines the gold patch adds or removes.",
+    "difficulty_fail_to_pass": "Difficulty: tests the fix makes pass (FAIL_TO_PASS's length).",
+    "difficulty_resolve_rate": "Difficulty: the fraction of `difficulty_resolve_policy`'s rollouts "
+                               "that resolved the instance (`swegc curate --runs`); empty until "
+                               "then.",
+    "difficulty_resolve_runs": "How many rollouts `difficulty_resolve_rate` counts.",
+    "difficulty_resolve_policy": "The policy (model) whose rollouts gave the resolve rate.",
     "schema_version": "Version of this row format.",
 } | {column: spec["doc"] for column, spec in _SETTINGS.items()}
 
@@ -101,6 +113,8 @@ def _arrow_type(column: str, values: list[Any]) -> Any:
         return pa.int64()
     if column in BOOL_COLUMNS:
         return pa.bool_()
+    if column in FLOAT_COLUMNS:
+        return pa.float64()
     if column in JSON_COLUMNS:
         return pa.string()
     sample = next((v for v in values if v is not None), "")
@@ -297,6 +311,22 @@ def _type_name(field: Any) -> str:
     if pa.types.is_list(field.type):
         return "list of strings"
     return str(field.type)
+
+
+def rewrite_split(out_dir: Path, split: str, rows: list[dict[str, Any]]) -> Path:
+    """Writes ``rows`` over the shard of ``split`` with its columns as they are (same names,
+    order and types): new values for existing columns, so the card stays true and is kept."""
+    import pyarrow.parquet as pq
+
+    path = shard_path(out_dir, split)
+    schema = pq.read_schema(path)
+    json_columns = frozenset(f.name for f in schema if (f.metadata or {}).get(b"swegc.encoding") == b"json")
+    table = _table(sorted(rows, key=lambda r: str(r.get("instance_id", ""))), list(schema.names),
+                   json_columns | JSON_COLUMNS)
+    atomic_write(path, lambda tmp: pq.write_table(
+        table, tmp, compression="zstd", write_statistics=False, use_dictionary=False,
+        row_group_size=max(1, len(rows)), write_page_index=False))
+    return path
 
 
 def read_dataset(out_dir: Path, split: str = "train") -> list[dict[str, Any]]:

@@ -25,6 +25,7 @@ class Reason(StrEnum):
 
     # source.filters, before anything is built
     NOT_SELECTED = "not_selected"
+    EXCLUDED = "excluded"  # compile --exclude FILE
     OUTSIDE_DATES = "outside_dates"
     OTHER_BASE_BRANCH = "other_base_branch"
     LABEL_NOT_SELECTED = "label_not_selected"
@@ -85,8 +86,12 @@ _FILTERS = "source.filters dropped it"
 REASONS: dict[Reason, Explanation] = {
     Reason.NOT_SELECTED: Explanation(
         "rejected", "not in source.filters.numbers", f"{_FILTERS}; add the number to build it"),
+    Reason.EXCLUDED: Explanation(
+        "rejected", "listed (its id or its repository) in the file given to compile --exclude",
+        "nothing to fix: it is kept out on purpose (a benchmark's instance, say); remove its "
+        "line to build it"),
     Reason.OUTSIDE_DATES: Explanation(
-        "rejected", "created outside source.filters.since/until",
+        "rejected", "created outside source.filters.since/until (or compile --since/--until)",
         f"{_FILTERS}; widen since/until to build it"),
     Reason.OTHER_BASE_BRANCH: Explanation(
         "rejected", "merged into a branch other than source.filters.base_branch",

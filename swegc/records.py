@@ -34,8 +34,9 @@ CANDIDATE_SCHEMA_VERSION = 1
 # `swegc evaluate` uses too): a packaging file only when its test-runner part changed.
 # 7: eval_script loads the run's guard into pytest (harness/pytest_guard.py) and exits 0 only
 # when the run was not tampered with; older rows' scripts still run, without the guard.
-INSTANCE_SCHEMA_VERSION = 7
-READABLE_INSTANCE_VERSIONS = (1, 2, 3, 4, 5, 6, 7)  # 1: rows without test settings, graded with the defaults
+# 8: difficulty_* (swegc.difficulty); an older row's are computed from its patch when read.
+INSTANCE_SCHEMA_VERSION = 8
+READABLE_INSTANCE_VERSIONS = (1, 2, 3, 4, 5, 6, 7, 8)  # 1: rows without test settings, graded with the defaults
 TRAJECTORY_SCHEMA_VERSION = 3
 # Version 1 rows (no image, sample, cost, error, grade or swegc_version) are still read.
 # 3: suspicious (the reward-hack scan's findings); older rows read as unscanned ([]).
@@ -234,7 +235,26 @@ class Instance:
     docker_image: str = ""
     eval_script: str = ""
     eval_type: str = ""
+    # Difficulty signals (swegc.difficulty): the gold patch's files, hunks and changed lines and
+    # the FAIL_TO_PASS count (-1: computed from patch and FAIL_TO_PASS when made); the resolve
+    # rate of a policy, from `swegc curate --runs` (None until then).
+    difficulty_files: int = -1
+    difficulty_hunks: int = -1
+    difficulty_lines: int = -1
+    difficulty_fail_to_pass: int = -1
+    difficulty_resolve_rate: float | None = None
+    difficulty_resolve_runs: int = 0
+    difficulty_resolve_policy: str = ""
     schema_version: int = INSTANCE_SCHEMA_VERSION
+
+    def __post_init__(self) -> None:
+        if min(self.difficulty_files, self.difficulty_hunks, self.difficulty_lines,
+               self.difficulty_fail_to_pass) < 0:
+            from swegc.difficulty import Difficulty
+
+            computed = Difficulty.of(self.patch, self.FAIL_TO_PASS)
+            for name in ("files", "hunks", "lines", "fail_to_pass"):
+                object.__setattr__(self, f"difficulty_{name}", getattr(computed, name))
 
     def to_json(self) -> dict[str, Any]:
         """The row: every column in ``instance_columns`` order, the test settings as their own
@@ -330,10 +350,14 @@ class _RowReader:
         return Instance(**values)
 
     def _column(self, name: str, kind: Any) -> Any:
-        value = self.row.get(name)
         if name == "pull_number":
             match = _NUMBER_AT_END.search(str(self.row.get("instance_id")))
             return self._integer(name, int(match.group(1)) if match else 0)
+        if str(kind) == "int":  # a difficulty count; absent in older rows: computed (-1)
+            return self._integer(name, -1 if name.startswith("difficulty_") and
+                                 name != "difficulty_resolve_runs" else 0)
+        if str(kind) == "float | None":
+            return self._number(name)
         if name in _MAPPING_COLUMNS:
             return self._mapping(name, {})
         if str(kind).startswith("list"):
@@ -365,6 +389,14 @@ class _RowReader:
         if isinstance(value, bool) or not isinstance(value, int):
             raise self._wrong(name, "a whole number", value)
         return value
+
+    def _number(self, name: str) -> float | None:
+        value = self.row.get(name)
+        if value is None or value == "":
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self._wrong(name, "a number", value)
+        return float(value)
 
     def _decoded(self, name: str, expected: str) -> Any:
         value = self.row.get(name)
