@@ -49,7 +49,7 @@ class DiskBudget:
         if image is None:
             return
         self.instances[instance_id] = HeldInstance(image.name, valid, pushed)
-        if self.estimate is not None and not image.reused:
+        if self.estimate is not None:  # over rather than under: a reused layer counts too
             self.estimate += image.layer_bytes
 
     def check(self, client: Any, envs: Iterable[HeldEnv], pending: Collection[str], *,
