@@ -151,6 +151,9 @@ def compile_cmd(paths: tuple[Path, ...], out: Path, jobs: int | None, runs: int 
                              max_disk=parse_size(max_disk) if max_disk is not None else None,
                              selection=selection(since, until, exclude), fresh_after=fresh_after)
     echo = lambda line: click.echo(line, err=True)  # noqa: E731 - progress goes to stderr
+    if max_disk is not None and executor == "ray":
+        echo("note: --max-disk bounds the images in this machine's Docker engine; images that Ray "
+             "nodes build stay on those nodes")
     compiler = Compiler(options, echo)
     try:
         result = compiler.run(paths)
