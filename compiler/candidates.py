@@ -35,7 +35,10 @@ from swegc.store import BuildStore
 log = logging.getLogger(__name__)
 
 _MERGE_SUBJECT = re.compile(r"^Merge pull request #(\d+) from (\S+)")
-_SQUASH_SUBJECT = re.compile(r"^(.*\S)\s+\(#(\d+)\)$")
+# "Title (#N)": a squash commit's subject, and a merge commit's where GitHub keeps the pull
+# request's title instead of "Merge pull request #N" (its merge queue, and the repository
+# setting "default commit message: pull request title"; 231 of click's recent merges).
+_TITLED_SUBJECT = re.compile(r"^(.*\S)\s+\(#(\d+)\)$")
 _INSTANCE_NUMBER = re.compile(r"-(\d+)$")
 
 
@@ -158,25 +161,18 @@ def _read_branch(spec: RepoSpec, repo: GitRepo, ref: str, branch: str | None,
     """Add the pull requests of one branch's first-parent history to ``found``."""
     source = spec.source.git
     assert source is not None
-    on_this_branch: set[int] = set()
     unknown: list[tuple[int, int]] = []  # (pull request, issue) whose issue text is unknown
     # Pull requests whose commit is in the history more than once (mypy re-applies the same
     # typeshed commits at every sync): how often, said once each.
     repeats: dict[int, int] = {}
-    for entry in repo.first_parent_log(ref):
-        candidate = None
-        if source.merges and len(entry.parents) >= 2:
-            candidate = _from_merge(spec.repo, repo, entry, branch)
-        elif source.squash and len(entry.parents) == 1:
-            candidate = _from_squash(spec.repo, entry, branch)
+    for pull in pull_request_commits(repo, ref, merges=source.merges, squash=source.squash):
+        if pull.number in found:  # history shared with an earlier branch
+            continue
+        candidate = read_pull_request(spec.repo, repo, pull.entry, branch)
         if candidate is None:
             continue
-        if candidate.number in on_this_branch:  # newest first: a later re-merge wins
-            repeats[candidate.number] = repeats.get(candidate.number, 1) + 1
-            continue
-        on_this_branch.add(candidate.number)
-        if candidate.number in found:  # history shared with an earlier branch
-            continue
+        if pull.times > 1:
+            repeats[pull.number] = pull.times
         messages = [candidate.title, candidate.body, *candidate.commit_messages]
         linked = keyword_references(spec.repo, messages)
         if source.issue_pattern:
@@ -212,22 +208,92 @@ def _current_branch(repo: GitRepo) -> str | None:
         return None
 
 
+@dataclass(frozen=True)
+class PullCommit:
+    """The first-parent commit a pull request landed with, and how many name it.
+
+    ``times`` is above 1 when the history holds the pull request more than once (mypy
+    re-applies the same typeshed commits at every sync).
+    """
+
+    number: int
+    entry: LogEntry
+    times: int = 1
+
+
+def pull_number(entry: LogEntry, *, merges: bool = True, squash: bool = True) -> int | None:
+    """The pull request a first-parent commit landed, or None.
+
+    ``merges`` covers merge commits, "Merge pull request #N from ..." and "Title (#N)" alike:
+    both are read the same way (the diff against the first parent), so one switch turns both
+    off. ``squash`` covers one-parent commits "Title (#N)".
+    """
+    if len(entry.parents) >= 2:
+        if not merges:
+            return None
+        merge = _MERGE_SUBJECT.match(entry.subject)
+        if merge is not None:
+            return int(merge.group(1))
+    elif len(entry.parents) != 1 or not squash:
+        return None
+    titled = _TITLED_SUBJECT.match(entry.subject)
+    return int(titled.group(2)) if titled is not None else None
+
+
+def pull_request_commits(repo: GitRepo, ref: str, *, merges: bool = True,
+                         squash: bool = True) -> list[PullCommit]:
+    """The pull requests of ``ref``'s first-parent history, newest first, once each.
+
+    A pull request met more than once is kept from its newest commit: a later re-merge wins.
+    Only the subjects are read here; callers read the commits they keep
+    (``read_pull_request``), so a caller that stops early reads no more than it needs.
+    """
+    entries = repo.first_parent_log(ref)
+    landed: dict[int, list[LogEntry]] = {}
+    for entry in entries:
+        number = pull_number(entry, merges=merges, squash=squash)
+        if number is not None:
+            landed.setdefault(number, []).append(entry)
+    return [PullCommit(number, commits[0], len(commits)) for number, commits in landed.items()]
+
+
+def read_pull_request(slug: str, repo: GitRepo, entry: LogEntry,
+                      branch: str | None) -> Candidate | None:
+    """The pull request a first-parent commit landed, as a candidate, or None for a commit
+    that names none (see ``pull_number``).
+
+    Its base is the first parent and its diff the commit's against it, for merge and squash
+    commits alike. ``compile`` (``source.git``) and the revert generator both read history
+    with this, so that a pull request means the same to both.
+    """
+    if len(entry.parents) >= 2:
+        return _from_merge(slug, repo, entry, branch)
+    if len(entry.parents) == 1:
+        return _from_squash(slug, entry, branch)
+    return None
+
+
 def _from_merge(slug: str, repo: GitRepo, entry: LogEntry, branch: str | None) -> Candidate | None:
-    match = _MERGE_SUBJECT.match(entry.subject)
-    if match is None:
+    merge = _MERGE_SUBJECT.match(entry.subject)
+    titled = None if merge else _TITLED_SUBJECT.match(entry.subject)
+    if merge is not None:  # the title is the body's first line
+        number = int(merge.group(1))
+        title, _, body = entry.body.partition("\n")
+    elif titled is not None:  # the subject is the title, the body the description
+        number, title, body = int(titled.group(2)), titled.group(1), entry.body
+    else:
         return None
     base, head = entry.parents[0], entry.parents[1]
     commits = list(reversed(repo.log(f"{base}..{head}")))  # oldest first
-    title, _, body = entry.body.partition("\n")
     created = min((c.author_date for c in commits), default=entry.author_date)
-    return Candidate(repo=slug, number=int(match.group(1)), base_commit=base, title=title.strip(),
+    return Candidate(repo=slug, number=number, base_commit=base, title=title.strip(),
                      body=body.strip("\n").rstrip(), merge_commit=entry.sha,
                      created_at=created, merged_at=entry.committer_date, base_branch=branch,
                      commit_messages=tuple(c.message for c in commits), source="git")
 
 
 def _from_squash(slug: str, entry: LogEntry, branch: str | None) -> Candidate | None:
-    match = _SQUASH_SUBJECT.match(entry.subject)
+    match = _TITLED_SUBJECT.match(entry.subject)
     if match is None:
         return None
     return Candidate(repo=slug, number=int(match.group(2)), base_commit=entry.parents[0],

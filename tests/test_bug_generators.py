@@ -125,6 +125,21 @@ def test_reverts_on_top_of_a_fix_are_made_for_the_fixed_tree(history):
                              on_top=stale) == []  # a fix that does not apply: no tree to undo
 
 
+def test_a_pull_request_merged_under_its_own_title_is_reverted_too(history):
+    # click's merges read "<title> (#N)": the merge queue's, not "Merge pull request #N".
+    history.git("checkout", "-q", "-b", "volume")
+    history.commit("Volume (work)", {
+        "pkg/volume.py": "def volume(w, h, d):\n    return w * h * d\n",
+        "tests/test_volume.py": "def test_volume(): pass\n"})
+    history.git("checkout", "-q", "main")
+    history.git("merge", "-q", "--no-ff", "volume", "-m", "Add volume (#9)\n\nFixes #8.")
+    found = revert_candidates(history.path, "HEAD", test_globs=["tests/**"], limit=10,
+                              repo="acme/core")
+    assert [c.extra["pull_number"] for c in found] == [9, 6, 2]
+    assert found[0].extra["title"] == "Add volume" and found[0].extra["issue_numbers"] == [8]
+    assert found[0].files == ("pkg/volume.py",)
+
+
 def test_reverts_keep_to_the_limit_and_the_date(history):
     assert len(revert_candidates(history.path, "HEAD", test_globs=["tests/**"], limit=1)) == 1
     assert revert_candidates(history.path, "HEAD", test_globs=["tests/**"], limit=5,

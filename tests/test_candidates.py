@@ -11,6 +11,7 @@ import pytest
 
 from swegc.compiler.spec import model as specs
 from swegc.compiler.candidates import Rejection, git_candidates, load_candidates
+from swegc.compiler.patches import Split, file_sections
 from swegc.compiler.spec.model import (EnvironmentSpec, Filters, GitSource, RepoSpec, SourceSpec,
                                  VersionSpec)
 from swegc.errors import InputError
@@ -45,14 +46,17 @@ class Repo:
         return self.git("rev-parse", "HEAD")
 
     def pull_request(self, number: int, branch: str, title: str, body: str,
-                     commits: list[tuple[str, dict[str, str]]]) -> str:
+                     commits: list[tuple[str, dict[str, str]]], titled: bool = False) -> str:
+        """A pull request merged with GitHub's default message, or (``titled``) with its title
+        as the subject, as GitHub's merge queue and the "pull request title" setting write."""
         self.git("checkout", "-q", "-b", branch)
         for message, files in commits:
             self.commit(message, files)
         self.git("checkout", "-q", "main")
         self.hour += 1
-        self.git("merge", "-q", "--no-ff", branch, "-m",
-                 f"Merge pull request #{number} from dev/{branch}\n\n{title}\n\n{body}")
+        message = (f"{title} (#{number})\n\n{body}" if titled
+                   else f"Merge pull request #{number} from dev/{branch}\n\n{title}\n\n{body}")
+        self.git("merge", "-q", "--no-ff", branch, "-m", message)
         return self.git("rev-parse", "HEAD")
 
 
@@ -105,6 +109,40 @@ def test_merge_commits_become_candidates_based_on_their_first_parent(tmp_path, h
     assert pr.base_branch == "main"
     assert [m.split("\n")[0] for m in pr.commit_messages] == ["Test X", "Fix X"]
     assert pr.source == "git"
+
+
+def test_merge_commits_titled_with_the_pull_request_title_are_read_like_the_others(
+        tmp_path, history):
+    # click's merges since 2023: "Fix the pager on Windows (#3764)", not "Merge pull request".
+    merge = history.pull_request(
+        12, "zero", "Handle zero sizes", "Fixes #4.",
+        [("Test zero", {"tests/test_core.py": "def test(): assert 0\n"}),
+         ("Handle zero", {"widgets/core.py": "X = 0\n"})], titled=True)
+    splits: dict[str, Split] = {}
+    kept, _ = load_candidates(git_spec(tmp_path, history), splits=splits)
+    pr = next(c for c in kept if c.number == 12)
+    assert pr.merge_commit == merge
+    assert pr.base_commit == history.git("rev-parse", f"{merge}^1")
+    assert (pr.title, pr.body) == ("Handle zero sizes", "Fixes #4.")
+    assert [i.number for i in pr.issues] == [4]
+    assert [m.split("\n")[0] for m in pr.commit_messages] == ["Test zero", "Handle zero"]
+    assert pr.created_at == "2024-05-01T10:00:00Z"  # its first commit, as for other merges
+    assert pr.merged_at == "2024-05-01T12:00:00Z"
+    split = splits["acme__widgets-12"]
+    assert [f.path for f in file_sections(split.patch)] == ["widgets/core.py"]
+    assert "+X = 0" in split.patch and "assert 0" in split.test_patch
+
+
+def test_the_merges_switch_covers_titled_merges_and_the_squash_switch_does_not(tmp_path, history):
+    history.pull_request(12, "zero", "Handle zero sizes", "",
+                         [("Zero", {"widgets/core.py": "X = 0\n"})], titled=True)
+    numbers = {}
+    for switch in ("merges", "squash"):
+        spec = git_spec(tmp_path, history)
+        spec = replace(spec, source=replace(spec.source, git=GitSource(**{switch: False})))
+        candidates, _ = git_candidates(spec, GitRepo.open(history.root))
+        numbers[switch] = [c.number for c in candidates]
+    assert numbers == {"merges": [9, 10], "squash": [7, 8, 12]}
 
 
 def test_a_squash_commit_applied_again_and_again_is_one_candidate_and_one_warning(tmp_path, history):

@@ -5,10 +5,11 @@ its tests still exist, a ready-made task: revert its non-test part and the tests
 it (and others) fail again. Its linked issue, when known, is a problem statement a person wrote.
 
 Pull requests are read from the first-parent history exactly as ``compile`` reads a clone
-(``candidates.py``: ``Merge pull request #N`` merge commits and ``Title (#N)`` squash commits),
-and their diff is split into code and tests with the spec's test globs (``patches.py``). The
-reverse is tried in a throwaway index (``git apply --cached -R`` on the commit's tree), never in
-the clone's work tree, so the clone is left as it was and nothing is checked out.
+(``candidates.py``: merge commits ``Merge pull request #N`` or ``Title (#N)``, and squash
+commits ``Title (#N)``), and their diff is split into code and tests with the spec's test globs
+(``patches.py``). The reverse is tried in a throwaway index (``git apply --cached -R`` on the
+commit's tree), never in the clone's work tree, so the clone is left as it was and nothing is
+checked out.
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ from pathlib import Path
 from unidiff import PatchSet
 
 # The history is read by the compiler's own readers, so that a pull request means the same
-# here as in `swegc compile` (their names are private to candidates.py, their rules are not).
-from swegc.compiler.candidates import _from_merge, _from_squash
+# here as in `swegc compile`.
+from swegc.compiler.candidates import pull_request_commits, read_pull_request
 from swegc.compiler.mining.links import keyword_references
 from swegc.compiler.patches import (DEV_NULL, PatchError, file_sections, read_diff, split_patch,
                                     unquote_path)
@@ -73,17 +74,11 @@ def revert_candidates(clone: Path, commit: str, *, test_globs: Sequence[str], li
 
 
 def _pull_requests(git: GitRepo, head: str, slug: str) -> Iterator[Candidate]:
-    """The merged pull requests of ``head``'s first-parent history, newest first, once each."""
-    seen: set[int] = set()
-    for entry in git.first_parent_log(head):
-        if len(entry.parents) >= 2:
-            pull = _from_merge(slug, git, entry, None)
-        elif len(entry.parents) == 1:
-            pull = _from_squash(slug, entry, None)
-        else:
-            pull = None
-        if pull is not None and pull.number not in seen:
-            seen.add(pull.number)
+    """The merged pull requests of ``head``'s first-parent history, newest first, once each;
+    each read only when asked for, since ``revert_candidates`` stops at its limit."""
+    for landed in pull_request_commits(git, head):
+        pull = read_pull_request(slug, git, landed.entry, None)
+        if pull is not None:
             yield pull
 
 
