@@ -212,8 +212,8 @@ def _current_branch(repo: GitRepo) -> str | None:
 class PullCommit:
     """The first-parent commit a pull request landed with, and how many name it.
 
-    ``times`` is above 1 when the history holds the pull request more than once (mypy
-    re-applies the same typeshed commits at every sync).
+    ``times`` is above 1 when the history holds the pull request more than once: re-applied
+    (mypy's typeshed syncs), or squashed and then its branch merged as well (pydantic's #697).
     """
 
     number: int
@@ -244,7 +244,9 @@ def pull_request_commits(repo: GitRepo, ref: str, *, merges: bool = True,
                          squash: bool = True) -> list[PullCommit]:
     """The pull requests of ``ref``'s first-parent history, newest first, once each.
 
-    A pull request met more than once is kept from its newest commit: a later re-merge wins.
+    A pull request met more than once is kept from its newest commit that changes the tree:
+    a later re-merge wins, but not one that changes nothing (a branch merged after its squash
+    commit had landed leaves an empty merge, and a pull request read from it has no diff).
     Only the subjects are read here; callers read the commits they keep
     (``read_pull_request``), so a caller that stops early reads no more than it needs.
     """
@@ -254,7 +256,23 @@ def pull_request_commits(repo: GitRepo, ref: str, *, merges: bool = True,
         number = pull_number(entry, merges=merges, squash=squash)
         if number is not None:
             landed.setdefault(number, []).append(entry)
-    return [PullCommit(number, commits[0], len(commits)) for number, commits in landed.items()]
+    repeated = [entry for commits in landed.values() if len(commits) > 1 for entry in commits]
+    empty = _changing_nothing(repo, repeated)
+    order = {entry.sha: index for index, entry in enumerate(entries)}
+    kept = [PullCommit(number, next((c for c in commits if c.sha not in empty), commits[0]),
+                       len(commits)) for number, commits in landed.items()]
+    return sorted(kept, key=lambda pull: order[pull.entry.sha])
+
+
+def _changing_nothing(repo: GitRepo, entries: list[LogEntry]) -> set[str]:
+    """The commits among ``entries`` whose tree is their first parent's (one git call)."""
+    if not entries:
+        return set()
+    revs = [rev for entry in entries for rev in (f"{entry.sha}^{{tree}}",
+                                                  f"{entry.parents[0]}^{{tree}}")]
+    trees = repo.run("rev-parse", *revs).split()
+    return {entry.sha for entry, mine, base in zip(entries, trees[::2], trees[1::2])
+            if mine == base}
 
 
 def read_pull_request(slug: str, repo: GitRepo, entry: LogEntry,

@@ -145,6 +145,23 @@ def test_the_merges_switch_covers_titled_merges_and_the_squash_switch_does_not(t
     assert numbers == {"merges": [9, 10], "squash": [7, 8, 12]}
 
 
+def test_a_pull_request_squashed_and_then_merged_again_is_read_once_from_its_change(
+        tmp_path, history):
+    # pydantic's #697: squash-merged, then its branch merged too with the same title; the
+    # merge changes nothing, and a candidate read from it would have no diff.
+    history.git("checkout", "-q", "-b", "neg", "main")
+    history.commit("Negative sizes", {"widgets/core.py": "X = -1\n"})
+    history.git("checkout", "-q", "main")
+    squash = history.commit("Allow negative sizes (#11)", {"widgets/core.py": "X = -1\n"})
+    history.hour += 1
+    history.git("merge", "-q", "--no-ff", "neg", "-m", "Allow negative sizes (#11)")
+    assert history.git("diff", "HEAD^1", "HEAD") == ""
+    candidates, warnings = git_candidates(git_spec(tmp_path, history), GitRepo.open(history.root))
+    assert [c.merge_commit for c in candidates if c.number == 11] == [squash]
+    assert [w for w in warnings if "#11" in w] == [
+        f"{history.root}: pull request #11 appears twice in the history of HEAD; keeping {squash}"]
+
+
 def test_a_squash_commit_applied_again_and_again_is_one_candidate_and_one_warning(tmp_path, history):
     # mypy re-applies the same typeshed commits, subject and all, at every sync.
     for n in range(3):
