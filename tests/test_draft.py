@@ -103,6 +103,22 @@ def test_a_draft_splits_environments_where_the_python_and_install_change(two_era
                           text=True).stdout == head
 
 
+def test_merges_titled_with_the_pull_request_title_count_as_merges(two_eras, git_builder,
+                                                                    tmp_path, monkeypatch):
+    # click's merge queue writes "<title> (#N)" merge commits: source.git reads them (merges).
+    builder = git_builder  # the one two_eras was built with
+    builder.git("checkout", "-q", "-b", "pr4")
+    dated_commit(builder, monkeypatch, "2021-06-01", "Work", {"pkg/c.py": "C = 1\n"})
+    builder.git("checkout", "-q", "main")
+    builder.git("merge", "-q", "--no-ff", "pr4", "-m", "Add c (#4)")
+    drafted = draft_spec(two_eras, repo="acme/pkg", out_name=str(tmp_path / "pkg.yaml"))
+    assert drafted.spec["source"]["git"] == {"merges": True, "squash": True}
+    assert drafted.why["source.git"].startswith(
+        "the first-parent history holds 3 pull request merges ('Merge pull request #N' or "
+        "'... (#N)') and 1 squash commit")
+    assert "4 merged pull requests" in drafted.why[""] and "swegc mine" not in drafted.why[""]
+
+
 def test_the_written_spec_passes_check_and_says_why_above_every_environment(two_eras, tmp_path):
     out = tmp_path / "specs" / "pkg.yaml"
     result = swegc("draft", str(two_eras), "--out", str(out), "--repo", "acme/pkg")

@@ -40,7 +40,7 @@ class Commit:
     @property
     def pull(self) -> int | None:
         """The pull request this commit merged, read as ``source.git`` reads it: a merge
-        commit "Merge pull request #N ...", or a one-parent commit "... (#N)"."""
+        commit "Merge pull request #N ..." or "... (#N)", or a one-parent commit "... (#N)"."""
         if self.kind is None:
             return None
         match = _MERGE.match(self.subject) or _SQUASH.search(self.subject)
@@ -48,16 +48,11 @@ class Commit:
 
     @property
     def kind(self) -> str | None:
-        if self.parents >= 2 and _MERGE.match(self.subject):
+        """"merge" or "squash": which of ``source.git``'s switches (``merges``, ``squash``)
+        reads this commit; None for a commit that names no pull request."""
+        if self.parents >= 2 and (_MERGE.match(self.subject) or _SQUASH.search(self.subject)):
             return "merge"
         return "squash" if self.parents == 1 and _SQUASH.search(self.subject) else None
-
-    @property
-    def titled_merge(self) -> bool:
-        """A merge commit titled "... (#N)" (GitHub's merge with the pull request's title),
-        which ``source.git`` does not read."""
-        return self.parents >= 2 and not _MERGE.match(self.subject) \
-            and _SQUASH.search(self.subject) is not None
 
 
 class History:

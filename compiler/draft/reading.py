@@ -99,7 +99,7 @@ class _Reader:
             self.why["build.base_images"] = (
                 "Pythons this machine does not build come from the official images "
                 "(a machine that reaches Docker Hub pulls them; elsewhere name your own)")
-        self.why[""] = self._header(head, pulls, head_files, commits)
+        self.why[""] = self._header(head, pulls, head_files)
         return Draft(spec, self.why)
 
     # ---- history ---------------------------------------------------------------------------
@@ -244,9 +244,9 @@ class _Reader:
             squashes = sum(1 for c in pulls if c.kind == "squash")
             source["git"] = {"merges": merges > 0, "squash": squashes > 0}
             self.why["source.git"] = (
-                f"the first-parent history holds {merges} 'Merge pull request #N' "
-                f"merge{'s' if merges != 1 else ''} and {squashes} squash "
-                f"commit{'s' if squashes != 1 else ''} '... (#N)' "
+                f"the first-parent history holds {merges} pull request "
+                f"merge{'s' if merges != 1 else ''} ('Merge pull request #N' or '... (#N)') "
+                f"and {squashes} squash commit{'s' if squashes != 1 else ''} '... (#N)' "
                 f"({window[0].date} to {window[-1].date}): each is a candidate")
         source["filters"] = {"require_linked_issue": False}
         self.why["source.filters.require_linked_issue"] = (
@@ -300,18 +300,11 @@ class _Reader:
             self.why[f"{prefix}.pip"] = f"{old}; {added}" if old else added
         return env
 
-    def _header(self, head: Commit, pulls: list[Commit], files: tuple[str, ...],
-                commits: list[Commit]) -> str:
+    def _header(self, head: Commit, pulls: list[Commit], files: tuple[str, ...]) -> str:
         lines = [f"Drafted by `swegc draft` from {self.clone} at {head.sha[:12]} ({head.date}), "
                  f"{len(pulls)} merged pull requests in its first-parent history. Each line's "
                  "reason is the comment above it: adjust what it got wrong, then run "
                  "`swegc check` and `swegc compile`."]
-        titled = [c for c in commits if c.titled_merge]
-        if titled:
-            lines.append(f"{len(titled)} merge commits are titled '... (#N)' ({titled[0].date} to "
-                         f"{titled[-1].date}); source.git reads 'Merge pull request #N' merges "
-                         "and one-parent squash commits only, so their pull requests need "
-                         "`swegc mine` and source.jsonl.")
         modules = self.history.read(head.sha, ".gitmodules") or ""
         paths = re.findall(r"path\s*=\s*(\S+)", modules)
         if paths:
