@@ -31,8 +31,8 @@ class GitSource:
     """Pull requests read from the history of a local clone."""
 
     branches: tuple[str, ...] = ()  # histories of these refs, in order (empty: the clone's HEAD)
-    merges: bool = True  # "Merge pull request #N from ..." merge commits
-    squash: bool = True  # squash-merged commits whose subject ends with "(#N)"
+    merges: bool = True  # merge commits "Merge pull request #N from ..." or "Title (#N)"
+    squash: bool = True  # one-parent (squash-merged) commits whose subject ends with "(#N)"
     issues: Path | None = None  # JSONL of {number, title, body}: text for linked issues
     # A project's own way of naming the issue a pull request resolves in its commit messages
     # (modin's "FIX-#1234: ..."), besides GitHub's closing keywords: group "issue" or group 1.
