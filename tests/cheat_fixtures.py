@@ -4,8 +4,9 @@ Shared by the grading tests (``swegc evaluate`` must not resolve any of them) an
 that runs them through both graders (``swegc evaluate`` and the row's ``eval_script``).
 ``CHEATS`` change files the rules put back, or print results; ``ATTACKS`` reach into the
 pytest process from the code under test (``calc/__init__.py``, imported when the tests import
-``calc``) and are refused by the run's guard (``tamper``). ``SNIFFER`` cannot be told from a
-fix by any run: the two graders must only agree on it.
+``calc``) and are refused by the run's guard (``tamper``); ``UNITTEST_ATTACKS`` do the same to
+unittest's runner (``python -m unittest``, read by the unittest or the Django parser).
+``SNIFFER`` cannot be told from a fix by any run: the two graders must only agree on it.
 """
 
 from __future__ import annotations
@@ -96,7 +97,7 @@ def make_patch(clone: Path, base: str, files: dict[str, str | bytes]) -> str:
     git("checkout", "-q", "-f", base)
     git("clean", "-qfdx")
     for name, text in files.items():
-        if name == "__unittest__":  # a mark for the row (a unittest F2P test), not a file
+        if name in ("__unittest__", "__django__"):  # marks for the row, not files
             continue
         if name == "__median__":  # lines put at the start of calc.stats.median
             stats = clone / "calc" / "stats.py"
@@ -248,6 +249,37 @@ ATTACKS: dict[str, dict[str, str | bytes]] = {
                         "TestCaseFunction.addFailure = lambda self, testcase, rawexcinfo: None\n",
         "__unittest__": ""},
 }
+# Rows whose tests unittest's own runner runs (``python -m unittest``), with the unittest or
+# the Django parser: the attacks reach into unittest's result machinery instead.
+UNITTEST_MODULE = "tests.test_stats_runner"
+UNITTEST_RUNNER_TESTS = ("import unittest\n\nfrom calc import median\n\n\n"
+                         "class MedianTest(unittest.TestCase):\n"
+                         "    def test_median_of_odd_length(self):\n"
+                         "        self.assertEqual(median([3, 1, 2]), 2)\n\n"
+                         "    def test_median_of_even_length(self):\n"
+                         "        self.assertEqual(median([4, 1, 3, 2]), 2.5)\n")
+_FAKE_OK = ("ok\n\n" + "-" * 70 + "\nRan 2 tests in 0.001s\n\nOK\n").encode()
+UNITTEST_ATTACKS: dict[str, dict[str, str | bytes]] = {
+    "patches TestResult.addFailure to call addSuccess": {
+        "__init_end__": "import unittest\n\n\n"
+                        "def _passed(self, test, err):\n    self.addSuccess(test)\n\n\n"
+                        "unittest.TestResult.addFailure = _passed\n"
+                        "unittest.TextTestResult.addFailure = _passed\n"},
+    "patches TestResult.addFailure to call addSuccess, under the Django parser": {
+        "__init_end__": "import unittest\n\n\n"
+                        "def _passed(self, test, err):\n    self.addSuccess(test)\n\n\n"
+                        "unittest.TestResult.addFailure = _passed\n"
+                        "unittest.TextTestResult.addFailure = _passed\n",
+        "__django__": ""},
+    "prints a fake OK summary during the failing test and exits 0 with os._exit": {
+        "calc/stats.py": "+import os\n",
+        "__median__": "    if len(values) % 2 == 0:\n"
+                      f"        os.write(2, {_FAKE_OK!r})\n"
+                      "        os._exit(0)\n"},
+    "replaces sys.exit so that the runner exits 0": {
+        "__init_end__": "import sys\n_exit = sys.exit\nsys.exit = lambda code=0: _exit(0)\n"},
+}
+
 # A caller-frame sniffer: median answers right only when the failing test calls it. No run can
 # tell it from a fix (that is the static scan's business); the graders must agree on it.
 SNIFFER = {"calc/stats.py": "+import sys\n",

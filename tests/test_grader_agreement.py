@@ -2,8 +2,8 @@
 process) and the row's own ``eval_script`` run as SWE-bench 5.x runs it (a plain ``docker run``
 of the instance image, the patch applied in /testbed, the script's exit status read).
 
-Every cheat of the suite must be unresolved by both, every attack on the pytest process
-refused by both as tampered (``swegc evaluate``'s grade says ``tampered`` with the evidence,
+Every cheat of the suite must be unresolved by both, every attack on the pytest process or on
+unittest's own runner (read by the unittest or the Django parser) refused by both as tampered (``swegc evaluate``'s grade says ``tampered`` with the evidence,
 the script's log says TAMPERED), a compiled module shadowing the code refused by both, a
 caller-frame sniffer (no run can tell) graded the same by both, and fixes that also change packaging files
 (a dependency line, ``install_requires``, a console-script entry point) resolved by both, with
@@ -19,8 +19,9 @@ import tarfile
 
 import pytest
 
-from cheat_fixtures import (ATTACKS, CHEATS, SHADOW_NAME, SNIFFER, UNITTEST_F2P, UNITTEST_TEST,
-                            clone_example, make_patch, shadow_extension)
+from cheat_fixtures import (ATTACKS, CHEATS, SHADOW_NAME, SNIFFER, UNITTEST_ATTACKS, UNITTEST_F2P,
+                            UNITTEST_MODULE, UNITTEST_RUNNER_TESTS, UNITTEST_TEST, clone_example,
+                            make_patch, shadow_extension)
 from swegc.dataset import read_dataset
 from swegc.runtime.harness.grading import grade_patch
 from swegc.runtime.harness.peer_columns import peer_columns
@@ -96,6 +97,24 @@ def with_unittest_test(row: dict, clone) -> dict:
     return variant
 
 
+def with_unittest_runner(row: dict, clone, parser: str) -> dict:
+    """``row`` whose tests unittest's own runner runs (``python -m unittest -v``), read by
+    ``parser`` (unittest or django): a test module its test_patch adds, one FAIL_TO_PASS test
+    and one PASS_TO_PASS test; its eval_script made again from it."""
+    variant = dict(row)
+    variant["test_patch"] = row["test_patch"] + make_patch(
+        clone, row["base_commit"], {UNITTEST_MODULE.replace(".", "/") + ".py": UNITTEST_RUNNER_TESTS})
+    variant["test_command"] = f"python -m unittest -v {UNITTEST_MODULE}"
+    variant["test_directives"] = [UNITTEST_MODULE]
+    named = ((lambda test: f"{test} ({UNITTEST_MODULE}.MedianTest)") if parser == "django"
+             else (lambda test: f"{UNITTEST_MODULE}.MedianTest.{test}"))
+    variant["FAIL_TO_PASS"] = [named("test_median_of_even_length")]
+    variant["PASS_TO_PASS"] = [named("test_median_of_odd_length")]
+    variant["swegc_log_parser"], variant["swegc_parser_options"] = parser, None
+    variant.update(peer_columns(variant))
+    return variant
+
+
 def eval_script_verdict(row: dict, patch: str) -> tuple[bool, str]:
     """(resolved, output) of the row's eval_script, run as SWE-bench 5.x runs it."""
     archive = io.BytesIO()
@@ -117,6 +136,8 @@ def eval_script_verdict(row: dict, patch: str) -> tuple[bool, str]:
 
 
 SHADOW = "attack: a compiled module that shadows calc/stats.py"
+UNITTEST_ATTACK = "attack on unittest's runner: "
+UNITTEST_GOLD = "example__calc-2's own fix under unittest's runner"
 SNIFF = "a caller-frame sniffer that answers right only under the failing test"
 
 
@@ -124,11 +145,22 @@ def cases() -> list[tuple[str, bool | None]]:
     """(case, resolved by both); None: whatever the verdict, the same from both."""
     return ([(f"cheat: {name}", False) for name in CHEATS]
             + [(f"attack: {name}", False) for name in ATTACKS] + [(SHADOW, False), (SNIFF, None)]
+            + [(f"attack on unittest's runner: {name}", False) for name in UNITTEST_ATTACKS]
+            + [(f"{UNITTEST_GOLD}, read by the {parser} parser", True)
+               for parser in ("unittest", "django")]
             + [("example__calc-8's own fix (adds a dependency to pyproject.toml)", True)]
             + [(f"a fix that {name}", True) for name in PACKAGING_FIXES])
 
 
 def case_row_and_patch(case: str, rows: dict, clone) -> tuple[dict, str]:
+    if case.startswith(UNITTEST_ATTACK):
+        files = UNITTEST_ATTACKS[case.removeprefix(UNITTEST_ATTACK)]
+        row = with_unittest_runner(rows[INSTANCE], clone,
+                                   "django" if "__django__" in files else "unittest")
+        return row, make_patch(clone, row["base_commit"], files)
+    if case.startswith(UNITTEST_GOLD):
+        row = with_unittest_runner(rows[INSTANCE], clone, case.split()[-2])
+        return row, row["patch"]
     if case.startswith("cheat: "):
         row = rows[INSTANCE]
         return row, make_patch(clone, row["base_commit"], CHEATS[case.removeprefix("cheat: ")])
@@ -159,7 +191,7 @@ def test_swegc_evaluate_and_the_rows_eval_script_give_the_same_verdict(rows, clo
     assert report.error is None and report.patch_applied, report
     script_resolved, output = eval_script_verdict(row, patch)
     log = (tmp_path / "log.txt").read_text()[-3000:]
-    if case.startswith("attack: ") and case != SHADOW:  # refused for what the guard saw
+    if case.startswith(("attack: ", UNITTEST_ATTACK)) and case != SHADOW:  # what the guard saw
         assert report.tampered and report.tamper_evidence, (report, log)
         assert report.to_swebench()[row["instance_id"]]["tampered"] is True
         assert "swegc-eval: TAMPERED: " in output, output[-3000:]
@@ -173,7 +205,8 @@ def test_swegc_evaluate_and_the_rows_eval_script_give_the_same_verdict(rows, clo
     assert script_resolved == resolves, output[-3000:]
 
 
-PUT_BACK_CASES = [case for case, _ in cases() if not case.startswith("attack: ") or case == SHADOW]
+PUT_BACK_CASES = [case for case, _ in cases()
+                  if not case.startswith(("attack: ", UNITTEST_ATTACK, UNITTEST_GOLD)) or case == SHADOW]
 
 
 @pytest.mark.parametrize("case", PUT_BACK_CASES, ids=PUT_BACK_CASES)

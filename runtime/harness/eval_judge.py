@@ -10,14 +10,15 @@ nothing imported from the repository under test. It reads
   never printed lines); for unittest and django, the runner's closing summary, its ``FAIL:`` /
   ``ERROR:`` sections and its per-test lines, checked against its exit code; for regex, the log;
 - the test command's exit code (argument 2);
-- for pytest, the results of the run's guard (``pytest_guard.py``: argument 3, its file;
-  argument 4, the key the script chose for this run).
+- for pytest, unittest and Django, the results of the run's guard (``pytest_guard.py`` or
+  ``unittest_guard.py``: argument 3, its file, one line per guarded process; argument 4, the
+  key the script chose for this run).
 
 A test passes when its status is PASSED or XFAIL (SWE-bench's rule). The instance is resolved
 when every FAIL_TO_PASS and PASS_TO_PASS test passes, the runner's exit code agrees with
 what its result says, and the run was not tampered with: the guard's results are there with
-this run's key, it found no tampering, and no test the junit XML says passed did not pass for
-it (the rule ``swegc evaluate`` applies, ``tamper.guard_problems``). The statuses are then printed once more, last, in the line style of the
+this run's key, it found no tampering, and no test the junit XML (pytest) or the log (unittest,
+Django) says passed did not pass for it (the rule ``swegc evaluate`` applies, ``tamper.guard_problems``). The statuses are then printed once more, last, in the line style of the
 row's SWE-bench parser, so that a harness reading the log (SWE-bench 5.x) sees the verdict that
 the exit code gives; when the log holds SWE-bench's own markers printed by the tests, an
 unresolved verdict also prints SWE-bench's "tests errored" marker so that no forged marker can
@@ -121,6 +122,19 @@ def unittest_id(match, django):
 
 def unittest_statuses(log, code, expected, django):
     """Per-test lines, overruled by the FAIL/ERROR sections; the summary must agree with the exit code."""
+    statuses, closing = unittest_log(log, django)
+    if closing is None:
+        return None, "the runner printed no closing 'Ran N tests' summary: the run did not finish"
+    ok = re.match(r"^OK(?: \(.*\))?$", closing) is not None
+    if not ok and not re.match(r"^FAILED \(.*\)$", closing):
+        return None, "the runner's closing line %r is neither OK nor FAILED" % closing
+    if ok != (code == 0):
+        return None, "the runner's exit code %d disagrees with its summary %r" % (code, closing)
+    return {test: statuses.get(test) for test in expected}, None
+
+
+def unittest_log(log, django):
+    """(test -> status of every test the log names, the line after the last 'Ran N tests')."""
     statuses, pending, closing = {}, None, None
     lines = log.replace("\r", "\n").split("\n")
     for index, line in enumerate(lines):
@@ -143,14 +157,7 @@ def unittest_statuses(log, code, expected, django):
         elif pending and ut_word(line.split(" ... ")[-1]):  # the result after the test's output
             statuses[pending] = worse(statuses.get(pending), UT_WORDS[ut_word(line.split(" ... ")[-1])])
             pending = None
-    if closing is None:
-        return None, "the runner printed no closing 'Ran N tests' summary: the run did not finish"
-    ok = re.match(r"^OK(?: \(.*\))?$", closing) is not None
-    if not ok and not re.match(r"^FAILED \(.*\)$", closing):
-        return None, "the runner's closing line %r is neither OK nor FAILED" % closing
-    if ok != (code == 0):
-        return None, "the runner's exit code %d disagrees with its summary %r" % (code, closing)
-    return {test: statuses.get(test) for test in expected}, None
+    return statuses, closing
 
 
 def regex_statuses(log, code, expected, options):
@@ -172,23 +179,64 @@ def regex_statuses(log, code, expected, options):
     return {test: statuses.get(test) for test in expected}, None
 
 
-def tampering(folder, guard_path, key):
-    """The evidence that the run was tampered with, or []: the guard's own findings, results
-    missing or not this run's, or a testcase the junit XML says passed that the guard did not
-    see pass (the guard's node ids taken to junit's (classname, name))."""
+def guard_key(test):
+    """A test id as the guards record it: Django's ``test_a (pkg.mod.Class)`` becomes
+    unittest's dotted ``pkg.mod.Class.test_a`` (``tamper.guard_key``)."""
+    found = DJANGO_ID.match(test) if "::" not in test else None
+    if found is None:
+        return test
+    name, target = found.group("name"), found.group("target")
+    return target if target.endswith("." + name) else "%s.%s" % (target, name)
+
+
+DJANGO_ID = re.compile(r"^(?P<name>[A-Za-z_][\w.]*) \((?P<target>[A-Za-z_][\w.]*)\)$")
+
+
+def guard_results(guard_path, key):
+    """Every guarded process's line merged: (test -> its worst status, tampering found), or
+    the one piece of evidence that they cannot be believed."""
     try:
         with open(guard_path, encoding="utf-8") as handle:
-            data = json.load(handle)
+            raw = handle.read()
     except OSError:
-        return ["the guard wrote no results: the test process ended before pytest did, or "
-                "they were removed"]
-    except ValueError:
-        return ["the guard's results cannot be read"]
-    if not isinstance(data, dict) or data.get("key") != key or data.get("complete") is not True:
-        return ["the guard's results do not carry this run's key"]
-    found = [str(item) for item in data.get("tampering") or []]
+        raw = ""
+    if not raw.strip():
+        return "the guard wrote no results: the test process ended before its runner did, " \
+               "or they were removed"
+    tests, found = {}, []
+    for line in raw.splitlines():
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+        except ValueError:
+            return "the guard's results cannot be read"
+        if not isinstance(data, dict) or data.get("key") != key or data.get("complete") is not True:
+            return "the guard's results do not carry this run's key"
+        found += [str(item) for item in data.get("tampering") or [] if str(item) not in found]
+        for test, status in (data.get("tests") or {}).items():
+            tests[test] = worse(tests.get(test), status if status in RANK else "ERROR")
+    return tests, found
+
+
+def tampering(folder, guard_path, key, parser, log):
+    """The evidence that the run was tampered with, or []: the guards' own findings, results
+    missing or not this run's, or a test the junit XML (pytest) or the log (unittest, Django)
+    says passed that no guard saw pass."""
+    merged = guard_results(guard_path, key)
+    if not isinstance(merged, tuple):
+        return [merged]
+    tests, found = merged
+    if parser != "pytest":
+        reported, _ = unittest_log(log, parser == "django")
+        for test, status in sorted(reported.items()):
+            seen = tests.get(guard_key(test))
+            if status in PASSING and seen not in PASSING:
+                found.append("%s: reported %s, but the guard saw %s"
+                             % (test, status, seen or "no call of it"))
+        return found
     seen = {}
-    for node_id, status in (data.get("tests") or {}).items():
+    for node_id, status in tests.items():
         seen[junit_key(node_id)] = status
     try:
         cases = junit_cases(folder)
@@ -215,7 +263,7 @@ def main():
         statuses, problem = unittest_statuses(log, code, expected, parser == "django")
     else:
         statuses, problem = regex_statuses(log, code, expected, spec.get("parser_options") or {})
-    tampered = tampering(folder, sys.argv[3], sys.argv[4]) if len(sys.argv) > 4 else []
+    tampered = tampering(folder, sys.argv[3], sys.argv[4], parser, log) if len(sys.argv) > 4 else []
     if tampered:
         statuses, problem = {}, "the run was tampered with: " + "; ".join(tampered)
         print("swegc-eval: TAMPERED: " + "; ".join(tampered))

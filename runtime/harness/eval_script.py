@@ -17,11 +17,12 @@ What the script does, in order:
 3. runs the row's ``test_prepare`` commands, if any (a failure: not resolved), then
    ``test_command`` (directives included) between SWE-bench's start and end markers,
    with pytest writing junit XML to a folder made for this run;
-   for pytest, with the run's guard (``pytest_guard.py``) loaded first under a name, in a
-   folder and with a key the script draws at run time;
+   for pytest, unittest and Django's runner, with the run's guard (``pytest_guard.py``, or
+   ``unittest_guard.py`` loaded at start-up) loaded first under a name, in a folder and with a
+   key the script draws at run time;
 4. judges (``eval_judge.py``) from a channel the tested code does not print into (junit XML,
-   or the runner's own summary checked against its exit code) and, for pytest, from the
-   guard's results (a tampered run is not resolved), prints the statuses last in the line
+   or the runner's own summary checked against its exit code) and from the guard's results
+   (a tampered run is not resolved), prints the statuses last in the line
    style of the row's SWE-bench parser, and exits 0 only when resolved.
 
 The script runs under SWE-bench 5.x's ``set -uxo pipefail`` (5.x strips and re-adds that
@@ -40,6 +41,8 @@ from typing import Any, Mapping
 
 from swegc.runtime.harness.guard import Protected
 from swegc.runtime.harness.parser_names import swebench_parser, swegc_parser
+from swegc.runtime.harness.tamper import (GUARD_SOURCES, RESULT_NAME, RUNNER_OF_PARSER, site_hook,
+                                          site_unhook, start_up_hook)
 from swegc.runtime.harness.test_spec import patch_paths
 from swegc.test_settings import RowColumns
 
@@ -91,23 +94,32 @@ def _embedded(name: str) -> str:
     return f"# swegc's runtime/harness/{name} (its docstring there says what it does)\n{source}"
 
 
-def _guard_lines() -> list[str]:
-    """Bash that writes the run's guard (``pytest_guard.py``) under a random module name in a
-    fresh folder, with a random key, and loads it first (``-p``); the names are drawn when the
-    script runs, so that a published script tells the code under test nothing."""
+def _guard_lines(runner: str) -> list[str]:
+    """Bash that writes the run's guard (``pytest_guard.py``, or ``unittest_guard.py`` and the
+    ``sitecustomize.py`` that loads it) under a random module name in a fresh folder, with a
+    random key, and loads it first; the names are drawn when the script runs, so that a
+    published script tells the code under test nothing."""
     random = "$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \\n')"
-    template = (_HERE / "pytest_guard.py").read_text(encoding="utf-8")
-    return [
-        "# 3a. The run's guard: a pytest plugin loaded before the code under test, its name,",
+    template = GUARD_SOURCES[runner].read_text(encoding="utf-8")
+    lines = [
+        f"# 3a. The run's guard ({GUARD_SOURCES[runner].name}), loaded before the code under "
+        "test, its name,",
         "#     folder and key drawn now; it records each test's outcome from the call itself.",
         'swegc_guard=$(mktemp -d)',
         f'swegc_name="_{random}"',
         f'swegc_key="{random}"',
-        _heredoc('sed -e "s|@RESULT_PATH@|$swegc_guard/result.json|" -e "s|@KEY@|$swegc_key|" '
-                 '-e "s|@PLUGIN_ARG@|-p $swegc_name|" > "$swegc_guard/$swegc_name.py"', template, "GUARD"),
+        _heredoc(f'sed -e "s|@RESULT_PATH@|$swegc_guard/{RESULT_NAME}|" -e "s|@KEY@|$swegc_key|" '
+                 '-e "s|@PLUGIN_ARG@|-p $swegc_name|" > "$swegc_guard/$swegc_name.py"', template,
+                 "GUARD"),
         'export PYTHONPATH="$swegc_guard${PYTHONPATH:+:$PYTHONPATH}"',
-        'export PYTEST_ADDOPTS="-p $swegc_name $PYTEST_ADDOPTS"',
     ]
+    if runner == "pytest":
+        lines.append('export PYTEST_ADDOPTS="-p $swegc_name $PYTEST_ADDOPTS"')
+    else:
+        lines.append(_heredoc('sed -e "s|@NAME@|$swegc_name|g" > "$swegc_guard/sitecustomize.py"',
+                              start_up_hook("@NAME@"), "HOOK"))
+    return [*lines, "# 3b. Its folder on sys.path also from site-packages, for a command that sets PYTHONPATH.",
+            site_hook("$swegc_guard", "$swegc_name", runner)]
 
 
 def eval_script(row: Mapping[str, Any]) -> str:
@@ -119,7 +131,7 @@ def eval_script(row: Mapping[str, Any]) -> str:
                 "line_style": "django" if swebench_parser(row) == "parse_log_django" else "pytest",
                 "FAIL_TO_PASS": list(row["FAIL_TO_PASS"]), "PASS_TO_PASS": list(row["PASS_TO_PASS"])}
     rules, judge = _embedded("protected_files.py"), _embedded("eval_judge.py")
-    guarded = parser == "pytest"
+    runner = RUNNER_OF_PARSER.get(parser)
     q = shlex.quote
     lines = [
         "#!/bin/bash",
@@ -156,17 +168,19 @@ def eval_script(row: Mapping[str, Any]) -> str:
         "# 3. The tests, between SWE-bench's markers; pytest writes its own junit XML.",
         _heredoc('cat > "$swegc_tmp/expected.json"', json.dumps(expected, sort_keys=True), "EXPECTED"),
         'export PYTEST_ADDOPTS="${PYTEST_ADDOPTS:-} --junitxml=$swegc_tmp/junit.xml"',
-        *(_guard_lines() if guarded else []),
+        *(_guard_lines(runner) if runner else []),
         f"echo '{START_MARKER}'",
         "{", str(row["test_command"]), '} 2>&1 | tee "$swegc_tmp/test.log"',
         "swegc_exit=${PIPESTATUS[0]}",
         "# 4. The verdict, from the runner's own result (and the guard's), never from printed lines.",
         _heredoc('python3 -I -S - "$swegc_tmp" "$swegc_exit"'
-                 + (' "$swegc_guard/result.json" "$swegc_key"' if guarded else ""), judge, "JUDGE"),
+                 + (f' "$swegc_guard/{RESULT_NAME}" "$swegc_key"' if runner else ""), judge,
+                 "JUDGE"),
         "swegc_verdict=$?",
         'test "$swegc_verdict" = 0',
         f"echo '{END_MARKER}'",
-        'rm -rf "$swegc_tmp"' + (' "$swegc_guard"' if guarded else ""),
+        *([site_unhook("$swegc_guard")] if runner else []),
+        'rm -rf "$swegc_tmp"' + (' "$swegc_guard"' if runner else ""),
         'exit "$swegc_verdict"',
     ]
     return "\n".join(lines) + "\n"

@@ -9,8 +9,10 @@ then agrees on a lie. This plugin is a witness the code under test does not know
   it with ``-p NAME`` from ``PYTEST_ADDOPTS`` (its folder on ``PYTHONPATH``). pytest imports
   ``-p`` plugins while it parses its options, before entry-point plugins, conftest files and
   test modules, so before the repository's code; the repository cannot ship a module of a
-  name it cannot guess. At import the module takes its ``-p`` out of ``PYTEST_ADDOPTS`` (a
-  pytest that the tests start again does not load it) and deletes its own file;
+  name it cannot guess. Once pytest is configured the guard takes its ``-p`` out of
+  ``PYTEST_ADDOPTS``, so that a pytest the tests start does not load it; but not in a
+  pytest-xdist controller, whose workers (started with its environment) must load it too: the
+  tests run there. The file stays, for the next pytest of a command that runs several;
 - at import it records what pytest's reporting machinery is (``snapshot``): the functions
   and classes of pytest's runner, reports, terminal, JUnit, skipping, unittest, assertion
   rewriting and plugin-manager modules, unittest's TestCase and TestResult, ``sys.exit`` and
@@ -21,9 +23,10 @@ then agrees on a lie. This plugin is a witness the code under test does not know
 - it records where each plugin registration came from: one made from the repository's own
   code (not a conftest file, not pytest loading a plugin its configuration names) is tampering;
 - when pytest ends (``pytest_unconfigure``, last) it checks that the machinery is what it was,
-  that every plugin and hook implementation was registered in the open, and writes
-  ``{"key", "tests", "tampering", "complete"}`` as JSON to the result path, with the per-run
-  key the grader chose (``trust.guard_problems`` and the eval_script's judge read it).
+  that every plugin and hook implementation was registered in the open, and appends one line
+  ``{"key", "pid", "tests", "tampering", "complete"}`` of JSON to the result path, with the
+  per-run key the grader chose (``tamper.guard_problems`` and the eval_script's judge read
+  every line: one per pytest process, an xdist controller's and each worker's).
 
 Standard library and pytest only; Python 3.6+, pytest 4.6+ (pluggy 0.12+). The grader fills
 in the three constants below. A patch written against this guard in particular (one that finds
@@ -214,7 +217,8 @@ class _Guard(object):
             outcome = _outcome(phases, nodeid in self.xfail_marked)
             tests[nodeid] = outcome
             tests[self.relative.get(nodeid, nodeid)] = outcome
-        return {"key": KEY, "tests": tests, "tampering": tampering, "complete": True}
+        return {"key": KEY, "pid": os.getpid(), "runner": "pytest", "tests": tests,
+                "tampering": tampering, "complete": True}
 
 
 def _named(plugin):
@@ -274,8 +278,8 @@ def _raised(outcome):
 
 
 def _take_args_out():
-    """``PYTEST_ADDOPTS`` without this guard's ``-p``: a pytest the tests start again must not
-    load it (it would find neither its file nor its key)."""
+    """``PYTEST_ADDOPTS`` without this guard's ``-p``: a pytest the tests start must not load
+    it (its results are not the run's)."""
     value = os.environ.get("PYTEST_ADDOPTS")
     if value is not None and PLUGIN_ARG in value:
         rest = value.replace(PLUGIN_ARG, " ").strip()
@@ -286,11 +290,14 @@ def _take_args_out():
 
 
 _GUARD = _Guard()
-_take_args_out()
-try:
-    os.remove(__file__)
-except OSError:
-    pass
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config):
+    controller = (config.getoption("dist", "no") not in ("no", None)
+                  and not hasattr(config, "workerinput"))
+    if not controller:
+        _take_args_out()
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -334,7 +341,9 @@ def pytest_runtest_call(item):
 @pytest.hookimpl(trylast=True)
 def pytest_unconfigure(config):
     data = _GUARD.result()
-    fd = os.open(RESULT_PATH, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(data, handle)
+    fd = os.open(RESULT_PATH, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        os.write(fd, (json.dumps(data) + "\n").encode("utf-8"))
+    finally:
+        os.close(fd)
 

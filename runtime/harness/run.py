@@ -18,7 +18,7 @@ valid only if its own patch resolves it when graded:
    A command that fails or runs out of time means the patched tree does not build: the patch
    is not resolved, and an instance whose own fix does not build is rejected;
 6. run the test command with ``guard.run_env`` (for pytest a JUnit report at a fresh random
-   path, and the run's guard, ``tamper``), parse its log, keep only results the channels
+   path) and, for pytest, unittest and Django, the run's guard (``tamper``), parse its log, keep only results the channels
    agree on (``trust``), and call the run tampered when the guard says so.
 
 ``run_tests`` does 2-6 once per side: grading once, with the patch; validation twice in one
@@ -218,12 +218,15 @@ class Testbed:
         """Step 6: one run of the test command, its log parsed and cross-checked."""
         settings = self.settings
         junit_path = f"/tmp/swegc-{secrets.token_hex(12)}/report.xml"
-        guard = RunGuard.new() if settings.parser == "pytest" else None
-        env = run_env(settings.parser, junit_path)
+        guard = RunGuard.for_parser(settings.parser)
+        env, command = run_env(settings.parser, junit_path), settings.test_command
         if guard is not None:
-            self.box.write_file(guard.module_path, guard.source().encode("utf-8"))
-            env = {**guard.env(), **env, "PYTEST_ADDOPTS": f"{guard.plugin_arg} {env['PYTEST_ADDOPTS']}"}
-        result = self.box.execute(with_env(settings.test_command, env), timeout_s=settings.timeout_s)
+            for path, text in guard.files().items():
+                self.box.write_file(path, text.encode("utf-8"))
+            env, command = guard.around(env), f"{guard.hook_command()}\n{command}"
+        result = self.box.execute(with_env(command, env), timeout_s=settings.timeout_s)
+        if guard is not None:
+            self.box.execute(guard.unhook_command(), timeout_s=60)
         parsed = self.parser.parse(result.output)
         problem = check_run(ObservedRun(side, attempt, result.exit_code, result.duration_s,
                                         parsed, result.timed_out), self.parser)
