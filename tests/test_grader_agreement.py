@@ -115,6 +115,15 @@ def with_unittest_runner(row: dict, clone, parser: str) -> dict:
     return variant
 
 
+def with_own_pythonpath(row: dict) -> dict:
+    """``row`` whose test command sets PYTHONPATH itself, as some projects' commands do (the
+    guard's folder is not on it then: it comes in through site-packages)."""
+    variant = dict(row)
+    variant["test_command"] = "PYTHONPATH=/testbed " + row["test_command"]
+    variant.update(peer_columns(variant))
+    return variant
+
+
 def eval_script_verdict(row: dict, patch: str) -> tuple[bool, str]:
     """(resolved, output) of the row's eval_script, run as SWE-bench 5.x runs it."""
     archive = io.BytesIO()
@@ -138,6 +147,12 @@ def eval_script_verdict(row: dict, patch: str) -> tuple[bool, str]:
 SHADOW = "attack: a compiled module that shadows calc/stats.py"
 UNITTEST_ATTACK = "attack on unittest's runner: "
 UNITTEST_GOLD = "example__calc-2's own fix under unittest's runner"
+OWN_PYTHONPATH = "with a test command that sets PYTHONPATH, "
+OWN_PYTHONPATH_CASES = [(f"{UNITTEST_GOLD}, read by the unittest parser", True),
+                        ("a fix that adds a dependency line to pyproject.toml", True),
+                        ("attack: wraps TestReport.from_item_and_call at import so a failed test "
+                         "reports passed", False),
+                        (f"{UNITTEST_ATTACK}patches TestResult.addFailure to call addSuccess", False)]
 SNIFF = "a caller-frame sniffer that answers right only under the failing test"
 
 
@@ -146,6 +161,7 @@ def cases() -> list[tuple[str, bool | None]]:
     return ([(f"cheat: {name}", False) for name in CHEATS]
             + [(f"attack: {name}", False) for name in ATTACKS] + [(SHADOW, False), (SNIFF, None)]
             + [(f"attack on unittest's runner: {name}", False) for name in UNITTEST_ATTACKS]
+            + [(f"{OWN_PYTHONPATH}{name}", resolved) for name, resolved in OWN_PYTHONPATH_CASES]
             + [(f"{UNITTEST_GOLD}, read by the {parser} parser", True)
                for parser in ("unittest", "django")]
             + [("example__calc-8's own fix (adds a dependency to pyproject.toml)", True)]
@@ -153,6 +169,9 @@ def cases() -> list[tuple[str, bool | None]]:
 
 
 def case_row_and_patch(case: str, rows: dict, clone) -> tuple[dict, str]:
+    if case.startswith(OWN_PYTHONPATH):
+        row, patch = case_row_and_patch(case.removeprefix(OWN_PYTHONPATH), rows, clone)
+        return with_own_pythonpath(row), patch
     if case.startswith(UNITTEST_ATTACK):
         files = UNITTEST_ATTACKS[case.removeprefix(UNITTEST_ATTACK)]
         row = with_unittest_runner(rows[INSTANCE], clone,
@@ -191,11 +210,12 @@ def test_swegc_evaluate_and_the_rows_eval_script_give_the_same_verdict(rows, clo
     assert report.error is None and report.patch_applied, report
     script_resolved, output = eval_script_verdict(row, patch)
     log = (tmp_path / "log.txt").read_text()[-3000:]
-    if case.startswith(("attack: ", UNITTEST_ATTACK)) and case != SHADOW:  # what the guard saw
+    plain = case.removeprefix(OWN_PYTHONPATH)
+    if plain.startswith(("attack: ", UNITTEST_ATTACK)) and case != SHADOW:  # what the guard saw
         assert report.tampered and report.tamper_evidence, (report, log)
         assert report.to_swebench()[row["instance_id"]]["tampered"] is True
         assert "swegc-eval: TAMPERED: " in output, output[-3000:]
-    elif not case.startswith("cheat: "):  # a cheat that kills pytest leaves no guard results
+    elif not plain.startswith("cheat: "):  # a cheat that kills pytest leaves no guard results
         assert not report.tampered, report.tamper_evidence
         assert "TAMPERED" not in output, output[-3000:]
     if resolves is None:
@@ -206,7 +226,8 @@ def test_swegc_evaluate_and_the_rows_eval_script_give_the_same_verdict(rows, clo
 
 
 PUT_BACK_CASES = [case for case, _ in cases()
-                  if not case.startswith(("attack: ", UNITTEST_ATTACK, UNITTEST_GOLD)) or case == SHADOW]
+                  if not case.startswith(("attack: ", UNITTEST_ATTACK, UNITTEST_GOLD, OWN_PYTHONPATH))
+                  or case == SHADOW]
 
 
 @pytest.mark.parametrize("case", PUT_BACK_CASES, ids=PUT_BACK_CASES)

@@ -129,7 +129,7 @@ def site_hook(folder: str, name: str, runner: str) -> str:
     ``PYTHONPATH`` is then the only way in. An earlier run's file goes first."""
     lines = folder + (f"\\nimport {name}" if runner == "unittest" else "")
     return ("for swegc_py in python python3; do command -v $swegc_py >/dev/null && break; done; "
-            "swegc_site=$($swegc_py -S -c 'import sysconfig; print(sysconfig.get_paths()[\"purelib\"])'"
+            "swegc_site=$($swegc_py -I -c 'import sysconfig; print(sysconfig.get_paths()[\"purelib\"])'"
             " 2>/dev/null) && [ -w \"$swegc_site\" ] "
             "&& rm -f \"$swegc_site\"/_swegc_guard_*.pth "
             f"&& printf \"{lines}\\n\" > \"$swegc_site/_swegc_guard_{name}.pth\" "
