@@ -9,6 +9,10 @@ hide it) is compiled into one instance; then, in one run, its gold patch is grad
 out of the run procedure for this measurement only), ``--rounds`` times each. Reported: the mean
 and median wall time of a whole grade each way, the test command's own time each way (from the
 grade's log: pytest's "in Xs"), and the guard's cost as a share of the unguarded grade.
+
+The same suite is then run by unittest's own runner (``python -m unittest -v``, 1,500 generated
+test methods, the unittest parser, the start-up guard ``unittest_guard.py``) and measured the
+same way, in the same run: ``unittest`` in the results.
 """
 
 from __future__ import annotations
@@ -55,16 +59,43 @@ def make_busy_repo(path: Path) -> None:
                               "def test_total(n):\n    assert total(n + 20000) == sum(range(n + 20000))\n"})
 
 
+UNITTEST_MODULE = "tests.test_busy_unittest"
+UNITTEST_TESTS = ("import unittest\n\nfrom busy import total\n\n\n"
+                  "class TotalTest(unittest.TestCase):\n    pass\n\n\n"
+                  "def _make(n):\n    def test(self):\n"
+                  "        self.assertEqual(total(n + 20000), sum(range(n + 20000)))\n"
+                  "    return test\n\n\n"
+                  f"for _n in range({TESTS}):\n"
+                  "    setattr(TotalTest, 'test_total_%04d' % _n, _make(_n))\n")
+
+
 class _NoGuard:
-    """Stands in for ``RunGuard`` in the unguarded grades: ``new()`` gives no guard."""
+    """Stands in for ``RunGuard`` in the unguarded grades: no guard for any parser."""
 
     @staticmethod
-    def new() -> None:
+    def for_parser(parser: str) -> None:
         return None
 
 
+def unittest_row(row: dict) -> dict:
+    """``row`` with its suite run by unittest's runner: a test module of ``TESTS`` methods
+    added by its test_patch, every one of them FAIL_TO_PASS."""
+    lines = UNITTEST_TESTS.splitlines()
+    path = UNITTEST_MODULE.replace(".", "/") + ".py"
+    added = (f"diff --git a/{path} b/{path}\nnew file mode 100644\n--- /dev/null\n+++ b/{path}\n"
+             f"@@ -0,0 +1,{len(lines)} @@\n" + "".join(f"+{line}\n" for line in lines))
+    variant = dict(row)
+    variant.update({"test_patch": row["test_patch"] + added, "swegc_log_parser": "unittest",
+                    "swegc_parser_options": None,
+                    "test_command": f"python -m unittest -v {UNITTEST_MODULE}",
+                    "test_directives": [UNITTEST_MODULE], "PASS_TO_PASS": [],
+                    "FAIL_TO_PASS": [f"{UNITTEST_MODULE}.TotalTest.test_total_{n:04d}"
+                                     for n in range(TESTS)]})
+    return variant
+
+
 def grade_once(spec, patch: str, guarded: bool, log: Path) -> tuple[float, float]:
-    """(wall seconds of the grade, seconds pytest reported for the tests)."""
+    """(wall seconds of the grade, seconds the runner reported for the tests: "in Xs")."""
     from swegc.runtime.harness import run
     from swegc.runtime.harness.grading import grade_patch
     from swegc.runtime.harness.tamper import RunGuard
@@ -84,10 +115,13 @@ def grade_once(spec, patch: str, guarded: bool, log: Path) -> tuple[float, float
 
 
 def paired_runs(row: dict, rounds: int) -> dict:
-    """Median seconds of the test command in one container, with and without the guard."""
+    """Median seconds of the test command in one container, with and without the guard
+    (loaded as ``Testbed.run`` loads it)."""
     from swegc.runtime.harness.guard import run_env, with_env
     from swegc.runtime.harness.tamper import RunGuard
     from swegc.runtime.sandbox import open_sandbox
+
+    parser = row.get("swegc_log_parser") or "pytest"
 
     times: dict[str, list[float]] = {"guarded": [], "unguarded": []}
     with open_sandbox(row["image"]) as box:
@@ -96,17 +130,19 @@ def paired_runs(row: dict, rounds: int) -> dict:
         box.execute("git apply /tmp/t.patch && git apply /tmp/f.patch", timeout_s=120)
         for index in range(rounds):
             for way in (("guarded", "unguarded") if index % 2 == 0 else ("unguarded", "guarded")):
-                env = run_env("pytest", "/tmp/bench/report.xml")
-                if way == "guarded":
-                    guard = RunGuard.new()
-                    box.write_file(guard.module_path, guard.source().encode())
-                    env = {**guard.env(), **env,
-                           "PYTEST_ADDOPTS": f"{guard.plugin_arg} {env['PYTEST_ADDOPTS']}"}
-                command = with_env(row["test_command"], env)
+                env, command = run_env(parser, "/tmp/bench/report.xml"), row["test_command"]
+                guard = RunGuard.for_parser(parser) if way == "guarded" else None
+                if guard is not None:
+                    for path, text in guard.files().items():
+                        box.write_file(path, text.encode())
+                    env, command = guard.around(env), f"{guard.hook_command()}\n{command}"
+                command = with_env(command, env)
                 script = (f"s=$(date +%s%N); {command} >/dev/null 2>&1; e=$(date +%s%N); "
                           "echo $(( (e - s) / 1000000 ))")
                 out = box.execute(script, timeout_s=600).output.strip().splitlines()[-1]
                 times[way].append(int(out) / 1000)
+                if guard is not None:
+                    box.execute(guard.unhook_command(), timeout_s=60)
     guarded, unguarded = (statistics.median(times[w]) for w in ("guarded", "unguarded"))
     return {"guarded_median_s": round(guarded, 3), "unguarded_median_s": round(unguarded, 3),
             "guard_cost_s": round(guarded - unguarded, 3),
@@ -115,13 +151,21 @@ def paired_runs(row: dict, rounds: int) -> dict:
 
 def measure(work: Path, rounds: int) -> dict:
     from swegc.dataset import read_dataset
-    from swegc.runtime.harness.test_spec import TestSpec
 
     make_busy_repo(work / "busy")
     (work / "specs").mkdir()
     (work / "specs" / "busy.yaml").write_text(SPEC.format(clone=work / "busy"))
     run_compile(work / "specs", work / "build")
     [row] = [r for r in read_dataset(work / "build")]
+    out = measure_row(row, work, rounds)
+    out["unittest"] = measure_row(unittest_row(row), work, rounds)
+    return out
+
+
+def measure_row(row: dict, work: Path, rounds: int) -> dict:
+    """The figures above for one row: grades each way, then the command alone each way."""
+    from swegc.runtime.harness.test_spec import TestSpec
+
     spec = TestSpec.from_row(row)
     walls: dict[str, list[float]] = {"guarded": [], "unguarded": []}
     tests: dict[str, list[float]] = {"guarded": [], "unguarded": []}
@@ -131,17 +175,18 @@ def measure(work: Path, rounds: int) -> dict:
             wall, in_tests = grade_once(spec, row["patch"], way == "guarded", work / f"{way}.log")
             walls[way].append(wall)
             tests[way].append(in_tests)
-    out: dict = {"tests_in_suite": TESTS + 1, "rounds": rounds}
+    out: dict = {"tests_in_suite": len(row["FAIL_TO_PASS"]) + len(row["PASS_TO_PASS"]),
+                 "rounds": rounds}
     for way in walls:
         out[way] = {"grade_mean_s": round(statistics.mean(walls[way]), 3),
                     "grade_median_s": round(statistics.median(walls[way]), 3),
-                    "pytest_mean_s": round(statistics.mean(tests[way]), 3)}
+                    "runner_mean_s": round(statistics.mean(tests[way]), 3)}
     base, guarded = out["unguarded"]["grade_mean_s"], out["guarded"]["grade_mean_s"]
     out["guard_cost_s"] = round(guarded - base, 3)
     out["guard_cost_pct_of_grade"] = round(100 * (guarded - base) / base, 2)
-    out["guard_cost_pct_of_pytest"] = round(
-        100 * (out["guarded"]["pytest_mean_s"] - out["unguarded"]["pytest_mean_s"])
-        / out["unguarded"]["pytest_mean_s"], 2)
+    out["guard_cost_pct_of_runner"] = round(
+        100 * (out["guarded"]["runner_mean_s"] - out["unguarded"]["runner_mean_s"])
+        / out["unguarded"]["runner_mean_s"], 2)
     base_median = out["unguarded"]["grade_median_s"]
     out["guard_cost_pct_of_grade_median"] = round(
         100 * (out["guarded"]["grade_median_s"] - base_median) / base_median, 2)

@@ -197,9 +197,11 @@ REASONS: dict[Reason, Explanation] = {
         "rejected", "pytest's log, its final counts and its JUnit report disagree (as when "
         "grading)", "read the run's log: something rewrote the results"),
     Reason.TAMPERED: Explanation(
-        "rejected", "the run's guard saw the code under test reach into pytest (its reports, "
-        "hooks, plugins or exit), or a test reported passed that did not pass for the guard",
-        "read the run's log and the evidence: the code wraps pytest internals at import?"),
+        "rejected", "the run's guard saw the code under test reach into the test runner "
+        "(pytest's reports, hooks or plugins, unittest's result machinery, the exit), or a test "
+        "reported passed that did not pass for the guard",
+        "read the run's log and the evidence: the code wraps pytest or unittest internals at "
+        "import? the command runs Python with -E, -I or -S (the guard cannot load)?"),
     Reason.NO_FAIL_TO_PASS: Explanation(
         "rejected", "no test goes from failing to passing",
         "nothing to fix when the pull request adds no test of its change"),
