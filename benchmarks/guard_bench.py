@@ -1,6 +1,6 @@
 """What the run's guard (tamper evidence, ``runtime/harness/pytest_guard.py``) costs a grade.
 
-    python benchmarks/guard_bench.py [--rounds 10] [--out benchmarks/results/guard.json]
+    python benchmarks/guard_bench.py [--rounds 10] [--out benchmarks/results/guard.json] [--command-only]
 
 A generated package whose suite is 1,500 real tests (each a few thousand additions, about 3 s a
 run in all: the guard's cost is per test and per plugin, so a suite of a few slow tests would
@@ -124,6 +124,7 @@ def paired_runs(row: dict, rounds: int) -> dict:
     parser = row.get("swegc_log_parser") or "pytest"
 
     times: dict[str, list[float]] = {"guarded": [], "unguarded": []}
+    cpu: dict[str, list[float]] = {"guarded": [], "unguarded": []}
     with open_sandbox(row["image"]) as box:
         box.write_file("/tmp/t.patch", row["test_patch"].encode())
         box.write_file("/tmp/f.patch", row["patch"].encode())
@@ -137,19 +138,25 @@ def paired_runs(row: dict, rounds: int) -> dict:
                         box.write_file(path, text.encode())
                     env, command = guard.around(env), f"{guard.hook_command()}\n{command}"
                 command = with_env(command, env)
-                script = (f"s=$(date +%s%N); {command} >/dev/null 2>&1; e=$(date +%s%N); "
-                          "echo $(( (e - s) / 1000000 ))")
-                out = box.execute(script, timeout_s=600).output.strip().splitlines()[-1]
-                times[way].append(int(out) / 1000)
+                script = (f"TIMEFORMAT='%3R %3U %3S'; {{ time {{ {command} >/dev/null 2>&1; }} ; }} "
+                          "2>&1 | tail -1")
+                real, user, system = box.execute(script, timeout_s=600).output.split()[-3:]
+                times[way].append(float(real))
+                cpu[way].append(float(user) + float(system))
                 if guard is not None:
                     box.execute(guard.unhook_command(), timeout_s=60)
     guarded, unguarded = (statistics.median(times[w]) for w in ("guarded", "unguarded"))
+    guarded_cpu, unguarded_cpu = (statistics.median(cpu[w]) for w in ("guarded", "unguarded"))
     return {"guarded_median_s": round(guarded, 3), "unguarded_median_s": round(unguarded, 3),
             "guard_cost_s": round(guarded - unguarded, 3),
-            "guard_cost_pct": round(100 * (guarded - unguarded) / unguarded, 2)}
+            "guard_cost_pct": round(100 * (guarded - unguarded) / unguarded, 2),
+            # user+system CPU of the command and its children: what load beside it moves least
+            "guarded_cpu_median_s": round(guarded_cpu, 3),
+            "unguarded_cpu_median_s": round(unguarded_cpu, 3),
+            "guard_cost_cpu_pct": round(100 * (guarded_cpu - unguarded_cpu) / unguarded_cpu, 2)}
 
 
-def measure(work: Path, rounds: int) -> dict:
+def measure(work: Path, rounds: int, command_only: bool = False) -> dict:
     from swegc.dataset import read_dataset
 
     make_busy_repo(work / "busy")
@@ -157,6 +164,9 @@ def measure(work: Path, rounds: int) -> dict:
     (work / "specs" / "busy.yaml").write_text(SPEC.format(clone=work / "busy"))
     run_compile(work / "specs", work / "build")
     [row] = [r for r in read_dataset(work / "build")]
+    if command_only:
+        return {"test_command_in_one_container": paired_runs(row, rounds),
+                "unittest": {"test_command_in_one_container": paired_runs(unittest_row(row), rounds)}}
     out = measure_row(row, work, rounds)
     out["unittest"] = measure_row(unittest_row(row), work, rounds)
     return out
@@ -198,9 +208,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "guard.json"))
+    parser.add_argument("--command-only", action="store_true",
+                        help="only the test commands in one container (no whole grades)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="swegc-guard-bench-") as tmp:
-        results = measure(Path(tmp), args.rounds)
+        results = measure(Path(tmp), args.rounds, args.command_only)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(results, indent=2))
