@@ -149,10 +149,8 @@ UNITTEST_ATTACK = "attack on unittest's runner: "
 UNITTEST_GOLD = "example__calc-2's own fix under unittest's runner"
 OWN_PYTHONPATH = "with a test command that sets PYTHONPATH, "
 OWN_PYTHONPATH_CASES = [(f"{UNITTEST_GOLD}, read by the unittest parser", True),
-                        ("a fix that adds a dependency line to pyproject.toml", True),
                         ("attack: wraps TestReport.from_item_and_call at import so a failed test "
-                         "reports passed", False),
-                        (f"{UNITTEST_ATTACK}patches TestResult.addFailure to call addSuccess", False)]
+                         "reports passed", False)]
 SNIFF = "a caller-frame sniffer that answers right only under the failing test"
 
 
