@@ -26,9 +26,11 @@ test command loads it; only one that runs tests writes results:
   the eval_script's judge): a test the log says passed must have passed for some guard.
 
 A process that ends before its exit handler (``os._exit``, a kill) writes nothing, so its
-tests have no witness. The guard stays on ``PYTHONPATH`` for the processes a test process starts
-(spawned multiprocessing workers need it); one of them that runs tests reports them too. Standard library only; Python 3.6+. The grader fills in the two
-constants below. A patch written against this guard in particular is not contained.
+tests have no witness. The guard stays on ``PYTHONPATH`` for the processes a test process
+starts (spawned multiprocessing workers need it); one of them that runs tests reports them
+too. Standard library only; Python 3.6+ (an older Python cannot load it: its runs read as
+tampered). The grader fills in the two constants below. A patch written against this guard in
+particular is not contained.
 """
 
 import atexit
