@@ -1,0 +1,366 @@
+"""Rules that turn a probe's ``Failure`` into edits of the drafted spec, each with its reason.
+
+A rule is a plain function of a failure and the draft as it stands: it says which key to set to
+what, and why (the reason becomes the key's comment in the written spec, so a user reading the
+spec later sees "PyYAML: tests/test_io.py imports yaml" rather than a line nobody explains).
+The tables below are the knowledge: which pip package provides an import name, which Debian
+package a header or library comes from, which pin restores an API a newer release removed.
+Nothing here runs anything; ``probe.py`` applies the edits and compiles again to see if they
+helped, and drops those that did not.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import InvalidVersion, Version
+
+from swegc.compiler.draft.failures import Failure, Kind
+from swegc.compiler.draft.model import Draft
+
+# Import name -> the pip package that provides it, where the two differ.
+MODULE_PACKAGES: dict[str, str] = {
+    "yaml": "PyYAML", "cv2": "opencv-python-headless", "skimage": "scikit-image",
+    "sklearn": "scikit-learn", "PIL": "Pillow", "bs4": "beautifulsoup4",
+    "dateutil": "python-dateutil", "Crypto": "pycryptodome", "Cryptodome": "pycryptodomex",
+    "OpenSSL": "pyOpenSSL", "jwt": "PyJWT", "attr": "attrs", "serial": "pyserial",
+    "usb": "pyusb", "magic": "python-magic", "dotenv": "python-dotenv", "git": "GitPython",
+    "jose": "python-jose", "docx": "python-docx", "pptx": "python-pptx",
+    "Levenshtein": "python-Levenshtein", "mpl_toolkits": "matplotlib", "zmq": "pyzmq",
+    "ruamel": "ruamel.yaml", "nacl": "PyNaCl", "gi": "PyGObject", "MySQLdb": "mysqlclient",
+    "psycopg2": "psycopg2-binary", "snappy": "python-snappy", "fitz": "PyMuPDF",
+    "osgeo": "GDAL", "Bio": "biopython", "multipart": "python-multipart",
+    "websocket": "websocket-client", "google": "protobuf", "sentencepiece": "sentencepiece",
+    "tables": "tables", "win32api": "", "win32com": "", "_pytest": "pytest", "py": "py",
+    "faker": "Faker", "markdown": "Markdown", "jinja2": "Jinja2", "lxml": "lxml",
+    "pytz": "pytz", "toml": "toml", "tomli": "tomli", "hypothesis": "hypothesis",
+    "mock": "mock", "nose": "nose", "numpy": "numpy", "scipy": "scipy", "pandas": "pandas",
+    "Cython": "Cython", "pkgconfig": "pkgconfig", "setuptools_scm": "setuptools-scm",
+}
+# Header -> the Debian (bookworm/bullseye) package that installs it.
+HEADER_APT: dict[str, str] = {
+    "libxml/xmlversion.h": "libxml2-dev", "libxml/parser.h": "libxml2-dev",
+    "libxslt/xslt.h": "libxslt1-dev", "libxslt/xsltconfig.h": "libxslt1-dev",
+    "libexslt/exslt.h": "libxslt1-dev", "ffi.h": "libffi-dev", "openssl/ssl.h": "libssl-dev",
+    "openssl/opensslv.h": "libssl-dev", "openssl/aes.h": "libssl-dev", "Python.h": "python3-dev",
+    "zlib.h": "zlib1g-dev", "yaml.h": "libyaml-dev", "jpeglib.h": "libjpeg-dev",
+    "png.h": "libpng-dev", "ft2build.h": "libfreetype6-dev", "hdf5.h": "libhdf5-dev",
+    "lzma.h": "liblzma-dev", "bzlib.h": "libbz2-dev", "sqlite3.h": "libsqlite3-dev",
+    "mysql.h": "default-libmysqlclient-dev", "libpq-fe.h": "libpq-dev", "gmp.h": "libgmp-dev",
+    "mpfr.h": "libmpfr-dev", "mpc.h": "libmpc-dev", "cblas.h": "libopenblas-dev",
+    "gssapi/gssapi.h": "libkrb5-dev", "krb5.h": "libkrb5-dev", "curl/curl.h": "libcurl4-openssl-dev",
+    "expat.h": "libexpat1-dev", "ncurses.h": "libncurses-dev", "curses.h": "libncurses-dev",
+    "readline/readline.h": "libreadline-dev", "sasl/sasl.h": "libsasl2-dev", "ldap.h": "libldap2-dev",
+    "geos_c.h": "libgeos-dev", "gdal.h": "libgdal-dev", "proj.h": "libproj-dev",
+    "snappy-c.h": "libsnappy-dev", "lz4.h": "liblz4-dev", "zstd.h": "libzstd-dev",
+    "xmlsec/xmlsec.h": "libxmlsec1-dev", "cairo.h": "libcairo2-dev",
+    "graphviz/cgraph.h": "libgraphviz-dev", "portaudio.h": "portaudio19-dev", "GL/gl.h": "libgl-dev",
+    "tiffio.h": "libtiff-dev", "webp/decode.h": "libwebp-dev", "lcms2.h": "liblcms2-dev",
+    "openjpeg.h": "libopenjp2-7-dev", "uuid/uuid.h": "uuid-dev", "pcap.h": "libpcap-dev",
+    "libusb.h": "libusb-1.0-0-dev", "magic.h": "libmagic-dev", "sndfile.h": "libsndfile1-dev",
+    "fftw3.h": "libfftw3-dev", "netcdf.h": "libnetcdf-dev", "zmq.h": "libzmq3-dev",
+    "systemd/sd-daemon.h": "libsystemd-dev", "dbus/dbus.h": "libdbus-1-dev",
+    "boost/version.hpp": "libboost-dev", "eigen3/Eigen/Core": "libeigen3-dev",
+}
+# Linker name (-lNAME) -> Debian package; anything else is tried as libNAME-dev.
+LIBRARY_APT: dict[str, str] = {
+    "xml2": "libxml2-dev", "xslt": "libxslt1-dev", "exslt": "libxslt1-dev", "ssl": "libssl-dev",
+    "crypto": "libssl-dev", "ffi": "libffi-dev", "z": "zlib1g-dev", "jpeg": "libjpeg-dev",
+    "png": "libpng-dev", "yaml": "libyaml-dev", "bz2": "libbz2-dev", "lzma": "liblzma-dev",
+    "sqlite3": "libsqlite3-dev", "pq": "libpq-dev", "blas": "libopenblas-dev",
+    "openblas": "libopenblas-dev", "lapack": "liblapack-dev", "gfortran": "gfortran",
+    "hdf5": "libhdf5-dev", "freetype": "libfreetype6-dev", "gmp": "libgmp-dev",
+    "mysqlclient": "default-libmysqlclient-dev", "curl": "libcurl4-openssl-dev",
+    "ncurses": "libncurses-dev", "readline": "libreadline-dev", "uuid": "uuid-dev",
+    "stdc++": "build-essential", "m": "build-essential",
+}
+# A tool that was not found -> what installs it: ("apt", package) or ("pip", requirement).
+TOOLS: dict[str, tuple[str, str]] = {
+    "gcc": ("apt", "build-essential"), "g++": ("apt", "build-essential"),
+    "cc": ("apt", "build-essential"), "c++": ("apt", "build-essential"),
+    "make": ("apt", "build-essential"), "pkg-config": ("apt", "pkg-config"),
+    "gfortran": ("apt", "gfortran"), "cmake": ("pip", "cmake"), "swig": ("apt", "swig"),
+    "cython": ("pip", "Cython"), "rustc": ("apt", "cargo"), "cargo": ("apt", "cargo"),
+    "git": ("apt", "git"), "patch": ("apt", "patch"), "autoreconf": ("apt", "autoconf"),
+}
+MAX_TIMEOUT_S = 3600
+
+
+@dataclass(frozen=True)
+class Edit:
+    """Set the key at ``path`` (dotted, list items by index) to ``value``, because ``why``."""
+
+    path: str
+    value: Any
+    why: str
+
+    def signature(self) -> str:
+        """What the edit does, to tell one tried before (a reverted edit is not tried again)."""
+        return f"{self.path}={self.value!r}"
+
+    def describe(self) -> str:
+        """The edit on one line for the round's echo: ``environments[0].pip += PyYAML``."""
+        return f"{self.path} = {self.value!r}"
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the rules need besides the failure and the draft."""
+
+    pythons: tuple[str, ...] = ("3.9", "3.11", "3.13")  # Pythons the machine can build
+    own_modules: frozenset[str] = frozenset()  # top-level packages of the repository itself
+    tried: frozenset[str] = field(default_factory=frozenset)  # signatures of reverted edits
+
+
+Rule = Callable[[Failure, Draft, int, Context], list[Edit]]
+
+
+def edits_for(failure: Failure, draft: Draft, context: Context) -> list[Edit]:
+    """The edits a rule proposes for ``failure`` (none where no rule answers), for its own
+    environment or, where the reports did not say which, for each one; edits tried before and
+    edits that change nothing are left out."""
+    rule = RULES.get(failure.kind)
+    if rule is None:
+        return []
+    envs = draft.get("environments") or []
+    indexes = [failure.env_index] if failure.env_index is not None else range(len(envs))
+    edits: list[Edit] = []
+    for index in indexes:
+        for edit in rule(failure, draft, index, context):
+            if edit.signature() not in context.tried and draft.get(edit.path) != edit.value:
+                edits.append(edit)
+    return edits
+
+
+def apply(draft: Draft, edit: Edit) -> Draft:
+    """The draft with ``edit`` made; the key's earlier reason is kept before the new one."""
+    before = draft.why.get(edit.path, "")
+    why = f"{before}; {edit.why}" if before and edit.why not in before else edit.why
+    return draft.with_edit(edit.path, edit.value, why)
+
+
+# ---- the rules -----------------------------------------------------------------------------
+
+def _missing_module(failure: Failure, draft: Draft, env: int, context: Context) -> list[Edit]:
+    module = failure.subject
+    where = "the install" if failure.kind is Kind.MISSING_MODULE_BUILD else "the tests"
+    if module in context.own_modules:
+        install = list(draft.get(f"environments.{env}.install") or [])
+        if any("pip install" in line and " -e" in line for line in install):
+            return []
+        return [Edit(f"environments.{env}.install", [*install, "pip install -e ."],
+                     f"{where} import the repository's own {module}, which was not installed")]
+    package = MODULE_PACKAGES.get(module, module.replace("_", "-"))
+    if not package:
+        return []
+    pip = list(draft.get(f"environments.{env}.pip") or [])
+    if _requirement_named(pip, package) is not None:
+        if failure.kind is Kind.MISSING_MODULE_BUILD:
+            return _no_build_isolation(draft, env, module)
+        return []
+    return [Edit(f"environments.{env}.pip", [*pip, package],
+                 f"{package}: {where} import {module} ({failure.evidence[:80]})")]
+
+
+def _no_build_isolation(draft: Draft, env: int, module: str) -> list[Edit]:
+    """The module is in the env and the install still lacks it: pip builds in isolation."""
+    install = list(draft.get(f"environments.{env}.install") or [])
+    changed = [line.replace("pip install ", "pip install --no-build-isolation ", 1)
+               if line.startswith("pip install") and "--no-build-isolation" not in line
+               else line for line in install]
+    if changed == install:
+        return []
+    return [Edit(f"environments.{env}.install", changed,
+                 f"the build imports {module} (in the env's pip) outside its isolated build "
+                 "environment: build without isolation")]
+
+
+def _apt(package: str, what: str) -> Callable[[Draft, int], list[Edit]]:
+    def edit(draft: Draft, env: int) -> list[Edit]:
+        apt = list(draft.get(f"environments.{env}.apt") or [])
+        if package in apt:
+            return []
+        return [Edit(f"environments.{env}.apt", [*apt, package], f"{package}: {what}")]
+    return edit
+
+
+def _missing_header(failure: Failure, draft: Draft, env: int, context: Context) -> list[Edit]:
+    package = HEADER_APT.get(failure.subject)
+    if package is None:
+        return []
+    tools = _apt("build-essential", "a C compiler for the extensions")(draft, env) \
+        if failure.subject == "Python.h" else []
+    return _apt(package, f"the build includes {failure.subject}")(draft, env) + tools
+
+
+def _missing_library(failure: Failure, draft: Draft, env: int, context: Context) -> list[Edit]:
+    package = LIBRARY_APT.get(failure.subject, f"lib{failure.subject}-dev")
+    return _apt(package, f"the build links -l{failure.subject}")(draft, env)
+
+
+def _missing_tool(failure: Failure, draft: Draft, env: int, context: Context) -> list[Edit]:
+    where, package = TOOLS.get(failure.subject, ("", ""))
+    if where == "apt":
+        return _apt(package, f"the build runs {failure.subject}")(draft, env)
+    if where == "pip":
+        return _pip_set(draft, env, package, f"{package}: the build runs {failure.subject}")
+    return []
+
+
+def _source_build(failure: Failure, draft: Draft, env: int, context: Context) -> list[Edit]:
+    """No wheel for this Python at this date, and no build from source: an older Python."""
+    current = str(draft.get(f"environments.{env}.python") or "")
+    if draft.get(f"environments.{env}.base_image"):
+        return []
+    older = [p for p in context.pythons if _version(p) < _version(current)]
+    if not older:
+        return []
+    return [Edit(f"environments.{env}.python", older[-1],
+                 f"{failure.subject} has no wheel for Python {current} at this date and did "
+                 "not build from source")]
+
+
+def _python_unsupported(failure: Failure, draft: Draft, env: int, context: Context) -> list[Edit]:
+    try:
+        allowed = SpecifierSet(failure.subject)
+    except InvalidSpecifier:
+        return []
+    if draft.get(f"environments.{env}.base_image"):
+        return []
+    fits = [p for p in context.pythons if allowed.contains(f"{p}.0", prereleases=True)]
+    if not fits:
+        return []
+    what = failure.extra.get("package") or "a requirement"
+    return [Edit(f"environments.{env}.python", fits[-1],
+                 f"{what} requires Python {failure.subject}")]
+
+
+def _unresolvable(failure: Failure, draft: Draft, env: int, context: Context) -> list[Edit]:
+    if not draft.get(f"environments.{env}.pip_date"):
+        return []
+    return _exempt(draft, env, failure.subject,
+                   f"{failure.subject} has no release the resolver could use by pip_date")
+
+
+def _resolution_lag(failure: Failure, draft: Draft, env: int, context: Context) -> list[Edit]:
+    return _exempt(draft, env, failure.subject,
+                   f"{failure.subject} has no release uploaded by pip_date and held others back")
+
+
+def _exempt(draft: Draft, env: int, name: str, why: str) -> list[Edit]:
+    exempt = list(draft.get(f"environments.{env}.pip_date_exempt") or [])
+    if name in exempt:
+        return []
+    return [Edit(f"environments.{env}.pip_date_exempt", [*exempt, name], why)]
+
+
+def _old_api(failure: Failure, draft: Draft, env: int, context: Context) -> list[Edit]:
+    pin = failure.extra.get("pin", "")
+    return _pip_set(draft, env, pin, f"{pin}: {failure.extra.get('why', failure.evidence)}")
+
+
+def _nose_setup(failure: Failure, draft: Draft, env: int, context: Context) -> list[Edit]:
+    return _pip_set(draft, env, "pytest<8", "pytest<8: pytest 8 no longer calls nose-style "
+                    "setup()/teardown(), and tests fail on attributes they set")
+
+
+def _timeout(failure: Failure, draft: Draft, env: int, context: Context) -> list[Edit]:
+    current = int(draft.get("tests.timeout") or 900)
+    if current >= MAX_TIMEOUT_S:
+        return []
+    return [Edit("tests.timeout", min(current * 2, MAX_TIMEOUT_S),
+                 f"runs of {', '.join(failure.instances[:2]) or 'the tests'} hit "
+                 f"{current}s")]
+
+
+def _network(failure: Failure, draft: Draft, env: int, context: Context) -> list[Edit]:
+    return [Edit("tests.network", True,
+                 "tests download data (their logs show failed downloads without the network)")]
+
+
+def _pip_set(draft: Draft, env: int, requirement: str, why: str) -> list[Edit]:
+    """The env's pip with ``requirement`` replacing any requirement of the same package."""
+    pip = list(draft.get(f"environments.{env}.pip") or [])
+    at = _requirement_named(pip, _name(requirement))
+    if at is not None and pip[at] == requirement:
+        return []
+    if at is None:
+        pip.append(requirement)
+    else:
+        pip[at] = requirement
+    return [Edit(f"environments.{env}.pip", pip, why)]
+
+
+RULES: dict[Kind, Rule] = {
+    Kind.MISSING_MODULE_BUILD: _missing_module, Kind.MISSING_MODULE_TESTS: _missing_module,
+    Kind.MISSING_HEADER: _missing_header, Kind.MISSING_LIBRARY: _missing_library,
+    Kind.MISSING_TOOL: _missing_tool, Kind.SOURCE_BUILD: _source_build,
+    Kind.PYTHON_UNSUPPORTED: _python_unsupported, Kind.UNRESOLVABLE: _unresolvable,
+    Kind.RESOLUTION_LAG: _resolution_lag, Kind.OLD_API: _old_api, Kind.NOSE_SETUP: _nose_setup,
+    Kind.TIMEOUT: _timeout, Kind.NETWORK: _network,
+}
+
+
+# ---- splitting a version range ----------------------------------------------------------------
+
+def split_at(draft: Draft, env: int, at: str, why: str) -> tuple[Draft, int, int]:
+    """The draft with environment ``env`` split at version ``at``: the entry keeps the versions
+    below, a copy (appended) serves ``at`` and above. Returns the draft and the indexes of the
+    lower and upper entries. An edit that only the versions from ``at`` on need then goes to
+    the upper entry, and the lower ones keep what already worked for them."""
+    entry = dict(draft.get(f"environments.{env}") or {})
+    versions = str(entry.get("versions") or "")
+    lower = ",".join(filter(None, [versions, f"<{at}"]))
+    upper = ",".join(filter(None, [versions, f">={at}"]))
+    count = len(draft.get("environments") or [])
+    draft = draft.with_edit(f"environments.{env}.versions", lower,
+                            f"versions before {at}; {why}")
+    draft = draft.with_edit(f"environments.{count}", {**entry, "versions": upper},
+                            f"split off at {at}: {why}")
+    return draft, env, count
+
+
+def split_point(failing: Sequence[str], passing: Sequence[str]) -> tuple[str, str] | None:
+    """Where a range splits so that the versions of ``failing`` instances and those of
+    ``passing`` ones fall on either side: ("above", V) when every failing version is >= V
+    and every passing one below it, ("below", V) for the reverse; None when they interleave
+    or a version does not parse."""
+    try:
+        bad = sorted({Version(v) for v in failing})
+        good = sorted({Version(v) for v in passing})
+    except InvalidVersion:
+        return None
+    if not bad or not good:
+        return None
+    if bad[0] > good[-1]:
+        return ("above", str(bad[0]))
+    if bad[-1] < good[0]:
+        return ("below", str(good[0]))
+    return None
+
+
+def _version(text: str) -> Version:
+    try:
+        return Version(text)
+    except InvalidVersion:
+        return Version("0")
+
+
+_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
+
+
+def _name(requirement: str) -> str:
+    match = _NAME.match(requirement)
+    return re.sub(r"[-_.]+", "-", match.group(1)).lower() if match else requirement.lower()
+
+
+def _requirement_named(pip: Sequence[str], name: str) -> int | None:
+    wanted = _name(name)
+    for index, requirement in enumerate(pip):
+        if _name(requirement) == wanted:
+            return index
+    return None

@@ -1,0 +1,157 @@
+"""`swegc draft --probe`: a drafted spec is compiled on a few pull requests, its failures read,
+repaired by rules (a policy where no rule answers), and compiled again until it yields."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import GitBuilder
+from swegc.compiler.draft.failures import Kind, read_failures
+from swegc.compiler.draft.model import Draft
+from swegc.compiler.draft.policy_edit import parse_edit
+from swegc.compiler.draft.repair import Context, apply, edits_for, split_at, split_point
+
+SWEGC = [sys.executable, "-m", "swegc.cli"]
+
+
+def _build_folder(root: Path, env_log: str, instance_logs: dict[str, str],
+                  reasons: dict[str, str]) -> Path:
+    """A build folder as a probe compile leaves it: reports and logs (no image needed)."""
+    reports = root / "partial" / "reports"
+    reports.mkdir(parents=True)
+    (root / "logs" / "images").mkdir(parents=True)
+    log = root / "logs" / "images" / "env-k1.log"
+    log.write_text(f"# build of x\n# script:\napt-get install libxml2-dev\n# output:\n{env_log}")
+    envs = [{"env_key": "k1", "versions": "<2", "status": "failed" if env_log else "built",
+             "reason": "env_build_failed" if env_log else None, "detail": env_log[-200:],
+             "log": str(log)},
+            {"env_key": "k2", "versions": ">=2", "status": "built", "resolution_lag": [
+                "pytest resolved to 3.5.1 (...): it needs atomicwrites (first upload 2022-07-08),"
+                " with no release uploaded by the date; add pip_date_exempt: [atomicwrites] to "
+                "resolve it without the cap"]}]
+    (reports / "envs.jsonl").write_text("".join(json.dumps(e) + "\n" for e in envs))
+    rows = []
+    for iid, text in instance_logs.items():
+        (root / "logs" / iid).mkdir(parents=True)
+        (root / "logs" / iid / "after-1.log").write_text(text)
+        rows.append({"instance_id": iid, "status": "rejected", "reason": reasons[iid],
+                     "env_key": "k2", "version": "2.0", "detail": "see the log"})
+    (reports / "instances.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return root
+
+
+def test_failures_read_from_a_build_folder_become_the_edits_that_repair_them(tmp_path):
+    env_log = ("  src/lxml/etree.c:96:10: fatal error: libxml/xmlversion.h: No such file or "
+               "directory\n  error: command '/usr/bin/gcc' failed with exit code 1\n")
+    collection = ("ImportError while importing test module '/testbed/tests/test_io.py'.\n"
+                  "E   ModuleNotFoundError: No module named 'yaml'\n")
+    old = ("platform linux -- Python 3.11.2, pytest-8.3.3\n"
+           "E   ModuleNotFoundError: No module named 'pkg_resources'\n")
+    out = _build_folder(tmp_path / "out", env_log, {"acme__x-1": collection, "acme__x-2": old},
+                        {"acme__x-1": "after_collection_error", "acme__x-2": "suite_did_not_run"})
+    draft = Draft({"environments": [{"versions": "<2", "python": "3.11"},
+                                    {"versions": ">=2", "python": "3.11", "pip_date": "commit",
+                                     "pip": ["pytest", "setuptools"]}]})
+    failures = read_failures(out, draft.spec["environments"])
+    kinds = {(f.kind, f.env_index, f.subject) for f in failures}
+    assert (Kind.MISSING_HEADER, 0, "libxml/xmlversion.h") in kinds
+    assert (Kind.MISSING_MODULE_TESTS, 1, "yaml") in kinds
+    assert (Kind.OLD_API, 1, "setuptools") in kinds
+    assert (Kind.RESOLUTION_LAG, 1, "atomicwrites") in kinds
+    assert not any(f.subject == "pkg_resources" for f in failures)  # a pin, not a package
+    for failure in failures:
+        for edit in edits_for(failure, draft, Context()):
+            draft = apply(draft, edit)
+    assert draft.get("environments.0.apt") == ["libxml2-dev"]
+    assert draft.get("environments.1.pip") == ["pytest", "setuptools<81", "PyYAML"]
+    assert draft.get("environments.1.pip_date_exempt") == ["atomicwrites"]
+    assert "tests import yaml" in draft.why["environments.1.pip"]
+    assert "setuptools 81 dropped pkg_resources" in draft.why["environments.1.pip"]
+
+
+def test_a_range_splits_where_failures_start_and_only_the_failing_side_is_edited():
+    assert split_point(["2.1", "2.3"], ["1.0", "1.9"]) == ("above", "2.1")
+    assert split_point(["1.0"], ["2.0", "2.5"]) == ("below", "2.0")
+    assert split_point(["1.0", "2.5"], ["2.0"]) is None
+    draft = Draft({"environments": [{"versions": ">=1.0", "python": "3.11", "pip": ["pytest"]}]})
+    draft, lower, upper = split_at(draft, 0, "2.1", "numpy 1.24 removed np.float from 2.1")
+    assert draft.get("environments.0.versions") == ">=1.0,<2.1"
+    assert draft.get(f"environments.{upper}") == {"versions": ">=1.0,>=2.1", "python": "3.11",
+                                                  "pip": ["pytest"]}
+    assert "split off at 2.1" in draft.to_yaml()
+
+
+def test_a_policy_edit_must_name_a_key_the_spec_language_has():
+    def said(content):
+        return parse_edit({"role": "assistant", "content": content})
+
+    edit = said('Try: {"path": "tests.env.MODE", "value": "x", "why": "tests read MODE"}')
+    assert (edit.path, edit.value) == ("tests.env.MODE", "x")
+    assert said('{"path": "environments.0.rm_rf", "value": 1}') is None
+    assert said("no idea") is None
+    called = parse_edit({"role": "assistant", "content": None, "tool_calls": [
+        {"id": "1", "type": "function", "function": {
+            "name": "edit_spec",
+            "arguments": json.dumps({"path": "environments.0.apt", "value": ["libpq-dev"],
+                                     "why": "libpq"})}}]})
+    assert called.value == ["libpq-dev"]
+
+
+def _history(path: Path) -> Path:
+    """Tests that import yaml, which nothing installs; #3's test also reads CALC_SCALE."""
+    repo = GitBuilder(path)
+    test = ("import yaml\nimport calc\n\n\ndef test_loads():\n"
+            "    assert yaml.safe_load('a: 1') == {'a': 1}\n")
+    repo.commit("base", {"calc.py": "def double(x):\n    return x\n\n\ndef scale(x):\n"
+                                    "    return x\n",
+                         "pytest.ini": "[pytest]\npythonpath = .\n",
+                         "tests/test_calc.py": test})
+    repo.commit("Fix double (#2)", {
+        "calc.py": "def double(x):\n    return 2 * x\n\n\ndef scale(x):\n    return x\n",
+        "tests/test_calc.py": test + "\n\ndef test_double():\n    assert calc.double(2) == 4\n"})
+    repo.commit("Scale by CALC_SCALE (#3)", {
+        "calc.py": "import os\n\n\ndef double(x):\n    return 2 * x\n\n\ndef scale(x):\n"
+                   "    return x * int(os.environ['CALC_SCALE'])\n",
+        "tests/test_scale.py": "import yaml\nimport calc\n\n\ndef test_scale():\n"
+                               "    assert calc.scale(2) == 4\n"})
+    return repo.path
+
+
+def test_the_probe_repairs_a_missing_test_dependency_by_rule_and_the_rest_by_a_policy(
+        tmp_path, docker_engine):
+    from swegc.compiler.draft.probe import ProbeLog, probe_and_repair
+    from swegc.runtime.policies.scripted import ScriptedPolicy
+
+    clone = _history(tmp_path / "calc")
+    draft = Draft({"extends": "swegc:pytest", "repo": "acme/calc",
+                   "source": {"clone": str(clone), "git": {}},
+                   "version": {"from": "fixed", "value": "1.0"},
+                   "environments": [{"python": "3.11", "pip": ["pytest==8.3.3"]}]},
+                  {"environments.0.pip": "the test runner"})
+    # No rule knows that #3's code reads CALC_SCALE: the scripted policy says so, once.
+    policy = ScriptedPolicy([{"role": "assistant", "content": json.dumps(
+        {"path": "tests.env.CALC_SCALE", "value": "2", "why": "scale() reads CALC_SCALE"})}])
+    lines: list[str] = []
+    spec = tmp_path / "specs" / "acme__calc.yaml"
+    spec.parent.mkdir()
+    log = ProbeLog()
+    final = probe_and_repair(draft, spec, probes=2, budget_s=600, policies=[policy],
+                             echo=lines.append, out=tmp_path / "probe", log=log)
+    said = "\n".join(lines)
+    assert "round 1: 0/2 valid" in said, said
+    assert "round 2: 1/2 valid (+1)" in said and "PyYAML" in said, said
+    assert "round 3: 2/2 valid (+1)" in said and "CALC_SCALE" in said, said
+    assert final.get("environments.0.pip") == ["pytest==8.3.3", "PyYAML"]
+    assert final.get("tests.env") == {"CALC_SCALE": "2"}
+    text = spec.read_text()
+    assert text == final.to_yaml()
+    assert "# the test runner; PyYAML: the tests import yaml" in text
+    assert "# scale() reads CALC_SCALE (a policy's edit)" in text
+    checked = subprocess.run([*SWEGC, "check", str(spec)], capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert [r["valid"] for r in log.rounds] == [0, 1, 2]
