@@ -66,3 +66,46 @@ environments: [{{python: "3.11", pip: ["pytest==8.3.3"]}}]
     rejected = reports["acme__calc-3"]
     assert (rejected["status"], rejected["reason"]) == ("rejected", "no_fail_to_pass")
     assert hint in rejected["detail"] and setting in rejected["detail"]
+
+
+RETRYING = ("import requests\nfrom requests.adapters import HTTPAdapter\n"
+            "from urllib3.util.retry import Retry\n\n\ndef test_table_with_retries():\n"
+            "    session = requests.Session()\n"
+            "    session.mount('http://', HTTPAdapter(max_retries=Retry(total=50, "
+            "backoff_factor=0.2)))\n"
+            "    session.get('http://data.swegc-example.org/table.csv', timeout=5)\n")
+
+
+def test_a_run_that_times_out_retrying_a_download_is_said_to_wait_on_the_network(tmp_path,
+                                                                                 docker_engine):
+    repo = GitBuilder(tmp_path / "calc")
+    repo.commit("base", {"calc.py": "def double(x):\n    return x\n",
+                         "pytest.ini": "[pytest]\npythonpath = .\n",
+                         "tests/test_calc.py": "def test_nothing():\n    pass\n"})
+    # A client that retries a failed download with backoff: without the network each try
+    # fails at once, and the retries go on until the run's time limit.
+    repo.commit("Fix double (#2)", {
+        "calc.py": "def double(x):\n    return 2 * x\n",
+        "tests/test_calc.py": "import calc\n\n\ndef test_double():\n    assert calc.double(2) == 4\n",
+        "tests/test_data.py": RETRYING})
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    (specs / "calc.yaml").write_text(f"""\
+extends: swegc:pytest
+repo: acme/calc
+source: {{clone: {repo.path}, git: {{}}}}
+tests: {{timeout: 20}}
+version: {{from: fixed, value: "1.0"}}
+environments: [{{python: "3.11", pip: ["pytest==8.3.3", "requests==2.32.3"]}}]
+""")
+    out = tmp_path / "out"
+    result = subprocess.run([*SWEGC, "compile", str(specs), "--out", str(out), "--runs", "1"],
+                            capture_output=True, text=True, timeout=1200)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (report,) = [json.loads(line)
+                 for line in (out / "reports" / "instances.jsonl").read_text().splitlines()]
+    assert (report["status"], report["reason"]) == ("rejected", "timeout")
+    assert report["detail"].startswith("before run 1 exceeded 20s; it was waiting on the "
+                                       "network (File \""), report["detail"]
+    assert "urllib3" in report["detail"] and "set tests.network: true" in report["detail"]
+    assert not (out / "logs" / "acme__calc-2" / "after-1.log").exists()  # waited out once

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 
 from swegc.runtime.harness.guard import (Protected, put_back, read_file, read_junit, run_env,
                                          with_env)
+from swegc.runtime.harness.network_hint import hang_dump_option
 from swegc.runtime.harness.parsers import LogParser, ParseResult, get_parser
 from swegc.runtime.harness.tamper import RunGuard, guard_problems
 from swegc.test_settings import TEST_ENV, TestSettings
@@ -220,6 +221,8 @@ class Testbed:
         junit_path = f"/tmp/swegc-{secrets.token_hex(12)}/report.xml"
         guard = RunGuard.for_parser(settings.parser)
         env, command = run_env(settings.parser, junit_path), settings.test_command
+        if settings.parser == "pytest":  # a run about to time out says where it waits
+            env["PYTEST_ADDOPTS"] = f"{env['PYTEST_ADDOPTS']} {hang_dump_option(settings.timeout_s)}"
         if guard is not None:
             for path, text in guard.files().items():
                 self.box.write_file(path, text.encode("utf-8"))

@@ -19,7 +19,7 @@ from swegc.redact import redact
 from swegc.runtime.harness.directive_results import directives_without_results
 from swegc.runtime.harness.guard import Protected
 from swegc.runtime.harness.judging import Judgement, judge
-from swegc.runtime.harness.network_hint import network_hint
+from swegc.runtime.harness.network_hint import network_hint, timeout_hint
 from swegc.runtime.harness.run import SideResult, Testbed, TestRun, run_tests
 from swegc.runtime.harness.test_spec import patch_paths
 from swegc.test_settings import TestSettings
@@ -216,5 +216,7 @@ def _record(plan: ValidationPlan, folder: Path, side: str, done: SideResult,
                           "collection_errors": list(run.parsed.collection_errors),
                           "log": f"{plan.instance_id}/{log_name}"})
         if run.timed_out:
+            hint = timeout_hint(plan.settings.network, run.output)
             raise _Rejected(Reason.TIMEOUT, f"{side} run {run.attempt} exceeded "
-                                            f"{plan.settings.timeout_s}s")
+                                            f"{plan.settings.timeout_s}s"
+                                            + (f"; {hint}" if hint else ""))
