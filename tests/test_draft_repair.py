@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import GitBuilder
-from swegc.compiler.draft.failures import Kind, read_failures
+from swegc.compiler.draft.failures import Failure, Kind, read_failures
 from swegc.compiler.draft.model import Draft
 from swegc.compiler.draft.policy_edit import parse_edit
 from swegc.compiler.draft.repair import Context, apply, edits_for, split_at, split_point
@@ -155,3 +155,21 @@ def test_the_probe_repairs_a_missing_test_dependency_by_rule_and_the_rest_by_a_p
     checked = subprocess.run([*SWEGC, "check", str(spec)], capture_output=True, text=True)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert [r["valid"] for r in log.rounds] == [0, 1, 2]
+
+
+def test_code_that_uses_what_a_later_python_removed_gets_the_newest_python_that_has_it():
+    from swegc.compiler.draft.failures import read_log
+
+    log = ("E   ModuleNotFoundError: No module named 'imp'\n"
+           "E   ImportError: cannot import name 'Mapping' from 'collections' (/usr/lib/x.py)\n"
+           "E   ImportError: cannot import name 'fast' from 'calc._speed' "
+           "(/testbed/calc/_speed.cpython-311-x86_64-linux-gnu.so)\n")
+    draft = Draft({"environments": [{"python": "3.11", "install": ["pip install -e ."]}]})
+    for kind, subject, evidence, extra in read_log(log, building=False):
+        failure = Failure(kind, 0, subject, evidence, extra=extra)
+        for edit in edits_for(failure, draft, Context()):
+            draft = apply(draft, edit)
+    assert draft.get("environments.0.python") == "3.9"
+    assert draft.get("environments.0.prepare") == [
+        "pip install --no-deps --no-build-isolation -e ."]
+    assert "calc._speed" in draft.why["environments.0.prepare"]

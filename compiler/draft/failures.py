@@ -36,6 +36,7 @@ class Kind(StrEnum):
     UNRESOLVABLE = "unresolvable"  # the resolver found no version (under the date cap?)
     OLD_API = "old_api"  # a test imports what a newer release of a dependency removed
     NOSE_SETUP = "nose_setup"  # pytest 8 no longer calls nose-style setup()/teardown()
+    STALE_EXTENSION = "stale_extension"  # the fix changed a compiled module the image built
     RESOLUTION_LAG = "resolution_lag"  # a package held back far behind pip_date
     NO_TESTS = "no_tests"  # the suite ran no test
     TIMEOUT = "timeout"
@@ -110,6 +111,20 @@ OLD_APIS: tuple[tuple[str, str, str, str], ...] = (
     (r"No module named 'distutils'", "setuptools", "setuptools<70",
      "Python 3.12 dropped distutils; setuptools before 70 still provides it"),
 )
+# What a newer Python removed, that old code still uses: (pattern, the Pythons that have it).
+PYTHON_REMOVALS: tuple[tuple[str, str], ...] = (
+    (r"cannot import name '(?:Mapping|MutableMapping|Sequence|Callable|Iterable|OrderedDict)' "
+     r"from 'collections'|module 'collections' has no attribute '(?:Mapping|MutableMapping|"
+     r"Sequence|Callable|Iterable)'", "<3.10"),
+    (r"cannot import name '(?:formatargspec|getargspec)' from 'inspect'|module 'inspect' has "
+     r"no attribute '(?:formatargspec|getargspec)'", "<3.11"),
+    (r"No module named '(?:imp|asynchat|asyncore|smtpd)'", "<3.12"),
+    (r"No module named '(?:cgi|cgitb|crypt|nntplib|pipes|telnetlib|sndhdr|imghdr|audioop)'",
+     "<3.13"),
+)
+# A compiled module of the repository that lacks what the fix added to its sources.
+_STALE = re.compile(r"ImportError: (?:cannot import name '\w+' from '(?P<module>[\w.]+)' "
+                    r"\(/testbed/[^)]+\.so\)|/testbed/[^:]+\.so: undefined symbol)")
 _NO_TESTS = re.compile(r"(?:^collected 0 items|no tests ran in|^Ran 0 tests in)", re.MULTILINE)
 _PYTEST8 = re.compile(r"platform \S+ -- Python \S+, pytest-8\.")
 _ATTRIBUTE = re.compile(r"AttributeError: '\w+' object has no attribute '\w+'")
@@ -126,8 +141,20 @@ def read_log(text: str, *, building: bool) -> list[tuple[Kind, str, str, dict[st
         match = re.search(pattern, text)
         if match:
             found.append((Kind.OLD_API, package, _line(text, match), {"pin": pin, "why": why}))
+    for pattern, pythons in PYTHON_REMOVALS:
+        match = re.search(pattern, text)
+        if match:
+            found.append((Kind.PYTHON_UNSUPPORTED, pythons, _line(text, match),
+                          {"package": "the code (it uses what a later Python removed)"}))
+    stale = None if building else _STALE.search(text)
+    if stale:
+        found.append((Kind.STALE_EXTENSION, stale["module"] or "", _line(text, stale), {}))
+    removed = {"imp", "asynchat", "asyncore", "smtpd", "cgi", "cgitb", "crypt", "nntplib",
+               "pipes", "telnetlib", "sndhdr", "imghdr", "audioop"}
     for match in _MODULE.finditer(text):
         name = match["name"]
+        if name in removed:
+            continue  # the standard library's: an older Python (PYTHON_REMOVALS)
         if name in _PINNED_MODULES:
             continue  # a pin (OLD_APIS), not a package to add
         kind = Kind.MISSING_MODULE_BUILD if building else Kind.MISSING_MODULE_TESTS

@@ -229,7 +229,9 @@ def _python_unsupported(failure: Failure, draft: Draft, env: int, context: Conte
         allowed = SpecifierSet(failure.subject)
     except InvalidSpecifier:
         return []
-    if draft.get(f"environments.{env}.base_image"):
+    current = str(draft.get(f"environments.{env}.python") or "")
+    if draft.get(f"environments.{env}.base_image") or \
+            (current and allowed.contains(f"{current}.0", prereleases=True)):
         return []
     fits = [p for p in context.pythons if allowed.contains(f"{p}.0", prereleases=True)]
     if not fits:
@@ -268,6 +270,17 @@ def _nose_setup(failure: Failure, draft: Draft, env: int, context: Context) -> l
                     "setup()/teardown(), and tests fail on attributes they set")
 
 
+def _stale_extension(failure: Failure, draft: Draft, env: int, context: Context) -> list[Edit]:
+    """The image built the extensions at the base commit; a fix to their sources needs them
+    built again after the patch, as SWE-bench's eval scripts reinstall."""
+    if draft.get(f"environments.{env}.prepare"):
+        return []
+    return [Edit(f"environments.{env}.prepare",
+                 ["pip install --no-deps --no-build-isolation -e ."],
+                 f"the fix changes compiled sources ({failure.subject or 'an extension'}): "
+                 "build them again after the patches")]
+
+
 def _timeout(failure: Failure, draft: Draft, env: int, context: Context) -> list[Edit]:
     current = int(draft.get("tests.timeout") or 900)
     if current >= MAX_TIMEOUT_S:
@@ -301,7 +314,7 @@ RULES: dict[Kind, Rule] = {
     Kind.MISSING_TOOL: _missing_tool, Kind.SOURCE_BUILD: _source_build,
     Kind.PYTHON_UNSUPPORTED: _python_unsupported, Kind.UNRESOLVABLE: _unresolvable,
     Kind.RESOLUTION_LAG: _resolution_lag, Kind.OLD_API: _old_api, Kind.NOSE_SETUP: _nose_setup,
-    Kind.TIMEOUT: _timeout, Kind.NETWORK: _network,
+    Kind.STALE_EXTENSION: _stale_extension, Kind.TIMEOUT: _timeout, Kind.NETWORK: _network,
 }
 
 
