@@ -173,3 +173,17 @@ def test_code_that_uses_what_a_later_python_removed_gets_the_newest_python_that_
     assert draft.get("environments.0.prepare") == [
         "pip install --no-deps --no-build-isolation -e ."]
     assert "calc._speed" in draft.why["environments.0.prepare"]
+
+
+def test_pytest_options_and_fixtures_of_a_missing_plugin_add_the_plugin():
+    from swegc.compiler.draft.failures import read_log
+
+    log = ("pytest: error: unrecognized arguments: --benchmark-columns min --benchmark-disable "
+           "tests/test_utils.py\n  inifile: /testbed/pyproject.toml\n"
+           "E       fixture 'mocker' not found\n")
+    draft = Draft({"environments": [{"python": "3.11", "pip": ["pytest"]}]})
+    for kind, subject, evidence, extra in read_log(log, building=False):
+        for edit in edits_for(Failure(kind, 0, subject, evidence, extra=extra), draft, Context()):
+            draft = apply(draft, edit)
+    assert draft.get("environments.0.pip") == ["pytest", "pytest-benchmark", "pytest-mock"]
+    assert "the option --benchmark-columns" in draft.why["environments.0.pip"]

@@ -34,6 +34,7 @@ class Kind(StrEnum):
     SOURCE_BUILD = "source_build"  # a package had no wheel and did not build from source
     PYTHON_UNSUPPORTED = "python_unsupported"  # a package requires another Python
     UNRESOLVABLE = "unresolvable"  # the resolver found no version (under the date cap?)
+    MISSING_PLUGIN = "missing_plugin"  # the runner's config or tests use a plugin's option/fixture
     OLD_API = "old_api"  # a test imports what a newer release of a dependency removed
     NOSE_SETUP = "nose_setup"  # pytest 8 no longer calls nose-style setup()/teardown()
     STALE_EXTENSION = "stale_extension"  # the fix changed a compiled module the image built
@@ -78,7 +79,9 @@ _TOOL = re.compile(
     r"status 1: No such file)|(?P<sh>[\w+.-]+): (?:command )?not found$|"
     r"(?P<toolchain>Broken toolchain: cannot link a simple C program)|"
     r"(?P<fortran>No Fortran compiler found|need_fortran|Could not locate executable g?fortran)|"
-    r"(?P<pkgconfig>Did not find pkg-config|pkg-config: not found))", re.MULTILINE)
+    r"(?P<pkgconfig>Did not find pkg-config|pkg-config: not found)|"
+    r"(?P<rust>can't find Rust compiler|Cargo, the Rust package manager, is not installed))",
+    re.MULTILINE)
 _BUILD = re.compile(
     r"(?:Failed to build `?(?P<uv>[A-Za-z0-9_.-]+)(?:==[^\s`]+)?`?|"
     r"Building wheel for (?P<pip>[A-Za-z0-9_.-]+) \([^)]*\) did not run successfully|"
@@ -125,6 +128,11 @@ PYTHON_REMOVALS: tuple[tuple[str, str], ...] = (
 # A compiled module of the repository that lacks what the fix added to its sources.
 _STALE = re.compile(r"ImportError: (?:cannot import name '\w+' from '(?P<module>[\w.]+)' "
                     r"\(/testbed/[^)]+\.so\)|/testbed/[^:]+\.so: undefined symbol)")
+# pytest's complaints about a plugin it has not got: an option its configuration passes, or a
+# fixture a test asks for.
+_UNRECOGNIZED = re.compile(r"error: unrecognized arguments: (?P<args>.*)$", re.MULTILINE)
+_FIXTURE = re.compile(r"fixture '(?P<name>\w+)' not found")
+_ASYNC = re.compile(r"async def functions are not natively supported")
 _NO_TESTS = re.compile(r"(?:^collected 0 items|no tests ran in|^Ran 0 tests in)", re.MULTILINE)
 _PYTEST8 = re.compile(r"platform \S+ -- Python \S+, pytest-8\.")
 _ATTRIBUTE = re.compile(r"AttributeError: '\w+' object has no attribute '\w+'")
@@ -141,6 +149,14 @@ def read_log(text: str, *, building: bool) -> list[tuple[Kind, str, str, dict[st
         match = re.search(pattern, text)
         if match:
             found.append((Kind.OLD_API, package, _line(text, match), {"pin": pin, "why": why}))
+    for match in _UNRECOGNIZED.finditer(text):
+        for option in re.findall(r"(?:^|\s)(--?[\w-]+)", match["args"]):
+            found.append((Kind.MISSING_PLUGIN, option, _line(text, match), {}))
+    for match in _FIXTURE.finditer(text):
+        found.append((Kind.MISSING_PLUGIN, match["name"], _line(text, match), {}))
+    match = _ASYNC.search(text)
+    if match:
+        found.append((Kind.MISSING_PLUGIN, "async", _line(text, match), {}))
     for pattern, pythons in PYTHON_REMOVALS:
         match = re.search(pattern, text)
         if match:
@@ -165,6 +181,7 @@ def read_log(text: str, *, building: bool) -> list[tuple[Kind, str, str, dict[st
         found.append((Kind.MISSING_LIBRARY, match["name"], _line(text, match), {}))
     for match in _TOOL.finditer(text):
         tool = ("cc" if match["toolchain"] else "gfortran" if match["fortran"] else
+                "cargo" if match["rust"] else
                 "pkg-config" if match["pkgconfig"] else match["cmd"] or match["sh"] or "")
         if tool in _KNOWN_TOOLS:
             found.append((Kind.MISSING_TOOL, tool, _line(text, match), {}))

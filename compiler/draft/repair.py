@@ -87,6 +87,25 @@ TOOLS: dict[str, tuple[str, str]] = {
     "cython": ("pip", "Cython"), "rustc": ("apt", "cargo"), "cargo": ("apt", "cargo"),
     "git": ("apt", "git"), "patch": ("apt", "patch"), "autoreconf": ("apt", "autoconf"),
 }
+# A pytest option (its prefix) or fixture -> the plugin that provides it.
+PLUGINS: dict[str, str] = {
+    "--benchmark": "pytest-benchmark", "benchmark": "pytest-benchmark", "--cov": "pytest-cov",
+    "-n": "pytest-xdist", "--numprocesses": "pytest-xdist", "--dist": "pytest-xdist",
+    "--timeout": "pytest-timeout", "--reruns": "pytest-rerunfailures",
+    "--asyncio-mode": "pytest-asyncio", "async": "pytest-asyncio", "event_loop": "pytest-asyncio",
+    "--mpl": "pytest-mpl", "--randomly": "pytest-randomly", "-p randomly": "pytest-randomly",
+    "--ds": "pytest-django", "--django": "pytest-django", "--codspeed": "pytest-codspeed",
+    "--snapshot-update": "syrupy", "snapshot": "syrupy", "mocker": "pytest-mock",
+    "httpserver": "pytest-httpserver", "freezer": "pytest-freezer",
+    "requests_mock": "requests-mock", "aiohttp_client": "pytest-aiohttp",
+    "--mypy": "pytest-mypy", "--flake8": "pytest-flake8", "--forked": "pytest-forked",
+    "--doctest-plus": "pytest-doctestplus", "--remote-data": "pytest-remotedata",
+    "--hypothesis": "hypothesis", "--env": "pytest-env", "--instafail": "pytest-instafail",
+    "--run-slow": "", "datadir": "pytest-datadir", "shared_datadir": "pytest-datadir",
+    "time_machine": "time-machine", "subtests": "pytest-subtests", "monkeypatch": "",
+    "--markdown-docs": "pytest-markdown-docs", "--memray": "pytest-memray",
+    "--examples": "pytest-examples", "--lsof": "", "--xvfb": "pytest-xvfb",
+}
 MAX_TIMEOUT_S = 3600
 
 
@@ -260,6 +279,19 @@ def _exempt(draft: Draft, env: int, name: str, why: str) -> list[Edit]:
     return [Edit(f"environments.{env}.pip_date_exempt", [*exempt, name], why)]
 
 
+def _missing_plugin(failure: Failure, draft: Draft, env: int, context: Context) -> list[Edit]:
+    subject = failure.subject
+    package = PLUGINS.get(subject) or next(
+        (p for option, p in PLUGINS.items() if option.startswith("--") and p
+         and subject.startswith(option)), "")
+    if not package or _requirement_named(draft.get(f"environments.{env}.pip") or [],
+                                         package) is not None:
+        return []
+    what = f"the fixture {subject}" if not subject.startswith("-") else \
+        f"the option {subject} (in the pytest configuration's addopts?)"
+    return _pip_set(draft, env, package, f"{package}: the tests use {what}")
+
+
 def _old_api(failure: Failure, draft: Draft, env: int, context: Context) -> list[Edit]:
     pin = failure.extra.get("pin", "")
     return _pip_set(draft, env, pin, f"{pin}: {failure.extra.get('why', failure.evidence)}")
@@ -313,7 +345,7 @@ RULES: dict[Kind, Rule] = {
     Kind.MISSING_HEADER: _missing_header, Kind.MISSING_LIBRARY: _missing_library,
     Kind.MISSING_TOOL: _missing_tool, Kind.SOURCE_BUILD: _source_build,
     Kind.PYTHON_UNSUPPORTED: _python_unsupported, Kind.UNRESOLVABLE: _unresolvable,
-    Kind.RESOLUTION_LAG: _resolution_lag, Kind.OLD_API: _old_api, Kind.NOSE_SETUP: _nose_setup,
+    Kind.RESOLUTION_LAG: _resolution_lag, Kind.MISSING_PLUGIN: _missing_plugin, Kind.OLD_API: _old_api, Kind.NOSE_SETUP: _nose_setup,
     Kind.STALE_EXTENSION: _stale_extension, Kind.TIMEOUT: _timeout, Kind.NETWORK: _network,
 }
 
