@@ -250,9 +250,12 @@ def read_failures(out: Path, environments: Sequence[dict[str, Any]], *,
                     failures.append(Failure(Kind.RESOLUTION_LAG, index_of[env["env_key"]], name,
                                             message[:300]))
     for row in instances:
-        if row["status"] == "valid" or row.get("reason") in _NOT_OURS:
+        if row.get("reason") in _NOT_OURS:
             continue
-        failures += _instance_failures(layout, row, index_of.get(row.get("env_key")))
+        found = _instance_failures(layout, row, index_of.get(row.get("env_key")))
+        if row["status"] == "valid":  # tests that error on both sides for want of a package
+            found = [f for f in found if f.kind in _LOST_TESTS]
+        failures += found
     return merge(failures)
 
 
@@ -262,6 +265,11 @@ _NOT_OURS = frozenset({"env_build_failed", "skipped", "not_selected", "outside_d
                        "no_linked_issue", "too_large", "no_test_change", "only_tests_changed",
                        "commit_missing", "patch_not_representable", "unparseable_diff",
                        "empty_patch", "test_patch_does_not_apply", "patch_does_not_apply"})
+
+
+# What a valid instance's logs can still show: tests it lost (erroring on both sides, so in
+# neither FAIL_TO_PASS nor PASS_TO_PASS) because the environment lacks something.
+_LOST_TESTS = frozenset({Kind.MISSING_MODULE_TESTS, Kind.MISSING_PLUGIN, Kind.OLD_API})
 
 
 def _env_failures(layout: BuildLayout, env: dict[str, Any], index: int | None) -> list[Failure]:
@@ -278,7 +286,7 @@ def _env_failures(layout: BuildLayout, env: dict[str, Any], index: int | None) -
 
 def _instance_failures(layout: BuildLayout, row: dict[str, Any], index: int | None
                        ) -> list[Failure]:
-    iid, reason = row["instance_id"], row.get("reason")
+    iid, reason = row["instance_id"], row.get("reason") or "valid"
     detail = row.get("detail") or ""
     if reason == "install_failed":
         log = _read(layout.image_logs, f"instance-{iid}.log") or detail

@@ -48,9 +48,14 @@ class Probe:
     def valid(self) -> int:
         return sum(1 for s in self.outcomes.values() if s == "valid")
 
-    def score(self) -> tuple[int, int]:
-        """Valid instances first, then how far the others got."""
-        return self.valid, sum(_STAGES.get(s, 0) for s in self.outcomes.values())
+    def score(self) -> tuple[int, int, int]:
+        """Valid instances first, then how far the others got, then (fewer is better) the
+        failures a rule knows: a repair that lets more tests run counts even where no more
+        instances became valid."""
+        from swegc.compiler.draft.repair import RULES
+
+        known = sum(1 for f in self.failures if f.kind in RULES)
+        return self.valid, sum(_STAGES.get(s, 0) for s in self.outcomes.values()), -known
 
 
 @dataclass

@@ -93,7 +93,7 @@ PLUGINS: dict[str, str] = {
     "-n": "pytest-xdist", "--numprocesses": "pytest-xdist", "--dist": "pytest-xdist",
     "--timeout": "pytest-timeout", "--reruns": "pytest-rerunfailures",
     "--asyncio-mode": "pytest-asyncio", "async": "pytest-asyncio", "event_loop": "pytest-asyncio",
-    "--mpl": "pytest-mpl", "--randomly": "pytest-randomly", "-p randomly": "pytest-randomly",
+    "--mpl": "pytest-mpl", "--randomly": "pytest-randomly",
     "--ds": "pytest-django", "--django": "pytest-django", "--codspeed": "pytest-codspeed",
     "--snapshot-update": "syrupy", "snapshot": "syrupy", "mocker": "pytest-mock",
     "httpserver": "pytest-httpserver", "freezer": "pytest-freezer",
