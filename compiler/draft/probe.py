@@ -13,6 +13,7 @@ or when the time budget is spent; the spec it leaves passes ``swegc check``.
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -76,8 +77,10 @@ def probe_and_repair(draft: Draft, spec_path: Path, *, probes: int, budget_s: fl
 
     ``probes``: pull requests compiled per environment; ``budget_s``: no round starts past it;
     ``policies``: policy names (``openai``, ``scripted``: see ``policy_edit.make_policy``) or
-    policy objects, asked in order where no rule answers; ``out``: the scratch build folder
-    (default: ``.swegc-probe`` beside the spec), kept so that a second run reuses its images.
+    policy objects, asked in order where no rule answers; ``out``: the scratch folder
+    (default: ``.swegc-probe`` beside the spec), a build folder per round in it
+    (``round-N/``, with the compile's console in ``compile.log``); images are Docker's, so a
+    second run reuses what the first built.
     """
     start = time.monotonic()
     spec_path = Path(spec_path).resolve()
@@ -85,12 +88,13 @@ def probe_and_repair(draft: Draft, spec_path: Path, *, probes: int, budget_s: fl
     out.mkdir(parents=True, exist_ok=True)
     log = log if log is not None else ProbeLog()
     _write_checked(draft, spec_path)
-    sample, versions = sample_instances(spec_path, out, probes)
+    sample, versions = sample_instances(spec_path, out / "sample", probes)
     if not sample:
         echo("probe: no pull request of the spec's source reaches an environment; nothing to "
              "probe")
         return draft
-    echo(f"probe: {len(sample)} pull request(s): " + ", ".join(sample))
+    echo(f"probe: {len(sample)} pull request(s) ({probes} per environment), compiled into "
+         f"{out} (its logs and reports say what each round met): " + ", ".join(sample))
     made = [make_policy(p) if isinstance(p, str) else p for p in policies]
     best = draft
     result = run_round(best, spec_path, out, sample, jobs, log_name="round-1")
@@ -201,13 +205,20 @@ def run_round(draft: Draft, spec_path: Path, out: Path, sample: Sequence[str], j
     from swegc.compiler.pipeline import CompileOptions, Compiler
 
     spec_path.write_text(draft.to_yaml())
+    # A build folder per round: a unit the store already holds is not run again, and its logs
+    # would be an earlier round's. Images are found by their content-addressed names, so what
+    # an edit left as it was is not built again.
+    out = out / log_name
+    if out.is_dir():  # an earlier probe's round of this number: its logs are not this one's
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
     lines: list[str] = []
     compiler = Compiler(CompileOptions(out=out, jobs=jobs, runs=1, only=tuple(sample)),
                         echo=lines.append)
     try:
         compiler.run([spec_path])
     finally:
-        (out / f"{log_name}.log").write_text("\n".join(lines) + "\n")
+        (out / "compile.log").write_text("\n".join(lines) + "\n")
     envs = list(draft.get("environments") or [])
     rows = _rows(out)
     outcomes = {r["instance_id"]: ("valid" if r["status"] == "valid" else str(r["reason"]))
@@ -229,6 +240,7 @@ def sample_instances(spec_path: Path, out: Path, probes: int) -> tuple[list[str]
     (spec,) = load_specs([spec_path])
     if spec.source.clone is None:
         raise SwegcError(f"{spec.where('source')}: probing needs source.clone")
+    out.mkdir(parents=True, exist_ok=True)
     store = BuildStore(BuildLayout(out).store)
     try:
         splits: dict[str, Any] = {}
