@@ -327,7 +327,8 @@ def _report(echo: Echo, log: ProbeLog, number: int, probe: Probe, before: Probe 
             edits: Sequence[Edit], start: float, kept: bool = True) -> None:
     total = len(probe.outcomes)
     change = "" if before is None else f" ({probe.valid - before.valid:+d})"
-    done = "" if not edits else ", edits: " + "; ".join(e.describe() for e in edits) + \
+    last = {e.path: e for e in edits}  # one key edited by several rules: its final value
+    done = "" if not edits else ", edits: " + "; ".join(e.describe() for e in last.values()) + \
         ("" if kept else " (no better: undone)")
     reasons: dict[str, int] = {}
     for status in probe.outcomes.values():
@@ -337,5 +338,6 @@ def _report(echo: Echo, log: ProbeLog, number: int, probe: Probe, before: Probe 
                                                    sorted(reasons.items())) + "]"
     echo(f"round {number}: {probe.valid}/{total} valid{change}{left}{done}")
     log.rounds.append({"round": number, "valid": probe.valid, "probed": total,
-                       "outcomes": dict(probe.outcomes), "edits": [e.describe() for e in edits],
+                       "outcomes": dict(probe.outcomes),
+                       "edits": [e.describe() for e in last.values()],
                        "kept": kept, "elapsed_s": round(time.monotonic() - start, 1)})
