@@ -187,3 +187,27 @@ def test_pytest_options_and_fixtures_of_a_missing_plugin_add_the_plugin():
             draft = apply(draft, edit)
     assert draft.get("environments.0.pip") == ["pytest", "pytest-benchmark", "pytest-mock"]
     assert "the option --benchmark-columns" in draft.why["environments.0.pip"]
+
+
+@pytest.mark.parametrize("log, path, value", [
+    ("ERROR: Package 'bar' requires a different Python: 3.11.2 not in '<3.10,>=3.6'",
+     "environments.0.python", "3.9"),
+    ("  ╰─▶ Because the current Python version (3.11.2) does not satisfy Python>=3.12 and "
+     "foo==1.0 depends on Python>=3.12, we can conclude that foo==1.0 cannot be used.",
+     "environments.0.python", "3.13"),
+    ("error: can't find Rust compiler", "environments.0.apt", ["cargo"]),
+    ("/usr/bin/ld: cannot find -lxslt: No such file or directory", "environments.0.apt",
+     ["libxslt1-dev"]),
+    ("  ╰─▶ Because there is no version of swegc-late==2.0 and you require swegc-late==2.0, "
+     "we can conclude that your requirements are unsatisfiable.",
+     "environments.0.pip_date_exempt", ["swegc-late"]),
+    ("  × Failed to build `numpy==1.16.6`", "environments.0.python", "3.9"),
+])
+def test_an_env_build_log_becomes_the_edit_a_user_would_make(log, path, value):
+    from swegc.compiler.draft.failures import read_log
+
+    draft = Draft({"environments": [{"python": "3.11", "pip_date": "commit"}]})
+    for kind, subject, evidence, extra in read_log(log, building=True):
+        for edit in edits_for(Failure(kind, 0, subject, evidence, extra=extra), draft, Context()):
+            draft = apply(draft, edit)
+    assert draft.get(path) == value

@@ -88,9 +88,10 @@ _BUILD = re.compile(
     r"ERROR: Failed building wheel for (?P<old>[A-Za-z0-9_.-]+)|"
     r"Failed to build (?P<list>[A-Za-z0-9_.-]+)$)", re.MULTILINE)
 _PYTHON = re.compile(
-    r"(?:requires a different Python: [\d.]+ not in '(?P<pip>[^']+)'|"
-    r"the current Python version \([\d.]+\) does not satisfy Python(?P<uv>[<>=!~][^ ,]*(?:,[<>=!~][^ ,]+)*)|"
-    r"Package '(?P<pkg>[\w.-]+)' requires a different Python)")
+    r"(?:(?:Package '(?P<pkg>[\w.-]+)' )?requires a different Python: [\d.]+ not in "
+    r"'(?P<pip>[^']+)'|the (?:current|requested) Python version \([\d.]+\) does not satisfy "
+    r"Python(?P<uv>[<>=!~][^ ,]*(?:,[<>=!~][^ ,]+)*)(?: and (?P<uvpkg>[\w.-]+)(?:==\S+)? "
+    r"depends on)?)")
 _UNRESOLVABLE = re.compile(
     r"(?:No matching distribution found for (?P<pip>[A-Za-z0-9_.-]+)|"
     r"Because there (?:is|are) no versions? of (?P<uv>[A-Za-z0-9_.-]+)|"
@@ -188,7 +189,7 @@ def read_log(text: str, *, building: bool) -> list[tuple[Kind, str, str, dict[st
     for match in _PYTHON.finditer(text):
         spec = match["pip"] or match["uv"] or ""
         found.append((Kind.PYTHON_UNSUPPORTED, spec, _line(text, match),
-                      {"package": match["pkg"] or ""}))
+                      {"package": match["pkg"] or match["uvpkg"] or ""}))
     for match in _UNRESOLVABLE.finditer(text):
         name = match["pip"] or match["uv"] or match["uv2"] or match["only"]
         found.append((Kind.UNRESOLVABLE, name, _line(text, match), {}))
