@@ -211,3 +211,14 @@ def test_an_env_build_log_becomes_the_edit_a_user_would_make(log, path, value):
         for edit in edits_for(Failure(kind, 0, subject, evidence, extra=extra), draft, Context()):
             draft = apply(draft, edit)
     assert draft.get(path) == value
+
+
+def test_a_python_without_a_base_image_here_is_probed_with_the_nearest_that_has_one():
+    from swegc.compiler.draft.probe import base_image_edits
+
+    draft = Draft({"environments": [{"python": "3.6"}, {"python": "3.11"}, {"python": "3.13"}]})
+    edits = {e.path: e for e in base_image_edits(draft, ["3.9", "3.11"])}
+    assert edits["environments.0.python"].value == "3.9"
+    assert edits["environments.2.python"].value == "3.11"
+    assert "swegc images base --python 3.13" in edits["environments.2.python"].why
+    assert "environments.1.python" not in edits

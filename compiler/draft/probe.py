@@ -96,11 +96,16 @@ def probe_and_repair(draft: Draft, spec_path: Path, *, probes: int, budget_s: fl
     echo(f"probe: {len(sample)} pull request(s) ({probes} per environment), compiled into "
          f"{out} (its logs and reports say what each round met): " + ", ".join(sample))
     made = [make_policy(p) if isinstance(p, str) else p for p in policies]
+    pythons = list(pythons or _pythons(draft))
+    for edit in base_image_edits(draft, pythons):
+        echo(f"probe: {edit.describe()}: {edit.why}")
+        draft = apply(draft, edit)
+    _write_checked(draft, spec_path)
     best = draft
     result = run_round(best, spec_path, out, sample, jobs, log_name="round-1")
     _report(echo, log, 1, result, None, [], start)
     tried: set[str] = set()
-    context = Context(pythons=tuple(pythons or _pythons(draft)),
+    context = Context(pythons=tuple(pythons),
                       own_modules=_own_modules(draft, spec_path))
     for round_no in range(2, MAX_ROUNDS + 1):
         if result.valid == len(sample):
@@ -292,11 +297,38 @@ def _write_checked(draft: Draft, spec_path: Path) -> None:
 
 
 def _pythons(draft: Draft) -> list[str]:
-    """The Pythons this machine builds itself, and those the spec maps to base images."""
-    from swegc.naming import DEBIAN_SUITES
+    """The Pythons whose base image this engine holds: built in (``swegc images base``) or
+    mapped by the spec's ``build.base_images``."""
+    from swegc.docker_client import docker_client, image_exists
+    from swegc.naming import DEFAULT_BASE_IMAGES
 
-    mapped = dict(draft.get("build.base_images") or {})
-    return sorted({*DEBIAN_SUITES, *mapped}, key=lambda v: tuple(int(p) for p in v.split(".")))
+    images = {**DEFAULT_BASE_IMAGES, **dict(draft.get("build.base_images") or {})}
+    client = docker_client()
+    held = [v for v, image in images.items() if image_exists(client, str(image)) is not None]
+    return sorted(held, key=_python_order)
+
+
+def _python_order(version: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in version.split(".") if p.isdigit())
+
+
+def base_image_edits(draft: Draft, pythons: Sequence[str]) -> list[Edit]:
+    """An environment whose Python has no base image here cannot be probed: it gets the
+    nearest Python that has one (the next newer, else the newest older), said so in its
+    comment. Where the Python matters, build its base image (``swegc images base``) or map
+    one in ``build.base_images`` and put the Python back."""
+    edits: list[Edit] = []
+    for index, env in enumerate(draft.get("environments") or []):
+        python = str(env.get("python") or "")
+        if not python or python in pythons or env.get("base_image") or not pythons:
+            continue
+        newer = [p for p in pythons if _python_order(p) > _python_order(python)]
+        chosen = newer[0] if newer else pythons[-1]
+        edits.append(Edit(f"environments.{index}.python", chosen,
+                          f"Python {python} has no base image on this machine (build it with "
+                          f"`swegc images base --python {python}`, or map one in "
+                          f"build.base_images, and put it back); {chosen} has"))
+    return edits
 
 
 def _own_modules(draft: Draft, spec_path: Path) -> frozenset[str]:
