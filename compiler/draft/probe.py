@@ -88,7 +88,7 @@ def probe_and_repair(draft: Draft, spec_path: Path, *, probes: int, budget_s: fl
     out.mkdir(parents=True, exist_ok=True)
     log = log if log is not None else ProbeLog()
     _write_checked(draft, spec_path)
-    sample, versions = sample_instances(spec_path, out / "sample", probes)
+    sample, versions, probed_envs = sample_instances(spec_path, out / "sample", probes)
     if not sample:
         echo("probe: no pull request of the spec's source reaches an environment; nothing to "
              "probe")
@@ -97,7 +97,7 @@ def probe_and_repair(draft: Draft, spec_path: Path, *, probes: int, budget_s: fl
          f"{out} (its logs and reports say what each round met): " + ", ".join(sample))
     made = [make_policy(p) if isinstance(p, str) else p for p in policies]
     pythons = list(pythons or _pythons(draft))
-    for edit in base_image_edits(draft, pythons):
+    for edit in base_image_edits(draft, pythons, probed_envs):
         echo(f"probe: {edit.describe()}: {edit.why}")
         draft = apply(draft, edit)
     _write_checked(draft, spec_path)
@@ -232,9 +232,11 @@ def run_round(draft: Draft, spec_path: Path, out: Path, sample: Sequence[str], j
     return Probe(outcomes, versions, read_failures(out, envs, only=sample))
 
 
-def sample_instances(spec_path: Path, out: Path, probes: int) -> tuple[list[str], dict[str, str]]:
+def sample_instances(spec_path: Path, out: Path, probes: int
+                     ) -> tuple[list[str], dict[str, str], set[int]]:
     """``probes`` pull requests per environment, spread evenly over its history (oldest,
-    newest, and between), from the candidates that reach an environment; and their versions."""
+    newest, and between), from the candidates that reach an environment; their versions; and
+    the environments they reach."""
     from swegc.build_layout import BuildLayout
     from swegc.compiler.candidates import load_candidates
     from swegc.compiler.plan import PlannedInstance, plan_candidate
@@ -266,7 +268,7 @@ def sample_instances(spec_path: Path, out: Path, probes: int) -> tuple[list[str]
         for plan in spread(plans, probes):
             chosen.append(plan.instance_id)
             versions[plan.instance_id] = plan.version
-    return chosen, versions
+    return chosen, versions, set(by_env)
 
 
 def spread(items: Sequence[Any], count: int) -> list[Any]:
@@ -312,22 +314,28 @@ def _python_order(version: str) -> tuple[int, ...]:
     return tuple(int(p) for p in version.split(".") if p.isdigit())
 
 
-def base_image_edits(draft: Draft, pythons: Sequence[str]) -> list[Edit]:
+def base_image_edits(draft: Draft, pythons: Sequence[str],
+                     probed: set[int] | None = None) -> list[Edit]:
     """An environment whose Python has no base image here cannot be probed: it gets the
     nearest Python that has one (the next newer, else the newest older), said so in its
     comment. Where the Python matters, build its base image (``swegc images base``) or map
     one in ``build.base_images`` and put the Python back."""
+    from swegc.naming import DEBIAN_SUITES
+
     edits: list[Edit] = []
     for index, env in enumerate(draft.get("environments") or []):
         python = str(env.get("python") or "")
-        if not python or python in pythons or env.get("base_image") or not pythons:
+        if not python or python in pythons or env.get("base_image") or not pythons or \
+                (probed is not None and index not in probed):
             continue
         newer = [p for p in pythons if _python_order(p) > _python_order(python)]
         chosen = newer[0] if newer else pythons[-1]
+        how = (f"build it with `swegc images base --python {python}`, or map one in "
+               "build.base_images" if python in DEBIAN_SUITES else
+               f"map an image of it in build.base_images")
         edits.append(Edit(f"environments.{index}.python", chosen,
-                          f"Python {python} has no base image on this machine (build it with "
-                          f"`swegc images base --python {python}`, or map one in "
-                          f"build.base_images, and put it back); {chosen} has"))
+                          f"Python {python} has no base image on this machine ({how}, and put "
+                          f"it back); {chosen} has"))
     return edits
 
 
