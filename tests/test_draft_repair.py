@@ -202,11 +202,14 @@ def test_pytest_options_and_fixtures_of_a_missing_plugin_add_the_plugin():
      "we can conclude that your requirements are unsatisfiable.",
      "environments.0.pip_date_exempt", ["swegc-late"]),
     ("  × Failed to build `numpy==1.16.6`", "environments.0.python", "3.9"),
+    ("  cause: Because 3-7 was not found in the package registry and you require 3-7, we can "
+     "conclude that your requirements are unsatisfiable.", "environments.0.pip", ["pytest"]),
 ])
 def test_an_env_build_log_becomes_the_edit_a_user_would_make(log, path, value):
     from swegc.compiler.draft.failures import read_log
 
-    draft = Draft({"environments": [{"python": "3.11", "pip_date": "commit"}]})
+    draft = Draft({"environments": [{"python": "3.11", "pip_date": "commit",
+                                     "pip": ["pytest", "3.7"]}]})
     for kind, subject, evidence, extra in read_log(log, building=True):
         for edit in edits_for(Failure(kind, 0, subject, evidence, extra=extra), draft, Context()):
             draft = apply(draft, edit)

@@ -192,7 +192,8 @@ def read_log(text: str, *, building: bool) -> list[tuple[Kind, str, str, dict[st
                       {"package": match["pkg"] or match["uvpkg"] or ""}))
     for match in _UNRESOLVABLE.finditer(text):
         name = match["pip"] or match["uv"] or match["uv2"] or match["only"]
-        found.append((Kind.UNRESOLVABLE, name, _line(text, match), {}))
+        found.append((Kind.UNRESOLVABLE, name, _line(text, match),
+                      {"absent": "yes"} if match["uv2"] else {}))
     compiled = {k for k, *_ in found} & {Kind.MISSING_HEADER, Kind.MISSING_LIBRARY,
                                          Kind.MISSING_TOOL}
     if not compiled:  # a source build that failed for a reason named above is that reason

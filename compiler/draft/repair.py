@@ -261,6 +261,13 @@ def _python_unsupported(failure: Failure, draft: Draft, env: int, context: Conte
 
 
 def _unresolvable(failure: Failure, draft: Draft, env: int, context: Context) -> list[Edit]:
+    if failure.extra.get("absent"):  # no such package on the index: a requirement misread
+        pip = list(draft.get(f"environments.{env}.pip") or [])
+        at = _requirement_named(pip, failure.subject)
+        if at is None:
+            return []
+        return [Edit(f"environments.{env}.pip", pip[:at] + pip[at + 1:],
+                     f"{pip[at]} removed: no package of that name is on the index")]
     if not draft.get(f"environments.{env}.pip_date"):
         return []
     return _exempt(draft, env, failure.subject,
