@@ -130,7 +130,13 @@ def probe_and_repair(draft: Draft, spec_path: Path, *, probes: int, budget_s: fl
             echo(f"probe: round {round_no}'s edits make a spec that does not check; undone:\n{exc}")
             _write_checked(best, spec_path)
             continue
-        after = run_round(candidate, spec_path, out, sample, jobs, log_name=f"round-{round_no}")
+        try:
+            after = run_round(candidate, spec_path, out, sample, jobs,
+                              log_name=f"round-{round_no}")
+        except SwegcError as exc:  # the edits asked for what this machine lacks, say
+            echo(f"probe: round {round_no} could not compile with its edits; undone: {exc}")
+            _write_checked(best, spec_path)
+            continue
         better = after.score() > result.score()
         _report(echo, log, round_no, after, result, edits, start, kept=better)
         if better:
