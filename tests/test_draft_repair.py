@@ -204,6 +204,9 @@ def test_pytest_options_and_fixtures_of_a_missing_plugin_add_the_plugin():
     ("  × Failed to build `numpy==1.16.6`", "environments.0.python", "3.9"),
     ("  cause: Because 3-7 was not found in the package registry and you require 3-7, we can "
      "conclude that your requirements are unsatisfiable.", "environments.0.pip", ["pytest"]),
+    ("  cause: Because there is no version of moto==1.3.16.dev122 and dvc[tests]==2.0.0a2 "
+     "depends on moto==1.3.16.dev122, we can conclude that dvc[tests]==2.0.0a2 cannot be used.",
+     "environments.0.pre_install", ["printf 'moto==1.3.16\\n' >> /opt/swegc-overrides.txt"]),
 ])
 def test_an_env_build_log_becomes_the_edit_a_user_would_make(log, path, value):
     from swegc.compiler.draft.failures import read_log

@@ -94,7 +94,7 @@ _PYTHON = re.compile(
     r"depends on)?)")
 _UNRESOLVABLE = re.compile(
     r"(?:No matching distribution found for (?P<pip>[A-Za-z0-9_.-]+)|"
-    r"Because there (?:is|are) no versions? of (?P<uv>[A-Za-z0-9_.-]+)|"
+    r"Because there (?:is|are) no versions? of (?P<uv>[A-Za-z0-9_.-]+)(?:==(?P<pinned>[^\s,]+))?|"
     r"Because (?P<uv2>[A-Za-z0-9_.-]+) was not found in the package registry|"
     r"only (?P<only>[A-Za-z0-9_.-]+)[<>=]+[^ ]+ (?:is|are) available)")
 # An import a newer release removed: (pattern, package, pin, why). The pin is the release line
@@ -192,8 +192,9 @@ def read_log(text: str, *, building: bool) -> list[tuple[Kind, str, str, dict[st
                       {"package": match["pkg"] or match["uvpkg"] or ""}))
     for match in _UNRESOLVABLE.finditer(text):
         name = match["pip"] or match["uv"] or match["uv2"] or match["only"]
-        found.append((Kind.UNRESOLVABLE, name, _line(text, match),
-                      {"absent": "yes"} if match["uv2"] else {}))
+        extra = {"absent": "yes"} if match["uv2"] else \
+            {"pinned": match["pinned"]} if match["pinned"] else {}
+        found.append((Kind.UNRESOLVABLE, name, _line(text, match), extra))
     compiled = {k for k, *_ in found} & {Kind.MISSING_HEADER, Kind.MISSING_LIBRARY,
                                          Kind.MISSING_TOOL}
     if not compiled:  # a source build that failed for a reason named above is that reason
@@ -279,11 +280,16 @@ def _env_failures(layout: BuildLayout, env: dict[str, Any], index: int | None) -
     text = (_read(Path(log).parent, Path(log).name) or _read(layout.image_logs, Path(log).name)
             if log else "") or env.get("detail") or ""
     tail = (env.get("detail") or text)[-TAIL_CHARS:]
-    found = read_log(_output_part(text), building=True)
+    output = _output_part(text)
+    found = read_log(output, building=True)
+    # How far the build script got (its "+++ step" lines): a repair that gets a build further
+    # is progress even where it still fails.
+    steps = {"steps": str(output.count("\n+++ ") + output.startswith("+++ "))}
     if not found:
-        return [Failure(Kind.OTHER, index, "", _last_line(tail), (), env.get("reason"), tail)]
-    return [Failure(kind, index, subject, evidence, (), env.get("reason"), tail, extra)
-            for kind, subject, evidence, extra in found]
+        return [Failure(Kind.OTHER, index, "", _last_line(tail), (), env.get("reason"), tail,
+                        steps)]
+    return [Failure(kind, index, subject, evidence, (), env.get("reason"), tail,
+                    {**extra, **steps}) for kind, subject, evidence, extra in found]
 
 
 def _instance_failures(layout: BuildLayout, row: dict[str, Any], index: int | None

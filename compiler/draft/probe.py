@@ -49,14 +49,18 @@ class Probe:
     def valid(self) -> int:
         return sum(1 for s in self.outcomes.values() if s == "valid")
 
-    def score(self) -> tuple[int, int, int]:
-        """Valid instances first, then how far the others got, then (fewer is better) the
-        failures a rule knows: a repair that lets more tests run counts even where no more
+    def score(self) -> tuple[int, int, int, int]:
+        """Valid instances first, then how far the others got (their stage, then how far a
+        failed env build's script got), then (fewer is better) the failures a rule knows: a
+        repair that lets a build or more tests go further counts even where no more
         instances became valid."""
         from swegc.compiler.draft.repair import RULES
 
         known = sum(1 for f in self.failures if f.kind in RULES)
-        return self.valid, sum(_STAGES.get(s, 0) for s in self.outcomes.values()), -known
+        steps = {f.env_index: int(f.extra.get("steps", 0)) for f in self.failures
+                 if "steps" in f.extra}
+        return (self.valid, sum(_STAGES.get(s, 0) for s in self.outcomes.values()),
+                sum(steps.values()), -known)
 
 
 @dataclass

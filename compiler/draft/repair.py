@@ -270,8 +270,36 @@ def _unresolvable(failure: Failure, draft: Draft, env: int, context: Context) ->
                      f"{pip[at]} removed: no package of that name is on the index")]
     if not draft.get(f"environments.{env}.pip_date"):
         return []
+    pinned = failure.extra.get("pinned", "")
+    if pinned:
+        return _override(draft, env, failure.subject, pinned)
     return _exempt(draft, env, failure.subject,
                    f"{failure.subject} has no release the resolver could use by pip_date")
+
+
+OVERRIDES = "/opt/swegc-overrides.txt"
+
+
+def _override(draft: Draft, env: int, name: str, pinned: str) -> list[Edit]:
+    """A requirement pins a build the index never had (``moto==1.3.16.dev122`` in a setup.py
+    extra): uv's override file (``UV_OVERRIDE``, what ``pip`` runs through under pip_date)
+    replaces it with the release it led to, as SWE-Gym edited setup.py."""
+    try:
+        release = Version(pinned).base_version
+    except InvalidVersion:
+        return []
+    if release == pinned:
+        return []
+    line = f"printf '{name}=={release}\\n' >> {OVERRIDES}"
+    pre = list(draft.get(f"environments.{env}.pre_install") or [])
+    if line in pre:
+        return []
+    why = f"{name}=={pinned} is pinned by the project and was never on the index: {release} instead"
+    edits = [Edit(f"environments.{env}.pre_install", [*pre, line], why)]
+    if draft.get(f"environments.{env}.env.UV_OVERRIDE") != OVERRIDES:
+        edits.append(Edit(f"environments.{env}.env.UV_OVERRIDE", OVERRIDES,
+                          "uv's override file: requirements replaced whoever pins them"))
+    return edits
 
 
 def _resolution_lag(failure: Failure, draft: Draft, env: int, context: Context) -> list[Edit]:
