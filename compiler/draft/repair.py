@@ -271,9 +271,8 @@ def _unresolvable(failure: Failure, draft: Draft, env: int, context: Context) ->
     if not draft.get(f"environments.{env}.pip_date"):
         return []
     pinned = failure.extra.get("pinned", "")
-    if pinned:
-        return _override(draft, env, failure.subject, pinned)
-    return _exempt(draft, env, failure.subject,
+    overridden = _override(draft, env, failure.subject, pinned) if pinned else []
+    return overridden or _exempt(draft, env, failure.subject,
                    f"{failure.subject} has no release the resolver could use by pip_date")
 
 
