@@ -181,8 +181,8 @@ def repaired(draft: Draft, probe: Probe, context: Context) -> tuple[Draft, list[
 def _split(failure: Failure, probe: Probe, draft: Draft) -> tuple[str, str] | None:
     """Where to split the failure's environment, for a failure of some instances only."""
     if not failure.instances or failure.env_index is None or failure.kind in (
-            Kind.TIMEOUT, Kind.NETWORK):
-        return None
+            Kind.TIMEOUT, Kind.NETWORK) or failure.reason == "valid":
+        return None  # test settings are every environment's; a valid instance lost tests only
     env_versions = str(draft.get(f"environments.{failure.env_index}.versions") or "")
     passing = [probe.versions[i] for i, s in probe.outcomes.items()
                if s == "valid" and i not in failure.instances and i in probe.versions
