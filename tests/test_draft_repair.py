@@ -206,13 +206,15 @@ def test_pytest_options_and_fixtures_of_a_missing_plugin_add_the_plugin():
      "conclude that your requirements are unsatisfiable.", "environments.0.pip", ["pytest"]),
     ("  cause: Because there is no version of moto==1.3.16.dev122 and dvc[tests]==2.0.0a2 "
      "depends on moto==1.3.16.dev122, we can conclude that dvc[tests]==2.0.0a2 cannot be used.",
-     "environments.0.pre_install", ["printf 'moto==1.3.16\\n' >> /opt/swegc-overrides.txt"]),
+     "environments.0.install", ["printf 'moto==1.3.16\\n' > /tmp/swegc-overrides.txt && "
+                                "UV_OVERRIDE=/tmp/swegc-overrides.txt pip install -e '.[tests]'"]),
 ])
 def test_an_env_build_log_becomes_the_edit_a_user_would_make(log, path, value):
     from swegc.compiler.draft.failures import read_log
 
     draft = Draft({"environments": [{"python": "3.11", "pip_date": "commit",
-                                     "pip": ["pytest", "3.7"]}]})
+                                     "pip": ["pytest", "3.7"],
+                                     "install": ["pip install -e '.[tests]'"]}]})
     for kind, subject, evidence, extra in read_log(log, building=True):
         for edit in edits_for(Failure(kind, 0, subject, evidence, extra=extra), draft, Context()):
             draft = apply(draft, edit)

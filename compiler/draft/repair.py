@@ -276,29 +276,39 @@ def _unresolvable(failure: Failure, draft: Draft, env: int, context: Context) ->
                    f"{failure.subject} has no release the resolver could use by pip_date")
 
 
-OVERRIDES = "/opt/swegc-overrides.txt"
+OVERRIDES = "/tmp/swegc-overrides.txt"
+_OVERRIDDEN = re.compile(r"^printf '(?P<lines>[^']*)' > \S+ && UV_OVERRIDE=\S+ (?P<rest>.*)$")
 
 
 def _override(draft: Draft, env: int, name: str, pinned: str) -> list[Edit]:
     """A requirement pins a build the index never had (``moto==1.3.16.dev122`` in a setup.py
-    extra): uv's override file (``UV_OVERRIDE``, what ``pip`` runs through under pip_date)
-    replaces it with the release it led to, as SWE-Gym edited setup.py."""
+    extra): uv's override file (``UV_OVERRIDE``; under pip_date ``pip`` runs uv) replaces it
+    with the release it led to, as SWE-Gym edited setup.py. The file is written by each
+    install line itself: it must exist in the env image and again in every instance layer,
+    and the build runs uv before ``pre_install``."""
     try:
         release = Version(pinned).base_version
     except InvalidVersion:
         return []
     if release == pinned:
         return []
-    line = f"printf '{name}=={release}\\n' >> {OVERRIDES}"
-    pre = list(draft.get(f"environments.{env}.pre_install") or [])
-    if line in pre:
+    install = list(draft.get(f"environments.{env}.install") or [])
+    changed = []
+    for line in install:
+        if "pip install" not in line:
+            changed.append(line)
+            continue
+        known = _OVERRIDDEN.match(line)
+        entries = [e for e in (known["lines"].split("\\n") if known else [])
+                   if e and not e.startswith(f"{name}==")] + [f"{name}=={release}"]
+        body = "\\n".join(entries)
+        changed.append(f"printf '{body}\\n' > {OVERRIDES} && UV_OVERRIDE={OVERRIDES} "
+                       f"{known['rest'] if known else line}")
+    if changed == install:
         return []
-    why = f"{name}=={pinned} is pinned by the project and was never on the index: {release} instead"
-    edits = [Edit(f"environments.{env}.pre_install", [*pre, line], why)]
-    if draft.get(f"environments.{env}.env.UV_OVERRIDE") != OVERRIDES:
-        edits.append(Edit(f"environments.{env}.env.UV_OVERRIDE", OVERRIDES,
-                          "uv's override file: requirements replaced whoever pins them"))
-    return edits
+    return [Edit(f"environments.{env}.install", changed,
+                 f"{name}=={pinned} is pinned by the project and was never on the index: "
+                 f"{release} instead, through uv's override file")]
 
 
 def _resolution_lag(failure: Failure, draft: Draft, env: int, context: Context) -> list[Edit]:
