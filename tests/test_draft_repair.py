@@ -201,7 +201,9 @@ def test_pytest_options_and_fixtures_of_a_missing_plugin_add_the_plugin():
     ("  ╰─▶ Because there is no version of swegc-late==2.0 and you require swegc-late==2.0, "
      "we can conclude that your requirements are unsatisfiable.",
      "environments.0.pip_date_exempt", ["swegc-late"]),
-    ("  × Failed to build `numpy==1.16.6`", "environments.0.python", "3.9"),
+    ("  × Failed to build `swegc-old==0.1`", "environments.0.python", "3.9"),
+    ("  × Failed to build `lxml==4.2.6`", "environments.0.apt",
+     ["build-essential", "libxml2-dev", "libxslt1-dev"]),
     ("  cause: Because 3-7 was not found in the package registry and you require 3-7, we can "
      "conclude that your requirements are unsatisfiable.", "environments.0.pip", ["pytest"]),
     ("  cause: Because there is no version of moto==1.3.16.dev122 and dvc[tests]==2.0.0a2 "
