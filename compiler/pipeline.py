@@ -159,6 +159,16 @@ class Compiler:
         if self.out.exists() and not self.out.is_dir():
             raise SwegcError(f"--out {self.out} is a file; give a folder for the build")
         self.layout = BuildLayout(self.out)
+        visible = self.out.is_dir() and any(not p.name.startswith(".") for p in self.out.iterdir())
+        if visible and not self.layout.looks_like_build():
+            raise SwegcError(f"--out {self.out} holds files but is no swegc build folder (no "
+                             "store.sqlite, manifest.json, reports/ or candidates/); a compile "
+                             "writes README.md and data/ there, so give a new or empty folder")
+        try:
+            self.out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SwegcError(f"--out {self.out}: cannot create the build folder "
+                             f"({exc.strerror}); give a folder you can write") from None
         self.store = BuildStore(self.layout.store)
         self.registry = options.registry  # where units push images and nodes pull them from
         self.repos: dict[str, GitRepo] = {}  # each spec's clone, by repository
