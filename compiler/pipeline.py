@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from swegc import __version__
+from swegc.atomic_files import atomic_write
 from swegc.build_layout import BuildLayout, ImageEntry, Manifest, SpecEntry, write_manifest
 from swegc.compiler.candidates import Rejection, load_candidates
 from swegc.compiler.clone_damage import clone_failure
@@ -766,9 +767,9 @@ class Compiler:
         for env in envs:
             lock = self.store.get("lock", env["env_key"])
             if lock:
-                path = self.outputs.lock(env["env_key"])
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text("\n".join(lock) + "\n")
+                text = "\n".join(lock) + "\n"
+                atomic_write(self.outputs.lock(env["env_key"]),
+                             lambda tmp, text=text: Path(tmp).write_text(text))
         # Last: a manifest describes a compile that finished.
         write_manifest(self.outputs, self._manifest(specs, rows, reports, envs))
 
