@@ -7,8 +7,11 @@ what a model is evaluated on, or whole repositories (``repo:owner/name``). Each 
 candidate is a rejection with the reason ``excluded`` naming the file and line that excluded
 it, so the funnel counts it like any filter.
 
-The file: one entry a line, an instance id or ``repo:owner/name``; blank lines and text after
-``#`` are ignored. Instance ids match exactly, repositories in any case.
+The file: one entry a line, an instance id (``owner__name-123``: two underscores, no spaces,
+commas, quotes or brackets) or ``repo:owner/name``; blank lines and text after ``#`` are
+ignored, a UTF-8 byte-order mark too. Instance ids match exactly, repositories in any case. Any
+other line (a CSV header, ids joined by commas, JSON) is an error naming its line, so that a
+file in another format is never read as excluding nothing.
 """
 
 from __future__ import annotations
