@@ -476,6 +476,9 @@ class Trajectory:
     @classmethod
     def from_json(cls, data: dict[str, Any], where: str = "trajectory") -> Trajectory:
         data = dict(data)
+        if "messages" not in data and ("FAIL_TO_PASS" in data or "problem_statement" in data):
+            raise InputError(f"{where}: a task instance row (a dataset's), not a trajectory; give "
+                             "the rollouts (the folder `swegc rollout --out` wrote)")
         version = data.get("schema_version", TRAJECTORY_SCHEMA_VERSION)
         if version not in READABLE_TRAJECTORY_VERSIONS:
             raise InputError(f"{where}: trajectory schema_version {version} is not supported "

@@ -169,6 +169,10 @@ def test_curate_refuses_a_build_given_as_runs_and_a_trajectory_without_its_field
     refused(swegc("curate", str(build), "--runs", str(build)),
             f"--runs {build} is a build folder", "swegc rollout --out")
     runs = tmp_path / "runs.jsonl"
+    runs.write_text(json.dumps({"instance_id": "acme__a-1", "FAIL_TO_PASS": [],
+                                "schema_version": 8}) + "\n")  # a dataset's row
+    refused(swegc("curate", str(build), "--runs", str(runs)),
+            f"{runs}:1: a task instance row (a dataset's), not a trajectory")
     runs.write_text(json.dumps({"instance_id": "acme__a-1"}) + "\n")
     refused(swegc("curate", str(build), "--runs", str(runs)),
             f"{runs}:1: trajectory has no run_id, policy, messages")
