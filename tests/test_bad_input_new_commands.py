@@ -154,6 +154,8 @@ def test_draft_refuses_a_bad_out_repo_or_candidates_file_before_reading_history(
         (("--out", str(tmp_path / "file" / "s.yaml")), f"{tmp_path / 'file'} is a file, not a folder"),
         (("--repo", "widgets"), "--repo 'widgets': expected owner/name"),
         (("--repo", "a/b/c"), "--repo 'a/b/c': expected owner/name"),
+        (("--probe", "1", "--policy", "nosuch"), "--policy: unknown policy 'nosuch'"),
+        (("--policy", "scripted"), "--policy is asked for an edit only while probing"),
         (("--jsonl", "missing.jsonl", "--out", str(tmp_path / "s.yaml")),
          f"--jsonl missing.jsonl: no such file or folder at {tmp_path / 'missing.jsonl'}"),
     ]

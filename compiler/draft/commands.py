@@ -57,6 +57,7 @@ def draft(clone: Path, out: Path | None, repo: str | None, jsonl: str | None,
     budget_s = parse_duration(budget)
     if out is not None:
         _check_out(out)
+    _check_policies(policies, probe)
     options = {"repo": repo, "jsonl": jsonl, "instances": instances,
                "official_pythons": official_pythons}
     drafted = draft_spec(clone, out_name=str(out) if out else None, **options)
@@ -77,6 +78,20 @@ def draft(clone: Path, out: Path | None, repo: str | None, jsonl: str | None,
         click.echo(f"wrote {out} (after probing)")
     click.echo(f"next: read the comments in {out}, then `swegc check {out}` and "
                f"`swegc compile {out} --out build/`")
+
+
+def _check_policies(policies: tuple[str, ...], probe: int) -> None:
+    """Every --policy names a policy, and is given with --probe (the only time it is asked)."""
+    from swegc.runtime.policies import check_policy_name
+
+    if policies and probe == 0:
+        raise SwegcError("--policy is asked for an edit only while probing; add --probe N, or "
+                         "leave --policy out")
+    for name in policies:
+        try:
+            check_policy_name(name)
+        except SwegcError as exc:
+            raise SwegcError(f"--policy: {exc}") from None
 
 
 def _check_out(out: Path) -> None:
