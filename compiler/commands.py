@@ -131,16 +131,12 @@ def compile_cmd(paths: tuple[Path, ...], out: Path, jobs: int | None, runs: int 
     from swegc.compiler.pipeline import CompileOptions, Compiler, default_jobs
     from swegc.compiler.report import summarize
 
-    from swegc.compiler.selection import FRESH_SPLIT, selection
-    from swegc.dates import instant
+    from swegc.compiler.selection import FRESH_SPLIT, command_line_date, selection
     from swegc.errors import InputError
     from swegc.images.disk import parse_size
 
     if fresh_after is not None:
-        try:
-            instant(fresh_after)
-        except Exception as exc:  # SwegcError: says how to write a date
-            raise InputError(f"--fresh-after: {exc}") from None
+        command_line_date("--fresh-after", fresh_after)
         if split == FRESH_SPLIT:
             raise InputError(f"--split {split} is the split --fresh-after writes; name another")
     if executor == "local" and jobs is None:

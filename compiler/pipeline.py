@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from swegc import __version__
+from swegc.atomic_files import atomic_write
 from swegc.build_layout import BuildLayout, ImageEntry, Manifest, SpecEntry, write_manifest
 from swegc.compiler.candidates import Rejection, load_candidates
 from swegc.compiler.clone_damage import clone_failure
@@ -159,6 +160,16 @@ class Compiler:
         if self.out.exists() and not self.out.is_dir():
             raise SwegcError(f"--out {self.out} is a file; give a folder for the build")
         self.layout = BuildLayout(self.out)
+        visible = self.out.is_dir() and any(not p.name.startswith(".") for p in self.out.iterdir())
+        if visible and not self.layout.looks_like_build():
+            raise SwegcError(f"--out {self.out} holds files but is no swegc build folder (no "
+                             "store.sqlite, manifest.json, reports/ or candidates/); a compile "
+                             "writes README.md and data/ there, so give a new or empty folder")
+        try:
+            self.out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SwegcError(f"--out {self.out}: cannot create the build folder "
+                             f"({exc.strerror}); give a folder you can write") from None
         self.store = BuildStore(self.layout.store)
         self.registry = options.registry  # where units push images and nodes pull them from
         self.repos: dict[str, GitRepo] = {}  # each spec's clone, by repository
@@ -756,9 +767,9 @@ class Compiler:
         for env in envs:
             lock = self.store.get("lock", env["env_key"])
             if lock:
-                path = self.outputs.lock(env["env_key"])
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text("\n".join(lock) + "\n")
+                text = "\n".join(lock) + "\n"
+                atomic_write(self.outputs.lock(env["env_key"]),
+                             lambda tmp, text=text: Path(tmp).write_text(text))
         # Last: a manifest describes a compile that finished.
         write_manifest(self.outputs, self._manifest(specs, rows, reports, envs))
 

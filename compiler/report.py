@@ -292,7 +292,7 @@ def status_json(out_dir: Path) -> dict[str, Any]:
     reasons}`` in order, counts never growing), its totals and costs per valid item
     (``cpu_h_per_valid``, ``bytes_per_valid``, ``disk_per_valid``) and, where there are reports,
     instances by status."""
-    from swegc.errors import SwegcError
+    from swegc.build_reports import not_a_build
     from swegc.funnel import read_funnel
 
     root = _status_root(Path(out_dir))
@@ -300,9 +300,7 @@ def status_json(out_dir: Path) -> dict[str, Any]:
     data = read_funnel(layout.funnel_report)
     has_reports = layout.instances_report.is_file()
     if data is None and not has_reports:
-        raise SwegcError(f"{out_dir} is not a swegc build folder (no reports/funnel.json or "
-                         f"reports/instances.jsonl); make one with `swegc compile SPECS --out "
-                         f"{out_dir}`")
+        raise not_a_build(out_dir, "reports/funnel.json or reports/instances.jsonl")
     result: dict[str, Any] = {"build": str(root), "partial": root != Path(out_dir)}
     if data is None:
         result.update(funnel=[], cpu_h_per_valid=None, disk_per_valid=None,

@@ -97,7 +97,7 @@ def prune_build(build_dir: Path, max_disk: str | None, dry_run: bool) -> None:
     from swegc.images.prune import build_droppables, prune
 
     budget = parse_size(max_disk) if max_disk is not None else None
-    keep, droppable = build_droppables(build_dir)
+    keep, droppable = build_droppables(build_dir, echo=click.echo)
     result = prune(docker_client(), keep, droppable, budget, dry_run=dry_run, echo=click.echo)
     click.echo(f"{result.summary()} (was {format_size(result.before)})")
     for item, why in result.kept:

@@ -30,6 +30,9 @@ def parse_size(text: str, option: str = "--max-disk") -> int:
     """``20G``, ``500MB``, ``1.5GiB`` or a number of bytes -> bytes (K, M, G, T are powers of
     1000; Ki, Mi, Gi, Ti powers of 1024, as Docker reports sizes in the first)."""
     match = _SIZE.match(text)
+    if not match and text.strip().startswith("-"):
+        raise InputError(f"{option} {text!r}: a size cannot be negative; give one such as 20G "
+                         "(0 keeps nothing the build store can rebuild)")
     if not match:
         raise InputError(f"{option} {text!r}: expected a size such as 20G, 500MB, 1.5GiB or a "
                          "number of bytes")

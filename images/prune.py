@@ -125,14 +125,17 @@ def _why_over(result: PruneResult) -> str:
                      "leave this disk, or raise --max-disk")
 
 
-def build_droppables(folder: Any) -> tuple[list[str], list[Droppable]]:
+def build_droppables(folder: Any, echo: Callable[[str], None] = lambda _: None
+                     ) -> tuple[list[str], list[Droppable]]:
     """``(keep, droppable)`` of a build folder after its compile, from its reports and rows:
     a valid row's image may go only when the row names it by a digest its registry serves (a
-    compile with ``--registry``); no unit is pending, so every env may go."""
+    compile with ``--registry``); no unit is pending, so every env may go. A registry that does
+    not answer cannot show it holds an image, so that image is kept (``echo`` says so)."""
     from pathlib import Path
 
     from swegc.build_reports import read_reports
     from swegc.dataset import read_dataset
+    from swegc.errors import RegistryError
     from swegc.images.registry import Registry, existing_reference, split_reference
 
     instances, envs = read_reports(Path(folder))
@@ -147,7 +150,11 @@ def build_droppables(folder: Any) -> tuple[list[str], list[Droppable]]:
             droppable.append(Droppable(tag, iid, REJECTED))
             continue
         image = str((rows.get(iid) or {}).get("image") or "")
-        pinned = "@sha256:" in image and existing_reference(Registry(split_reference(image)[0]), image)
+        try:
+            pinned = "@sha256:" in image and existing_reference(Registry(split_reference(image)[0]), image)
+        except RegistryError as exc:
+            echo(f"kept {tag}: its row names {image}, but {exc}")
+            pinned = None
         if pinned:
             droppable.append(Droppable(tag, iid, PUSHED))
         else:

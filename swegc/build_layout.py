@@ -40,6 +40,14 @@ class BuildLayout:
     def __post_init__(self) -> None:
         object.__setattr__(self, "root", Path(self.root))
 
+    def looks_like_build(self) -> bool:
+        """Whether the folder holds what only swegc writes there (the store, the manifest, the
+        reports, mined candidates), so that writing a card and shards into it destroys nothing
+        of anyone else's."""
+        return any(path.exists() for path in (self.store, self.manifest, self.reports_dir,
+                                              self.root / "candidates", self.root / "raw",
+                                              self.partial.root))
+
     # -- the dataset (Hub layout) ------------------------------------------------------------
     @property
     def dataset_dir(self) -> Path:

@@ -36,6 +36,15 @@ def curate(build: Path, runs: Path, policy: str | None = None) -> CurateResult:
     from swegc.difficulty import resolve_rates
     from swegc.trajectory_dataset import read_trajectories
 
+    layout = BuildLayout(build)
+    splits = sorted(p.name.split("-00000-of-")[0] for p in layout.data_dir.glob("*-00000-of-00001.parquet"))
+    if not splits:
+        raise InputError(f"{build}: no dataset shard (data/*.parquet); give the --out folder of "
+                         "a `swegc compile`, or compile it first")
+    compiled = BuildLayout(runs)
+    if compiled.manifest.is_file() or compiled.instances_report.is_file():
+        raise InputError(f"--runs {runs} is a build folder (swegc compile --out), not rollouts; "
+                         "give the folder `swegc rollout --out` wrote")
     trajectories = [t for _, t in read_trajectories(runs)]
     names = sorted({policy_name(t.policy) for t in trajectories})
     if not names:
@@ -47,9 +56,6 @@ def curate(build: Path, runs: Path, policy: str | None = None) -> CurateResult:
     if chosen not in names:
         raise InputError(f"--policy {chosen}: {runs} has no rollout of it (it has {', '.join(names)})")
     rates = resolve_rates(t.to_json() for t in trajectories if policy_name(t.policy) == chosen)
-    splits = sorted(p.name.split("-00000-of-")[0] for p in BuildLayout(build).data_dir.glob("*-00000-of-00001.parquet"))
-    if not splits:
-        raise InputError(f"{build}: no dataset shard (data/*.parquet); compile it first")
     seen: set[str] = set()
     rated = unrated = 0
     for split in splits:

@@ -22,9 +22,13 @@ it.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable
+
+from swegc.errors import InputError
+from swegc.nesting import loads
 
 FUNNEL_SCHEMA_VERSION = 1
 # compile's stages, in order (synthesize names its own)
@@ -151,12 +155,77 @@ def write_funnel(path: Path, stages: list[Stage], **extra: Any) -> None:
 
 def read_funnel(path: Path) -> dict[str, Any] | None:
     """A funnel file as written (any writer's), its stages typed under ``stages``; None when
-    there is none. Totals a writer left out are worked out from the stages."""
+    there is none. Totals a writer left out are worked out from the stages.
+
+    A file that is not one (cut short, not an object, a count that is negative or grows down
+    the funnel) is an ``InputError`` naming the file and the stage."""
     if not path.is_file():
         return None
-    data = json.loads(path.read_text())
-    stages = [Stage.from_json(s) for s in data.get("funnel") or []]
+    redo = ("; run the command that wrote the build again to rewrite it (swegc compile runs "
+            "nothing that is stored)")
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text (byte {exc.start + 1}){redo}") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read it ({exc.strerror})") from None
+    try:
+        data = loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg}){redo}") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: expected a JSON object with a `funnel` list, not "
+                         f"{_json_kind(data)}{redo}")
+    listed = data.get("funnel")
+    if listed is not None and not isinstance(listed, list):
+        raise InputError(f"{path}: `funnel` is {_json_kind(listed)}, not a list of stages{redo}")
+    stages = [_read_stage(f"{path}: funnel[{index}]", item, redo)
+              for index, item in enumerate(listed or [])]
+    for before, stage in zip(stages, stages[1:]):
+        if stage.count > before.count:
+            raise InputError(f"{path}: stage {stage.stage} counts {stage.count}, more than the "
+                             f"{before.count} of {before.stage} before it (counts never grow "
+                             f"down the funnel){redo}")
+    for key in _TOTALS:
+        value = data.get(key)
+        if value is not None and not _amount(value):
+            raise InputError(f"{path}: `{key}` is {value!r}, not a number of 0 or more{redo}")
     return {**totals(stages), **data, "stages": stages}
+
+
+_TOTALS = ("valid", "cpu_s", "wall_s", "bytes", "cpu_h_per_valid", "wall_h_per_valid",
+           "bytes_per_valid", "disk_per_valid")
+
+
+def _amount(value: Any, whole: bool = False) -> bool:
+    """Whether ``value`` is a finite number of 0 or more (a whole one with ``whole``)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return math.isfinite(value) and value >= 0 and (not whole or float(value).is_integer())
+
+
+def _json_kind(value: Any) -> str:
+    names = {dict: "an object", list: "a list", str: "a string", bool: "true or false",
+             type(None): "null"}
+    return names.get(type(value), "a number")
+
+
+def _read_stage(where: str, item: Any, redo: str) -> Stage:
+    if not isinstance(item, dict):
+        raise InputError(f"{where} is {_json_kind(item)}, not a stage object{redo}")
+    name = item.get("stage")
+    if not isinstance(name, str) or not name:
+        raise InputError(f"{where} has no `stage` name{redo}")
+    where = f"{where} ({name})"
+    for key, whole in (("count", True), ("cpu_s", False), ("wall_s", False), ("bytes", True)):
+        if key in item and not _amount(item[key], whole):
+            kind = "a whole number" if whole else "a number"
+            raise InputError(f"{where}: `{key}` is {item[key]!r}, not {kind} of 0 or more{redo}")
+    reasons = item.get("reasons") or {}
+    if not isinstance(reasons, dict) or not all(_amount(n, True) for n in reasons.values()):
+        raise InputError(f"{where}: `reasons` is {reasons!r}, not an object of reason -> count "
+                         f"(0 or more){redo}")
+    return Stage.from_json(item)
 
 
 def funnel_markdown(data: dict[str, Any] | None) -> str | None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from datetime import date, datetime
 from typing import Any, ClassVar
 
@@ -476,11 +476,24 @@ class Trajectory:
     @classmethod
     def from_json(cls, data: dict[str, Any], where: str = "trajectory") -> Trajectory:
         data = dict(data)
+        if "messages" not in data and ("FAIL_TO_PASS" in data or "problem_statement" in data):
+            raise InputError(f"{where}: a task instance row (a dataset's), not a trajectory; give "
+                             "the rollouts (the folder `swegc rollout --out` wrote)")
         version = data.get("schema_version", TRAJECTORY_SCHEMA_VERSION)
         if version not in READABLE_TRAJECTORY_VERSIONS:
             raise InputError(f"{where}: trajectory schema_version {version} is not supported "
                              f"(this swegc reads {TRAJECTORY_SCHEMA_VERSION})")
         _check_keys("trajectory", data, cls, where)
+        missing = [f.name for f in fields(cls) if f.name not in data
+                   and f.default is MISSING and f.default_factory is MISSING]
+        if missing:
+            raise InputError(f"{where}: trajectory has no {', '.join(missing)}; is it a "
+                             "trajectory file (`swegc rollout --out`)?")
+        for name, kind, word in (("instance_id", str, "text"), ("run_id", str, "text"),
+                                 ("policy", dict, "an object"), ("messages", list, "a list")):
+            if not isinstance(data[name], kind):
+                raise InputError(f"{where}: trajectory {name} must be {word}, not "
+                                 f"{type(data[name]).__name__}")
         if data.get("exit_status", "submitted") not in cls.EXIT_STATUSES:
             raise InputError(f"{where}: exit_status {data.get('exit_status')!r} is not one of "
                              f"{', '.join(cls.EXIT_STATUSES)}")

@@ -55,6 +55,9 @@ def draft(clone: Path, out: Path | None, repo: str | None, jsonl: str | None,
     from swegc.compiler.draft.reading import draft_spec
 
     budget_s = parse_duration(budget)
+    if out is not None:
+        _check_out(out)
+    _check_policies(policies, probe)
     options = {"repo": repo, "jsonl": jsonl, "instances": instances,
                "official_pythons": official_pythons}
     drafted = draft_spec(clone, out_name=str(out) if out else None, **options)
@@ -64,18 +67,56 @@ def draft(clone: Path, out: Path | None, repo: str | None, jsonl: str | None,
         if not relative.startswith("../../.."):
             drafted = drafted.with_edit("source.clone", relative,
                                         "the clone this was drafted from, relative to this file")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(drafted.to_yaml(), encoding="utf-8")
+    _write(out, drafted.to_yaml())
     envs = drafted.spec["environments"]
     click.echo(f"wrote {out}: {drafted.spec['repo']}, {len(envs)} environment"
                f"{'s' if len(envs) != 1 else ''} "
                f"({', '.join(_env_line(e) for e in envs)}), tests: {drafted.spec['tests']['command']}")
     if probe > 0:
         repaired = _probe(drafted, out, probe, budget_s, policies)
-        out.write_text(repaired.to_yaml(), encoding="utf-8")
+        _write(out, repaired.to_yaml())
         click.echo(f"wrote {out} (after probing)")
     click.echo(f"next: read the comments in {out}, then `swegc check {out}` and "
                f"`swegc compile {out} --out build/`")
+
+
+def _check_policies(policies: tuple[str, ...], probe: int) -> None:
+    """Every --policy names a policy, and is given with --probe (the only time it is asked)."""
+    from swegc.runtime.policies import check_policy_name
+
+    if policies and probe == 0:
+        raise SwegcError("--policy is asked for an edit only while probing; add --probe N, or "
+                         "leave --policy out")
+    for name in policies:
+        try:
+            check_policy_name(name)
+        except SwegcError as exc:
+            raise SwegcError(f"--policy: {exc}") from None
+
+
+def _check_out(out: Path) -> None:
+    """--out names a file that can be written: not a folder, not under a file."""
+    if out.is_dir():
+        raise SwegcError(f"--out {out} is a folder; give the spec's file name, such as "
+                         f"{out / 'owner__name.yaml'}")
+    for parent in out.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise SwegcError(f"--out {out}: {parent} is a file, not a folder; give a path "
+                                 "in a folder")
+            break
+
+
+def _write(out: Path, text: str) -> None:
+    """The spec written whole or not at all (an interrupt leaves the old file, if any)."""
+    from swegc.atomic_files import atomic_write
+
+    _check_out(out)
+    try:
+        atomic_write(out, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    except OSError as exc:
+        raise SwegcError(f"--out {out}: cannot write the spec ({exc.strerror}); give a path you "
+                         "can write") from None
 
 
 def _env_line(env: dict) -> str:

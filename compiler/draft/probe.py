@@ -24,6 +24,7 @@ from swegc.compiler.draft.failures import Failure, Kind, read_failures
 from swegc.compiler.draft.model import Draft
 from swegc.compiler.draft.policy_edit import ask_policy, make_policy
 from swegc.compiler.draft.repair import Context, Edit, apply, edits_for, split_at, split_point
+from swegc.atomic_files import atomic_write
 from swegc.errors import SpecError, SwegcError
 
 Echo = Callable[[str], None]
@@ -219,7 +220,8 @@ def run_round(draft: Draft, spec_path: Path, out: Path, sample: Sequence[str], j
     """Compile the sample with the draft (one run per side: flakiness is not the question)."""
     from swegc.compiler.pipeline import CompileOptions, Compiler
 
-    spec_path.write_text(draft.to_yaml())
+    text = draft.to_yaml()
+    atomic_write(spec_path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))  # Ctrl-C-safe
     # A build folder per round: a unit the store already holds is not run again, and its logs
     # would be an earlier round's. Images are found by their content-addressed names, so what
     # an edit left as it was is not built again.
@@ -302,7 +304,8 @@ def _write_checked(draft: Draft, spec_path: Path) -> None:
     from swegc.compiler.spec.clones import clone_problems
     from swegc.compiler.spec.loader import load_specs
 
-    spec_path.write_text(draft.to_yaml())
+    text = draft.to_yaml()
+    atomic_write(spec_path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))  # Ctrl-C-safe
     missing = clone_problems(load_specs([spec_path]))
     if missing:
         raise SpecError(missing)

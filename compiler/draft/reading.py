@@ -28,6 +28,7 @@ from swegc.git import GitError
 # Commits whose version is read: a long history is sampled evenly (plus every commit that
 # changes a dependency file), which finds every version that lasted more than a few days.
 SAMPLE = 1200
+_REPO = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")  # a spec's repo (specs/schema.json)
 
 
 class DraftError(SwegcError):
@@ -48,6 +49,14 @@ def draft_spec(clone: Path, *, repo: str | None = None, out_name: str | None = N
     clone = Path(clone).expanduser().resolve()
     if not clone.exists():
         raise DraftError(f"{clone}: no such clone (give a git clone or a bare repository)")
+    if repo is not None and not _REPO.match(repo):
+        raise DraftError(f"--repo {repo!r}: expected owner/name as on GitHub (acme/widgets)")
+    spec_dir = Path(out_name).expanduser().resolve().parent if out_name else Path.cwd()
+    for option, value in (("--jsonl", jsonl), ("--instances", instances)):
+        if value and not value.startswith("hub:") and not (spec_dir / value).exists():
+            raise DraftError(f"{option} {value}: no such file or folder at {spec_dir / value}; "
+                             "the spec names it relative to itself, so give the path from the "
+                             "spec's folder")
     with History(clone) as history:
         reader = _Reader(history, clone, repo, out_name, jsonl, instances)
         reader.official = official_pythons
