@@ -1,0 +1,448 @@
+"""`swegc synthesize`: a compiled build's valid instances -> many validated synthetic tasks.
+
+Per environment (the instances that share an env commit), source instances are taken in turn
+until the environment has ``per_env`` valid tasks:
+
+1. map the source (``units.map_source``): its fixed tree, which tests pass, which functions each
+   test calls, the called files' text (written to ``work/<key>/`` on the host for generators);
+2. make candidates with each strategy's generator from the covered functions;
+3. drop a diff already seen in the environment (``duplicate``), screen the rest in one sandbox
+   (``units.screen``): ``does_not_apply``, ``syntax_error``, ``no_failing_test``, ``too_broad``;
+4. build and validate tasks (``units.make_task``) in waves just big enough to reach
+   ``per_env``; a task whose FAIL_TO_PASS set on the same function was seen is a ``duplicate``.
+
+Every unit is keyed by a hash of its inputs and stored in the SYNTH folder's build store as it
+finishes, so a run stopped anywhere resumes, and an unchanged run builds and runs nothing. The
+output is a build folder: the dataset (Hub layout), ``reports/instances.jsonl`` (every candidate
+with its status and reason), ``reports/funnel.json``, logs and a manifest.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from swegc import __version__
+from swegc.build_layout import BuildLayout, ImageEntry, Manifest, write_manifest
+from swegc.compiler.synthesis.bugs import BugCandidate, FunctionTarget
+from swegc.compiler.synthesis.coverage import covered_targets
+from swegc.compiler.synthesis.generators import check_strategies, generator
+from swegc.compiler.synthesis.rows import task_id, task_row
+from swegc.compiler.synthesis.statement import problem_statement
+from swegc.compiler.synthesis.units import (ScreenItem, Screened, ScreenJob, SourceJob, SourceMap,
+                                            TaskJob, TaskResult, make_task, map_source, screen,
+                                            test_files)
+from swegc.dataset import load_instances
+from swegc.errors import SwegcError
+from swegc.executors import Outcome, Resources, Transient, make_executor, write_logs
+from swegc.funnel import Stage
+from swegc.hashing import content_hash
+from swegc.naming import instance_image_name
+from swegc.records import ORIGIN_REAL, Instance
+from swegc.store import BuildStore
+from swegc.test_settings import TestSettings, full_test_command
+
+SOURCE_FORMAT = 1
+SCREEN_FORMAT = 1
+TASK_FORMAT = 1
+Echo = Callable[[str], None]
+UNITS = Resources(cpus=1.0)
+
+
+@dataclass(frozen=True)
+class SynthOptions:
+    build: Path  # the compiled build folder (or any dataset load_instances reads)
+    out: Path
+    per_env: int = 10  # valid tasks wanted per environment
+    strategies: tuple[str, ...] = ("mutation",)
+    seed: int = 0
+    jobs: int | None = 2
+    executor: str = "local"
+    ray_address: str | None = None
+    runs: int | None = None  # test runs per side; default: each source's own (its row's)
+    cap: float = 0.5  # the largest share of the tests run that a bug may fail (too_broad)
+    per_source: int | None = None  # candidates per source and strategy (default 4 * per_env)
+    split: str = "train"
+
+
+@dataclass
+class Tally:
+    """What happened to every candidate: report rows and the funnel's counts."""
+
+    reports: list[dict[str, Any]] = field(default_factory=list)
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    generated: int = 0
+    applied: Counter[str] = field(default_factory=Counter)  # reasons at the applied stage
+    screened: Counter[str] = field(default_factory=Counter)
+    validated: Counter[str] = field(default_factory=Counter)
+    costs: dict[str, list[float]] = field(default_factory=lambda: {
+        "map": [0.0, 0.0], "screen": [0.0, 0.0], "task": [0.0, 0.0]})
+    layer_bytes: int = 0
+    sources: list[dict[str, Any]] = field(default_factory=list)
+
+
+def base_command(settings: TestSettings) -> str:
+    """The test command without the instance's directives: the suite the map is made from."""
+    suffix = full_test_command("", settings.test_directives)
+    if settings.test_directives and settings.test_command.endswith(suffix):
+        return settings.test_command[: -len(suffix)]
+    return settings.test_command
+
+
+def environments(instances: Mapping[str, Instance]) -> dict[tuple[str, str], list[Instance]]:
+    """Real instances by (repository, env commit), each list sorted by instance id."""
+    groups: dict[tuple[str, str], list[Instance]] = {}
+    for iid in sorted(instances):
+        inst = instances[iid]
+        if inst.origin == ORIGIN_REAL:
+            groups.setdefault((inst.repo, inst.env_commit or inst.environment_setup_commit),
+                              []).append(inst)
+    return groups
+
+
+class Synthesizer:
+    def __init__(self, options: SynthOptions, echo: Echo = print,
+                 generators: Mapping[str, Callable[..., list[BugCandidate]]] | None = None):
+        self.options = options
+        self.echo = echo
+        self.strategies = check_strategies(options.strategies)
+        # a test hands its own generators; else each strategy's is imported by name
+        self.generators = dict(generators) if generators is not None else \
+            {name: generator(name) for name in self.strategies}
+        out = Path(options.out)
+        if out.exists() and not out.is_dir():
+            raise SwegcError(f"--out {out} is a file; give a folder for the synthetic build")
+        if out.resolve() == Path(options.build).resolve():
+            raise SwegcError("--out must be a new folder, not the build synthesize reads")
+        self.layout = BuildLayout(out)
+        self.store = BuildStore(self.layout.store)
+        self.work = out / "work"
+
+    def run(self) -> Tally:
+        start = time.monotonic()
+        instances = load_instances(self.options.build, require=("image",))
+        groups = environments(instances)
+        if not groups:
+            raise SwegcError(f"{self.options.build}: no valid real instance to synthesize from "
+                             "(compile the specs first: swegc compile SPECS --out BUILD)")
+        tally = Tally()
+        self.pool = make_executor(self.options.executor, self.options.jobs,
+                                  address=self.options.ray_address, echo=self.echo)
+        try:
+            for n, ((repo, env_commit), sources) in enumerate(sorted(groups.items()), 1):
+                self.echo(f"[env {n}/{len(groups)}] {repo} at {env_commit[:12]}: "
+                          f"{len(sources)} source instance(s), {self.options.per_env} tasks wanted")
+                self._environment(sources, tally)
+        finally:
+            self.pool.close()
+        self._write(tally, time.monotonic() - start)
+        return tally
+
+    # -- one environment -------------------------------------------------------------------
+    def _environment(self, sources: list[Instance], tally: Tally) -> None:
+        seen_diffs: set[str] = set()
+        seen_sets: set[tuple[tuple[str, ...], tuple[str, ...]]] = set()
+        valid = 0
+        for source in sources:
+            if valid >= self.options.per_env:
+                break
+            if source.tests.parser != "pytest":
+                self._source_line(tally, source, f"its parser is {source.tests.parser}: the "
+                                  "call recorder is a pytest plugin")
+                continue
+            smap = self._map(source, tally)
+            if smap.problem:
+                self._source_line(tally, source, smap.problem)
+                continue
+            targets = covered_targets(smap.files, smap.calls, smap.passing,
+                                      source.tests.file_globs)
+            root = self._checkout(source, smap)
+            candidates = self._generate(source, root, targets)
+            tally.generated += len(candidates)
+            self._source_line(tally, source, None, targets=len(targets),
+                              candidates=len(candidates))
+            covering = {f"{t.path}:{t.qualname}": t.covering_tests for t in targets}
+            items: list[tuple[str, BugCandidate, tuple[str, ...]]] = []
+            for candidate in candidates:
+                tid = task_id(source, candidate)
+                tests = tuple(sorted({t for f in candidate.functions for t in covering.get(f, ())}))
+                if candidate.bug_patch in seen_diffs:
+                    self._rejected(tally, tally.applied, tid, source, candidate, "duplicate",
+                                   "the same diff as another candidate of this environment")
+                elif not tests:
+                    self._rejected(tally, tally.applied, tid, source, candidate, "no_failing_test",
+                                   "no passing test calls the changed functions")
+                else:
+                    seen_diffs.add(candidate.bug_patch)
+                    items.append((tid, candidate, tests))
+            survivors = self._screen(source, smap, items, tally)
+            valid += self._tasks(source, survivors, tally, seen_sets,
+                                 self.options.per_env - valid)
+            self.echo(f"  {source.instance_id}: {valid} valid task(s) in this environment so "
+                      f"far; {len(tally.rows)} in all")
+
+    def _source_line(self, tally: Tally, source: Instance, problem: str | None,
+                     **counts: int) -> None:
+        tally.sources.append({"instance_id": source.instance_id, "problem": problem, **counts})
+        if problem:
+            self.echo(f"  {source.instance_id}: not used: {problem.splitlines()[0][:200]}")
+        else:
+            self.echo(f"  {source.instance_id}: {counts.get('targets', 0)} covered functions, "
+                      f"{counts.get('candidates', 0)} candidates")
+
+    def _runs(self, source: Instance) -> int:
+        if self.options.runs:
+            return self.options.runs
+        runs = source.validation.get("runs") if isinstance(source.validation, dict) else None
+        return int(runs) if isinstance(runs, int) and runs > 0 else 1
+
+    def _map(self, source: Instance, tally: Tally) -> SourceMap:
+        command = base_command(source.tests)
+        key = content_hash("synth-source", SOURCE_FORMAT, source.image, source.patch,
+                           source.test_patch, source.tests.key(), command)
+        stored = self.store.get("synth_source", key)
+        if stored is not None:
+            smap = SourceMap.from_json(stored)
+        else:
+            self.echo(f"  {source.instance_id}: mapping which tests call which functions")
+            outcome = next(iter(self.pool.map_unordered(
+                map_source, [SourceJob(key, source, command)], resources=UNITS)))
+            smap = self._result(outcome)
+            self.store.put("synth_source", key, smap.to_json())
+        tally.costs["map"][0] += smap.cpu_s
+        tally.costs["map"][1] += smap.wall_s
+        return smap
+
+    def _checkout(self, source: Instance, smap: SourceMap) -> Path:
+        """The called files of the fixed tree on the host, where generators read them."""
+        root = self.work / content_hash("checkout", source.instance_id, sorted(smap.files))[:16]
+        for path, text in smap.files.items():
+            target = root / path
+            if not target.is_file() or target.read_text() != text:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(text)
+        return root
+
+    def _generate(self, source: Instance, root: Path,
+                  targets: Sequence[FunctionTarget]) -> list[BugCandidate]:
+        limit = self.options.per_source or max(20, 4 * self.options.per_env)
+        found: list[BugCandidate] = []
+        for name in self.strategies:
+            found += self.generators[name](root, targets, seed=self.options.seed, limit=limit)
+        return found
+
+    def _screen(self, source: Instance, smap: SourceMap,
+                items: list[tuple[str, BugCandidate, tuple[str, ...]]],
+                tally: Tally) -> list[tuple[str, BugCandidate, Screened]]:
+        keys = {tid: content_hash("synth-screen", SCREEN_FORMAT, source.image, source.patch,
+                                  source.test_patch, source.tests.key(), c.bug_patch, tests,
+                                  self.options.cap) for tid, c, tests in items}
+        results: dict[str, Screened] = {}
+        todo = []
+        for tid, candidate, tests in items:
+            stored = self.store.get("synth_screen", keys[tid])
+            if stored is not None:
+                results[tid] = Screened.from_json(stored)
+            else:
+                todo.append(ScreenItem(tid, candidate, tests))
+        if todo:
+            self.echo(f"  {source.instance_id}: screening {len(todo)} candidate(s)")
+            job = ScreenJob(source, base_command(source.tests), tuple(sorted(smap.passing)),
+                            tuple(todo), self.options.cap)
+            # one sandbox per batch; batches side by side
+            size = max(1, -(-len(todo) // max(1, self.options.jobs or 1)))
+            jobs = [ScreenJob(job.source, job.command, job.passing, tuple(todo[i:i + size]),
+                              job.cap) for i in range(0, len(todo), size)]
+            for outcome in self.pool.map_unordered(screen, jobs, resources=UNITS):
+                for tid, screened in self._result(outcome):
+                    results[tid] = screened
+                    self.store.put("synth_screen", keys[tid], screened.to_json())
+        survivors = []
+        for tid, candidate, _ in items:
+            screened = results[tid]
+            tally.costs["screen"][0] += screened.cpu_s
+            if screened.reason in ("does_not_apply", "syntax_error", "source_unusable"):
+                self._rejected(tally, tally.applied, tid, source, candidate, screened.reason,
+                               screened.detail)
+            elif screened.reason is not None:
+                self._rejected(tally, tally.screened, tid, source, candidate, screened.reason,
+                               screened.detail)
+            else:
+                survivors.append((tid, candidate, screened))
+        return survivors
+
+    def _tasks(self, source: Instance, survivors: list[tuple[str, BugCandidate, Screened]],
+               tally: Tally, seen_sets: set[tuple[tuple[str, ...], tuple[str, ...]]],
+               wanted: int) -> int:
+        """Build and validate survivors in waves until ``wanted`` are valid; how many were."""
+        valid = 0
+        queue = list(survivors)
+        while queue and valid < wanted:
+            need = wanted - valid
+            wave, queue = queue[:max(self.options.jobs or 1, need + need // 2)], \
+                queue[max(self.options.jobs or 1, need + need // 2):]
+            jobs: dict[str, TaskJob] = {}
+            done: dict[str, TaskResult] = {}
+            for tid, candidate, screened in wave:
+                job = self._task_job(tid, source, candidate, screened)
+                stored = self.store.get("synth_task", job.key)
+                result = TaskResult.from_json(stored) if stored is not None else None
+                if result is not None and (result.image is None or _image_here(result.image)):
+                    done[tid] = result
+                else:
+                    jobs[tid] = job
+            by_key = {job.key: tid for tid, job in jobs.items()}
+            for outcome in self.pool.map_unordered(make_task, list(jobs.values()),
+                                                   resources=UNITS):
+                result = self._result(outcome)
+                write_logs(result.logs)
+                self.store.put("synth_task", outcome.item.key, result.to_json())
+                done[by_key[outcome.item.key]] = result
+            for tid, candidate, screened in wave:
+                if valid >= wanted:
+                    self._skipped(tally, tid, source, candidate)
+                    continue
+                valid += self._collect(tid, source, candidate, jobs.get(tid) or
+                                       self._task_job(tid, source, candidate, screened),
+                                       done[tid], tally, seen_sets)
+        for tid, candidate, _ in queue:
+            self._skipped(tally, tid, source, candidate)
+        return valid
+
+    def _task_job(self, tid: str, source: Instance, candidate: BugCandidate,
+                  screened: Screened) -> TaskJob:
+        files = test_files(list(screened.failing))
+        settings = TestSettings(**{**_fields(source.tests),
+                                   "test_command": full_test_command(base_command(source.tests),
+                                                                     files),
+                                   "test_directives": tuple(files)})
+        runs = self._runs(source)
+        key = content_hash("synth-task", TASK_FORMAT, source.image, source.patch,
+                           source.test_patch, candidate.bug_patch, candidate.fix_patch,
+                           settings.key(), runs)
+        return TaskJob(key, tid, source, candidate, settings, runs,
+                       instance_image_name(tid, key[:16]), str(self.layout.logs_dir))
+
+    def _collect(self, tid: str, source: Instance, candidate: BugCandidate, job: TaskJob,
+                 result: TaskResult, tally: Tally,
+                 seen_sets: set[tuple[tuple[str, ...], tuple[str, ...]]]) -> int:
+        verdict = result.verdict
+        tally.costs["task"][0] += result.cpu_s + sum(float(r.get("duration_s") or 0)
+                                                     for r in verdict.runs)
+        tally.costs["task"][1] += verdict.duration_s
+        if verdict.status != "valid":
+            reason = {"no_fail_to_pass": "no_failing_test"}.get(
+                str(verdict.reason or ""), str(verdict.reason or "rejected"))
+            if reason == "no_failing_test" and verdict.flaky_tests:
+                reason = "flaky"
+            self._rejected(tally, tally.validated, tid, source, candidate, reason,
+                           verdict.detail or "")
+            return 0
+        signature = (tuple(sorted(candidate.functions)), tuple(sorted(verdict.FAIL_TO_PASS)))
+        if signature in seen_sets:
+            self._rejected(tally, tally.validated, tid, source, candidate, "duplicate",
+                           "the same FAIL_TO_PASS tests on the same function as another task")
+            return 0
+        seen_sets.add(signature)
+        statement = problem_statement(verdict.FAIL_TO_PASS, result.before_log,
+                                      candidate.bug_patch, candidate.files)
+        tally.rows.append(task_row(tid, source, candidate, result, job.settings, job.runs,
+                                   statement))
+        tally.layer_bytes += result.layer_bytes
+        tally.reports.append(self._report(tid, source, candidate, "valid", None, None,
+                                          image=result.image, layer_bytes=result.layer_bytes,
+                                          FAIL_TO_PASS=len(verdict.FAIL_TO_PASS),
+                                          PASS_TO_PASS=len(verdict.PASS_TO_PASS),
+                                          flaky_tests=verdict.flaky_tests,
+                                          validation_s=round(verdict.duration_s, 3)))
+        self.echo(f"  [valid {len(tally.rows)}] {tid} ({candidate.origin}) "
+                  f"F2P={len(verdict.FAIL_TO_PASS)} P2P={len(verdict.PASS_TO_PASS)}")
+        return 1
+
+    # -- bookkeeping -----------------------------------------------------------------------
+    def _result(self, outcome: Outcome[Any, Any]) -> Any:
+        if isinstance(outcome.error, Transient):
+            raise SwegcError(f"the Docker engine kept failing ({outcome.error}); run the same "
+                             "command again to continue where it stopped")
+        if outcome.error is not None:
+            raise outcome.error
+        return outcome.result
+
+    def _report(self, tid: str, source: Instance, candidate: BugCandidate, status: str,
+                reason: str | None, detail: str | None, **extra: Any) -> dict[str, Any]:
+        return {"instance_id": tid, "repo": source.repo, "status": status, "reason": reason,
+                "detail": (detail or "")[-2000:] or None, "version": source.version,
+                "env_key": source.env_commit, "image": None, "FAIL_TO_PASS": 0,
+                "PASS_TO_PASS": 0, "flaky_tests": [], "validation_s": 0.0, "build_s": 0.0,
+                "origin": candidate.origin, "source_instance": source.instance_id,
+                "functions": list(candidate.functions), **extra}
+
+    def _rejected(self, tally: Tally, stage: Counter[str], tid: str, source: Instance,
+                  candidate: BugCandidate, reason: str, detail: str) -> None:
+        stage[reason] += 1
+        tally.reports.append(self._report(tid, source, candidate, "rejected", reason, detail))
+
+    def _skipped(self, tally: Tally, tid: str, source: Instance, candidate: BugCandidate) -> None:
+        tally.validated["per_env_reached"] += 1
+        tally.reports.append(self._report(tid, source, candidate, "skipped", "per_env_reached",
+                                          "the environment had --per-env valid tasks already"))
+
+    def funnel(self, tally: Tally) -> list[Stage]:
+        applied = tally.generated - sum(tally.applied.values())
+        screened = applied - sum(tally.screened.values())
+        valid = len(tally.rows)
+        map_cpu, map_wall = tally.costs["map"]
+        return [Stage("candidates", tally.generated, map_cpu, map_wall),
+                Stage("applied", applied, reasons=dict(tally.applied)),
+                Stage("screened", screened, tally.costs["screen"][0],
+                      reasons=dict(tally.screened)),
+                Stage("validated", screened - tally.validated["per_env_reached"],
+                      reasons={"per_env_reached": tally.validated["per_env_reached"]}
+                      if tally.validated["per_env_reached"] else {}),
+                Stage("valid", valid, *tally.costs["task"], bytes=tally.layer_bytes,
+                      reasons={k: v for k, v in tally.validated.items()
+                               if k != "per_env_reached"})]
+
+    def _write(self, tally: Tally, elapsed_s: float) -> None:
+        import json
+
+        from swegc.atomic_files import atomic_write
+        from swegc.compiler.report import write_reports
+        from swegc.dataset import write_dataset
+
+        rows = sorted(tally.rows, key=lambda r: r["instance_id"])
+        repos = sorted({r["repo"] for r in tally.reports} | {r["repo"] for r in rows})
+        write_dataset(self.layout.dataset_dir, rows, split=self.options.split,
+                      pretty_name="swegc synthetic: " + ", ".join(repos),
+                      description=f"Synthetic SWE tasks made by swegc {__version__} "
+                                  f"(`swegc synthesize`) from {self.options.build}.")
+        write_reports(self.layout.root, tally.reports, [])
+        stages = self.funnel(tally)
+        data = {"schema_version": 1, "funnel": [s.to_json() for s in stages],
+                "sources": tally.sources, "elapsed_s": round(elapsed_s, 3),
+                "strategies": list(self.strategies), "per_env": self.options.per_env}
+        text = json.dumps(data, indent=2, sort_keys=True) + "\n"
+        path = self.layout.reports_dir / "funnel.json"
+        atomic_write(path, lambda tmp: Path(tmp).write_text(text))
+        counts = Counter(r["status"] for r in tally.reports)
+        counts.update(rows=len(rows))
+        write_manifest(self.layout, Manifest(
+            swegc_version=__version__, split=self.options.split, specs=(),
+            images={r["instance_id"]: ImageEntry(r["image_tag"], r["image_id"]) for r in rows},
+            counts=dict(counts)))
+
+
+def _fields(settings: TestSettings) -> dict[str, Any]:
+    from dataclasses import fields
+
+    return {f.name: getattr(settings, f.name) for f in fields(settings)}
+
+
+def _image_here(name: str) -> bool:
+    from swegc.docker_client import docker_client, image_exists
+
+    return image_exists(docker_client(), name) is not None
