@@ -76,6 +76,7 @@ class Tally:
     reports: list[dict[str, Any]] = field(default_factory=list)
     rows: list[dict[str, Any]] = field(default_factory=list)
     generated: int = 0
+    unused: Counter[str] = field(default_factory=Counter)  # never screened: per_env reached
     applied: Counter[str] = field(default_factory=Counter)  # reasons at the applied stage
     screened: Counter[str] = field(default_factory=Counter)
     validated: Counter[str] = field(default_factory=Counter)
@@ -179,9 +180,17 @@ class Synthesizer:
                 else:
                     seen_diffs.add(candidate.bug_patch)
                     items.append((tid, candidate, tests))
-            survivors = self._screen(source, smap, items, tally)
-            valid += self._tasks(source, survivors, tally, seen_sets,
-                                 self.options.per_env - valid)
+            # Screened and validated in rounds just big enough for what is still wanted: the
+            # candidates left when the environment is full cost nothing.
+            jobs = self.options.jobs or 1
+            while items and valid < self.options.per_env:
+                need = self.options.per_env - valid
+                size = max(2 * jobs, 3 * need)
+                batch, items = items[:size], items[size:]
+                survivors = self._screen(source, smap, batch, tally)
+                valid += self._tasks(source, survivors, tally, seen_sets, need)
+            for tid, candidate, _ in items:
+                self._skipped(tally, tid, source, candidate, screened=False)
             self.echo(f"  {source.instance_id}: {valid} valid task(s) in this environment so "
                       f"far; {len(tally.rows)} in all")
 
@@ -283,8 +292,8 @@ class Synthesizer:
         queue = list(survivors)
         while queue and valid < wanted:
             need = wanted - valid
-            wave, queue = queue[:max(self.options.jobs or 1, need + need // 2)], \
-                queue[max(self.options.jobs or 1, need + need // 2):]
+            size = max(self.options.jobs or 1, need + need // 4)  # most screened ones hold
+            wave, queue = queue[:size], queue[size:]
             jobs: dict[str, TaskJob] = {}
             done: dict[str, TaskResult] = {}
             for tid, candidate, screened in wave:
@@ -333,7 +342,7 @@ class Synthesizer:
         verdict = result.verdict
         tally.costs["task"][0] += result.cpu_s + sum(float(r.get("duration_s") or 0)
                                                      for r in verdict.runs)
-        tally.costs["task"][1] += verdict.duration_s
+        tally.costs["task"][1] += verdict.duration_s + result.seal_s
         if verdict.status != "valid":
             reason = {"no_fail_to_pass": "no_failing_test"}.get(
                 str(verdict.reason or ""), str(verdict.reason or "rejected"))
@@ -386,26 +395,31 @@ class Synthesizer:
         stage[reason] += 1
         tally.reports.append(self._report(tid, source, candidate, "rejected", reason, detail))
 
-    def _skipped(self, tally: Tally, tid: str, source: Instance, candidate: BugCandidate) -> None:
-        tally.validated["per_env_reached"] += 1
+    def _skipped(self, tally: Tally, tid: str, source: Instance, candidate: BugCandidate,
+                 screened: bool = True) -> None:
+        """A candidate left because the environment had its tasks: after screening, or before
+        (never looked at: it leaves the funnel at its first stage)."""
+        (tally.validated if screened else tally.unused)["per_env_reached"] += 1
         tally.reports.append(self._report(tid, source, candidate, "skipped", "per_env_reached",
                                           "the environment had --per-env valid tasks already"))
 
     def funnel(self, tally: Tally) -> list[Stage]:
-        applied = tally.generated - sum(tally.applied.values())
+        """Counts of what was still in after each stage, with why the others left there."""
+        examined = tally.generated - sum(tally.unused.values())
+        applied = examined - sum(tally.applied.values())
         screened = applied - sum(tally.screened.values())
-        valid = len(tally.rows)
+        validated = screened - sum(tally.validated.values())
         map_cpu, map_wall = tally.costs["map"]
-        return [Stage("candidates", tally.generated, map_cpu, map_wall),
+        task_reasons = {k: v for k, v in tally.validated.items() if k != "per_env_reached"}
+        return [Stage("candidates", examined, map_cpu, map_wall, reasons=dict(tally.unused)),
                 Stage("applied", applied, reasons=dict(tally.applied)),
                 Stage("screened", screened, tally.costs["screen"][0],
                       reasons=dict(tally.screened)),
-                Stage("validated", screened - tally.validated["per_env_reached"],
+                Stage("validated", validated + sum(task_reasons.values()),
                       reasons={"per_env_reached": tally.validated["per_env_reached"]}
                       if tally.validated["per_env_reached"] else {}),
-                Stage("valid", valid, *tally.costs["task"], bytes=tally.layer_bytes,
-                      reasons={k: v for k, v in tally.validated.items()
-                               if k != "per_env_reached"})]
+                Stage("valid", validated, *tally.costs["task"], bytes=tally.layer_bytes,
+                      reasons=task_reasons)]
 
     def _write(self, tally: Tally, elapsed_s: float) -> None:
         import json

@@ -293,24 +293,26 @@ class TaskResult:
     leaks: tuple[str, ...] = ()
     before_log: str = ""  # the first bugged run's log (the problem statement reads it)
     cpu_s: float = 0.0  # the sealing container's CPU time (validation's runs: verdict.runs)
+    seal_s: float = 0.0  # wall time of making the image (validation's: verdict.duration_s)
     logs: dict[str, str] = field(default_factory=dict, compare=False)  # not stored
 
     def to_json(self) -> dict[str, Any]:
         return {"verdict": self.verdict.to_json(), "image": self.image, "image_id": self.image_id,
                 "base_commit": self.base_commit, "layer_bytes": self.layer_bytes,
                 "leaks": list(self.leaks), "before_log": self.before_log,
-                "cpu_s": round(self.cpu_s, 3)}
+                "cpu_s": round(self.cpu_s, 3), "seal_s": round(self.seal_s, 3)}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> TaskResult:
         return cls(Verdict.from_json(data["verdict"]), data["image"], data["image_id"],
                    data["base_commit"], int(data["layer_bytes"]), tuple(data["leaks"]),
-                   data["before_log"], float(data["cpu_s"]))
+                   data["before_log"], float(data["cpu_s"]), float(data.get("seal_s", 0.0)))
 
 
 def make_task(job: TaskJob) -> TaskResult:
     from swegc.docker_client import docker_client
 
+    start = time.monotonic()
     try:
         image, base_commit, leaks, cpu = _seal(job)
     except InfrastructureError as exc:
@@ -320,6 +322,7 @@ def make_task(job: TaskJob) -> TaskResult:
         return TaskResult(Verdict.not_validated("rejected", "does_not_apply", image), cpu_s=cpu)
     history = client.api.history(image.id)
     layer = int(history[0]["Size"]) if history else 0
+    seal_s = time.monotonic() - start
     if leaks:
         _remove(client, job.image_name)
         return TaskResult(Verdict.not_validated("rejected", "leak", "; ".join(leaks)),
@@ -338,9 +341,10 @@ def make_task(job: TaskJob) -> TaskResult:
         before_log = first.read_text(errors="replace")[-LOG_BYTES:] if first.is_file() else ""
     if verdict.status != "valid":
         _remove(client, job.image_name)
-        return TaskResult(verdict, None, "", base_commit, layer, (), before_log, cpu, logs)
+        return TaskResult(verdict, None, "", base_commit, layer, (), before_log, cpu, seal_s,
+                          logs)
     return TaskResult(verdict, job.image_name, image.id, base_commit, layer, (), before_log,
-                      cpu, logs)
+                      cpu, seal_s, logs)
 
 
 def _seal(job: TaskJob) -> tuple[Any, str, list[str], float]:
