@@ -289,7 +289,18 @@ class Synthesizer:
                wanted: int) -> int:
         """Build and validate survivors in waves until ``wanted`` are valid; how many were."""
         valid = 0
-        queue = list(survivors)
+        queue = []
+        queued: set[tuple[tuple[str, ...], tuple[str, ...]]] = set()
+        for tid, candidate, screened in survivors:
+            # The screening run's failing tests stand for FAIL_TO_PASS: a bug that fails the
+            # same tests in the same function as one kept (or queued) before is not built.
+            signature = _signature(candidate, screened.failing)
+            if signature in seen_sets or signature in queued:
+                self._rejected(tally, tally.validated, tid, source, candidate, "duplicate",
+                               "the same failing tests on the same function as another task")
+            else:
+                queued.add(signature)
+                queue.append((tid, candidate, screened))
         while queue and valid < wanted:
             need = wanted - valid
             size = max(self.options.jobs or 1, need + need // 4)  # most screened ones hold
@@ -317,7 +328,7 @@ class Synthesizer:
                     continue
                 valid += self._collect(tid, source, candidate, jobs.get(tid) or
                                        self._task_job(tid, source, candidate, screened),
-                                       done[tid], tally, seen_sets)
+                                       done[tid], tally, seen_sets, screened.failing)
         for tid, candidate, _ in queue:
             self._skipped(tally, tid, source, candidate)
         return valid
@@ -338,10 +349,10 @@ class Synthesizer:
 
     def _collect(self, tid: str, source: Instance, candidate: BugCandidate, job: TaskJob,
                  result: TaskResult, tally: Tally,
-                 seen_sets: set[tuple[tuple[str, ...], tuple[str, ...]]]) -> int:
+                 seen_sets: set[tuple[tuple[str, ...], tuple[str, ...]]],
+                 failing: tuple[str, ...]) -> int:
         verdict = result.verdict
-        tally.costs["task"][0] += result.cpu_s + sum(float(r.get("duration_s") or 0)
-                                                     for r in verdict.runs)
+        tally.costs["task"][0] += result.cpu_s + verdict.cpu_s
         tally.costs["task"][1] += verdict.duration_s + result.seal_s
         if verdict.status != "valid":
             reason = {"no_fail_to_pass": "no_failing_test"}.get(
@@ -351,12 +362,13 @@ class Synthesizer:
             self._rejected(tally, tally.validated, tid, source, candidate, reason,
                            verdict.detail or "")
             return 0
-        signature = (tuple(sorted(candidate.functions)), tuple(sorted(verdict.FAIL_TO_PASS)))
+        signature = _signature(candidate, verdict.FAIL_TO_PASS)
         if signature in seen_sets:
             self._rejected(tally, tally.validated, tid, source, candidate, "duplicate",
                            "the same FAIL_TO_PASS tests on the same function as another task")
             return 0
         seen_sets.add(signature)
+        seen_sets.add(_signature(candidate, failing))  # as screening will see the next ones
         statement = problem_statement(verdict.FAIL_TO_PASS, result.before_log,
                                       candidate.bug_patch, candidate.files)
         tally.rows.append(task_row(tid, source, candidate, result, job.settings, job.runs,
@@ -448,6 +460,12 @@ class Synthesizer:
             swegc_version=__version__, split=self.options.split, specs=(),
             images={r["instance_id"]: ImageEntry(r["image_tag"], r["image_id"]) for r in rows},
             counts=dict(counts)))
+
+
+def _signature(candidate: BugCandidate,
+               failing: Sequence[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """What makes two tasks the same task: the functions changed and the tests that fail."""
+    return tuple(sorted(candidate.functions)), tuple(sorted(failing))
 
 
 def _fields(settings: TestSettings) -> dict[str, Any]:
