@@ -39,3 +39,8 @@ def swap_candidates(root: Path, targets: Sequence[FunctionTarget], *, seed: int,
                         unified(target.path, bugged, text), (target.path,),
                         (f"{target.path}:{target.qualname}",), f"{old.strip()} -> {new.strip()}"))
     return found[:limit]
+
+
+def swap(ctx) -> list[BugCandidate]:
+    """``swap_candidates`` as a synthesize strategy (it gets the source's Context)."""
+    return swap_candidates(ctx.root, ctx.targets, seed=ctx.seed, limit=ctx.limit)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from synth_fixtures import swap_candidates
+from synth_fixtures import swap
 
 pytestmark = pytest.mark.docker
 PER_ENV = 2
@@ -28,7 +28,7 @@ def synth(example_compile, tmp_path_factory):
     lines: list[str] = []
     synthesizer = Synthesizer(SynthOptions(build=example_compile[0], out=out, per_env=PER_ENV,
                                            jobs=2),
-                              lines.append, generators={"mutation": swap_candidates})
+                              lines.append, generators={"mutation": swap})
     tally = synthesizer.run()
     yield out, tally, lines, synthesizer
     from swegc.docker_client import docker_client
@@ -129,7 +129,7 @@ def test_a_second_run_builds_and_runs_nothing_and_status_shows_the_funnel(synth)
     before = (out / "data" / "train-00000-of-00001.parquet").read_bytes()
     lines: list[str] = []
     again = Synthesizer(SynthOptions(build=first.options.build, out=out, per_env=PER_ENV, jobs=2),
-                        lines.append, generators={"mutation": swap_candidates}).run()
+                        lines.append, generators={"mutation": swap}).run()
     assert not any("screening" in line or "mapping" in line for line in lines)
     assert [r["instance_id"] for r in again.rows] == [r["instance_id"] for r in tally.rows]
     assert (out / "data" / "train-00000-of-00001.parquet").read_bytes() == before

@@ -32,10 +32,20 @@ from swegc.cli_options import executor_options
 @click.option("--jobs", "-j", type=click.IntRange(1, 4096), default=None,
               help="Units in parallel (default: min(4, CPUs)).")
 @click.option("--split", default="train", show_default=True, help="Dataset split name.")
+@click.option("--policy", default=None, metavar="NAME",
+              help="Policy that rewrites functions with a subtle bug (strategy policy): openai, "
+                   "transformers, or scripted.")
+@click.option("--model", default=None, help="Model name for --policy (openai: sent to the "
+                                             "endpoint).")
+@click.option("--base-url", default=None, help="OpenAI-compatible endpoint for --policy openai.")
+@click.option("--policy-options", "policy_options", type=click.Path(exists=True, path_type=Path),
+              default=None, help="JSON file of further policy options (swegc rollout's names: "
+                                 "temperature, max_tokens, script, ...).")
 @executor_options
 def synthesize(build: Path, out: Path, per_env: int, strategies: str, seed: int,
                per_source: int | None, runs: int | None, cap: float, jobs: int | None,
-               split: str, executor: str, ray_address: str | None) -> None:
+               split: str, policy: str | None, model: str | None, base_url: str | None,
+               policy_options: Path | None, executor: str, ray_address: str | None) -> None:
     """Make validated synthetic tasks (bugs the covering tests catch) from BUILD's instances.
 
     Each task is a thin image on its source instance's, whose tree holds the bug; its gold
@@ -48,10 +58,13 @@ def synthesize(build: Path, out: Path, per_env: int, strategies: str, seed: int,
 
     if executor == "local" and jobs is None:
         jobs = default_jobs()
+    extra = _policy_options(policy_options)
+    extra.update({k: v for k, v in (("model", model), ("base_url", base_url)) if v})
     names = tuple(s.strip() for s in strategies.split(",") if s.strip())
     options = SynthOptions(build=build, out=out, per_env=per_env, strategies=names, seed=seed,
                            jobs=jobs, executor=executor, ray_address=ray_address, runs=runs,
-                           cap=cap, per_source=per_source, split=split)
+                           cap=cap, per_source=per_source, split=split, policy=policy,
+                           policy_options=extra)
     echo = lambda line: click.echo(line, err=True)  # noqa: E731 - progress goes to stderr
     synthesizer = Synthesizer(options, echo)
     try:
@@ -66,3 +79,22 @@ def synthesize(build: Path, out: Path, per_env: int, strategies: str, seed: int,
         click.echo(f"  {stage.stage:<10} {stage.count:>6}" + (f"   ({why})" if why else ""))
     click.echo(f"\n{len(tally.rows)} synthetic tasks; dataset: "
                f"datasets.load_dataset({str(out)!r})")
+
+
+def _policy_options(path: Path | None) -> dict:
+    """The --policy-options file: a JSON object; an error that names the file otherwise."""
+    import json
+
+    from swegc.errors import InputError
+
+    if path is None:
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: --policy-options must be a JSON object of policy options "
+                         f"({exc})") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: --policy-options must be a JSON object, not "
+                         f"{type(data).__name__}")
+    return data

@@ -1,56 +1,85 @@
-"""The bug generators by strategy name, imported only when a run asks for them.
+"""The bug generators by strategy name, each called with what it needs from one source instance.
 
-A generator reads a host checkout of an instance's fixed tree and returns ``BugCandidate``
-values (``bugs``); it runs no container. ``generator`` looks one up by the ``--strategies``
-name, so that an unknown name lists the known ones before anything runs.
+Generators read files on the host and return ``BugCandidate`` values (``bugs``); none runs a
+container. They need different things: mutations and policy rewrites the checkout of the fixed
+tree and its covered functions, reverts the repository's clone at the instance's commit,
+combinations the bugs already validated. ``Context`` carries all of it and ``STRATEGIES`` maps a
+``--strategies`` name to the function that calls its generator; an unknown name lists the known
+ones before anything runs, and a generator's module is imported only when a run uses it.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any
 
 from swegc.compiler.synthesis.bugs import BugCandidate, FunctionTarget
 from swegc.errors import SwegcError
+from swegc.records import Instance
 
 
-class Generator(Protocol):
-    def __call__(self, root: Path, targets: Sequence[FunctionTarget], *, seed: int,
-                 limit: int) -> list[BugCandidate]: ...
+@dataclass(frozen=True)
+class Context:
+    """What a generator may read for one source instance."""
+
+    source: Instance
+    root: Path  # host checkout of the files the tests call into, as the fixed tree has them
+    targets: Sequence[FunctionTarget]
+    seed: int
+    limit: int
+    clone: Path | None = None  # the repository's clone (reverts), when the build's spec names one
+    policy: Any = None  # a runtime Policy (rewrites), when --policy is given
+    valid: Sequence[BugCandidate] = field(default_factory=tuple)  # this source's valid bugs
 
 
-# strategy -> (module, function)
-STRATEGIES: dict[str, tuple[str, str]] = {
-    "mutation": ("swegc.compiler.synthesis.mutations", "mutation_candidates"),
-    "pr_revert": ("swegc.compiler.synthesis.reverts", "revert_candidates"),
-    "combined": ("swegc.compiler.synthesis.combine", "combined_candidates"),
-    "policy": ("swegc.compiler.synthesis.rewrite", "policy_candidates"),
-}
+Generate = Callable[[Context], list[BugCandidate]]
+
+
+def _mutation(ctx: Context) -> list[BugCandidate]:
+    from swegc.compiler.synthesis.mutations import mutation_candidates
+
+    return mutation_candidates(ctx.root, ctx.targets, seed=ctx.seed, limit=ctx.limit)
+
+
+def _pr_revert(ctx: Context) -> list[BugCandidate]:
+    from swegc.compiler.synthesis.reverts import revert_candidates
+
+    if ctx.clone is None:
+        return []
+    return revert_candidates(ctx.clone, ctx.source.base_commit,
+                             test_globs=ctx.source.tests.file_globs, limit=ctx.limit,
+                             repo=ctx.source.repo)
+
+
+def _combined(ctx: Context) -> list[BugCandidate]:
+    from swegc.compiler.synthesis.combine import combined_candidates
+
+    return combined_candidates(ctx.valid, seed=ctx.seed, limit=ctx.limit, root=ctx.root)
+
+
+def _policy(ctx: Context) -> list[BugCandidate]:
+    from swegc.compiler.synthesis.rewrite import policy_rewrite_candidates
+
+    if ctx.policy is None:
+        raise SwegcError("--strategies policy needs --policy NAME (openai, transformers, or "
+                         "scripted with --policy-options)")
+    return policy_rewrite_candidates(ctx.root, ctx.targets, ctx.policy, seed=ctx.seed,
+                                     limit=ctx.limit)
+
+
+STRATEGIES: dict[str, Generate] = {"mutation": _mutation, "pr_revert": _pr_revert,
+                                   "combined": _combined, "policy": _policy}
+# Made from the bugs the other strategies' validation kept: generated after them.
+AFTER_VALIDATION = frozenset({"combined"})
 DEFAULT_STRATEGIES = ("mutation",)
 
 
 def check_strategies(names: Sequence[str]) -> tuple[str, ...]:
-    """The names, each checked against ``STRATEGIES``."""
+    """The names in order, once each, each checked against ``STRATEGIES``."""
     unknown = [n for n in names if n not in STRATEGIES]
     if unknown or not names:
         raise SwegcError(f"--strategies: unknown strategy {', '.join(unknown) or '(none)'}; "
                          f"choose from {', '.join(STRATEGIES)}")
     return tuple(dict.fromkeys(names))
-
-
-def generator(name: str) -> Callable[..., list[BugCandidate]]:
-    """The generator of strategy ``name``; a SwegcError when this swegc lacks it."""
-    module_name, attr = STRATEGIES[name]
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name != module_name:
-            raise
-        raise SwegcError(f"--strategies: the {name} strategy is not in this swegc "
-                         f"({module_name} is missing); leave it out") from None
-    found = getattr(module, attr, None)
-    if found is None:
-        raise SwegcError(f"--strategies: {module_name} has no {attr}; leave {name} out")
-    return found  # type: ignore[no-any-return]

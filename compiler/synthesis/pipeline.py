@@ -22,7 +22,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,8 @@ from swegc import __version__
 from swegc.build_layout import BuildLayout, ImageEntry, Manifest, write_manifest
 from swegc.compiler.synthesis.bugs import BugCandidate, FunctionTarget
 from swegc.compiler.synthesis.coverage import covered_targets
-from swegc.compiler.synthesis.generators import check_strategies, generator
+from swegc.compiler.synthesis.generators import (AFTER_VALIDATION, STRATEGIES, Context, Generate,
+                                                 check_strategies)
 from swegc.compiler.synthesis.rows import task_id, task_row
 from swegc.compiler.synthesis.statement import problem_statement
 from swegc.compiler.synthesis.units import (ScreenItem, Screened, ScreenJob, SourceJob, SourceMap,
@@ -67,6 +68,18 @@ class SynthOptions:
     cap: float = 0.5  # the largest share of the tests run that a bug may fail (too_broad)
     per_source: int | None = None  # candidates per source and strategy (default 4 * per_env)
     split: str = "train"
+    policy: str | None = None  # the runtime policy that rewrites functions (strategy policy)
+    policy_options: dict[str, Any] = field(default_factory=dict)  # PolicyOptions' fields
+
+
+@dataclass
+class EnvState:
+    """What one environment has so far: its valid tasks, the diffs and the (functions, failing
+    tests) signatures seen, so that no two of its tasks are the same."""
+
+    valid: int = 0
+    diffs: set[str] = field(default_factory=set)
+    signatures: set[tuple[tuple[str, ...], tuple[str, ...]]] = field(default_factory=set)
 
 
 @dataclass
@@ -107,13 +120,16 @@ def environments(instances: Mapping[str, Instance]) -> dict[tuple[str, str], lis
 
 class Synthesizer:
     def __init__(self, options: SynthOptions, echo: Echo = print,
-                 generators: Mapping[str, Callable[..., list[BugCandidate]]] | None = None):
+                 generators: Mapping[str, Generate] | None = None):
         self.options = options
         self.echo = echo
         self.strategies = check_strategies(options.strategies)
-        # a test hands its own generators; else each strategy's is imported by name
-        self.generators = dict(generators) if generators is not None else \
-            {name: generator(name) for name in self.strategies}
+        # a test may hand its own generators; else each strategy's own
+        self.generators = {**STRATEGIES, **(generators or {})}
+        self._clones: dict[str, Path | None] = {}
+        if "policy" in self.strategies and not options.policy:
+            raise SwegcError("--strategies policy needs --policy NAME (openai, transformers, "
+                             "or scripted with --policy-options)")
         out = Path(options.out)
         if out.exists() and not out.is_dir():
             raise SwegcError(f"--out {out} is a file; give a folder for the synthetic build")
@@ -145,11 +161,9 @@ class Synthesizer:
 
     # -- one environment -------------------------------------------------------------------
     def _environment(self, sources: list[Instance], tally: Tally) -> None:
-        seen_diffs: set[str] = set()
-        seen_sets: set[tuple[tuple[str, ...], tuple[str, ...]]] = set()
-        valid = 0
+        env = EnvState()
         for source in sources:
-            if valid >= self.options.per_env:
+            if env.valid >= self.options.per_env:
                 break
             if source.tests.parser != "pytest":
                 self._source_line(tally, source, f"its parser is {source.tests.parser}: the "
@@ -161,38 +175,89 @@ class Synthesizer:
                 continue
             targets = covered_targets(smap.files, smap.calls, smap.passing,
                                       source.tests.file_globs)
-            root = self._checkout(source, smap)
-            candidates = self._generate(source, root, targets)
-            tally.generated += len(candidates)
+            ctx = Context(source, self._checkout(source, smap), targets, self.options.seed,
+                          self.options.per_source or max(20, 4 * self.options.per_env),
+                          self._clone(source.repo), self._policy(source))
+            first = [n for n in self.strategies if n not in AFTER_VALIDATION]
+            candidates = [c for n in first for c in self.generators[n](ctx)]
             self._source_line(tally, source, None, targets=len(targets),
                               candidates=len(candidates))
-            covering = {f"{t.path}:{t.qualname}": t.covering_tests for t in targets}
-            items: list[tuple[str, BugCandidate, tuple[str, ...]]] = []
-            for candidate in candidates:
-                tid = task_id(source, candidate)
-                tests = tuple(sorted({t for f in candidate.functions for t in covering.get(f, ())}))
-                if candidate.bug_patch in seen_diffs:
-                    self._rejected(tally, tally.applied, tid, source, candidate, "duplicate",
-                                   "the same diff as another candidate of this environment")
-                elif not tests:
-                    self._rejected(tally, tally.applied, tid, source, candidate, "no_failing_test",
-                                   "no passing test calls the changed functions")
-                else:
-                    seen_diffs.add(candidate.bug_patch)
-                    items.append((tid, candidate, tests))
-            # Screened and validated in rounds just big enough for what is still wanted: the
-            # candidates left when the environment is full cost nothing.
-            jobs = self.options.jobs or 1
-            while items and valid < self.options.per_env:
-                need = self.options.per_env - valid
-                size = max(2 * jobs, 3 * need)
-                batch, items = items[:size], items[size:]
-                survivors = self._screen(source, smap, batch, tally)
-                valid += self._tasks(source, survivors, tally, seen_sets, need)
-            for tid, candidate, _ in items:
-                self._skipped(tally, tid, source, candidate, screened=False)
-            self.echo(f"  {source.instance_id}: {valid} valid task(s) in this environment so "
-                      f"far; {len(tally.rows)} in all")
+            kept = self._process(source, smap, targets, candidates, tally, env)
+            for name in (n for n in self.strategies if n in AFTER_VALIDATION):
+                if env.valid < self.options.per_env:
+                    made = self.generators[name](replace(ctx, valid=tuple(kept)))
+                    self.echo(f"  {source.instance_id}: {len(made)} {name} candidates")
+                    kept += self._process(source, smap, targets, made, tally, env)
+            self.echo(f"  {source.instance_id}: {env.valid} valid task(s) in this environment "
+                      f"so far; {len(tally.rows)} in all")
+
+    def _process(self, source: Instance, smap: SourceMap, targets: Sequence[FunctionTarget],
+                 candidates: list[BugCandidate], tally: Tally,
+                 env: EnvState) -> list[BugCandidate]:
+        """Candidates of one source through screening and validation, in rounds just big
+        enough for the tasks still wanted (the ones left when the environment is full cost
+        nothing); the candidates that became tasks."""
+        tally.generated += len(candidates)
+        covering = {f"{t.path}:{t.qualname}": t.covering_tests for t in targets}
+        passing = smap.passing
+        items: list[tuple[str, BugCandidate, tuple[str, ...]]] = []
+        for candidate in candidates:
+            tid = task_id(source, candidate)
+            tests = {t for f in candidate.functions for t in covering.get(f, ())}
+            # a reverted pull request's own tests cover it too
+            own = set(candidate.extra.get("test_files") or ())
+            tests |= {t for t in passing if t.split("::", 1)[0] in own}
+            if candidate.bug_patch in env.diffs:
+                self._rejected(tally, tally.applied, tid, source, candidate, "duplicate",
+                               "the same diff as another candidate of this environment")
+            elif not tests:
+                self._rejected(tally, tally.applied, tid, source, candidate, "no_failing_test",
+                               "no passing test calls the changed functions")
+            else:
+                env.diffs.add(candidate.bug_patch)
+                items.append((tid, candidate, tuple(sorted(tests))))
+        kept: list[BugCandidate] = []
+        jobs = self.options.jobs or 1
+        while items and env.valid < self.options.per_env:
+            need = self.options.per_env - env.valid
+            size = max(2 * jobs, 3 * need)
+            batch, items = items[:size], items[size:]
+            survivors = self._screen(source, smap, batch, tally)
+            made = self._tasks(source, survivors, tally, env.signatures, need)
+            env.valid += len(made)
+            kept += made
+        for tid, candidate, _ in items:
+            self._skipped(tally, tid, source, candidate, screened=False)
+        return kept
+
+    def _clone(self, repo: str) -> Path | None:
+        """The repository's clone as the build's spec names it, for reverts (None: not asked
+        for, or the spec or its clone cannot be read: said once)."""
+        if "pr_revert" not in self.strategies:
+            return None
+        if repo not in self._clones:
+            self._clones[repo] = None
+            try:
+                from swegc.build_layout import read_manifest
+                from swegc.compiler.spec.loader import load_specs
+                from swegc.git import GitRepo
+
+                manifest = read_manifest(BuildLayout(Path(self.options.build)))
+                for spec in load_specs([Path(s.path) for s in manifest.specs]):
+                    if spec.repo == repo and spec.source.clone is not None:
+                        self._clones[repo] = GitRepo.open(spec.source.clone).path
+            except SwegcError as exc:
+                self.echo(f"warning: pr_revert: no clone of {repo} ({exc}); no reverts for it")
+        return self._clones[repo]
+
+    def _policy(self, source: Instance) -> Any:
+        """The policy that rewrites functions (``--policy``), made for this source."""
+        if self.options.policy is None or "policy" not in self.strategies:
+            return None
+        from swegc.runtime.policies import PolicyOptions, get_policy
+
+        options = PolicyOptions.from_dict(self.options.policy_options, "--policy-options")
+        return get_policy(self.options.policy, options, source)
 
     def _source_line(self, tally: Tally, source: Instance, problem: str | None,
                      **counts: int) -> None:
@@ -236,14 +301,6 @@ class Synthesizer:
                 target.write_text(text)
         return root
 
-    def _generate(self, source: Instance, root: Path,
-                  targets: Sequence[FunctionTarget]) -> list[BugCandidate]:
-        limit = self.options.per_source or max(20, 4 * self.options.per_env)
-        found: list[BugCandidate] = []
-        for name in self.strategies:
-            found += self.generators[name](root, targets, seed=self.options.seed, limit=limit)
-        return found
-
     def _screen(self, source: Instance, smap: SourceMap,
                 items: list[tuple[str, BugCandidate, tuple[str, ...]]],
                 tally: Tally) -> list[tuple[str, BugCandidate, Screened]]:
@@ -286,9 +343,9 @@ class Synthesizer:
 
     def _tasks(self, source: Instance, survivors: list[tuple[str, BugCandidate, Screened]],
                tally: Tally, seen_sets: set[tuple[tuple[str, ...], tuple[str, ...]]],
-               wanted: int) -> int:
-        """Build and validate survivors in waves until ``wanted`` are valid; how many were."""
-        valid = 0
+               wanted: int) -> list[BugCandidate]:
+        """Build and validate survivors in waves until ``wanted`` are valid; those that are."""
+        kept: list[BugCandidate] = []
         queue = []
         queued: set[tuple[tuple[str, ...], tuple[str, ...]]] = set()
         for tid, candidate, screened in survivors:
@@ -301,8 +358,8 @@ class Synthesizer:
             else:
                 queued.add(signature)
                 queue.append((tid, candidate, screened))
-        while queue and valid < wanted:
-            need = wanted - valid
+        while queue and len(kept) < wanted:
+            need = wanted - len(kept)
             size = max(self.options.jobs or 1, need + need // 4)  # most screened ones hold
             wave, queue = queue[:size], queue[size:]
             jobs: dict[str, TaskJob] = {}
@@ -323,15 +380,15 @@ class Synthesizer:
                 self.store.put("synth_task", outcome.item.key, result.to_json())
                 done[by_key[outcome.item.key]] = result
             for tid, candidate, screened in wave:
-                if valid >= wanted:
+                if len(kept) >= wanted:
                     self._skipped(tally, tid, source, candidate)
-                    continue
-                valid += self._collect(tid, source, candidate, jobs.get(tid) or
-                                       self._task_job(tid, source, candidate, screened),
-                                       done[tid], tally, seen_sets, screened.failing)
+                elif self._collect(tid, source, candidate, jobs.get(tid) or
+                                   self._task_job(tid, source, candidate, screened),
+                                   done[tid], tally, seen_sets, screened.failing):
+                    kept.append(candidate)
         for tid, candidate, _ in queue:
             self._skipped(tally, tid, source, candidate)
-        return valid
+        return kept
 
     def _task_job(self, tid: str, source: Instance, candidate: BugCandidate,
                   screened: Screened) -> TaskJob:
@@ -350,7 +407,7 @@ class Synthesizer:
     def _collect(self, tid: str, source: Instance, candidate: BugCandidate, job: TaskJob,
                  result: TaskResult, tally: Tally,
                  seen_sets: set[tuple[tuple[str, ...], tuple[str, ...]]],
-                 failing: tuple[str, ...]) -> int:
+                 failing: tuple[str, ...]) -> bool:
         verdict = result.verdict
         tally.costs["task"][0] += result.cpu_s + verdict.cpu_s
         tally.costs["task"][1] += verdict.duration_s + result.seal_s
@@ -361,16 +418,18 @@ class Synthesizer:
                 reason = "flaky"
             self._rejected(tally, tally.validated, tid, source, candidate, reason,
                            verdict.detail or "")
-            return 0
+            return False
         signature = _signature(candidate, verdict.FAIL_TO_PASS)
         if signature in seen_sets:
             self._rejected(tally, tally.validated, tid, source, candidate, "duplicate",
                            "the same FAIL_TO_PASS tests on the same function as another task")
-            return 0
+            return False
         seen_sets.add(signature)
         seen_sets.add(_signature(candidate, failing))  # as screening will see the next ones
-        statement = problem_statement(verdict.FAIL_TO_PASS, result.before_log,
-                                      candidate.bug_patch, candidate.files)
+        issues = candidate.extra.get("issues") or []
+        statement = "".join(f"{i['title']}\n{i['body']}".rstrip() + "\n" for i in issues) or \
+            problem_statement(verdict.FAIL_TO_PASS, result.before_log, candidate.bug_patch,
+                              candidate.files)
         tally.rows.append(task_row(tid, source, candidate, result, job.settings, job.runs,
                                    statement))
         tally.layer_bytes += result.layer_bytes
@@ -382,7 +441,7 @@ class Synthesizer:
                                           validation_s=round(verdict.duration_s, 3)))
         self.echo(f"  [valid {len(tally.rows)}] {tid} ({candidate.origin}) "
                   f"F2P={len(verdict.FAIL_TO_PASS)} P2P={len(verdict.PASS_TO_PASS)}")
-        return 1
+        return True
 
     # -- bookkeeping -----------------------------------------------------------------------
     def _result(self, outcome: Outcome[Any, Any]) -> Any:
