@@ -18,6 +18,9 @@ from synth_fixtures import swap
 
 pytestmark = pytest.mark.docker
 PER_ENV = 2
+# Reverts first: calc 1.1's instances have merged pull requests with tests behind them (#2, #8);
+# calc 1.0's one instance starts the history, so its tasks are mutations.
+STRATEGIES = ("pr_revert", "mutation")
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +30,7 @@ def synth(example_compile, tmp_path_factory):
     out = tmp_path_factory.mktemp("synth")
     lines: list[str] = []
     synthesizer = Synthesizer(SynthOptions(build=example_compile[0], out=out, per_env=PER_ENV,
-                                           jobs=2),
+                                           jobs=2, strategies=STRATEGIES),
                               lines.append, generators={"mutation": swap})
     tally = synthesizer.run()
     yield out, tally, lines, synthesizer
@@ -54,8 +57,9 @@ def test_every_environment_gets_its_tasks_as_rows_in_the_dataset_schema(synth):
     instances = load_instances(out)
     assert len(instances) == 2 * PER_ENV  # two environments in the example
     for iid, inst in instances.items():
-        assert iid.startswith("example__calc.mutation.") and len(iid.rsplit(".", 1)[1]) == 8
-        assert inst.origin == "mutation:swap_operator"
+        strategy = inst.synthesis["strategy"]
+        assert iid.startswith(f"example__calc.{strategy}.") and len(iid.rsplit(".", 1)[1]) == 8
+        assert inst.origin in ("pr_revert", "mutation:swap_operator")
         assert inst.test_patch == "" and inst.patch.startswith("diff --git a/calc/")
         assert inst.FAIL_TO_PASS and inst.synthesis["source_instance"].startswith("example__calc-")
         assert inst.synthesis["functions"][0].startswith("calc/")
@@ -63,6 +67,11 @@ def test_every_environment_gets_its_tasks_as_rows_in_the_dataset_schema(synth):
                                                   for d in inst.tests.test_directives)
         assert inst.image.startswith("sha256:") and inst.eval_script
         assert inst.synthesis["layer_bytes"] < 1_000_000  # a thin layer on the instance image
+    origins = sorted(inst.origin for inst in instances.values())
+    assert origins == ["mutation:swap_operator"] * 2 + ["pr_revert"] * 2
+    reverted = {inst.synthesis["extra"]["pull_number"] for inst in instances.values()
+                if inst.origin == "pr_revert"}
+    assert reverted == {2, 8}  # the two valid pull requests before calc-10 and calc-8
     assert any("valid task(s) in this environment so far" in line for line in lines)
 
 
@@ -128,7 +137,8 @@ def test_a_second_run_builds_and_runs_nothing_and_status_shows_the_funnel(synth)
     out, tally, _, first = synth
     before = (out / "data" / "train-00000-of-00001.parquet").read_bytes()
     lines: list[str] = []
-    again = Synthesizer(SynthOptions(build=first.options.build, out=out, per_env=PER_ENV, jobs=2),
+    again = Synthesizer(SynthOptions(build=first.options.build, out=out, per_env=PER_ENV, jobs=2,
+                                     strategies=STRATEGIES),
                         lines.append, generators={"mutation": swap}).run()
     assert not any("screening" in line or "mapping" in line for line in lines)
     assert [r["instance_id"] for r in again.rows] == [r["instance_id"] for r in tally.rows]
