@@ -109,3 +109,35 @@ def test_an_unknown_strategy_is_a_clear_error_before_anything_runs(tmp_path):
     assert result.returncode == 1
     assert "unknown strategy bogus" in result.stderr and "pr_revert" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_scripted_policy_given_by_name_rewrites_a_covered_function(tmp_path):
+    from swegc.compiler.synthesis.bugs import FunctionTarget
+    from swegc.compiler.synthesis.generators import Context, STRATEGIES
+    from swegc.compiler.synthesis.pipeline import SynthOptions, Synthesizer
+    from swegc.records import Instance
+    from swegc.runtime.policies.scripted import call
+
+    (tmp_path / "m.py").write_text(SOURCE)
+    rewrite = "def plain(a):\n    return a - 1\n"
+    options = SynthOptions(build=tmp_path / "build", out=tmp_path / "out", strategies=("policy",),
+                           policy="scripted",
+                           policy_options={"script": [call("replace_function", source=rewrite,
+                                                           explanation="off by two")]})
+    source = Instance.from_row({"instance_id": "acme__m-1", "repo": "acme/m"})
+    policy = Synthesizer(options)._policy(source)
+    target = FunctionTarget("m.py", "plain", 4, 5, ("tests/test_m.py::test_b",))
+    [candidate] = STRATEGIES["policy"](Context(source, tmp_path, [target], 0, 5, policy=policy))
+    assert candidate.origin == "policy" and candidate.functions == ("m.py:plain",)
+    assert "-    return a + 1\n+    return a - 1" in candidate.bug_patch
+    assert candidate.extra["prompt"][1]["content"].count("def plain") == 1  # kept with the row
+
+
+def test_the_policy_strategy_without_a_policy_is_a_clear_error(tmp_path):
+    import pytest
+
+    from swegc.compiler.synthesis.pipeline import SynthOptions, Synthesizer
+    from swegc.errors import SwegcError
+
+    with pytest.raises(SwegcError, match="needs --policy NAME"):
+        Synthesizer(SynthOptions(build=tmp_path, out=tmp_path / "o", strategies=("policy",)))
