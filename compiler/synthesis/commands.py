@@ -29,6 +29,10 @@ from swegc.cli_options import executor_options
               show_default=True,
               help="The largest share of the tests run that a bug may fail (more: too_broad, "
                    "such as an import error).")
+@click.option("--map", "map_scope", type=click.Choice(["suite", "instance"]), default="suite",
+              show_default=True,
+              help="Which tests the call map runs (once per source instance): the whole suite, "
+                   "or only the source row's own test files (for a suite too slow to run whole).")
 @click.option("--jobs", "-j", type=click.IntRange(1, 4096), default=None,
               help="Units in parallel (default: min(4, CPUs)).")
 @click.option("--split", default="train", show_default=True, help="Dataset split name.")
@@ -43,7 +47,8 @@ from swegc.cli_options import executor_options
                                  "temperature, max_tokens, script, ...).")
 @executor_options
 def synthesize(build: Path, out: Path, per_env: int, strategies: str, seed: int,
-               per_source: int | None, runs: int | None, cap: float, jobs: int | None,
+               per_source: int | None, runs: int | None, cap: float, map_scope: str,
+               jobs: int | None,
                split: str, policy: str | None, model: str | None, base_url: str | None,
                policy_options: Path | None, executor: str, ray_address: str | None) -> None:
     """Make validated synthetic tasks (bugs the covering tests catch) from BUILD's instances.
@@ -63,7 +68,8 @@ def synthesize(build: Path, out: Path, per_env: int, strategies: str, seed: int,
     names = tuple(s.strip() for s in strategies.split(",") if s.strip())
     options = SynthOptions(build=build, out=out, per_env=per_env, strategies=names, seed=seed,
                            jobs=jobs, executor=executor, ray_address=ray_address, runs=runs,
-                           cap=cap, per_source=per_source, split=split, policy=policy,
+                           cap=cap, per_source=per_source, split=split, map_scope=map_scope,
+                           policy=policy,
                            policy_options=extra)
     echo = lambda line: click.echo(line, err=True)  # noqa: E731 - progress goes to stderr
     synthesizer = Synthesizer(options, echo)

@@ -68,6 +68,10 @@ class SynthOptions:
     cap: float = 0.5  # the largest share of the tests run that a bug may fail (too_broad)
     per_source: int | None = None  # candidates per source and strategy (default 4 * per_env)
     split: str = "train"
+    # What the call map runs: "suite" (the test command without directives: every test, so
+    # every function the suite covers) or "instance" (the source row's own test files: cheap on
+    # a large suite, fewer functions covered).
+    map_scope: str = "suite"
     policy: str | None = None  # the runtime policy that rewrites functions (strategy policy)
     policy_options: dict[str, Any] = field(default_factory=dict)  # PolicyOptions' fields
 
@@ -275,7 +279,9 @@ class Synthesizer:
         return int(runs) if isinstance(runs, int) and runs > 0 else 1
 
     def _map(self, source: Instance, tally: Tally) -> SourceMap:
-        command = base_command(source.tests)
+        # the whole suite, or only the test files the instance's own row runs
+        command = base_command(source.tests) if self.options.map_scope == "suite" \
+            else source.tests.test_command
         key = content_hash("synth-source", SOURCE_FORMAT, source.image, source.patch,
                            source.test_patch, source.tests.key(), command)
         stored = self.store.get("synth_source", key)
