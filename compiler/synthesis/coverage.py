@@ -9,18 +9,18 @@ profile function (``sys.setprofile`` and ``threading.setprofile``) that notes th
 writes them as JSON, test id by test id, for the files under the repository's root.
 
 A code object's ``co_firstlineno`` is its first decorator's line where there is one, else its
-``def`` line; ``functions`` locates functions the same way (``ast``), so that each record names
-one function with its span (``FunctionTarget``).
+``def`` line; ``targets.functions_in`` places a ``FunctionTarget`` the same way, so that each
+record names one function with its span.
 """
 
 from __future__ import annotations
 
-import ast
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from swegc.compiler.synthesis.bugs import FunctionTarget
+from swegc.compiler.synthesis.targets import functions_in
 from swegc.runtime.harness.protected_files import Settings, by_name
 
 PLUGIN_MODULE = "swegc_calls"
@@ -119,32 +119,6 @@ class CallMap:
         return {pair: tuple(sorted(tests)) for pair, tests in found.items()}
 
 
-def functions(path: str, source: str) -> list[tuple[FunctionTarget, int]]:
-    """Every function and method in ``source`` as a ``FunctionTarget`` (no covering tests yet),
-    each with the line its code object reports (the first decorator's, or the ``def``'s)."""
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
-        return []
-    found: list[tuple[FunctionTarget, int]] = []
-
-    def walk(node: ast.AST, prefix: str) -> None:
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                qualname = f"{prefix}{child.name}"
-                code_line = min([d.lineno for d in child.decorator_list] + [child.lineno])
-                found.append((FunctionTarget(path, qualname, child.lineno,
-                                             child.end_lineno or child.lineno), code_line))
-                walk(child, f"{qualname}.<locals>.")
-            elif isinstance(child, ast.ClassDef):
-                walk(child, f"{prefix}{child.name}.")
-            else:
-                walk(child, prefix)
-
-    walk(tree, "")
-    return found
-
-
 def covered_targets(sources: Mapping[str, str], calls: CallMap, passing: set[str],
                     test_globs: tuple[str, ...]) -> list[FunctionTarget]:
     """The functions of ``sources`` (path -> text) that passing tests call, with those tests,
@@ -157,8 +131,8 @@ def covered_targets(sources: Mapping[str, str], calls: CallMap, passing: set[str
     for path in sorted(sources):
         if by_name(path, rules) is not None:
             continue
-        for target, code_line in functions(path, sources[path]):
-            tests = covering.get((path, code_line))
+        for target in functions_in(path, sources[path]):
+            tests = covering.get((path, target.first_line))
             if tests:
                 targets.append(FunctionTarget(target.path, target.qualname, target.first_line,
                                               target.last_line, tests))

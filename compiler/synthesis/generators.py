@@ -48,9 +48,11 @@ def _pr_revert(ctx: Context) -> list[BugCandidate]:
 
     if ctx.clone is None:
         return []
+    # made for the tree the image holds: the instance's fix and test_patch on its commit
+    on_top = ctx.source.patch.rstrip("\n") + "\n" + ctx.source.test_patch
     return revert_candidates(ctx.clone, ctx.source.base_commit,
                              test_globs=ctx.source.tests.file_globs, limit=ctx.limit,
-                             repo=ctx.source.repo)
+                             repo=ctx.source.repo, on_top=on_top)
 
 
 def _combined(ctx: Context) -> list[BugCandidate]:
