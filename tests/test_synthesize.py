@@ -151,3 +151,14 @@ def test_a_second_run_builds_and_runs_nothing_and_status_shows_the_funnel(synth)
     assert stages["valid"]["bytes"] > 0
     text = summarize(out)
     assert "example/calc" in text and f"{2 * PER_ENV}" in text
+
+
+def test_publishing_checks_accept_the_tasks_without_a_test_patch(synth):
+    from swegc.dataset import load_instances
+    from swegc.hub.checks import check_rows
+
+    out, _, _, _ = synth
+    instances = list(load_instances(out).values())
+    assert check_rows({"train": instances}, lambda _: None) == []
+    real = [instances[0].__class__(**{**instances[0].__dict__, "origin": "real"})]
+    assert "test_patch" in str(check_rows({"train": real}, lambda _: None))
