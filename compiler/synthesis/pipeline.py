@@ -183,7 +183,8 @@ class Synthesizer:
                           self.options.per_source or max(20, 4 * self.options.per_env),
                           self._clone(source.repo), self._policy(source))
             first = [n for n in self.strategies if n not in AFTER_VALIDATION]
-            candidates = [c for n in first for c in self.generators[n](ctx)]
+            # the strategies take turns, so that each has candidates in the first rounds
+            candidates = _interleave([self.generators[n](ctx) for n in first])
             self._source_line(tally, source, None, targets=len(targets),
                               candidates=len(candidates))
             kept = self._process(source, smap, targets, candidates, tally, env)
@@ -525,6 +526,14 @@ class Synthesizer:
             swegc_version=__version__, split=self.options.split, specs=(),
             images={r["instance_id"]: ImageEntry(r["image_tag"], r["image_id"]) for r in rows},
             counts=dict(counts)))
+
+
+def _interleave(lists: Sequence[list[BugCandidate]]) -> list[BugCandidate]:
+    """One of each list in turn, in order, until all are used."""
+    out: list[BugCandidate] = []
+    for index in range(max((len(items) for items in lists), default=0)):
+        out += [items[index] for items in lists if index < len(items)]
+    return out
 
 
 def _signature(candidate: BugCandidate,
