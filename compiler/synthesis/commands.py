@@ -80,10 +80,7 @@ def synthesize(build: Path, out: Path, per_env: int, strategies: str, seed: int,
                    "command again to continue", err=True)
         raise SystemExit(130) from None
     click.echo(summarize(out))
-    for stage in synthesizer.funnel(tally):
-        why = ", ".join(f"{k} {v}" for k, v in sorted(stage.reasons.items()))
-        click.echo(f"  {stage.stage:<10} {stage.count:>6}" + (f"   ({why})" if why else ""))
-    click.echo(f"\n{len(tally.rows)} synthetic tasks; dataset: "
+    click.echo(f"\n{len(tally.rows)} synthetic tasks in {synthesizer.elapsed_s:.1f}s; dataset: "
                f"datasets.load_dataset({str(out)!r})")
 
 

@@ -20,27 +20,25 @@ with its status and reason), ``reports/funnel.json``, logs and a manifest.
 from __future__ import annotations
 
 import time
-from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from swegc import __version__
-from swegc.build_layout import BuildLayout, ImageEntry, Manifest, write_manifest
+from swegc.build_layout import BuildLayout
 from swegc.compiler.synthesis.bugs import BugCandidate, FunctionTarget
 from swegc.compiler.synthesis.coverage import covered_targets
 from swegc.compiler.synthesis.generators import (AFTER_VALIDATION, STRATEGIES, Context, Generate,
                                                  check_strategies)
 from swegc.compiler.synthesis.rows import task_id, task_row
 from swegc.compiler.synthesis.statement import problem_statement
+from swegc.compiler.synthesis.tally import Tally, write_build
 from swegc.compiler.synthesis.units import (ScreenItem, Screened, ScreenJob, SourceJob, SourceMap,
                                             TaskJob, TaskResult, make_task, map_source, screen,
                                             test_files)
 from swegc.dataset import load_instances
 from swegc.errors import SwegcError
 from swegc.executors import Outcome, Resources, Transient, make_executor, write_logs
-from swegc.funnel import Stage
 from swegc.hashing import content_hash
 from swegc.naming import instance_image_name
 from swegc.records import ORIGIN_REAL, Instance
@@ -84,23 +82,6 @@ class EnvState:
     valid: int = 0
     diffs: set[str] = field(default_factory=set)
     signatures: set[tuple[tuple[str, ...], tuple[str, ...]]] = field(default_factory=set)
-
-
-@dataclass
-class Tally:
-    """What happened to every candidate: report rows and the funnel's counts."""
-
-    reports: list[dict[str, Any]] = field(default_factory=list)
-    rows: list[dict[str, Any]] = field(default_factory=list)
-    generated: int = 0
-    unused: Counter[str] = field(default_factory=Counter)  # never screened: per_env reached
-    applied: Counter[str] = field(default_factory=Counter)  # reasons at the applied stage
-    screened: Counter[str] = field(default_factory=Counter)
-    validated: Counter[str] = field(default_factory=Counter)
-    costs: dict[str, list[float]] = field(default_factory=lambda: {
-        "map": [0.0, 0.0], "screen": [0.0, 0.0], "task": [0.0, 0.0]})
-    layer_bytes: int = 0
-    sources: list[dict[str, Any]] = field(default_factory=list)
 
 
 def base_command(settings: TestSettings) -> str:
@@ -160,7 +141,9 @@ class Synthesizer:
                 self._environment(sources, tally)
         finally:
             self.pool.close()
-        self._write(tally, time.monotonic() - start)
+        write_build(self.layout, tally, split=self.options.split, build=Path(self.options.build),
+                    strategies=self.strategies, per_env=self.options.per_env)
+        self.elapsed_s = time.monotonic() - start
         return tally
 
     # -- one environment -------------------------------------------------------------------
@@ -213,10 +196,10 @@ class Synthesizer:
             own = set(candidate.extra.get("test_files") or ())
             tests |= {t for t in passing if t.split("::", 1)[0] in own}
             if candidate.bug_patch in env.diffs:
-                self._rejected(tally, tally.applied, tid, source, candidate, "duplicate",
+                tally.rejected(tally.applied, tid, source, candidate, "duplicate",
                                "the same diff as another candidate of this environment")
             elif not tests:
-                self._rejected(tally, tally.applied, tid, source, candidate, "no_failing_test",
+                tally.rejected(tally.applied, tid, source, candidate, "no_failing_test",
                                "no passing test calls the changed functions")
             else:
                 env.diffs.add(candidate.bug_patch)
@@ -232,7 +215,7 @@ class Synthesizer:
             env.valid += len(made)
             kept += made
         for tid, candidate, _ in items:
-            self._skipped(tally, tid, source, candidate, screened=False)
+            tally.skipped(tid, source, candidate, screened=False)
         return kept
 
     def _clone(self, repo: str) -> Path | None:
@@ -292,7 +275,7 @@ class Synthesizer:
             self.echo(f"  {source.instance_id}: mapping which tests call which functions")
             outcome = next(iter(self.pool.map_unordered(
                 map_source, [SourceJob(key, source, command)], resources=UNITS)))
-            smap = self._result(outcome)
+            smap = SourceMap.from_json(self._result(outcome).to_json())  # as stored
             self.store.put("synth_source", key, smap.to_json())
         tally.costs["map"][0] += smap.cpu_s
         tally.costs["map"][1] += smap.wall_s
@@ -339,10 +322,10 @@ class Synthesizer:
             screened = results[tid]
             tally.costs["screen"][0] += screened.cpu_s
             if screened.reason in ("does_not_apply", "syntax_error", "source_unusable"):
-                self._rejected(tally, tally.applied, tid, source, candidate, screened.reason,
+                tally.rejected(tally.applied, tid, source, candidate, screened.reason,
                                screened.detail)
             elif screened.reason is not None:
-                self._rejected(tally, tally.screened, tid, source, candidate, screened.reason,
+                tally.rejected(tally.screened, tid, source, candidate, screened.reason,
                                screened.detail)
             else:
                 survivors.append((tid, candidate, screened))
@@ -360,7 +343,7 @@ class Synthesizer:
             # same tests in the same function as one kept (or queued) before is not built.
             signature = _signature(candidate, screened.failing)
             if signature in seen_sets or signature in queued:
-                self._rejected(tally, tally.validated, tid, source, candidate, "duplicate",
+                tally.rejected(tally.validated, tid, source, candidate, "duplicate",
                                "the same failing tests on the same function as another task")
             else:
                 queued.add(signature)
@@ -385,16 +368,17 @@ class Synthesizer:
                 result = self._result(outcome)
                 write_logs(result.logs)
                 self.store.put("synth_task", outcome.item.key, result.to_json())
-                done[by_key[outcome.item.key]] = result
+                # as a later run reads it back (rounded), so that both write the same figures
+                done[by_key[outcome.item.key]] = TaskResult.from_json(result.to_json())
             for tid, candidate, screened in wave:
                 if len(kept) >= wanted:
-                    self._skipped(tally, tid, source, candidate)
+                    tally.skipped(tid, source, candidate)
                 elif self._collect(tid, source, candidate, jobs.get(tid) or
                                    self._task_job(tid, source, candidate, screened),
                                    done[tid], tally, seen_sets, screened.failing):
                     kept.append(candidate)
         for tid, candidate, _ in queue:
-            self._skipped(tally, tid, source, candidate)
+            tally.skipped(tid, source, candidate)
         return kept
 
     def _task_job(self, tid: str, source: Instance, candidate: BugCandidate,
@@ -423,12 +407,12 @@ class Synthesizer:
                 str(verdict.reason or ""), str(verdict.reason or "rejected"))
             if reason == "no_failing_test" and verdict.flaky_tests:
                 reason = "flaky"
-            self._rejected(tally, tally.validated, tid, source, candidate, reason,
+            tally.rejected(tally.validated, tid, source, candidate, reason,
                            verdict.detail or "")
             return False
         signature = _signature(candidate, verdict.FAIL_TO_PASS)
         if signature in seen_sets:
-            self._rejected(tally, tally.validated, tid, source, candidate, "duplicate",
+            tally.rejected(tally.validated, tid, source, candidate, "duplicate",
                            "the same FAIL_TO_PASS tests on the same function as another task")
             return False
         seen_sets.add(signature)
@@ -440,12 +424,10 @@ class Synthesizer:
         tally.rows.append(task_row(tid, source, candidate, result, job.settings, job.runs,
                                    statement))
         tally.layer_bytes += result.layer_bytes
-        tally.reports.append(self._report(tid, source, candidate, "valid", None, None,
-                                          image=result.image, layer_bytes=result.layer_bytes,
-                                          FAIL_TO_PASS=len(verdict.FAIL_TO_PASS),
-                                          PASS_TO_PASS=len(verdict.PASS_TO_PASS),
-                                          flaky_tests=verdict.flaky_tests,
-                                          validation_s=round(verdict.duration_s, 3)))
+        tally.report(tid, source, candidate, "valid", None, None, image=result.image,
+                     layer_bytes=result.layer_bytes, FAIL_TO_PASS=len(verdict.FAIL_TO_PASS),
+                     PASS_TO_PASS=len(verdict.PASS_TO_PASS), flaky_tests=verdict.flaky_tests,
+                     validation_s=round(verdict.duration_s, 3))
         self.echo(f"  [valid {len(tally.rows)}] {tid} ({candidate.origin}) "
                   f"F2P={len(verdict.FAIL_TO_PASS)} P2P={len(verdict.PASS_TO_PASS)}")
         return True
@@ -458,74 +440,6 @@ class Synthesizer:
         if outcome.error is not None:
             raise outcome.error
         return outcome.result
-
-    def _report(self, tid: str, source: Instance, candidate: BugCandidate, status: str,
-                reason: str | None, detail: str | None, **extra: Any) -> dict[str, Any]:
-        return {"instance_id": tid, "repo": source.repo, "status": status, "reason": reason,
-                "detail": (detail or "")[-2000:] or None, "version": source.version,
-                "env_key": source.env_commit, "image": None, "FAIL_TO_PASS": 0,
-                "PASS_TO_PASS": 0, "flaky_tests": [], "validation_s": 0.0, "build_s": 0.0,
-                "origin": candidate.origin, "source_instance": source.instance_id,
-                "functions": list(candidate.functions), **extra}
-
-    def _rejected(self, tally: Tally, stage: Counter[str], tid: str, source: Instance,
-                  candidate: BugCandidate, reason: str, detail: str) -> None:
-        stage[reason] += 1
-        tally.reports.append(self._report(tid, source, candidate, "rejected", reason, detail))
-
-    def _skipped(self, tally: Tally, tid: str, source: Instance, candidate: BugCandidate,
-                 screened: bool = True) -> None:
-        """A candidate left because the environment had its tasks: after screening, or before
-        (never looked at: it leaves the funnel at its first stage)."""
-        (tally.validated if screened else tally.unused)["per_env_reached"] += 1
-        tally.reports.append(self._report(tid, source, candidate, "skipped", "per_env_reached",
-                                          "the environment had --per-env valid tasks already"))
-
-    def funnel(self, tally: Tally) -> list[Stage]:
-        """Counts of what was still in after each stage, with why the others left there."""
-        examined = tally.generated - sum(tally.unused.values())
-        applied = examined - sum(tally.applied.values())
-        screened = applied - sum(tally.screened.values())
-        validated = screened - sum(tally.validated.values())
-        map_cpu, map_wall = tally.costs["map"]
-        task_reasons = {k: v for k, v in tally.validated.items() if k != "per_env_reached"}
-        return [Stage("candidates", examined, map_cpu, map_wall, reasons=dict(tally.unused)),
-                Stage("applied", applied, reasons=dict(tally.applied)),
-                Stage("screened", screened, tally.costs["screen"][0],
-                      reasons=dict(tally.screened)),
-                Stage("validated", validated + sum(task_reasons.values()),
-                      reasons={"per_env_reached": tally.validated["per_env_reached"]}
-                      if tally.validated["per_env_reached"] else {}),
-                Stage("valid", validated, *tally.costs["task"], bytes=tally.layer_bytes,
-                      reasons=task_reasons)]
-
-    def _write(self, tally: Tally, elapsed_s: float) -> None:
-        import json
-
-        from swegc.atomic_files import atomic_write
-        from swegc.compiler.report import write_reports
-        from swegc.dataset import write_dataset
-
-        rows = sorted(tally.rows, key=lambda r: r["instance_id"])
-        repos = sorted({r["repo"] for r in tally.reports} | {r["repo"] for r in rows})
-        write_dataset(self.layout.dataset_dir, rows, split=self.options.split,
-                      pretty_name="swegc synthetic: " + ", ".join(repos),
-                      description=f"Synthetic SWE tasks made by swegc {__version__} "
-                                  f"(`swegc synthesize`) from {self.options.build}.")
-        write_reports(self.layout.root, tally.reports, [])
-        stages = self.funnel(tally)
-        data = {"schema_version": 1, "funnel": [s.to_json() for s in stages],
-                "sources": tally.sources, "elapsed_s": round(elapsed_s, 3),
-                "strategies": list(self.strategies), "per_env": self.options.per_env}
-        text = json.dumps(data, indent=2, sort_keys=True) + "\n"
-        path = self.layout.reports_dir / "funnel.json"
-        atomic_write(path, lambda tmp: Path(tmp).write_text(text))
-        counts = Counter(r["status"] for r in tally.reports)
-        counts.update(rows=len(rows))
-        write_manifest(self.layout, Manifest(
-            swegc_version=__version__, split=self.options.split, specs=(),
-            images={r["instance_id"]: ImageEntry(r["image_tag"], r["image_id"]) for r in rows},
-            counts=dict(counts)))
 
 
 def _interleave(lists: Sequence[list[BugCandidate]]) -> list[BugCandidate]:

@@ -150,9 +150,8 @@ def _read_files(box: Any, paths: list[str]) -> dict[str, str]:
     if not paths:
         return {}
     box.write_file(f"{WORK}/wanted", "\0".join(paths).encode())
-    made = box.execute(f"cd /testbed && tar -cf {WORK}/files.tar --null -T {WORK}/wanted "
-                       "--ignore-failed-read 2>/dev/null; true", timeout_s=300)
-    del made
+    box.execute(f"cd /testbed && tar -cf {WORK}/files.tar --null -T {WORK}/wanted "
+                "--ignore-failed-read 2>/dev/null; true", timeout_s=300)
     try:
         data = box.read_file(f"{WORK}/files.tar")
     except FileNotFoundError:
