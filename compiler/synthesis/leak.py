@@ -3,10 +3,13 @@
 An instance image's history ends at its base commit, which is before its fix; a synthetic task
 starts from the *fixed* tree, so every commit of that history holds the fixed version of a file
 the bug changes (unless the instance's own fix changed it), and ``git diff HEAD~1`` would show
-the answer. So the task's repository is made anew (``SEAL``): the old ``.git`` is removed and
-one root commit holds the bugged tree, the files git tracked before (and the test_patch's new
-files), with the old ``info/exclude`` so that install outputs stay out of ``git status``. No
-other commit, ref, tag, reflog entry, stash or object exists in it.
+the answer. So the task's repository is made anew, in two layers: a base shared by the
+instance's tasks (``base_script``: the old ``.git`` removed, a new object store with every
+file's blob but those a bug may change, the old ``info/exclude`` kept so that install outputs
+stay out of ``git status``), then each task's own (``seal_script``: those files as the bug
+leaves them, and one root commit of the whole bugged tree). No other commit, ref, tag, reflog
+entry, stash or object exists in it, and a task's own layer stays small: its blobs, trees and
+commit, not the repository's.
 
 ``leak_problems`` checks that in a running container of the task's image, for the blobs of the
 changed files as the fix leaves them: ``git cat-file`` finds none of them, every object is one
@@ -37,20 +40,34 @@ class Runs(Protocol):
                 env: dict[str, str] | None = None) -> ExecResult: ...
 
 
-def seal_script(message: str) -> str:
-    """Bash run in /testbed of the bugged tree: the new repository with one root commit.
+def base_script(held_back: str) -> str:
+    """Bash run in /testbed of the fixed tree: the shared base of one instance's tasks.
 
-    The file list is the old index's plus what is new and not ignored, read before the old
-    ``.git`` goes; ``HEAD``'s sha is printed last."""
-    exports = "".join(f"export {k}={shlex.quote(v)}\n" for k, v in IDENTITY.items())
-    return exports + f"""set -euo pipefail
+    The old ``.git`` goes; a new repository with no commit gets the blobs of every file git
+    tracked (and the test_patch's new ones) *except* the files listed NUL-separated in
+    ``held_back`` (every file a bug of this instance may change, each NUL-terminated): their fixed versions must
+    never be stored. Each task's own layer adds those files as its bug leaves them, and its one
+    commit, which makes the base's blobs reachable."""
+    return f"""set -euo pipefail
 cd /testbed
 git ls-files -z --cached --others --exclude-standard > {WORK}/files
 cp .git/info/exclude {WORK}/exclude 2>/dev/null || : > {WORK}/exclude
 rm -rf .git
 git init -q -b {BRANCH} . 2>/dev/null || {{ git init -q . && git symbolic-ref HEAD refs/heads/{BRANCH}; }}
 cp {WORK}/exclude .git/info/exclude
-xargs -0 -r git -c core.hooksPath=/dev/null add -f -- < {WORK}/files
+"$(command -v python3 || command -v python)" -c 'import sys; a = open(sys.argv[1], "rb").read().split(b"\\0"); h = set(open(sys.argv[2], "rb").read().split(b"\\0")); sys.stdout.buffer.write(b"\\0".join(p for p in a if p and p not in h))' {WORK}/files {shlex.quote(held_back)} > {WORK}/kept
+xargs -0 -r git -c core.hooksPath=/dev/null add -f -- < {WORK}/kept
+"""
+
+
+def seal_script(message: str, held_back: str) -> str:
+    """Bash run in /testbed of the bugged tree on the base: its one root commit, holding every
+    file (the held-back ones as the bug leaves them); ``HEAD``'s sha is printed last."""
+    exports = "".join(f"export {k}={shlex.quote(v)}\n" for k, v in IDENTITY.items())
+    return exports + f"""set -euo pipefail
+cd /testbed
+git -c core.hooksPath=/dev/null add -A
+while IFS= read -r -d '' f; do if [ -e "$f" ]; then printf '%s\\0' "$f"; fi; done < {shlex.quote(held_back)} | xargs -0 -r git -c core.hooksPath=/dev/null add -f --
 git -c core.hooksPath=/dev/null -c commit.gpgsign=false commit -q --no-verify -m {shlex.quote(message)}
 git reflog expire --expire=now --all
 rm -rf .git/logs

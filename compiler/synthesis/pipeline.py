@@ -33,9 +33,9 @@ from swegc.compiler.synthesis.generators import (AFTER_VALIDATION, STRATEGIES, C
 from swegc.compiler.synthesis.rows import task_id, task_row
 from swegc.compiler.synthesis.statement import problem_statement
 from swegc.compiler.synthesis.tally import Tally, write_build
-from swegc.compiler.synthesis.units import (ScreenItem, Screened, ScreenJob, SourceJob, SourceMap,
-                                            TaskJob, TaskResult, make_task, map_source, screen,
-                                            test_files)
+from swegc.compiler.synthesis.units import (BaseImage, BaseJob, ScreenItem, Screened, ScreenJob,
+                                            SourceJob, SourceMap, TaskJob, TaskResult, make_base,
+                                            make_task, map_source, screen, test_files)
 from swegc.dataset import load_instances
 from swegc.errors import SwegcError
 from swegc.executors import Outcome, Resources, Transient, make_executor, write_logs
@@ -47,7 +47,8 @@ from swegc.test_settings import TestSettings, full_test_command
 
 SOURCE_FORMAT = 1
 SCREEN_FORMAT = 1
-TASK_FORMAT = 1
+BASE_FORMAT = 1
+TASK_FORMAT = 2  # 2: the task's layer goes on its source's shared base
 Echo = Callable[[str], None]
 UNITS = Resources(cpus=1.0)
 
@@ -112,6 +113,7 @@ class Synthesizer:
         # a test may hand its own generators; else each strategy's own
         self.generators = {**STRATEGIES, **(generators or {})}
         self._clones: dict[str, Path | None] = {}
+        self._bases: dict[str, tuple[BaseImage, tuple[str, ...]]] = {}  # by source instance
         if "policy" in self.strategies and not options.policy:
             raise SwegcError("--strategies policy needs --policy NAME (openai, transformers, "
                              "or scripted with --policy-options)")
@@ -170,6 +172,12 @@ class Synthesizer:
             candidates = _interleave([self.generators[n](ctx) for n in first])
             self._source_line(tally, source, None, targets=len(targets),
                               candidates=len(candidates))
+            # the files no blob of which the shared base may hold: every one a bug may change
+            held = sorted(set(smap.files) | {f for c in candidates for f in c.files})
+            base = self._base(source, tuple(held), tally)
+            if base.problem:
+                self._source_line(tally, source, base.problem)
+                continue
             kept = self._process(source, smap, targets, candidates, tally, env)
             for name in (n for n in self.strategies if n in AFTER_VALIDATION):
                 if env.valid < self.options.per_env:
@@ -217,6 +225,24 @@ class Synthesizer:
         for tid, candidate, _ in items:
             tally.skipped(tid, source, candidate, screened=False)
         return kept
+
+    def _base(self, source: Instance, held: tuple[str, ...], tally: Tally) -> BaseImage:
+        """The image layer this source's tasks share (``units.make_base``), made once."""
+        key = content_hash("synth-base", BASE_FORMAT, source.image, source.patch,
+                           source.test_patch, source.tests.key(), held)
+        stored = self.store.get("synth_base", key)
+        base = BaseImage.from_json(stored) if stored is not None else None
+        if base is None or (base.problem is None and not _image_here(base.image)):
+            name = instance_image_name(f"{source.instance_id}.synth-base", key[:16])
+            outcome = next(iter(self.pool.map_unordered(
+                make_base, [BaseJob(key, source, held, name)], resources=UNITS)))
+            base = BaseImage.from_json(self._result(outcome).to_json())  # as stored
+            self.store.put("synth_base", key, base.to_json())
+        tally.costs["task"][0] += base.cpu_s
+        tally.costs["task"][1] += base.wall_s
+        tally.layer_bytes += base.layer_bytes
+        self._bases[source.instance_id] = (base, held)
+        return base
 
     def _clone(self, repo: str) -> Path | None:
         """The repository's clone as the build's spec names it, for reverts (None: not asked
@@ -389,11 +415,12 @@ class Synthesizer:
                                                                      files),
                                    "test_directives": tuple(files)})
         runs = self._runs(source)
-        key = content_hash("synth-task", TASK_FORMAT, source.image, source.patch,
-                           source.test_patch, candidate.bug_patch, candidate.fix_patch,
-                           settings.key(), runs)
+        base, held = self._bases[source.instance_id]
+        key = content_hash("synth-task", TASK_FORMAT, base.image_id, candidate.bug_patch,
+                           candidate.fix_patch, settings.key(), runs)
         return TaskJob(key, tid, source, candidate, settings, runs,
-                       instance_image_name(tid, key[:16]), str(self.layout.logs_dir))
+                       instance_image_name(tid, key[:16]), str(self.layout.logs_dir),
+                       base.image, held)
 
     def _collect(self, tid: str, source: Instance, candidate: BugCandidate, job: TaskJob,
                  result: TaskResult, tally: Tally,
@@ -422,7 +449,7 @@ class Synthesizer:
             problem_statement(verdict.FAIL_TO_PASS, result.before_log, candidate.bug_patch,
                               candidate.files)
         tally.rows.append(task_row(tid, source, candidate, result, job.settings, job.runs,
-                                   statement))
+                                   statement, self._bases[source.instance_id][0].layer_bytes))
         tally.layer_bytes += result.layer_bytes
         tally.report(tid, source, candidate, "valid", None, None, image=result.image,
                      layer_bytes=result.layer_bytes, FAIL_TO_PASS=len(verdict.FAIL_TO_PASS),

@@ -47,7 +47,8 @@ def difficulty(candidate: BugCandidate, fail_to_pass: int) -> dict[str, int]:
 
 
 def task_row(tid: str, source: Instance, candidate: BugCandidate, result: TaskResult,
-             settings: TestSettings, runs: int, statement: str) -> dict[str, Any]:
+             settings: TestSettings, runs: int, statement: str,
+             base_layer_bytes: int = 0) -> dict[str, Any]:
     """The row of a valid task (``result.verdict`` valid, its image kept)."""
     verdict = result.verdict
     assert result.image is not None and verdict.status == "valid"
@@ -70,7 +71,9 @@ def task_row(tid: str, source: Instance, candidate: BugCandidate, result: TaskRe
                    "source_instance": source.instance_id,
                    "source_base_commit": source.base_commit,
                    "difficulty": difficulty(candidate, len(verdict.FAIL_TO_PASS)),
-                   "layer_bytes": result.layer_bytes, "extra": candidate.extra})
+                   "layer_bytes": result.layer_bytes,
+                   "base_layer_bytes": base_layer_bytes,  # shared by the source's tasks
+                   "extra": candidate.extra})
     peer = peer_columns({**fields, **settings.row_columns()})
     instance = Instance(**fields, eval_script=peer["eval_script"], eval_type=peer["eval_type"],
                         log_parser=peer["log_parser"])

@@ -280,6 +280,8 @@ class TaskJob:
     runs: int
     image_name: str  # repository:tag of the task's image
     logs_dir: str  # the driver's logs folder
+    base: str = ""  # the source's base image (``make_base``) the task's layer goes on
+    held_back: tuple[str, ...] = ()  # the files the base holds no blob of
 
 
 @dataclass(frozen=True)
@@ -346,43 +348,114 @@ def make_task(job: TaskJob) -> TaskResult:
                       cpu, seal_s, logs)
 
 
+def _build_box(image: str) -> Any:
+    """A sandbox to commit: no network, no limits, no init process (its mount point would land
+    in the layer), no sandbox label (the image would carry it)."""
+    from swegc.runtime.sandbox.docker_shell import DockerShellSandbox
+
+    limits = SandboxLimits(network=False, cpus=None, memory=None, pids=None, disk=None,
+                           output_bytes=OUTPUT_BYTES)
+    return DockerShellSandbox(image, limits, workdir="/testbed", init=False, role="build")
+
+
+def _held_back(box: Any, files: tuple[str, ...]) -> str:
+    """Write the held-back list into the sandbox (NUL-terminated); its path."""
+    path = f"{WORK}/held"
+    box.write_file(path, b"".join(f.encode() + b"\0" for f in files))
+    return path
+
+
+def _commit(box: Any, name: str, labels: dict[str, str]) -> Any:
+    box.execute(f"rm -rf {WORK}", timeout_s=60)
+    label_line = "LABEL " + " ".join(f"{k}={json.dumps(v)}" for k, v in sorted(labels.items()))
+    repository, _, tag = name.rpartition(":")
+    return box.commit(repository, tag, ['CMD ["bash"]', "WORKDIR /testbed", label_line,
+                                        "STOPSIGNAL SIGKILL"])
+
+
 def _seal(job: TaskJob) -> tuple[Any, str, list[str], float]:
     """The bugged tree committed as the task's image: (image or why not, base_commit, leaks,
     CPU seconds)."""
-    from swegc.runtime.sandbox.docker_shell import DockerShellSandbox
-
-    source = job.source
-    limits = SandboxLimits(network=False, cpus=None, memory=None, pids=None, disk=None,
-                           output_bytes=OUTPUT_BYTES)
-    box = DockerShellSandbox(source.image, limits, workdir="/testbed", init=False, role="build")
+    box = _build_box(job.base)
     try:
         box.start()
-        problem = _fixed_tree(box, source)
-        if problem:
-            return problem, "", [], _cpu_seconds(box)
         blobs = box.execute(leak.fixed_blobs_script(job.candidate.files), timeout_s=60)
         fixed = blobs.output.split()
         box.write_file(f"{WORK}/bug.diff", job.candidate.bug_patch.encode())
         applied = box.execute(f"{APPLY} {WORK}/bug.diff", timeout_s=120)
         if applied.exit_code != 0:
             return f"the bug does not apply: {applied.output.strip()[-500:]}", "", [], 0.0
-        sealed = box.execute(leak.seal_script(f"{job.task_id}"), timeout_s=600)
+        held = _held_back(box, job.held_back)
+        sealed = box.execute(leak.seal_script(job.task_id, held), timeout_s=600)
         if sealed.exit_code != 0:
             raise InfrastructureError(f"sealing the repository failed: {sealed.output[-800:]}")
         base_commit = sealed.output.split()[-1]
         leaks = leak.leak_problems(box, fixed)
         cpu = _cpu_seconds(box)
-        box.execute(f"rm -rf {WORK}", timeout_s=60)
-        labels = {f"{LABEL}.kind": "synthetic", f"{LABEL}.instance": job.task_id,
-                  f"{LABEL}.source": source.instance_id, f"{LABEL}.key": job.key,
-                  f"{LABEL}.base_commit": base_commit}
-        label_line = "LABEL " + " ".join(f"{k}={json.dumps(v)}" for k, v in sorted(labels.items()))
-        repository, _, tag = job.image_name.rpartition(":")
-        image = box.commit(repository, tag, ['CMD ["bash"]', "WORKDIR /testbed", label_line,
-                                             "STOPSIGNAL SIGKILL"])
+        image = _commit(box, job.image_name, {
+            f"{LABEL}.kind": "synthetic", f"{LABEL}.instance": job.task_id,
+            f"{LABEL}.source": job.source.instance_id, f"{LABEL}.key": job.key,
+            f"{LABEL}.base_commit": base_commit})
         return image, base_commit, leaks, cpu
     finally:
         box.close()
+
+
+# -- make_base -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class BaseJob:
+    key: str
+    source: Instance
+    held_back: tuple[str, ...]  # every file a bug of this source may change
+    image_name: str
+
+
+@dataclass(frozen=True)
+class BaseImage:
+    """The layer a source's tasks share: its fixed tree, the old history gone, the blobs of
+    every file but the held-back ones (``leak.base_script``); ``problem`` when it failed."""
+
+    problem: str | None
+    image: str = ""
+    image_id: str = ""
+    layer_bytes: int = 0
+    cpu_s: float = 0.0
+    wall_s: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "cpu_s": round(self.cpu_s, 3), "wall_s": round(self.wall_s, 3)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> BaseImage:
+        return cls(**data)
+
+
+def make_base(job: BaseJob) -> BaseImage:
+    from swegc.docker_client import docker_client
+
+    start = time.monotonic()
+    box = _build_box(job.source.image)
+    try:
+        box.start()
+        problem = _fixed_tree(box, job.source)
+        if problem:
+            return BaseImage(problem, cpu_s=_cpu_seconds(box), wall_s=time.monotonic() - start)
+        held = _held_back(box, job.held_back)
+        made = box.execute(leak.base_script(held), timeout_s=1800)
+        if made.exit_code != 0:
+            raise InfrastructureError(f"the base repository failed: {made.output[-800:]}")
+        cpu = _cpu_seconds(box)
+        image = _commit(box, job.image_name, {
+            f"{LABEL}.kind": "synthetic-base", f"{LABEL}.source": job.source.instance_id,
+            f"{LABEL}.key": job.key})
+    except InfrastructureError as exc:
+        raise Transient("infrastructure", str(exc)) from None
+    finally:
+        box.close()
+    history = docker_client().api.history(image.id)
+    return BaseImage(None, job.image_name, image.id, int(history[0]["Size"]) if history else 0,
+                     cpu, time.monotonic() - start)
 
 
 def _remove(client: Any, name: str) -> None:
