@@ -9,7 +9,8 @@ The row reads as any compiled instance does, with these meanings:
 - ``test_command``/``test_directives``: the test files that hold the covering tests;
   FAIL_TO_PASS and PASS_TO_PASS from validation on those files.
 - ``origin``: ``mutation:<kind>``, ``pr_revert``, ``combined`` or ``policy``; ``synthesis``: the
-  files and functions changed, the source instance, the strategy's facts, difficulty signals.
+  files and functions changed, the source instance, the strategy's facts, the image layers'
+  bytes (the difficulty columns are computed from the patch and FAIL_TO_PASS, as for any row).
 - ``pull_number`` 0 and no issues: no pull request made it.
 """
 
@@ -32,18 +33,6 @@ def task_id(source: Instance, candidate: BugCandidate) -> str:
     """``owner__name.<strategy>.<hash8>``: the hash of the source instance and the bug."""
     digest = content_hash("synthetic-task", source.instance_id, candidate.bug_patch)[:8]
     return f"{repo_slug(source.repo)}.{candidate.strategy}.{digest}"
-
-
-def difficulty(candidate: BugCandidate, fail_to_pass: int) -> dict[str, int]:
-    """Signals of how hard the task is: the fix's size and how many tests it turns."""
-    lines = hunks = 0
-    for line in candidate.fix_patch.splitlines():
-        if line.startswith("@@"):
-            hunks += 1
-        elif line.startswith(("+", "-")) and not line.startswith(("+++", "---")):
-            lines += 1
-    return {"lines": lines, "hunks": hunks, "files": len(candidate.files),
-            "fail_to_pass": fail_to_pass}
 
 
 def task_row(tid: str, source: Instance, candidate: BugCandidate, result: TaskResult,
@@ -70,7 +59,6 @@ def task_row(tid: str, source: Instance, candidate: BugCandidate, result: TaskRe
                    "files": list(candidate.files), "functions": list(candidate.functions),
                    "source_instance": source.instance_id,
                    "source_base_commit": source.base_commit,
-                   "difficulty": difficulty(candidate, len(verdict.FAIL_TO_PASS)),
                    "layer_bytes": result.layer_bytes,
                    "base_layer_bytes": base_layer_bytes,  # shared by the source's tasks
                    "extra": candidate.extra})
