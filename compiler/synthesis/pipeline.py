@@ -172,9 +172,11 @@ class Synthesizer:
             candidates = _interleave([self.generators[n](ctx) for n in first])
             self._source_line(tally, source, None, targets=len(targets),
                               candidates=len(candidates))
-            # the files no blob of which the shared base may hold: every one a bug changes
-            # (combinations are of these bugs; each task's layer holds these files' blobs)
-            held = sorted({f for c in candidates for f in c.files})
+            # the files no blob of which the shared base may hold: every one a bug may change,
+            # the covered functions' files whatever --per-env asks (so a larger one reuses the
+            # base and its tasks), and what a revert changes besides; each task's layer holds
+            # these files' blobs
+            held = sorted({t.path for t in targets} | {f for c in candidates for f in c.files})
             base = self._base(source, tuple(held), tally)
             if base.problem:
                 self._source_line(tally, source, base.problem)
