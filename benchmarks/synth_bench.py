@@ -119,10 +119,15 @@ def remove_images(out: Path) -> None:
     from swegc.dataset import load_instances
     from swegc.docker_client import docker_client
 
+    from swegc.store import BuildStore
+
     client = docker_client()
-    for inst in load_instances(out).values():
+    names = [inst.image_tag for inst in load_instances(out).values()]
+    names += [base["image"] for _, base in BuildStore(out / "store.sqlite").items("synth_base")
+              if base.get("image")]  # after the tasks on them
+    for name in names:
         try:
-            client.images.remove(inst.image_tag, force=True)
+            client.images.remove(name, force=True)
         except Exception:  # noqa: BLE001 - already gone
             pass
 

@@ -38,9 +38,11 @@ def synth(example_compile, tmp_path_factory):
     from swegc.docker_client import docker_client
 
     client = docker_client()
-    for row in tally.rows:  # the task images this module made
+    made = [row["image_tag"] for row in tally.rows]  # the task images this module made
+    made += [base.image for base, _ in synthesizer._bases.values() if base.image]  # then bases
+    for name in made:
         try:
-            client.images.remove(row["image_tag"], force=True)
+            client.images.remove(name, force=True)
         except Exception:
             pass
 
