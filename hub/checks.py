@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from swegc.errors import InputError, Problem, SwegcError
-from swegc.records import INSTANCE_SCHEMA_VERSION, Instance
+from swegc.records import INSTANCE_SCHEMA_VERSION, ORIGIN_REAL, Instance
 from swegc.redact import TOKEN_PATTERNS, environment_secrets
 
 REQUIRED_COLUMNS = ("instance_id", "repo", "base_commit", "patch", "test_patch", "problem_statement",
@@ -92,7 +92,10 @@ def check_rows(instances_by_split: Mapping[str, list[Instance]],
                 problems.append(Problem(where, f"schema_version {version!r}; this swegc publishes "
                                                f"version {INSTANCE_SCHEMA_VERSION} (recompile with it)"))
             columns = instance.to_json()
-            missing = [c for c in REQUIRED_COLUMNS if columns.get(c) in (None, "")]
+            # a synthetic task's tests are in its image's tree: it has no test_patch
+            required = REQUIRED_COLUMNS if instance.origin == ORIGIN_REAL else \
+                tuple(c for c in REQUIRED_COLUMNS if c != "test_patch")
+            missing = [c for c in required if columns.get(c) in (None, "")]
             if missing:
                 problems.append(Problem(where, f"no value in column(s) {', '.join(missing)}"))
             if not instance.FAIL_TO_PASS:

@@ -30,6 +30,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "metrics": ("swegc.train.commands", "metrics", "Resolve rate, pass@k and best@k of rollouts."),
     "evaluate": ("swegc.runtime.commands", "evaluate",
                  "Grade predictions (or gold) against a dataset, SWE-bench's way."),
+    "synthesize": ("swegc.compiler.synthesis.commands", "synthesize",
+                   "Make validated synthetic tasks (bugs the tests catch) from a build."),
     "publish": ("swegc.hub.commands", "publish", "Publish a build, RUNS or a checkpoint to the Hub (images by digest)."),
 }
 

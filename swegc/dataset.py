@@ -45,7 +45,7 @@ INT_COLUMNS = frozenset({"pull_number", "schema_version", "difficulty_files", "d
     _setting_kind("int")
 FLOAT_COLUMNS = frozenset({"difficulty_resolve_rate"})
 BOOL_COLUMNS = _setting_kind("bool")
-JSON_COLUMNS = frozenset({"validation"}) | _setting_kind("json")
+JSON_COLUMNS = frozenset({"validation", "synthesis"}) | _setting_kind("json")
 _JSON_MARK = {b"swegc.encoding": b"json"}
 
 COLUMN_DOCS = {
@@ -99,6 +99,10 @@ COLUMN_DOCS = {
                                "then.",
     "difficulty_resolve_runs": "How many rollouts `difficulty_resolve_rate` counts.",
     "difficulty_resolve_policy": "The policy (model) whose rollouts gave the resolve rate.",
+    "origin": "How the task was made: `real` (a merged pull request), or by `swegc synthesize`: "
+              "`mutation:<kind>`, `pr_revert`, `combined` or `policy`.",
+    "synthesis": "JSON: what a synthetic task changed (files, functions), the instance it was "
+                 "made from and the strategy's own facts; `{}` for real tasks.",
     "schema_version": "Version of this row format.",
 } | {column: spec["doc"] for column, spec in _SETTINGS.items()}
 

@@ -70,6 +70,16 @@ class Reason(StrEnum):
     # a rollout's unit (never stored: the next run retries it)
     SANDBOX = "sandbox"
     GRADING = "grading"
+    # a synthetic candidate (swegc synthesize)
+    DOES_NOT_APPLY = "does_not_apply"
+    SYNTAX_ERROR = "syntax_error"
+    NO_FAILING_TEST = "no_failing_test"
+    TOO_BROAD = "too_broad"
+    FLAKY = "flaky"
+    DUPLICATE = "duplicate"
+    LEAK = "leak"
+    SOURCE_UNUSABLE = "source_unusable"
+    PER_ENV_REACHED = "per_env_reached"
 
 
 @dataclass(frozen=True)
@@ -213,6 +223,34 @@ REASONS: dict[Reason, Explanation] = {
     Reason.GRADING: Explanation(
         "error", "grading a rollout's patch failed on the infrastructure",
         "the next rollout run grades it again without rerunning the agent"),
+    Reason.DOES_NOT_APPLY: Explanation(
+        "rejected", "a synthetic bug's diff does not apply to its instance's fixed tree",
+        "nothing to fix: the generator read files that differ from the image's"),
+    Reason.SYNTAX_ERROR: Explanation(
+        "rejected", "a synthetic bug leaves a changed Python file that does not parse",
+        "nothing to fix; the generators' checks let it through"),
+    Reason.NO_FAILING_TEST: Explanation(
+        "rejected", "no covering test fails with the synthetic bug (or none covers it)",
+        "nothing to fix: the tests do not catch it; other candidates may"),
+    Reason.TOO_BROAD: Explanation(
+        "rejected", "a synthetic bug fails more than --max-failing of the tests run, or stops "
+        "a test file from being collected",
+        "raise --max-failing to keep such bugs (an import error is rarely a good task)"),
+    Reason.FLAKY: Explanation(
+        "rejected", "a synthetic bug's failing tests do not fail in every run",
+        "nothing to fix; the flaky tests are in the report's detail"),
+    Reason.DUPLICATE: Explanation(
+        "rejected", "a synthetic bug with the same diff, or the same failing tests on the same "
+        "function, as another task of the environment", "nothing to fix"),
+    Reason.LEAK: Explanation(
+        "rejected", "a synthetic task's image could reveal the fix (its repository holds the "
+        "fixed file)", "report it: the task's repository is made anew and must hold none"),
+    Reason.SOURCE_UNUSABLE: Explanation(
+        "rejected", "the source instance's fix or test_patch did not apply in its image, or "
+        "its tests.prepare failed", "compile the build again; its instance may be stale"),
+    Reason.PER_ENV_REACHED: Explanation(
+        "skipped", "the environment had --per-env valid synthetic tasks already",
+        "raise --per-env and run synthesize again: it continues where it stopped"),
 }
 
 

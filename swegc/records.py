@@ -35,12 +35,17 @@ CANDIDATE_SCHEMA_VERSION = 1
 # 7: eval_script loads the run's guard into pytest (harness/pytest_guard.py) and exits 0 only
 # when the run was not tampered with; older rows' scripts still run, without the guard.
 # 8: difficulty_* (swegc.difficulty); an older row's are computed from its patch when read.
-INSTANCE_SCHEMA_VERSION = 8
-READABLE_INSTANCE_VERSIONS = (1, 2, 3, 4, 5, 6, 7, 8)  # 1: rows without test settings, graded with the defaults
+# 9: origin ("real", or how `swegc synthesize` made the task) and synthesis (what it changed);
+# older rows read as real tasks.
+INSTANCE_SCHEMA_VERSION = 9
+READABLE_INSTANCE_VERSIONS = (1, 2, 3, 4, 5, 6, 7, 8, 9)  # 1: rows without test settings, graded with the defaults
 TRAJECTORY_SCHEMA_VERSION = 3
 # Version 1 rows (no image, sample, cost, error, grade or swegc_version) are still read.
 # 3: suspicious (the reward-hack scan's findings); older rows read as unscanned ([]).
 READABLE_TRAJECTORY_VERSIONS = (1, 2, 3)
+
+
+ORIGIN_REAL = "real"  # the ``origin`` of a task made from a merged pull request
 
 
 def instance_id_for(repo: str, pull_number: int) -> str:
@@ -245,6 +250,11 @@ class Instance:
     difficulty_resolve_rate: float | None = None
     difficulty_resolve_runs: int = 0
     difficulty_resolve_policy: str = ""
+    # How the task was made: "real" (a merged pull request), or by `swegc synthesize`:
+    # "mutation:<kind>", "pr_revert", "combined", "policy"; ``synthesis`` says what it changed
+    # (files, functions, the source instance, the strategy's own facts), empty for real tasks.
+    origin: str = ORIGIN_REAL
+    synthesis: dict[str, Any] = field(default_factory=dict)
     schema_version: int = INSTANCE_SCHEMA_VERSION
 
     def __post_init__(self) -> None:
@@ -315,7 +325,7 @@ def instance_columns() -> tuple[str, ...]:
     return tuple(columns)
 
 
-_MAPPING_COLUMNS = frozenset({"validation"})
+_MAPPING_COLUMNS = frozenset({"validation", "synthesis"})
 _NUMBER_AT_END = re.compile(r"-(\d+)$")
 
 
@@ -360,6 +370,8 @@ class _RowReader:
             return self._number(name)
         if name in _MAPPING_COLUMNS:
             return self._mapping(name, {})
+        if name == "origin":
+            return self._text(name) or ORIGIN_REAL
         if str(kind).startswith("list"):
             return self._strings(name)
         return self._text(name)

@@ -153,10 +153,13 @@ def eval_script(row: Mapping[str, Any]) -> str:
     lines += [
         _heredoc(put_back, rules, "PUT_BACK",
                  " || { echo 'swegc-eval: could not put back the test files'; exit 1; }"),
-        "# 2. The test_patch.",
-        _heredoc("git apply --verbose -", str(row["test_patch"]), "TEST_PATCH",
-                 " || { echo 'swegc-eval: the test_patch does not apply'; exit 1; }"),
     ]
+    if str(row["test_patch"]).strip():
+        lines += ["# 2. The test_patch.",
+                  _heredoc("git apply --verbose -", str(row["test_patch"]), "TEST_PATCH",
+                           " || { echo 'swegc-eval: the test_patch does not apply'; exit 1; }")]
+    else:  # a synthetic task: its tests are already in the tree
+        lines.append("# 2. No test_patch: the tests are in the tree as it is.")
     for index, command in enumerate(row.get("test_prepare") or [], start=1):
         if index == 1:
             lines.append("# 2b. The spec's tests.prepare commands (what the patch changes the "
