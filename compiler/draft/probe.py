@@ -31,6 +31,10 @@ Echo = Callable[[str], None]
 MAX_ROUNDS = 8
 # How far each instance got, for comparing rounds in which no more became valid: a repair that
 # turns an env build failure into a collection error is progress.
+# A probed instance's outcome when it validated: not a rejection reason, but it stands where
+# the reason of a rejected one does (a valid instance that lost tests still yields a Failure).
+VALID_OUTCOME = "valid"
+
 _STAGES = {"valid": 4, "no_fail_to_pass": 3, "exit_code_mismatch": 3, "results_disagree": 3,
            "suite_incomplete": 3, "tampered": 3, "timeout": 2, "suite_did_not_run": 2,
            "after_collection_error": 2, "prepare_failed": 2, "no_per_test_results": 2,
@@ -182,7 +186,7 @@ def repaired(draft: Draft, probe: Probe, context: Context) -> tuple[Draft, list[
 def _split(failure: Failure, probe: Probe, draft: Draft) -> tuple[str, str] | None:
     """Where to split the failure's environment, for a failure of some instances only."""
     if not failure.instances or failure.env_index is None or failure.kind in (
-            Kind.TIMEOUT, Kind.NETWORK) or failure.reason == "valid":
+            Kind.TIMEOUT, Kind.NETWORK) or failure.reason == VALID_OUTCOME:
         return None  # test settings are every environment's; a valid instance lost tests only
     env_versions = str(draft.get(f"environments.{failure.env_index}.versions") or "")
     passing = [probe.versions[i] for i, s in probe.outcomes.items()
