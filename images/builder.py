@@ -429,11 +429,15 @@ class ImageBuilder:
         installer = recipe.installer()
         if installer:
             script += _run_block(_dated_title(recipe), installer.setup_lines(VENV))
-            script += _run_block("build tools no older than the floor", installer.seed_lines(VENV))
+            script += _run_block("build tools as the venv came", installer.seed_snapshot_lines(VENV))
         if recipe.node:
             script += _run_block("node", recipe.node.setup_lines())
         script += _run_block("indexes", _index_lines(recipe))
+        # pre_install runs before any uv call: the spec's env may name a file it writes
+        # (UV_OVERRIDE), and every uv call must see it.
         script += _run_block("pre_install", recipe.pre_install)
+        if installer:
+            script += _run_block("build tools no older than the floor", installer.seed_lines(VENV, recipe.pre_install))
         script += _run_block("repository", [
             "git init -q /testbed", "cd /testbed",
             # Submodules come from their own clones (source.submodules), never fetched.

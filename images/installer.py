@@ -107,13 +107,35 @@ class DatedInstaller:
         ]
 
     @staticmethod
-    def seed_lines(venv: str) -> list[str]:
-        """Bash lines, after ``setup_lines``, that bring the build tools the venv already has
-        (its seed packages) up to the floor, through the wrapper: an unpinned requirement of
-        one later would otherwise be "already satisfied" by the Python's bundled release
-        (setuptools 44 on old Pythons). Tools the venv lacks stay out; a spec's pin
-        (``setuptools==40.8.0``) still installs that version afterwards."""
-        probe = "; ".join(f"importlib.util.find_spec({module!r}) and print({name!r})"
-                          for name, module in BUILD_TOOL_MODULES.items())
-        return [f'seeded=$({venv}/bin/python -c "import importlib.util; {probe}")',
+    def seed_snapshot_lines(venv: str) -> list[str]:
+        """Bash lines, before ``pre_install``, that note the build tools the venv came with
+        (its seed packages) and their versions, without running uv: ``pre_install`` may
+        write a file the spec's env names for uv (``UV_OVERRIDE``), so no uv call may come
+        before it. ``seed_lines`` reads the note after ``pre_install``."""
+        return [f"seed_before=$({_seed_probe(venv)})"]
+
+    @staticmethod
+    def seed_lines(venv: str, pre_install: tuple[str, ...] = ()) -> list[str]:
+        """Bash lines, after ``setup_lines``, ``seed_snapshot_lines`` and ``pre_install``,
+        that bring the venv's seed build tools up to the floor, through the wrapper: an
+        unpinned requirement of one later would otherwise be "already satisfied" by the
+        Python's bundled release (setuptools 44 on old Pythons). Tools the venv lacks stay
+        out, and so does one that ``pre_install`` names or changed: a spec's pin
+        (``setuptools==40.8.0``, or the very version the venv came with) holds."""
+        named = " ".join(pre_install).lower().replace("_", "-")
+        kept = [name for name in BUILD_TOOL_MODULES if name not in named]
+        if not kept:
+            return []
+        names = "|".join(name.replace("-", "[-_]") for name in kept)
+        return [f"seed_after=$({_seed_probe(venv)})",
+                'seeded=$(printf "%s\\n" "$seed_before" | grep -Fx -e "$seed_after" '
+                f'| grep -iE \'^({names})==\' | sed "s/==.*//" || true)',
                 'if [ -n "$seeded" ]; then pip install -U $seeded; fi']
+
+
+def _seed_probe(venv: str) -> str:
+    """A command that prints ``name==version`` of each build tool in the venv (pip's own
+    freeze: it runs no uv)."""
+    names = "|".join(name.replace("-", "[-_]") for name in BUILD_TOOL_MODULES)
+    return (f"PYTHONPATH= {venv}/bin/python -m pip freeze --all --disable-pip-version-check "
+            f"2>/dev/null | grep -iE '^({names})==' || true")

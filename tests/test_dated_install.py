@@ -254,3 +254,28 @@ def test_under_pip_date_commit_each_instance_resolves_as_of_its_own_base_commit(
         json.loads, (out / "reports" / "instances.jsonl").read_text().splitlines())}
     assert statuses == {"acme__dated-1": ("valid", None), "acme__dated-2": ("valid", None)}, \
         result.stderr[-3000:]
+
+
+@pytest.mark.docker
+def test_an_override_file_that_pre_install_writes_holds_for_every_uv_call_of_the_env(
+        git_builder, tmp_path, docker_engine, index):
+    """dvc's spec names uv's override file in ``env`` and writes it in ``pre_install`` (a pin
+    the index never had becomes a release): the build's own uv calls (bringing the venv's
+    build tools to the floor) must come after it, and a build tool pre_install pins stays."""
+    c1 = git_builder.commit("pins a dev build", {"requirements.txt": "swegc-test-dated==1.0.dev7\n"})
+    builder = ImageBuilder(GitRepo.open(git_builder.path),
+                           BuildNetwork.resolve({"pip_extra_index_url": index.url}),
+                           tmp_path / "logs")
+    env = builder.env_image(EnvRecipe(
+        repo="acme/override", base_image="swegc-base:bookworm", env_commit=c1, python="3.11",
+        pip_date=DATE, env=(("UV_OVERRIDE", "/opt/overrides.txt"),),
+        pre_install=("printf 'swegc-test-dated==1.0\\n' > /opt/overrides.txt",
+                     "pip install setuptools==66.1.1"),
+        install=("pip install -r requirements.txt",)))
+    try:
+        with Sandbox(env.name) as box:
+            found = box.run("python -c 'import importlib.metadata as m; print("
+                            "m.version(\"swegc-test-dated\"), m.version(\"setuptools\"))'")
+            assert found.output.strip() == "1.0 66.1.1"
+    finally:
+        subprocess.run(["docker", "rmi", "-f", env.name], capture_output=True)

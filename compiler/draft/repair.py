@@ -210,8 +210,9 @@ def _override(draft: Draft, env: int, name: str, pinned: str) -> list[Edit]:
     """A requirement pins a build the index never had (``moto==1.3.16.dev122`` in a setup.py
     extra): uv's override file (``UV_OVERRIDE``; under pip_date ``pip`` runs uv) replaces it
     with the release it led to, as SWE-Gym edited setup.py. The file is written by each
-    install line itself: it must exist in the env image and again in every instance layer,
-    and the build runs uv before ``pre_install``."""
+    install line itself: it must exist in the env image and again in every instance layer
+    (a file ``pre_install`` writes does too, now that the build runs no uv before it; this
+    keeps each line whole on its own)."""
     try:
         release = Version(pinned).base_version
     except InvalidVersion:
