@@ -143,7 +143,22 @@ def setup_command(python, folder):
     return [python, "-c", SETUP_SHIM]
 
 
-def legacy_develop(config, args, pins):
+# What uv shows when the backend of a project installed with -e has no PEP 660 hook: the
+# hook is looked up, and Python's AttributeError names it. A hook that exists and fails (a
+# maturin build of pydantic-core that did not compile) is not this: it must stay a failure.
+NO_EDITABLE_HOOK = re.compile(
+    r"Call to `(?P<backend>[^`]+)\.build_editable` failed.*?"
+    r"has no attribute 'build_editable'", re.DOTALL)
+
+
+def missing_editable_hook(output):
+    """The backend (``setuptools.build_meta``) whose missing ``build_editable`` made the
+    install fail, or None where the install failed for any other reason."""
+    found = NO_EDITABLE_HOOK.search(output)
+    return found.group("backend") if found else None
+
+
+def legacy_develop(config, args, pins, backend):
     """What pip did before PEP 660 for a backend without ``build_editable``: install the
     project's dependencies, then ``setup.py develop --no-deps`` with the venv's setuptools
     (through a shim ``setup.py`` where the project has only setup.cfg, as pip did)."""
@@ -153,16 +168,16 @@ def legacy_develop(config, args, pins):
     if not targets or not all(os.path.isfile(os.path.join(f, "setup.py")) or
                               os.path.isfile(os.path.join(f, "setup.cfg")) for f in folders):
         if targets:  # pip too needed one of them for a legacy editable install
-            say("the build backend has no build_editable hook (PEP 660) and %s has neither "
+            say("the build backend %s has no build_editable hook (PEP 660) and %s has neither "
                 "setup.py nor setup.cfg to fall back on: require setuptools>=64 in its "
-                "pyproject.toml's build-system, or install it without -e" %
+                "pyproject.toml's build-system, or install it without -e" % (backend,
                 ", ".join(f for f in folders if not os.path.isfile(os.path.join(f, "setup.cfg"))
-                          and not os.path.isfile(os.path.join(f, "setup.py"))))
+                          and not os.path.isfile(os.path.join(f, "setup.py")))))
         return None
     shim = [f for f in folders if not os.path.isfile(os.path.join(f, "setup.py"))]
-    say("the build backend has no build_editable hook (PEP 660); falling back to "
-        "`setup.py develop`%s, as pip did before 25.3" %
-        (" (a shim setup.py for %s, which has only setup.cfg)" % ", ".join(shim) if shim else ""))
+    say("the build backend %s has no build_editable hook (PEP 660); falling back to "
+        "`setup.py develop`%s, as pip did before 25.3" % (backend,
+        " (a shim setup.py for %s, which has only setup.cfg)" % ", ".join(shim) if shim else ""))
     plain = not_editable(args)
     code, _ = resolve(config, plain, pins)  # the dependencies (and a wheel of the project)
     if code != 0:
@@ -236,8 +251,9 @@ def install(config, args):
         config = dict(config, exclude_newer_package=config["exclude_newer_package"] + [
             "%s=false" % p for index in config["indexes"] for p in index["packages"]])
     code, output = resolve(config, args, pins)
-    if code != 0 and "build_editable" in output:
-        fallback = legacy_develop(config, args, pins)
+    backend = missing_editable_hook(output) if code != 0 else None
+    if backend:
+        fallback = legacy_develop(config, args, pins, backend)
         if fallback is not None:
             return fallback
     return code

@@ -279,3 +279,29 @@ def test_an_override_file_that_pre_install_writes_holds_for_every_uv_call_of_the
             assert found.output.strip() == "1.0 66.1.1"
     finally:
         subprocess.run(["docker", "rmi", "-f", env.name], capture_output=True)
+
+
+@pytest.mark.docker
+def test_an_editable_hook_that_fails_stays_a_failure_and_is_not_called_missing(
+        git_builder, tmp_path, docker_engine):
+    """A backend that has build_editable and fails in it (maturin that could not compile
+    pydantic-core) is no legacy project: no `setup.py develop` fallback, no false "has no
+    build_editable hook", and the hook's own error shows."""
+    c1 = git_builder.commit("failing backend", {
+        "pyproject.toml": '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "backend"\n'
+                          'backend-path = ["_build"]\n',
+        "_build/backend.py": LEGACY_BACKEND + "def build_editable(*args, **kwargs):\n"
+                                              "    raise SystemExit('the compiler failed here')\n",
+        "legacy/__init__.py": "", "setup.py": _setup_py([])})
+    builder = ImageBuilder(GitRepo.open(git_builder.path), BuildNetwork.resolve({}),
+                           tmp_path / "logs")
+    with pytest.raises(BuildFailed) as failure:
+        built = builder.env_image(EnvRecipe(repo="acme/failing", base_image="swegc-base:bookworm",
+                                            env_commit=c1, python="3.11", pip_date=DATE,
+                                            install=("pip install -e .",)))
+        subprocess.run(["docker", "rmi", "-f", built.name], capture_output=True)
+    from pathlib import Path
+
+    log = Path(failure.value.log_path or "").read_text()
+    assert "the compiler failed here" in log
+    assert "has no build_editable hook" not in log and "setup.py develop" not in log
