@@ -40,7 +40,7 @@ from swegc.git import GitError, GitRepo
 from swegc.hashing import content_hash
 from swegc.reasons import Reason
 from swegc.records import Instance
-from swegc.docker_client import docker_client
+from swegc.docker_client import docker_client, list_images
 from swegc.runtime.sandbox.orphans import remove_orphans
 from swegc.images.builder import (BuiltImage, EnvRecipe, ImageBuilder, InstanceRecipe, env_bundle,
                                   instance_bundle, submodule_bundles)
@@ -386,7 +386,7 @@ class Compiler:
         """A stored env image's reference when it can be used, else None: in this engine (then
         pushed to the registry, if any), or in the registry, from which the nodes that lack it
         pull it."""
-        if client.images.list(name=image.name):
+        if list_images(client, name=image.name):
             return locate(image, self.registry, push=True)
         reference = self._looked_up(image)
         return reference if reference.pushed else None
@@ -559,7 +559,7 @@ class Compiler:
     def _engine_images(self) -> set[tuple[str, str]]:
         """The engine's swegc images by tag and id, read once per stage (not per unit)."""
         return {(tag, image.id)
-                for image in docker_client().images.list(filters={"label": "org.swegc.kind"})
+                for image in list_images(docker_client(), filters={"label": "org.swegc.kind"})
                 for tag in image.tags}
 
     def _stored_unit(self, group: EnvGroup, item: PlannedInstance, images: set[tuple[str, str]]

@@ -29,14 +29,19 @@ def base(pythons: tuple[str, ...], mirror: str | None, force: bool) -> None:
 @click.option("--kind", type=click.Choice(["base", "env", "instance"]), default=None)
 def list_images(kind: str | None) -> None:
     """List swegc images with their kind, size and own layer size."""
-    from swegc.docker_client import LABEL, docker_client
+    import docker
+
+    from swegc.docker_client import LABEL, docker_client, list_images
 
     client = docker_client()
     filters = {"label": f"{LABEL}.kind" + (f"={kind}" if kind else "")}
     rows = []
-    for image in client.images.list(filters=filters):
+    for image in list_images(client, filters=filters):
         labels = image.labels or {}
-        history = client.api.history(image.id)
+        try:
+            history = client.api.history(image.id)
+        except docker.errors.ImageNotFound:  # removed since the listing (another process)
+            continue
         rows.append((labels.get(f"{LABEL}.kind", "?"), ", ".join(image.tags) or image.short_id,
                      image.attrs.get("Size", 0), history[0]["Size"] if history else 0))
     for kind_name, name, size, layer in sorted(rows):
@@ -54,13 +59,15 @@ def list_images(kind: str | None) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask.")
 def remove(kind: str | None, builds: tuple[str, ...], dry_run: bool, yes: bool) -> None:
     """Remove env and instance images swegc built (base images are kept)."""
-    from swegc.docker_client import LABEL, docker_client
+    import docker
+
+    from swegc.docker_client import LABEL, docker_client, list_images
 
     client = docker_client()
     keep = _images_used_by(builds)
     kinds = [kind] if kind else ["instance", "env"]
     doomed = [img for k in kinds
-              for img in client.images.list(filters={"label": f"{LABEL}.kind={k}"})
+              for img in list_images(client, filters={"label": f"{LABEL}.kind={k}"})
               if not keep & set(img.tags)]
     if not doomed:
         click.echo("no swegc images to remove")
@@ -73,7 +80,10 @@ def remove(kind: str | None, builds: tuple[str, ...], dry_run: bool, yes: bool) 
         click.confirm(f"remove {len(doomed)} image(s)?", abort=True)
     for image in doomed:
         for tag in image.tags or [image.id]:
-            client.images.remove(tag, force=True)
+            try:
+                client.images.remove(tag, force=True)
+            except docker.errors.ImageNotFound:  # another process removed it meanwhile
+                pass
     click.echo(f"removed {len(doomed)} image(s)")
 
 

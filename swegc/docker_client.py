@@ -39,6 +39,26 @@ def image_exists(client: Any, name: str) -> Any | None:
         return None
 
 
+def list_images(client: Any, name: str | None = None,
+                filters: dict[str, Any] | None = None) -> list[Any]:
+    """The engine's images by ``name`` and ``filters``, as ``client.images.list`` gives them,
+    less any removed meanwhile: that call lists ids and then inspects each, and an image
+    another process removes in between (a parallel compile's prune, ``swegc images rm``) made
+    it raise ImageNotFound and end the whole compile. A vanished image is simply not there."""
+    return images_of(client, client.api.images(name=name, filters=filters))
+
+
+def images_of(client: Any, rows: list[dict[str, Any]]) -> list[Any]:
+    """The images of an engine's listing (``client.api.images``), inspected now; those gone
+    since the listing are left out."""
+    found = []
+    for row in rows:
+        image = image_exists(client, row["Id"])
+        if image is not None:
+            found.append(image)
+    return found
+
+
 def require_image(client: Any, name: str, hint: str) -> Any:
     image = image_exists(client, name)
     if image is None:

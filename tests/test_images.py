@@ -155,3 +155,26 @@ def test_a_build_that_waited_in_vain_for_the_shared_package_cache_is_tried_again
     assert failure_reason(1, said) == "cache_locked" in TRANSIENT_BUILD_FAILURES
     assert failure_reason(1, "error: No matching distribution") == "build_failed"
     assert failure_reason(-1, said) == "build_timeout"
+
+
+def test_an_image_removed_between_listing_and_inspecting_is_left_out_not_a_crash(
+        docker_engine, tmp_path):
+    """The engine lists ids, then each is inspected: a parallel process's removal in between
+    made ``images.list`` raise ImageNotFound and end a compile."""
+    import subprocess
+    import uuid
+
+    from swegc.docker_client import images_of, list_images
+
+    mark = uuid.uuid4().hex
+    (tmp_path / "Dockerfile").write_text(f"FROM swegc-base:bookworm\nLABEL org.swegc.test={mark}\n")
+    name = f"swegc-test/vanishing:{mark[:12]}"
+    subprocess.run(["docker", "build", "-q", "-t", name, str(tmp_path)], check=True,
+                   capture_output=True)
+    filters = {"label": f"org.swegc.test={mark}"}
+    try:
+        assert [i.tags for i in list_images(docker_engine, filters=filters)] == [[name]]
+        listed = docker_engine.api.images(filters=filters)
+    finally:
+        subprocess.run(["docker", "rmi", "-f", name], check=True, capture_output=True)
+    assert len(listed) == 1 and images_of(docker_engine, listed) == []
