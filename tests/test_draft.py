@@ -278,3 +278,22 @@ def test_a_tests_file_is_preferred_and_a_pin_of_the_project_itself_is_filtered_o
     subprocess.run(["bash", "-c", grep.replace("/tmp/swegc-requirements-tests.txt", str(kept))],
                    cwd=b.path, check=True)
     assert kept.read_text() == "pytest==7.4.0\n"
+
+
+def test_a_requirement_whose_marker_quotes_a_python_version_adds_the_package_not_the_version(
+        git_builder, monkeypatch):
+    """dvc's setup.py: ``"dataclasses; python_version < '3.7'"``. A string read up to either
+    quote took the marker's '3.7' for a package (and lost the packages after it)."""
+    b = git_builder
+    dated_commit(b, monkeypatch, "2021-03-01", "Start", {
+        "setup.py": setup_py(">=3.8", ["3.8", "3.9"], ["attrs"]),
+        "pkg/__init__.py": "", "tests/test_pkg.py": "def test_one():\n    assert True\n"})
+    merged_pull(b, monkeypatch, "2021-04-01", 2, {
+        "setup.py": setup_py(">=3.8", ["3.8", "3.9"], [
+            "attrs", "importlib-metadata; python_version < '3.8'", "tqdm>=4",
+            "pywin32>=225; sys_platform == 'win32'", "toml"]),
+        "tests/test_b.py": "def test_b(): pass\n"})
+    dated_commit(b, monkeypatch, "2021-05-01", "More (#3)", {"pkg/b.py": "B = 1\n"})
+    [env] = draft_spec(b.path, repo="acme/marked").spec["environments"]
+    assert sorted(p for p in env["pip"] if p != "pytest") == \
+        ["importlib-metadata", "pywin32", "toml", "tqdm"]

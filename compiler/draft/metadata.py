@@ -28,6 +28,10 @@ _DEV_FILE = re.compile(r"(?i)(^|[-_.])(dev|development|ci)([-_.]|$)")
 _SIBLING = re.compile(r"(^|/)requirements[\w.-]*\.txt$")
 _NOT_TEST_TOOLS = re.compile(r"(?i)doc|lint|release|build|bench|typing|mypy|style|osx|mac|darwin|win")
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
+# A Python string literal, closed by the quote that opened it: a requirement's marker quotes
+# with the other kind ("dataclasses; python_version < '3.7'"), and a pattern that let either
+# quote close it read the marker's '3.7' as a package.
+_STRINGS = re.compile(r"""(?:"([^"\n]*)"|'([^'\n]*)')""")
 _PY_CLASSIFIER = re.compile(r"Programming Language :: Python :: (\d\.\d+)")
 _PY_VERSION = re.compile(r"(?<![\d.])(3\.\d{1,2})(?![\d.])")
 
@@ -249,7 +253,8 @@ def _from_setup_py(meta: Metadata, text: str) -> None:
     for key in re.findall(r"(?i)\b\w*extras\w*\[['\"]([A-Za-z][\w.-]*)['\"]\]\s*=", text):
         meta.extras.setdefault(key, [])
     install = re.search(r"install_requires\s*=\s*\[(.*?)\]", text, re.S)
-    for req in re.findall(r"['\"]([^'\"]+)['\"]", install.group(1) if install else ""):
+    for double, single in _STRINGS.findall(install.group(1) if install else ""):
+        req = double or single
         if _name(req):
             meta.dependencies.setdefault(_name(req), req)
 
