@@ -232,3 +232,32 @@ def test_a_python_without_a_base_image_here_is_probed_with_the_nearest_that_has_
     assert edits["environments.2.python"].value == "3.11"
     assert "swegc images base --python 3.13" in edits["environments.2.python"].why
     assert "environments.1.python" not in edits
+
+
+def test_a_probe_says_the_dropped_linked_issues_warning_once(tmp_path, docker_engine, caplog):
+    """The sampling and the round's compile both read the candidates; the warning about
+    linked issues without text is one fact, said once."""
+    from swegc.compiler.draft.probe import probe_and_repair
+
+    repo = GitBuilder(tmp_path / "calc")
+    repo.commit("base", {"calc.py": "def double(x):\n    return x\n",
+                         "pytest.ini": "[pytest]\npythonpath = .\n",
+                         "tests/test_calc.py": "import calc\n"})
+    repo.commit("Fix double, fixes #9 (#2)", {
+        "calc.py": "def double(x):\n    return 2 * x\n",
+        "tests/test_calc.py": "import calc\n\n\ndef test_double():\n"
+                              "    assert calc.double(2) == 4\n"})
+    draft = Draft({"extends": "swegc:pytest", "repo": "acme/calc",
+                   "source": {"clone": str(repo.path), "git": {},
+                              "filters": {"require_linked_issue": False}},
+                   "version": {"from": "fixed", "value": "1.0"},
+                   "environments": [{"python": "3.11", "pip": ["pytest==8.3.3"]}]})
+    spec = tmp_path / "specs" / "acme__calc.yaml"
+    spec.parent.mkdir()
+    lines: list[str] = []
+    with caplog.at_level("WARNING"):
+        probe_and_repair(draft, spec, probes=1, budget_s=600, echo=lines.append,
+                         out=tmp_path / "probe")
+    said = [r.getMessage() for r in caplog.records if "linked issue(s)" in r.getMessage()]
+    assert "round 1: 1/1 valid" in "\n".join(lines), lines
+    assert len(said) == 1 and "#2 resolves #9" in said[0], said

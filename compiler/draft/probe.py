@@ -12,10 +12,12 @@ or when the time budget is spent; the spec it leaves passes ``swegc check``.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -81,6 +83,46 @@ def probe_and_repair(draft: Draft, spec_path: Path, *, probes: int, budget_s: fl
                      out: Path | None = None, jobs: int = 2,
                      pythons: Sequence[str] | None = None,
                      log: ProbeLog | None = None) -> Draft:
+    """See ``_probe_and_repair``. The sampling and every round's compile read the spec's
+    candidates again, and each reading warns about them (linked issues whose text is
+    unknown): the same warning, said once per probe."""
+    with _said_once(logging.getLogger("swegc.compiler.candidates")):
+        return _probe_and_repair(draft, spec_path, probes=probes, budget_s=budget_s,
+                                 policies=policies, echo=echo, out=out, jobs=jobs,
+                                 pythons=pythons, log=log)
+
+
+class _SaidOnce(logging.Filter):
+    """Lets each distinct message through once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.said: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if message in self.said:
+            return False
+        self.said.add(message)
+        return True
+
+
+@contextlib.contextmanager
+def _said_once(logger: logging.Logger) -> Iterator[None]:
+    """``logger`` says each message once while the block runs."""
+    once = _SaidOnce()
+    logger.addFilter(once)
+    try:
+        yield
+    finally:
+        logger.removeFilter(once)
+
+
+def _probe_and_repair(draft: Draft, spec_path: Path, *, probes: int, budget_s: float,
+                      policies: Sequence[Any] = (), echo: Echo = print,
+                      out: Path | None = None, jobs: int = 2,
+                      pythons: Sequence[str] | None = None,
+                      log: ProbeLog | None = None) -> Draft:
     """The draft after probing and repairing it, written to ``spec_path`` (which it is also
     written to between rounds: the compiler reads specs from files).
 
